@@ -1,0 +1,52 @@
+/** Turns records into the prepared form: bytes encoded once, compressed against the question. */
+import { RCode, RRType } from '../wire/constants.ts';
+import type { PreparedAnswer } from '../wire/message.ts';
+import { encodeName, encodeNameAgainst } from '../wire/name.ts';
+import { encodeRecord, rdata } from '../wire/records.ts';
+import { ipFamily } from '../net/ip.ts';
+
+/** Record encoders bound to one question name, so every owner and target can point into it. */
+export class RecordEncoder {
+  readonly qname: string;
+  constructor(qname: string) {
+    this.qname = qname;
+  }
+
+  name(name: string): Buffer {
+    return encodeNameAgainst(name, this.qname);
+  }
+
+  address(owner: string, ip: string, ttl: number): Buffer {
+    return ipFamily(ip) === 4
+      ? encodeRecord(this.name(owner), RRType.A, ttl, rdata.a(ip))
+      : encodeRecord(this.name(owner), RRType.AAAA, ttl, rdata.aaaa(ip));
+  }
+
+  /** Names in CNAME, PTR, NS and SOA data may be compressed (RFC 3597 §4). */
+  pointing(owner: string, type: number, target: string, ttl: number): Buffer {
+    return encodeRecord(this.name(owner), type, ttl, rdata.name(this.name(target)));
+  }
+
+  /** SRV targets are never compressed (RFC 2782). */
+  srv(owner: string, priority: number, weight: number, port: number, target: string, ttl: number): Buffer {
+    return encodeRecord(this.name(owner), RRType.SRV, ttl, rdata.srv(priority, weight, port, encodeName(target)));
+  }
+
+  txt(owner: string, strings: string[], ttl: number): Buffer {
+    return encodeRecord(this.name(owner), RRType.TXT, ttl, rdata.txt(strings));
+  }
+
+  soa(zone: string, serial: number, ttl: number): Buffer {
+    const body = rdata.soa(this.name(`ns.dns.${zone}`), this.name(`hostmaster.${zone}`), serial, 7200, 1800, 86400, ttl);
+    return encodeRecord(this.name(zone), RRType.SOA, Math.min(ttl, 300), body);
+  }
+}
+
+export function positive(answers: Buffer[], additional: Buffer[] = [], balancedFrom = 0): PreparedAnswer {
+  return { rcode: RCode.NOERROR, authoritative: true, answers, balancedFrom, authority: [], additional };
+}
+
+/** NODATA (NOERROR, no answers) or NXDOMAIN, with the zone's SOA for negative caching (RFC 2308). */
+export function negative(rcode: number, soa: Buffer): PreparedAnswer {
+  return { rcode, authoritative: true, answers: [], balancedFrom: 0, authority: [soa], additional: [] };
+}

@@ -1,0 +1,126 @@
+/**
+ * What a cluster-zone name stands for, as a list of entries (CoreDNS calls them msg.Service):
+ * an address or target name, a port, and the name the entry answers as. Record types are chosen
+ * later; here only existence and content are decided.
+ */
+import { ipFamily, canonicalIp, ipToBytes, bytesToIp } from '../net/ip.ts';
+import type { Settings } from '../settings/schema.ts';
+import { type ClusterView, isPublished } from '../view/cluster-view.ts';
+import type { Service } from '../view/types.ts';
+import { type ClusterRequest, endpointHostname, podLabelToIp } from './cluster-name.ts';
+
+export interface Entry {
+  /** A canonical IP, or for ExternalName services the target name. */
+  host: string;
+  /** -1 when the entry has no port (pods, portless services). */
+  port: number;
+  /** The full name this entry answers as, lowercase: the SRV target and glue owner. */
+  name: string;
+}
+
+/** null: the name does not exist (NXDOMAIN). An empty list: it exists without records. */
+export type Lookup = Entry[] | null;
+
+const NO_PORT = { name: '', port: -1, protocol: '' } as const;
+
+export interface LookupContext {
+  view: ClusterView;
+  settings: Settings;
+}
+
+function matches(wanted: string, actual: string): boolean {
+  return wanted === '' || wanted === actual.toLowerCase();
+}
+
+export function namespaceExposed(ctx: LookupContext, namespace: string): boolean {
+  const listed = ctx.settings.namespaces;
+  return (listed.length === 0 || listed.includes(namespace)) && ctx.view.hasNamespace(namespace);
+}
+
+function readyAddressCount(ctx: LookupContext, service: Service): number {
+  let count = 0;
+  for (const group of ctx.view.endpointGroups(service)) {
+    for (const endpoint of group.endpoints) if (isPublished(service, endpoint)) count += endpoint.addresses.length;
+  }
+  return count;
+}
+
+function findServices(ctx: LookupContext, request: ClusterRequest, zone: string): Lookup {
+  if (request.service === '') return [];
+  const service = ctx.view.service(request.namespace, request.service);
+  if (!service) return null;
+  const serviceName = `${service.name}.${service.namespace}.svc.${zone}`;
+
+  // `_tcp.svc.ns.svc.zone` is an empty non-terminal above `_port._tcp…` (RFC 8020): it exists.
+  if (request.endpoint.startsWith('_') && service.type !== 'ExternalName') {
+    const protocol = request.endpoint.slice(1);
+    return service.ports.some((p) => p.name !== '' && p.protocol.toLowerCase() === protocol) ? [] : null;
+  }
+  if (ctx.settings.ignoreEmptyService && service.type !== 'ExternalName' && !service.headless && readyAddressCount(ctx, service) === 0) {
+    return null;
+  }
+  if (service.type === 'ExternalName') {
+    if (request.endpoint || request.port || request.protocol) return null;
+    const target = service.externalName as string;
+    if (ipFamily(target) !== null) return null;
+    return [{ host: target, port: -1, name: serviceName }];
+  }
+
+  const entries: Entry[] = [];
+  if (service.headless || request.endpoint !== '') {
+    for (const group of ctx.view.endpointGroups(service)) {
+      const ports = group.ports.length > 0 ? group.ports : [NO_PORT];
+      for (const endpoint of group.endpoints) {
+        if (!isPublished(service, endpoint)) continue;
+        for (const address of endpoint.addresses) {
+          const hostname = endpointHostname(endpoint.hostname, endpoint.podName, address, ctx.settings.endpointPodNames);
+          if (request.endpoint !== '' && hostname !== request.endpoint) continue;
+          for (const port of ports) {
+            if (!matches(request.port, port.name) || !matches(request.protocol, port.protocol)) continue;
+            entries.push({ host: address, port: port.port, name: `${hostname}.${serviceName}` });
+          }
+        }
+      }
+    }
+  } else {
+    const ports = service.ports.length > 0 ? service.ports : [NO_PORT];
+    for (const port of ports) {
+      if (!matches(request.port, port.name) || !matches(request.protocol, port.protocol)) continue;
+      for (const ip of service.clusterIPs) entries.push({ host: ip, port: port.port, name: serviceName });
+    }
+  }
+  return entries.length > 0 ? entries : null;
+}
+
+/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d) answers as the IPv4 address, as Go parses it. */
+function podIp(label: string): string | null {
+  const text = podLabelToIp(label);
+  const bytes = ipToBytes(text);
+  if (bytes === null) return null;
+  if (bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return bytesToIp(bytes.subarray(12));
+  }
+  return canonicalIp(text);
+}
+
+function findPods(ctx: LookupContext, request: ClusterRequest, qnameOwner: string): Lookup {
+  if (ctx.settings.pods === 'disabled') return null;
+  if (request.service === '') return [];
+  const label = request.service;
+  if (ctx.settings.pods === 'insecure') {
+    const ip = podIp(label);
+    return ip === null ? null : [{ host: ip, port: -1, name: qnameOwner }];
+  }
+  // verified: the label must spell a pod's IP exactly as the API does, in that pod's namespace.
+  const ip = podLabelToIp(label);
+  const pods = ctx.view.podsByIp(ip).filter((pod) => pod.namespace === request.namespace);
+  return pods.length > 0 ? [{ host: ip, port: -1, name: qnameOwner }] : null;
+}
+
+/** The entries of a parsed cluster-zone name; `zone` is the lowercase zone it was found under. */
+export function lookupCluster(ctx: LookupContext, request: ClusterRequest | null, zone: string, qname: string): Lookup {
+  if (request === null) return null;
+  if (request.podOrSvc === '') return [];
+  if (!namespaceExposed(ctx, request.namespace)) return null;
+  return request.podOrSvc === 'pod' ? findPods(ctx, request, qname) : findServices(ctx, request, zone);
+}

@@ -1,0 +1,197 @@
+/**
+ * Answers for names under a cluster zone, per query type, from the entries a name stands for.
+ * Follows CoreDNS's kubernetes plugin; the few places that differ are listed in docs/behaviour.md.
+ */
+import { RCode, RRType } from '../wire/constants.ts';
+import type { PreparedAnswer } from '../wire/message.ts';
+import { splitLabels } from '../wire/name.ts';
+import { ipFamily } from '../net/ip.ts';
+import { RecordEncoder, negative, positive } from './answer-builder.ts';
+import { endpointHostname, parseClusterName } from './cluster-name.ts';
+import { type Entry, type Lookup, type LookupContext, lookupCluster } from './cluster-lookup.ts';
+
+export const DNS_SCHEMA_VERSION = '1.1.0';
+/** The TTL the specification's example and CoreDNS give the schema-version TXT record. */
+const DNS_VERSION_TTL = 28800;
+/** CNAME chains inside the zone are followed at most this deep. */
+const MAX_CNAME_CHAIN = 8;
+
+export interface ZoneContext extends LookupContext {
+  /** The addresses this server answers on, for NS records and their glue. */
+  serverAddresses(): string[];
+}
+
+interface NameServer {
+  name: string;
+  ip: string;
+}
+
+/** The server's own names, as CoreDNS's nsAddrs finds them: the Service whose endpoints are this server. */
+export function nameServers(ctx: ZoneContext, zone: string): NameServer[] {
+  const found: NameServer[] = [];
+  const seen = new Set<string>();
+  const add = (name: string, ip: string): void => {
+    const key = `${name} ${ip}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      found.push({ name, ip });
+    }
+  };
+  const local = ctx.serverAddresses();
+  for (const ip of local) {
+    for (const ref of ctx.view.endpointsByIp(ip)) {
+      const service = ref.service;
+      const serviceName = `${service.name}.${service.namespace}.svc.${zone}`;
+      if (service.headless) {
+        for (const group of ctx.view.endpointGroups(service)) {
+          for (const endpoint of group.endpoints) {
+            for (const address of endpoint.addresses) {
+              add(`${endpointHostname(endpoint.hostname, endpoint.podName, address, ctx.settings.endpointPodNames)}.${serviceName}`, address);
+            }
+          }
+        }
+      } else {
+        for (const clusterIp of service.clusterIPs) add(serviceName, clusterIp);
+      }
+    }
+  }
+  if (found.length === 0) for (const ip of local) add(`ns.dns.${zone}`, ip);
+  return found;
+}
+
+export class ClusterZoneAnswers {
+  private readonly ctx: ZoneContext;
+  constructor(ctx: ZoneContext) {
+    this.ctx = ctx;
+  }
+
+  answer(qname: string, zone: string, qtype: number): PreparedAnswer {
+    const encoder = new RecordEncoder(qname);
+    const ttl = this.ctx.settings.ttl;
+    const labels = splitLabels(qname);
+    const base = labels.slice(0, labels.length - splitLabels(zone).length);
+    const nodata = (): PreparedAnswer => negative(RCode.NOERROR, encoder.soa(zone, this.ctx.view.serial, ttl));
+    const nxdomain = (): PreparedAnswer => negative(RCode.NXDOMAIN, encoder.soa(zone, this.ctx.view.serial, ttl));
+
+    const special = base.join('.');
+    if (special === '') return this.apex(encoder, zone, qtype) ?? nodata();
+    if (special === 'dns-version') {
+      return qtype === RRType.TXT ? positive([encoder.txt(qname, [DNS_SCHEMA_VERSION], DNS_VERSION_TTL)]) : nodata();
+    }
+    if (special === 'dns') return nodata();
+    if (special === 'ns.dns') {
+      if (qtype !== RRType.A && qtype !== RRType.AAAA) return nodata();
+      const family = qtype === RRType.A ? 4 : 6;
+      const ips = new Set(nameServers(this.ctx, zone).map((ns) => ns.ip).filter((ip) => ipFamily(ip) === family));
+      return ips.size > 0 ? positive([...ips].map((ip) => encoder.address(qname, ip, ttl))) : nodata();
+    }
+
+    const lookup = this.lookup(qname, zone);
+    if (lookup === null) return nxdomain();
+    switch (qtype) {
+      case RRType.A:
+      case RRType.AAAA: {
+        const answers = this.addresses(encoder, zone, qname, qtype, lookup, 0);
+        if (answers.length === 0) return nodata();
+        // A CNAME leads; the addresses after it are the part to balance.
+        const balancedFrom = answers.findIndex((a) => a.type !== RRType.CNAME);
+        return positive(
+          answers.map((a) => a.bytes),
+          [],
+          balancedFrom < 0 ? answers.length : balancedFrom,
+        );
+      }
+      case RRType.CNAME: {
+        const target = lookup.find(isNameEntry);
+        return target ? positive([encoder.pointing(qname, RRType.CNAME, target.host, ttl)]) : nodata();
+      }
+      case RRType.SRV:
+        return this.srv(encoder, qname, lookup) ?? nodata();
+      default:
+        return nodata();
+    }
+  }
+
+  private lookup(name: string, zone: string): Lookup {
+    const labels = splitLabels(name);
+    const base = labels.slice(0, labels.length - splitLabels(zone).length);
+    return lookupCluster(this.ctx, parseClusterName(base), zone, name);
+  }
+
+  private apex(encoder: RecordEncoder, zone: string, qtype: number): PreparedAnswer | null {
+    const ttl = this.ctx.settings.ttl;
+    if (qtype === RRType.SOA) return positive([encoder.soa(zone, this.ctx.view.serial, ttl)]);
+    if (qtype !== RRType.NS) return null;
+    const servers = nameServers(this.ctx, zone);
+    if (servers.length === 0) return null;
+    const names = [...new Set(servers.map((s) => s.name))];
+    return positive(
+      names.map((name) => encoder.pointing(zone, RRType.NS, name, ttl)),
+      servers.map((s) => encoder.address(s.name, s.ip, ttl)),
+      names.length,
+    );
+  }
+
+  /** A/AAAA records for `owner`, following ExternalName CNAMEs that stay inside the zone. */
+  private addresses(encoder: RecordEncoder, zone: string, owner: string, qtype: number, entries: Entry[], depth: number): Array<{ type: number; bytes: Buffer }> {
+    const ttl = this.ctx.settings.ttl;
+    const family = qtype === RRType.A ? 4 : 6;
+    const out: Array<{ type: number; bytes: Buffer }> = [];
+    const seen = new Set<string>();
+    for (const entry of entries) {
+      const entryFamily = ipFamily(entry.host);
+      if (entryFamily !== null) {
+        if (entryFamily === family && !seen.has(entry.host)) {
+          seen.add(entry.host);
+          out.push({ type: qtype, bytes: encoder.address(owner, entry.host, ttl) });
+        }
+        continue;
+      }
+      const target = entry.host;
+      // A target that is the name itself or below it would loop.
+      if (target === owner || target.endsWith(`.${owner}`) || seen.has(target)) continue;
+      seen.add(target);
+      const cname = { type: RRType.CNAME, bytes: encoder.pointing(owner, RRType.CNAME, target, ttl) };
+      if (target === zone || target.endsWith(`.${zone}`)) {
+        if (depth >= MAX_CNAME_CHAIN) continue;
+        const next = this.lookup(target, zone);
+        const chased = next === null ? [] : this.addresses(encoder, zone, target, qtype, next, depth + 1);
+        // As CoreDNS: an in-zone target that resolves to nothing leaves no dangling CNAME.
+        if (chased.length > 0) out.push(cname, ...chased);
+        continue;
+      }
+      // Out-of-zone targets are left to the client's resolver until lbdns forwards.
+      out.push(cname);
+    }
+    return out;
+  }
+
+  private srv(encoder: RecordEncoder, qname: string, entries: Entry[]): PreparedAnswer | null {
+    const ttl = this.ctx.settings.ttl;
+    const services = entries.filter((e) => !isNameEntry(e));
+    // CoreDNS's weight: 100 split evenly across every entry, counted before duplicates collapse.
+    const weight = Math.max(1, Math.floor(100 / services.length));
+    const answers: Buffer[] = [];
+    const glue: Buffer[] = [];
+    const seenTargets = new Set<string>();
+    const seenGlue = new Set<string>();
+    for (const entry of services) {
+      if (entry.port < 0) continue;
+      const srvKey = `${entry.name} ${entry.port}`;
+      if (!seenTargets.has(srvKey)) {
+        seenTargets.add(srvKey);
+        answers.push(encoder.srv(qname, 0, weight, entry.port, entry.name, ttl));
+      }
+      const glueKey = `${entry.name} ${entry.host}`;
+      if (!seenGlue.has(glueKey)) {
+        seenGlue.add(glueKey);
+        glue.push(encoder.address(entry.name, entry.host, ttl));
+      }
+    }
+    return answers.length > 0 ? positive(answers, glue) : null;
+  }
+}
+
+function isNameEntry(entry: Entry): boolean {
+  return ipFamily(entry.host) === null;
+}

@@ -1,0 +1,83 @@
+/**
+ * One query, top to bottom: parse → route → prepared answer (cached) → balance → encode.
+ * Synchronous on purpose: a cache hit awaits nothing and allocates only the response.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import { shuffledOrder } from '../balance/shuffle.ts';
+import { CLASS_ANY, CLASS_IN, RCode, RRType } from '../wire/constants.ts';
+import { type PreparedAnswer, udpLimit, writeBareResponse, writeResponse } from '../wire/message.ts';
+import { parseQuery } from '../wire/query.ts';
+import type { Settings } from '../settings/schema.ts';
+
+export type Transport = 'udp' | 'tcp';
+
+/** What the router decides for a name: a prepared answer, or a bare rcode (REFUSED outside our zones). */
+export type Routed = PreparedAnswer | { rcode: number };
+
+export interface Router {
+  route(qname: string, qtype: number): Routed;
+}
+
+export interface HandlerState {
+  /** False until the cluster view has its first complete data: queries get SERVFAIL. */
+  ready: boolean;
+}
+
+const TCP_LIMIT = 65535;
+
+export class QueryHandler {
+  private readonly cache: LRUCache<string, Routed> | null;
+  private readonly router: Router;
+  private readonly settings: Settings;
+  private readonly state: HandlerState;
+  private readonly log: Logger;
+
+  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger) {
+    this.router = router;
+    this.settings = settings;
+    this.state = state;
+    this.log = log;
+    this.cache = settings.answerCacheSize > 0 ? new LRUCache({ max: settings.answerCacheSize }) : null;
+  }
+
+  /** Drops every prepared answer: the view or the settings changed. */
+  invalidate(): void {
+    this.cache?.clear();
+  }
+
+  /** The response bytes for one request, or null to send nothing. Never throws. */
+  handle(request: Buffer, transport: Transport): Buffer | null {
+    try {
+      return this.answer(request, transport);
+    } catch (error) {
+      this.log.error({ err: error }, 'query handling failed');
+      return null;
+    }
+  }
+
+  private answer(request: Buffer, transport: Transport): Buffer | null {
+    const advertised = this.settings.maxUdpSize;
+    const parsed = parseQuery(request);
+    if (parsed.kind === 'drop') return null;
+    if (parsed.kind === 'error') return writeBareResponse(request, parsed, parsed.rcode, advertised);
+    const query = parsed.query;
+    if (!this.state.ready) return writeBareResponse(request, query, RCode.SERVFAIL, advertised);
+    if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR || (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY)) {
+      return writeBareResponse(request, query, RCode.REFUSED, advertised);
+    }
+
+    const key = `${query.qtype} ${query.qname}`;
+    let routed = this.cache?.get(key);
+    if (routed === undefined) {
+      routed = this.router.route(query.qname, query.qtype);
+      this.cache?.set(key, routed);
+    }
+    if (!('answers' in routed)) return writeBareResponse(request, query, routed.rcode, advertised);
+
+    const balanced = routed.answers.length - routed.balancedFrom;
+    const order = balanced > 1 ? shuffledOrder(balanced) : null;
+    const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(query.edns, advertised);
+    return writeResponse(request, query, routed, order, { limit, advertisedUdpSize: advertised });
+  }
+}

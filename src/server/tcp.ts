@@ -1,0 +1,47 @@
+/**
+ * The TCP listener (RFC 7766): 2-byte length-prefixed messages, pipelined queries answered in
+ * order, idle connections closed.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { ListenAddress } from './listen-address.ts';
+import type { QueryHandler } from './handler.ts';
+
+export interface TcpLimits {
+  /** Milliseconds without a complete message before the connection is closed. */
+  idleTimeoutMs: number;
+}
+
+export function serveConnection(socket: Socket, handler: QueryHandler, limits: TcpLimits): void {
+  let pending: Buffer = Buffer.alloc(0);
+  socket.setNoDelay(true);
+  socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
+  socket.on('error', () => socket.destroy());
+  socket.on('data', (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 2) {
+      const length = pending.readUInt16BE(0);
+      if (pending.length < 2 + length) break;
+      const request = pending.subarray(2, 2 + length);
+      pending = pending.subarray(2 + length);
+      const response = handler.handle(request, 'tcp');
+      if (response === null) continue;
+      const frame = Buffer.allocUnsafe(2 + response.length);
+      frame.writeUInt16BE(response.length, 0);
+      response.copy(frame, 2);
+      socket.write(frame);
+    }
+  });
+}
+
+export function listenTcp(address: ListenAddress, handler: QueryHandler, log: Logger, limits: TcpLimits = { idleTimeoutMs: 10_000 }): Promise<Server> {
+  const server = createServer({ allowHalfOpen: false }, (socket) => serveConnection(socket, handler, limits));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port: address.port, host: address.host, ipv6Only: address.family === 'udp6' }, () => {
+      server.off('error', reject);
+      server.on('error', (error) => log.warn({ err: error.message }, 'tcp listener error'));
+      resolve(server);
+    });
+  });
+}

@@ -1,0 +1,22 @@
+/** The UDP listener: one datagram in, at most one datagram out. */
+import { createSocket, type Socket } from 'node:dgram';
+import type { Logger } from 'pino';
+import type { ListenAddress } from './listen-address.ts';
+import type { QueryHandler } from './handler.ts';
+
+export function listenUdp(address: ListenAddress, handler: QueryHandler, log: Logger): Promise<Socket> {
+  const socket = createSocket({ type: address.family, reuseAddr: false });
+  socket.on('message', (request, peer) => {
+    const response = handler.handle(request, 'udp');
+    if (response) socket.send(response, peer.port, peer.address);
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(address.port, address.host, () => {
+      socket.off('error', reject);
+      // After binding, errors are per datagram (e.g. ICMP unreachable): log, keep serving.
+      socket.on('error', (error) => log.warn({ err: error.message }, 'udp socket error'));
+      resolve(socket);
+    });
+  });
+}

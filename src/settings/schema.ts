@@ -1,0 +1,69 @@
+/**
+ * The one settings object. Every key is documented with its default in config/lbdns.yaml;
+ * defaults follow the Corefile kubeadm installs for CoreDNS.
+ */
+import { z } from 'zod';
+import { NameError, encodeName } from '../wire/name.ts';
+
+const zoneName = z
+  .string()
+  .transform((value) => value.toLowerCase().replace(/\.$/, ''))
+  .superRefine((value, ctx) => {
+    try {
+      encodeName(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof NameError ? error.message : String(error) });
+    }
+  });
+
+export const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:5353 or [::1]:53');
+
+export const settingsSchema = z
+  .object({
+    /** Zones served from the cluster view. */
+    zones: z.array(zoneName).min(1).default(['cluster.local']),
+    /** TTL of every cluster-zone record, in seconds (CoreDNS: ttl 30 in kubeadm's Corefile is for the cache; the kubernetes plugin's default is 5). */
+    ttl: z.number().int().min(0).max(3600).default(5),
+    pods: z.enum(['insecure', 'verified', 'disabled']).default('insecure'),
+    endpointPodNames: z.boolean().default(false),
+    ignoreEmptyService: z.boolean().default(false),
+    /** Namespaces whose services are served; empty serves all. */
+    namespaces: z.array(z.string().min(1)).default([]),
+    reverse: z
+      .object({
+        zones: z.array(zoneName).default(['in-addr.arpa', 'ip6.arpa']),
+        fallthrough: z.boolean().default(true),
+      })
+      .strict()
+      .default({ zones: ['in-addr.arpa', 'ip6.arpa'], fallthrough: true }),
+    /** Where UDP and TCP are both served. */
+    listen: z.array(hostPort).min(1).default(['0.0.0.0:53']),
+    /** A Kubernetes objects file (List, multi-document YAML or JSON) to serve instead of the API. */
+    objects: z.string().min(1).optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** The largest UDP response lbdns sends and advertises in EDNS (1232: the DNS flag day 2020 value). */
+    maxUdpSize: z.number().int().min(512).max(65535).default(1232),
+    /** Prepared answers kept, by (name, type). */
+    answerCacheSize: z.number().int().min(0).default(50_000),
+  })
+  .strict();
+
+export type Settings = z.output<typeof settingsSchema>;
+export type SettingsInput = z.input<typeof settingsSchema>;
+
+export class SettingsError extends Error {}
+
+function keyPath(path: PropertyKey[]): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(settings)';
+}
+
+/** Validates raw settings, naming the key of every problem. */
+export function parseSettings(raw: unknown, source = 'settings'): Settings {
+  const result = settingsSchema.safeParse(raw ?? {});
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') return `${issue.keys.map((k) => keyPath([...issue.path, k])).join(', ')}: unknown key`;
+    return `${keyPath(issue.path)}: ${issue.message}`;
+  });
+  throw new SettingsError(`${source}: ${problems.join('; ')}`);
+}

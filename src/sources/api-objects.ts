@@ -1,0 +1,246 @@
+/**
+ * Kubernetes API shapes (only the fields lbdns reads) and their slimming into view records.
+ * Both sources, the objects file and the API watch, go through `slimObject`.
+ */
+import { z } from 'zod';
+import { canonicalIp } from '../net/ip.ts';
+import type { Endpoint, EndpointPort, EndpointSlice, Namespace, Pod, Protocol, Service, ServicePort } from '../view/types.ts';
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+const metadata = z.object({
+  name: z.string().min(1),
+  namespace: z.string().optional(),
+  labels: z.record(z.string(), z.string()).nullish(),
+  annotations: z.record(z.string(), z.string()).nullish(),
+  resourceVersion: z.string().optional(),
+});
+const namespacedMetadata = metadata.extend({ namespace: z.string().min(1).default('default') });
+
+const protocol = z.enum(['TCP', 'UDP', 'SCTP']).default('TCP');
+const port = z.number().int().min(0).max(65535);
+const ip = z.string().refine((value) => canonicalIp(value) !== null, { message: 'not an IP address' });
+
+export const namespaceSchema = z.object({ kind: z.literal('Namespace'), metadata });
+
+export const serviceSchema = z.object({
+  kind: z.literal('Service'),
+  metadata: namespacedMetadata,
+  spec: z.object({
+    type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).default('ClusterIP'),
+    clusterIP: z.union([ip, z.literal('None'), z.literal('')]).optional(),
+    clusterIPs: z.array(z.union([ip, z.literal('None')])).nullish(),
+    externalName: z.string().optional(),
+    ports: z
+      .array(z.object({ name: z.string().default(''), port, protocol, targetPort: z.union([z.number(), z.string()]).optional() }))
+      .nullish(),
+    publishNotReadyAddresses: z.boolean().default(false),
+    sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
+  }),
+});
+
+const endpointSliceSchema = z.object({
+  kind: z.literal('EndpointSlice'),
+  metadata: namespacedMetadata,
+  addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
+  endpoints: z
+    .array(
+      z.object({
+        addresses: z.array(z.string()).min(1),
+        conditions: z.object({ ready: z.boolean().nullish(), serving: z.boolean().nullish(), terminating: z.boolean().nullish() }).nullish(),
+        hostname: z.string().nullish(),
+        nodeName: z.string().nullish(),
+        zone: z.string().nullish(),
+        hints: z.object({ forZones: z.array(z.object({ name: z.string() })).nullish() }).nullish(),
+        targetRef: z.object({ kind: z.string().optional(), name: z.string().optional(), namespace: z.string().optional() }).nullish(),
+      }),
+    )
+    .nullish(),
+  ports: z.array(z.object({ name: z.string().nullish(), port: port.nullish(), protocol })).nullish(),
+});
+
+const endpointAddress = z.object({
+  ip,
+  hostname: z.string().nullish(),
+  nodeName: z.string().nullish(),
+  targetRef: z.object({ kind: z.string().optional(), name: z.string().optional() }).nullish(),
+});
+const endpointsSchema = z.object({
+  kind: z.literal('Endpoints'),
+  metadata: namespacedMetadata,
+  subsets: z
+    .array(
+      z.object({
+        addresses: z.array(endpointAddress).nullish(),
+        notReadyAddresses: z.array(endpointAddress).nullish(),
+        ports: z.array(z.object({ name: z.string().nullish(), port, protocol })).nullish(),
+      }),
+    )
+    .nullish(),
+});
+
+const podSchema = z.object({
+  kind: z.literal('Pod'),
+  metadata: namespacedMetadata,
+  status: z
+    .object({ podIP: z.string().optional(), podIPs: z.array(z.object({ ip: z.string() })).nullish() })
+    .nullish(),
+});
+
+export type ApiService = z.infer<typeof serviceSchema>;
+export type ApiEndpointSlice = z.infer<typeof endpointSliceSchema>;
+export type ApiEndpoints = z.infer<typeof endpointsSchema>;
+export type ApiPod = z.infer<typeof podSchema>;
+
+export type SlimObject =
+  | { kind: 'Namespace'; record: Namespace }
+  | { kind: 'Service'; record: Service }
+  | { kind: 'EndpointSlice'; record: EndpointSlice }
+  | { kind: 'Endpoints'; record: EndpointSlice }
+  | { kind: 'Pod'; record: Pod };
+
+export const servedKinds = ['Namespace', 'Service', 'EndpointSlice', 'Endpoints', 'Pod'] as const;
+
+export class ObjectError extends Error {
+  readonly field: string;
+  constructor(message: string, field: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+function lbdnsAnnotations(annotations: Record<string, string> | null | undefined): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [key, value] of Object.entries(annotations ?? {})) if (key.startsWith('lbdns.io/')) kept[key] = value;
+  return kept;
+}
+
+function label(value: string | null | undefined): string | null {
+  if (!value) return null;
+  const lower = value.toLowerCase();
+  return dnsLabel.test(lower) ? lower : null;
+}
+
+function slimService(api: ApiService): Service {
+  const spec = api.spec;
+  const listed = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
+  const headless = spec.type !== 'ExternalName' && (listed.length === 0 || listed[0] === 'None');
+  const clusterIPs = spec.type === 'ExternalName' || headless ? [] : listed.map((value) => canonicalIp(value) as string);
+  const externalName = spec.type === 'ExternalName' ? (spec.externalName ?? '').toLowerCase().replace(/\.$/, '') : null;
+  if (spec.type === 'ExternalName' && !externalName) throw new ObjectError('an ExternalName service needs spec.externalName', 'spec.externalName');
+  return {
+    namespace: api.metadata.namespace,
+    name: api.metadata.name.toLowerCase(),
+    type: spec.type,
+    clusterIPs,
+    headless,
+    externalName,
+    ports: (spec.ports ?? []).map((p): ServicePort => ({ name: p.name.toLowerCase(), port: p.port, protocol: p.protocol as Protocol })),
+    publishNotReadyAddresses: spec.publishNotReadyAddresses,
+    sessionAffinity: spec.sessionAffinity,
+    annotations: lbdnsAnnotations(api.metadata.annotations),
+  };
+}
+
+function slimSlice(api: ApiEndpointSlice): EndpointSlice {
+  const serviceName = api.metadata.labels?.['kubernetes.io/service-name'];
+  if (!serviceName) throw new ObjectError('an EndpointSlice needs the kubernetes.io/service-name label', 'metadata.labels');
+  const ports: EndpointPort[] = [];
+  for (const p of api.ports ?? []) {
+    if (p.port == null) continue;
+    ports.push({ name: (p.name ?? '').toLowerCase(), port: p.port, protocol: p.protocol as Protocol });
+  }
+  const endpoints: Endpoint[] = [];
+  for (const e of api.endpoints ?? []) {
+    const addresses = e.addresses.map((a) => canonicalIp(a)).filter((a): a is string => a !== null);
+    if (addresses.length === 0) continue;
+    endpoints.push({
+      addresses,
+      ready: e.conditions?.ready ?? true,
+      hostname: label(e.hostname),
+      nodeName: e.nodeName ?? null,
+      zone: e.zone ?? null,
+      hintZones: (e.hints?.forZones ?? []).map((z) => z.name),
+      podName: e.targetRef?.kind === 'Pod' && e.targetRef.name ? e.targetRef.name.toLowerCase() : null,
+    });
+  }
+  return { namespace: api.metadata.namespace, name: api.metadata.name, serviceName: serviceName.toLowerCase(), addressType: api.addressType, ports, endpoints };
+}
+
+function slimEndpoints(api: ApiEndpoints): EndpointSlice {
+  const endpoints: Endpoint[] = [];
+  let ports: EndpointPort[] = [];
+  for (const subset of api.subsets ?? []) {
+    if (ports.length === 0) ports = (subset.ports ?? []).map((p) => ({ name: (p.name ?? '').toLowerCase(), port: p.port, protocol: p.protocol as Protocol }));
+    const add = (list: typeof subset.addresses, ready: boolean) => {
+      for (const a of list ?? []) {
+        endpoints.push({
+          addresses: [canonicalIp(a.ip) as string],
+          ready,
+          hostname: label(a.hostname),
+          nodeName: a.nodeName ?? null,
+          zone: null,
+          hintZones: [],
+          podName: a.targetRef?.kind === 'Pod' && a.targetRef.name ? a.targetRef.name.toLowerCase() : null,
+        });
+      }
+    };
+    add(subset.addresses, true);
+    add(subset.notReadyAddresses, false);
+  }
+  const v4 = endpoints.every((e) => !(e.addresses[0] as string).includes(':'));
+  return { namespace: api.metadata.namespace, name: api.metadata.name, serviceName: api.metadata.name.toLowerCase(), addressType: v4 ? 'IPv4' : 'IPv6', ports, endpoints };
+}
+
+function slimPod(api: ApiPod): Pod {
+  const listed = api.status?.podIPs?.map((p) => p.ip) ?? (api.status?.podIP ? [api.status.podIP] : []);
+  return {
+    namespace: api.metadata.namespace,
+    name: api.metadata.name.toLowerCase(),
+    ips: listed.map((a) => canonicalIp(a)).filter((a): a is string => a !== null),
+  };
+}
+
+function describeIssue(issue: z.core.$ZodIssue): ObjectError {
+  const field = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  return new ObjectError(`${field || '(object)'}: ${issue.message}`, field);
+}
+
+function parseWith<T>(schema: z.ZodType<T>, object: unknown): T {
+  const result = schema.safeParse(object);
+  if (!result.success) throw describeIssue(result.error.issues[0] as z.core.$ZodIssue);
+  return result.data;
+}
+
+/**
+ * The slim record of one API object, or null for kinds lbdns does not serve.
+ * Throws ObjectError naming the field when a served kind is malformed.
+ */
+export function slimObject(object: unknown): SlimObject | null {
+  if (typeof object !== 'object' || object === null) throw new ObjectError('(object): expected an object', '');
+  const kind = (object as { kind?: unknown }).kind;
+  switch (kind) {
+    case 'Namespace':
+      return { kind, record: { name: parseWith(namespaceSchema, object).metadata.name } };
+    case 'Service':
+      return { kind, record: slimService(parseWith(serviceSchema, object)) };
+    case 'EndpointSlice':
+      return { kind, record: slimSlice(parseWith(endpointSliceSchema, object)) };
+    case 'Endpoints':
+      return { kind, record: slimEndpoints(parseWith(endpointsSchema, object)) };
+    case 'Pod':
+      return { kind, record: slimPod(parseWith(podSchema, object)) };
+    default:
+      if (typeof kind !== 'string') throw new ObjectError('kind: expected a string', 'kind');
+      return null;
+  }
+}
+
+/** A short "Kind namespace/name" for messages. */
+export function describeObject(object: unknown): string {
+  const o = object as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+  const kind = typeof o?.kind === 'string' ? o.kind : 'object';
+  const name = typeof o?.metadata?.name === 'string' ? o.metadata.name : '?';
+  const namespace = typeof o?.metadata?.namespace === 'string' ? `${o.metadata.namespace}/` : '';
+  return `${kind} ${namespace}${name}`;
+}

@@ -1,0 +1,164 @@
+/**
+ * The objects-file source: Kubernetes objects as `kubectl get … -o yaml` prints them (a List),
+ * multi-document YAML, or JSON. The file is re-read when it changes or is replaced by rename.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { Logger } from 'pino';
+import { ObjectError, describeObject, slimObject } from './api-objects.ts';
+import type { ClusterObjects } from '../view/types.ts';
+
+export class ObjectsFileError extends Error {}
+
+export interface ParsedObjects {
+  objects: ClusterObjects;
+  /** Kinds that were skipped, with how many of each. */
+  skippedKinds: Map<string, number>;
+}
+
+export function parseObjectsText(text: string, fileName: string): ParsedObjects {
+  const objects: ClusterObjects = { namespaces: [], services: [], endpointSlices: [], legacyEndpoints: [], pods: [] };
+  const skippedKinds = new Map<string, number>();
+  const documents = parseAllDocuments(text);
+  const list = Array.isArray(documents) ? documents : [documents];
+  list.forEach((document, documentIndex) => {
+    const where = `${fileName}: document ${documentIndex + 1}`;
+    if (document.errors.length > 0) throw new ObjectsFileError(`${where}: not YAML or JSON: ${document.errors[0]?.message}`);
+    const content: unknown = document.toJS();
+    if (content === null || content === undefined) return;
+    const isList = typeof content === 'object' && !Array.isArray(content) && Array.isArray((content as { items?: unknown }).items);
+    const items: unknown[] = isList ? (content as { items: unknown[] }).items : [content];
+    items.forEach((item, itemIndex) => {
+      let slim;
+      try {
+        slim = slimObject(item);
+      } catch (error) {
+        if (!(error instanceof ObjectError)) throw error;
+        const position = isList ? `, items[${itemIndex}]` : '';
+        throw new ObjectsFileError(`${where}${position} (${describeObject(item)}): ${error.message}`);
+      }
+      if (slim === null) {
+        const kind = String((item as { kind: string }).kind);
+        skippedKinds.set(kind, (skippedKinds.get(kind) ?? 0) + 1);
+        return;
+      }
+      switch (slim.kind) {
+        case 'Namespace':
+          objects.namespaces.push(slim.record);
+          break;
+        case 'Service':
+          objects.services.push(slim.record);
+          break;
+        case 'EndpointSlice':
+          objects.endpointSlices.push(slim.record);
+          break;
+        case 'Endpoints':
+          objects.legacyEndpoints.push(slim.record);
+          break;
+        case 'Pod':
+          objects.pods.push(slim.record);
+          break;
+      }
+    });
+  });
+  return { objects, skippedKinds };
+}
+
+export function readObjectsFile(path: string): ParsedObjects {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ObjectsFileError(`${path}: cannot read: ${(error as Error).message}`);
+  }
+  return parseObjectsText(text, path);
+}
+
+export interface ObjectsFileSource {
+  close(): void;
+}
+
+/**
+ * Loads the file now (throwing if it is bad: there is no previous view to keep), then keeps
+ * `onObjects` fed with every good new version. A bad version is logged and skipped.
+ */
+export function watchObjectsFile(path: string, log: Logger, onObjects: (objects: ClusterObjects) => void): ObjectsFileSource {
+  let lastDigest = '';
+  const load = (initial: boolean): void => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      if (initial) throw new ObjectsFileError(`${path}: cannot read: ${(error as Error).message}`);
+      log.error({ file: path, err: (error as Error).message }, 'objects file unreadable; keeping the previous view');
+      return;
+    }
+    const digest = createHash('sha256').update(text).digest('hex');
+    if (digest === lastDigest) return;
+    let parsed: ParsedObjects;
+    try {
+      parsed = parseObjectsText(text, path);
+    } catch (error) {
+      if (initial) throw error;
+      log.error({ file: path, err: (error as Error).message }, 'objects file rejected; keeping the previous view');
+      return;
+    }
+    lastDigest = digest;
+    for (const [kind, count] of parsed.skippedKinds) log.info({ file: path, kind, count }, 'skipping objects of a kind lbdns does not serve');
+    const o = parsed.objects;
+    log.info(
+      { file: path, namespaces: o.namespaces.length, services: o.services.length, endpointSlices: o.endpointSlices.length, endpoints: o.legacyEndpoints.length, pods: o.pods.length },
+      initial ? 'objects file loaded' : 'objects file reloaded',
+    );
+    onObjects(parsed.objects);
+  };
+  load(true);
+
+  // Watch the directory, not the file: an atomic replace (write elsewhere, rename over) gives the
+  // path a new inode that a watch on the old file would never report.
+  let timer: NodeJS.Timeout | null = null;
+  const schedule = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      load(false);
+    }, 50);
+  };
+  const name = basename(path);
+  let watcher: FSWatcher | null = null;
+  try {
+    watcher = watch(dirname(path), { persistent: false }, (_event, changed) => {
+      if (changed === null || changed === name || changed.startsWith('..')) schedule();
+    });
+    watcher.on('error', (error) => log.warn({ file: path, err: error.message }, 'objects file watch failed; polling only'));
+  } catch (error) {
+    log.warn({ file: path, err: (error as Error).message }, 'cannot watch the objects file directory; polling only');
+  }
+  // Some filesystems (network mounts, overlay edge cases) drop events: a slow poll backs the watch up.
+  const signature = (): string => {
+    try {
+      const s = statSync(path);
+      return `${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  let lastSignature = signature();
+  const poll = setInterval(() => {
+    const now = signature();
+    if (now !== lastSignature) {
+      lastSignature = now;
+      load(false);
+    }
+  }, 1000);
+  poll.unref();
+  return {
+    close() {
+      watcher?.close();
+      clearInterval(poll);
+      if (timer) clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,253 @@
+/**
+ * The cluster view: slim records indexed the ways answers look them up. It does not know where
+ * records come from; sources call `replaceAll` (a whole file) or `apply` (one watch event).
+ */
+import type { ClusterObjects, Endpoint, EndpointSlice, Namespace, Pod, Service } from './types.ts';
+import { serviceKey } from './types.ts';
+
+/** What changed, so caches can drop only what depends on it. */
+export interface ViewChange {
+  /** Namespaces whose names or records changed; null when everything may have changed. */
+  namespaces: Set<string> | null;
+}
+
+export type ViewEvent =
+  | { op: 'upsert'; kind: 'Namespace'; record: Namespace }
+  | { op: 'upsert'; kind: 'Service'; record: Service }
+  | { op: 'upsert'; kind: 'EndpointSlice' | 'Endpoints'; record: EndpointSlice }
+  | { op: 'upsert'; kind: 'Pod'; record: Pod }
+  | { op: 'delete'; kind: 'Namespace'; name: string }
+  | { op: 'delete'; kind: 'Service' | 'EndpointSlice' | 'Endpoints' | 'Pod'; namespace: string; name: string };
+
+/** The endpoints of one Service, grouped the way their ports apply (one group per slice). */
+export interface EndpointGroup {
+  ports: EndpointSlice['ports'];
+  endpoints: EndpointSlice['endpoints'];
+}
+
+/** An endpoint address found by IP, with the Service it belongs to. */
+export interface EndpointRef {
+  service: Service;
+  endpoint: Endpoint;
+  address: string;
+}
+
+interface IpIndex {
+  services: Map<string, Service[]>;
+  endpoints: Map<string, EndpointRef[]>;
+}
+
+/** Whether an endpoint is published: ready, or any endpoint of a publishNotReadyAddresses Service. */
+export function isPublished(service: Service, endpoint: Endpoint): boolean {
+  return endpoint.ready || service.publishNotReadyAddresses;
+}
+
+export class ClusterView {
+  private namespaces = new Map<string, Namespace>();
+  private services = new Map<string, Service>();
+  /** Service key → slice name → slice. */
+  private slices = new Map<string, Map<string, EndpointSlice>>();
+  /** "namespace/slice name" → the key of the Service it belongs to. */
+  private sliceOwner = new Map<string, string>();
+  /** Service key → the v1 Endpoints object of that name. */
+  private legacyEndpoints = new Map<string, EndpointSlice>();
+  private pods = new Map<string, Pod>();
+  /** Namespaces that hold at least one Service, counted. */
+  private serviceCountByNamespace = new Map<string, number>();
+  private podsByIpIndex: Map<string, Pod[]> | null = null;
+  private ipIndex: IpIndex | null = null;
+  private listeners: Array<(change: ViewChange) => void> = [];
+
+  /** Unix seconds of the last change: the SOA serial, as CoreDNS derives it. */
+  serial = Math.floor(Date.now() / 1000);
+  /** Bumped on every change; answers built from an older version are stale. */
+  version = 0;
+
+  onChange(listener: (change: ViewChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  replaceAll(objects: ClusterObjects): void {
+    this.namespaces = new Map(objects.namespaces.map((n) => [n.name, n]));
+    this.services = new Map();
+    this.serviceCountByNamespace = new Map();
+    for (const service of objects.services) this.putService(service);
+    this.slices = new Map();
+    this.sliceOwner = new Map();
+    for (const slice of objects.endpointSlices) this.putSlice(slice);
+    this.legacyEndpoints = new Map(objects.legacyEndpoints.map((e) => [serviceKey(e.namespace, e.serviceName), e]));
+    this.pods = new Map(objects.pods.map((p) => [serviceKey(p.namespace, p.name), p]));
+    this.changed({ namespaces: null });
+  }
+
+  apply(event: ViewEvent): void {
+    let namespace: string;
+    if (event.op === 'upsert') {
+      namespace = event.kind === 'Namespace' ? event.record.name : event.record.namespace;
+      switch (event.kind) {
+        case 'Namespace':
+          this.namespaces.set(event.record.name, event.record);
+          break;
+        case 'Service':
+          this.removeService(serviceKey(event.record.namespace, event.record.name));
+          this.putService(event.record);
+          break;
+        case 'EndpointSlice':
+          this.removeSlice(event.record.namespace, event.record.name);
+          this.putSlice(event.record);
+          break;
+        case 'Endpoints':
+          this.legacyEndpoints.set(serviceKey(event.record.namespace, event.record.serviceName), event.record);
+          break;
+        case 'Pod':
+          this.pods.set(serviceKey(event.record.namespace, event.record.name), event.record);
+          this.podsByIpIndex = null;
+          break;
+      }
+    } else {
+      namespace = event.kind === 'Namespace' ? event.name : event.namespace;
+      switch (event.kind) {
+        case 'Namespace':
+          this.namespaces.delete(event.name);
+          break;
+        case 'Service':
+          this.removeService(serviceKey(event.namespace, event.name));
+          break;
+        case 'EndpointSlice':
+          this.removeSlice(event.namespace, event.name);
+          break;
+        case 'Endpoints':
+          this.legacyEndpoints.delete(serviceKey(event.namespace, event.name));
+          break;
+        case 'Pod':
+          this.pods.delete(serviceKey(event.namespace, event.name));
+          this.podsByIpIndex = null;
+          break;
+      }
+    }
+    this.changed({ namespaces: new Set([namespace]) });
+  }
+
+  // --- lookups used by the resolver ---
+
+  /** A namespace exists when its object does, or when a Service lives in it. */
+  hasNamespace(name: string): boolean {
+    return this.namespaces.has(name) || this.serviceCountByNamespace.has(name);
+  }
+
+  service(namespace: string, name: string): Service | undefined {
+    return this.services.get(serviceKey(namespace, name));
+  }
+
+  allServices(): IterableIterator<Service> {
+    return this.services.values();
+  }
+
+  /** EndpointSlices when the Service has any, else its v1 Endpoints, as CoreDNS chooses. */
+  endpointGroups(service: Service): EndpointGroup[] {
+    const key = serviceKey(service.namespace, service.name);
+    const slices = this.slices.get(key);
+    if (slices && slices.size > 0) {
+      const groups: EndpointGroup[] = [];
+      for (const slice of slices.values()) if (slice.addressType !== 'FQDN') groups.push(slice);
+      return groups;
+    }
+    const legacy = this.legacyEndpoints.get(key);
+    return legacy ? [legacy] : [];
+  }
+
+  podsByIp(ip: string): Pod[] {
+    if (this.podsByIpIndex === null) {
+      const index = new Map<string, Pod[]>();
+      for (const pod of this.pods.values()) {
+        for (const address of pod.ips) {
+          const list = index.get(address);
+          if (list) list.push(pod);
+          else index.set(address, [pod]);
+        }
+      }
+      this.podsByIpIndex = index;
+    }
+    return this.podsByIpIndex.get(ip) ?? [];
+  }
+
+  /** Services whose ClusterIPs include `ip`. */
+  servicesByClusterIp(ip: string): Service[] {
+    return this.ipIndexNow().services.get(ip) ?? [];
+  }
+
+  /** Published endpoint addresses equal to `ip`, across all Services. */
+  endpointsByIp(ip: string): EndpointRef[] {
+    return this.ipIndexNow().endpoints.get(ip) ?? [];
+  }
+
+  private ipIndexNow(): IpIndex {
+    if (this.ipIndex) return this.ipIndex;
+    const index: IpIndex = { services: new Map(), endpoints: new Map() };
+    for (const service of this.services.values()) {
+      for (const ip of service.clusterIPs) {
+        const list = index.services.get(ip);
+        if (list) list.push(service);
+        else index.services.set(ip, [service]);
+      }
+      for (const group of this.endpointGroups(service)) {
+        for (const endpoint of group.endpoints) {
+          if (!isPublished(service, endpoint)) continue;
+          for (const address of endpoint.addresses) {
+            const ref = { service, endpoint, address };
+            const list = index.endpoints.get(address);
+            if (list) list.push(ref);
+            else index.endpoints.set(address, [ref]);
+          }
+        }
+      }
+    }
+    return (this.ipIndex = index);
+  }
+
+  counts(): { namespaces: number; services: number; endpointSlices: number; pods: number } {
+    let endpointSlices = 0;
+    for (const slices of this.slices.values()) endpointSlices += slices.size;
+    return { namespaces: this.namespaces.size, services: this.services.size, endpointSlices, pods: this.pods.size };
+  }
+
+  private putService(service: Service): void {
+    this.services.set(serviceKey(service.namespace, service.name), service);
+    this.serviceCountByNamespace.set(service.namespace, (this.serviceCountByNamespace.get(service.namespace) ?? 0) + 1);
+  }
+
+  private removeService(key: string): void {
+    const old = this.services.get(key);
+    if (!old) return;
+    this.services.delete(key);
+    const left = (this.serviceCountByNamespace.get(old.namespace) ?? 1) - 1;
+    if (left > 0) this.serviceCountByNamespace.set(old.namespace, left);
+    else this.serviceCountByNamespace.delete(old.namespace);
+  }
+
+  private putSlice(slice: EndpointSlice): void {
+    const key = serviceKey(slice.namespace, slice.serviceName);
+    let byName = this.slices.get(key);
+    if (!byName) this.slices.set(key, (byName = new Map()));
+    byName.set(slice.name, slice);
+    this.sliceOwner.set(serviceKey(slice.namespace, slice.name), key);
+  }
+
+  private removeSlice(namespace: string, name: string): void {
+    const sliceKey = serviceKey(namespace, name);
+    const owner = this.sliceOwner.get(sliceKey);
+    if (owner === undefined) return;
+    this.sliceOwner.delete(sliceKey);
+    const byName = this.slices.get(owner);
+    byName?.delete(name);
+    if (byName?.size === 0) this.slices.delete(owner);
+  }
+
+  private changed(change: ViewChange): void {
+    this.ipIndex = null;
+    this.podsByIpIndex = null;
+    this.version++;
+    this.serial = Math.max(this.serial + 1, Math.floor(Date.now() / 1000));
+    for (const listener of this.listeners) listener(change);
+  }
+}

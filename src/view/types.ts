@@ -1,0 +1,83 @@
+/**
+ * The slim records the cluster view keeps: only what answers need, nothing of the API objects'
+ * bookkeeping (managedFields, status, most annotations).
+ */
+
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+
+export interface ServicePort {
+  /** '' for the one unnamed port a Service may have. */
+  name: string;
+  port: number;
+  protocol: Protocol;
+}
+
+export interface Service {
+  namespace: string;
+  name: string;
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+  /** Canonical IPs; empty for headless and ExternalName services. */
+  clusterIPs: string[];
+  headless: boolean;
+  /** Lowercase, no trailing dot; set only for ExternalName services. */
+  externalName: string | null;
+  ports: ServicePort[];
+  publishNotReadyAddresses: boolean;
+  sessionAffinity: 'None' | 'ClientIP';
+  /** Only the `lbdns.io/` annotations. */
+  annotations: Record<string, string>;
+}
+
+export interface EndpointPort {
+  name: string;
+  port: number;
+  protocol: Protocol;
+}
+
+export interface Endpoint {
+  /** Canonical IPs (one per endpoint in practice). */
+  addresses: string[];
+  /** EndpointSlice `conditions.ready`; nil counts as ready, as the API documents. */
+  ready: boolean;
+  /** Lowercase DNS label, or null. */
+  hostname: string | null;
+  nodeName: string | null;
+  zone: string | null;
+  hintZones: string[];
+  /** The pod behind the endpoint, when targetRef names one. */
+  podName: string | null;
+}
+
+export interface EndpointSlice {
+  namespace: string;
+  name: string;
+  /** The `kubernetes.io/service-name` label, or the Endpoints object's own name. */
+  serviceName: string;
+  addressType: 'IPv4' | 'IPv6' | 'FQDN';
+  ports: EndpointPort[];
+  endpoints: Endpoint[];
+}
+
+export interface Pod {
+  namespace: string;
+  name: string;
+  ips: string[];
+}
+
+export interface Namespace {
+  name: string;
+}
+
+/** Everything a source can hand the view in one go. */
+export interface ClusterObjects {
+  namespaces: Namespace[];
+  services: Service[];
+  endpointSlices: EndpointSlice[];
+  /** v1 Endpoints, already in slice shape; used only for Services that have no EndpointSlice. */
+  legacyEndpoints: EndpointSlice[];
+  pods: Pod[];
+}
+
+export function serviceKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}

@@ -1,0 +1,128 @@
+/**
+ * Response assembly: header + the client's own question bytes + prepared record bytes + OPT.
+ * Nothing here looks inside a record; the work per response is copying and patching counts.
+ */
+import { CLASSIC_UDP_LIMIT, Flag, HEADER_SIZE, RCode, RRType } from './constants.ts';
+import type { Edns } from './query.ts';
+
+/** An answer as the resolver prepares it, once per (name, type) and view version. */
+export interface PreparedAnswer {
+  rcode: number;
+  authoritative: boolean;
+  /** Encoded answer records. Records at `balancedFrom` and after may be reordered or cut per response. */
+  answers: Buffer[];
+  balancedFrom: number;
+  authority: Buffer[];
+  additional: Buffer[];
+}
+
+/** What a response echoes from its query. */
+export interface ResponseHead {
+  id: number;
+  flags: number;
+  questionEnd: number;
+  edns: Edns | null;
+}
+
+export interface ResponseOptions {
+  /** The largest response the transport allows: the UDP payload size, or 65535 over TCP. */
+  limit: number;
+  /** The UDP payload size lbdns advertises in its OPT record. */
+  advertisedUdpSize: number;
+}
+
+const OPT_SIZE = 11;
+
+/** The answer order to send: indices into `answers`, or null for the prepared order. */
+export type AnswerOrder = ArrayLike<number> | null;
+
+export function sumLength(records: Buffer[]): number {
+  let total = 0;
+  for (const record of records) total += record.length;
+  return total;
+}
+
+function writeOpt(out: Buffer, at: number, rcode: number, edns: Edns, advertisedUdpSize: number): number {
+  out[at] = 0;
+  out.writeUInt16BE(RRType.OPT, at + 1);
+  out.writeUInt16BE(advertisedUdpSize, at + 3);
+  // TTL field: extended rcode bits, version 0, DO echoed (RFC 3225 §3).
+  out[at + 5] = (rcode >> 4) & 0xff;
+  out[at + 6] = 0;
+  out.writeUInt16BE(edns.dnssecOk ? 0x8000 : 0, at + 7);
+  out.writeUInt16BE(0, at + 9);
+  return at + OPT_SIZE;
+}
+
+function writeHeader(out: Buffer, head: ResponseHead, rcode: number, authoritative: boolean, truncated: boolean, counts: [number, number, number, number]): void {
+  out.writeUInt16BE(head.id, 0);
+  let flags = Flag.QR | (head.flags & (0x7800 | Flag.RD | Flag.CD)) | (rcode & 0xf);
+  if (authoritative) flags |= Flag.AA;
+  if (truncated) flags |= Flag.TC;
+  out.writeUInt16BE(flags, 2);
+  out.writeUInt16BE(counts[0], 4);
+  out.writeUInt16BE(counts[1], 6);
+  out.writeUInt16BE(counts[2], 8);
+  out.writeUInt16BE(counts[3], 10);
+}
+
+/** A response with no records: errors, REFUSED, SERVFAIL. Echoes the question when there is one. */
+export function writeBareResponse(request: Buffer, head: ResponseHead, rcode: number, advertisedUdpSize: number): Buffer {
+  const questionLength = head.questionEnd > HEADER_SIZE ? head.questionEnd - HEADER_SIZE : 0;
+  const optLength = head.edns ? OPT_SIZE : 0;
+  const out = Buffer.allocUnsafe(HEADER_SIZE + questionLength + optLength);
+  writeHeader(out, head, rcode, false, false, [questionLength > 0 ? 1 : 0, 0, 0, head.edns ? 1 : 0]);
+  request.copy(out, HEADER_SIZE, HEADER_SIZE, HEADER_SIZE + questionLength);
+  if (head.edns) writeOpt(out, HEADER_SIZE + questionLength, rcode, head.edns, advertisedUdpSize);
+  return out;
+}
+
+export function writeResponse(request: Buffer, head: ResponseHead, answer: PreparedAnswer, order: AnswerOrder, options: ResponseOptions): Buffer {
+  const questionLength = head.questionEnd - HEADER_SIZE;
+  const optLength = head.edns ? OPT_SIZE : 0;
+  const answerCount = order ? answer.balancedFrom + order.length : answer.answers.length;
+  const recordAt = (i: number): Buffer =>
+    (order && i >= answer.balancedFrom ? answer.answers[answer.balancedFrom + (order[i - answer.balancedFrom] as number)] : answer.answers[i]) as Buffer;
+
+  let answerBytes = 0;
+  for (let i = 0; i < answerCount; i++) answerBytes += recordAt(i).length;
+  const authorityBytes = sumLength(answer.authority);
+  const additionalBytes = sumLength(answer.additional);
+  const fixed = HEADER_SIZE + questionLength + optLength;
+  let total = fixed + answerBytes + authorityBytes + additionalBytes;
+
+  let sentAnswers = answerCount;
+  let sentAuthority = answer.authority.length;
+  let sentAdditional = answer.additional.length;
+  let truncated = false;
+  if (total > options.limit) {
+    // Keep whole answer records while they fit (useful to clients that never retry over TCP),
+    // drop the other sections, and tell the client with TC to ask again over TCP.
+    truncated = true;
+    sentAuthority = 0;
+    sentAdditional = 0;
+    total = fixed;
+    sentAnswers = 0;
+    while (sentAnswers < answerCount && total + recordAt(sentAnswers).length <= options.limit) {
+      total += recordAt(sentAnswers).length;
+      sentAnswers++;
+    }
+  }
+
+  const out = Buffer.allocUnsafe(total);
+  writeHeader(out, head, answer.rcode, answer.authoritative, truncated, [1, sentAnswers, sentAuthority, sentAdditional + (head.edns ? 1 : 0)]);
+  request.copy(out, HEADER_SIZE, HEADER_SIZE, head.questionEnd);
+  let at = head.questionEnd;
+  for (let i = 0; i < sentAnswers; i++) at += recordAt(i).copy(out, at);
+  for (let i = 0; i < sentAuthority; i++) at += (answer.authority[i] as Buffer).copy(out, at);
+  for (let i = 0; i < sentAdditional; i++) at += (answer.additional[i] as Buffer).copy(out, at);
+  if (head.edns) writeOpt(out, at, answer.rcode, head.edns, options.advertisedUdpSize);
+  return out;
+}
+
+/** The UDP payload limit for a query: the client's EDNS size capped by ours, else 512. */
+export function udpLimit(edns: Edns | null, maxUdpSize: number): number {
+  return edns ? Math.min(edns.udpSize, maxUdpSize) : CLASSIC_UDP_LIMIT;
+}
+
+export { RCode };

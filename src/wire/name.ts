@@ -1,0 +1,107 @@
+/**
+ * Domain names on the wire (RFC 1035 §3.1, §4.1.4).
+ *
+ * Names inside lbdns are lowercase presentation strings without the trailing dot ('' is the root).
+ * Encoded answers compress only against the question name, which always sits at offset 12: that
+ * keeps every encoded record position-independent, so a record set can be reordered per response
+ * without rewriting pointers.
+ */
+import { QUESTION_NAME_OFFSET } from './constants.ts';
+
+export const MAX_NAME_WIRE_LENGTH = 255;
+export const MAX_LABEL_LENGTH = 63;
+
+export class NameError extends Error {}
+
+export function splitLabels(name: string): string[] {
+  return name === '' ? [] : name.split('.');
+}
+
+/** Uncompressed wire form of a presentation name. Throws NameError for names DNS cannot carry. */
+export function encodeName(name: string): Buffer {
+  const labels = splitLabels(name);
+  const parts: Buffer[] = [];
+  let length = 1;
+  for (const label of labels) {
+    const bytes = Buffer.from(label, 'latin1');
+    if (bytes.length === 0 || bytes.length > MAX_LABEL_LENGTH) {
+      throw new NameError(`label "${label}" of "${name}" must be 1 to ${MAX_LABEL_LENGTH} bytes`);
+    }
+    parts.push(Buffer.from([bytes.length]), bytes);
+    length += bytes.length + 1;
+  }
+  if (length > MAX_NAME_WIRE_LENGTH) throw new NameError(`name "${name}" is longer than 255 bytes`);
+  parts.push(Buffer.from([0]));
+  return Buffer.concat(parts, length);
+}
+
+/**
+ * The wire form of `name`, ending in a pointer to the longest suffix it shares with the question
+ * name `qname` (both lowercase), or uncompressed when they share nothing but the root.
+ */
+export function encodeNameAgainst(name: string, qname: string): Buffer {
+  const labels = splitLabels(name);
+  const qlabels = splitLabels(qname);
+  let shared = 0;
+  while (
+    shared < labels.length &&
+    shared < qlabels.length &&
+    labels[labels.length - 1 - shared] === qlabels[qlabels.length - 1 - shared]
+  ) {
+    shared++;
+  }
+  if (shared === 0) return encodeName(name);
+  let suffixOffset = QUESTION_NAME_OFFSET;
+  for (let i = 0; i < qlabels.length - shared; i++) suffixOffset += (qlabels[i] as string).length + 1;
+  const prefix = labels.slice(0, labels.length - shared);
+  const head = prefix.length === 0 ? Buffer.alloc(0) : encodeName(prefix.join('.')).subarray(0, -1);
+  const pointer = Buffer.from([0xc0 | (suffixOffset >> 8), suffixOffset & 0xff]);
+  return Buffer.concat([head, pointer]);
+}
+
+export interface DecodedName {
+  /** Presentation form, lowercase, no trailing dot. */
+  name: string;
+  /** Offset just past the name where it was read (past the first pointer, if any). */
+  end: number;
+}
+
+/**
+ * Reads a possibly compressed name. Returns null for anything malformed: reading past the end,
+ * pointer loops or forward pointers, reserved label types, or more than 255 bytes.
+ */
+export function decodeName(msg: Buffer, offset: number): DecodedName | null {
+  let name = '';
+  let wireLength = 0;
+  let position = offset;
+  let end = -1;
+  let jumps = 0;
+  for (;;) {
+    if (position >= msg.length) return null;
+    const length = msg[position] as number;
+    if (length === 0) {
+      if (end < 0) end = position + 1;
+      return { name, end };
+    }
+    const kind = length & 0xc0;
+    if (kind === 0xc0) {
+      if (position + 1 >= msg.length) return null;
+      const target = ((length & 0x3f) << 8) | (msg[position + 1] as number);
+      // Only backward pointers: this also makes every loop impossible.
+      if (target >= position || ++jumps > 127) return null;
+      if (end < 0) end = position + 2;
+      position = target;
+      continue;
+    }
+    if (kind !== 0) return null;
+    wireLength += length + 1;
+    if (wireLength + 1 > 255 || position + 1 + length > msg.length) return null;
+    // A dot inside a label becomes NUL so that the label can never be mistaken for two labels.
+    const label = msg
+      .toString('latin1', position + 1, position + 1 + length)
+      .toLowerCase()
+      .replaceAll('.', '\0');
+    name = name === '' ? label : `${name}.${label}`;
+    position += 1 + length;
+  }
+}
