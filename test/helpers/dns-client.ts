@@ -1,0 +1,104 @@
+/**
+ * A DNS client independent of lbdns's own wire code: dns-packet encodes and decodes, node:dgram
+ * and node:net carry the bytes.
+ */
+import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
+import { randomInt } from 'node:crypto';
+import * as dnsPacket from 'dns-packet';
+
+export type Packet = dnsPacket.Packet;
+export type Answer = dnsPacket.Answer;
+
+export interface QueryOptions {
+  /** EDNS UDP payload size; undefined sends no OPT record. */
+  udpSize?: number;
+  dnssecOk?: boolean;
+  recursionDesired?: boolean;
+  timeoutMs?: number;
+}
+
+export function buildQuery(name: string, type: string, options: QueryOptions = {}): Buffer {
+  const packet: dnsPacket.Packet = {
+    type: 'query',
+    id: randomInt(0, 65536),
+    flags: options.recursionDesired === false ? 0 : dnsPacket.RECURSION_DESIRED,
+    questions: [{ type: type as dnsPacket.RecordType, name, class: 'IN' }],
+  };
+  if (options.udpSize !== undefined) {
+    packet.additionals = [{ type: 'OPT', name: '.', udpPayloadSize: options.udpSize, flags: options.dnssecOk ? dnsPacket.DNSSEC_OK : 0, options: [] } as unknown as dnsPacket.Answer];
+  }
+  return dnsPacket.encode(packet);
+}
+
+/** Sends raw bytes over UDP and resolves with the raw reply, or null after the timeout. */
+export function udpExchange(port: number, request: Buffer, timeoutMs = 2000, host = '127.0.0.1'): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    const timer = setTimeout(() => {
+      socket.close();
+      resolve(null);
+    }, timeoutMs);
+    socket.on('message', (reply) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(reply);
+    });
+    socket.send(request, port, host);
+  });
+}
+
+/** Sends raw bytes as length-prefixed TCP messages; resolves with every reply received before the peer is quiet. */
+export function tcpExchange(port: number, requests: Buffer[], timeoutMs = 3000, host = '127.0.0.1'): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host });
+    const replies: Buffer[] = [];
+    let pending = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(replies);
+    }, timeoutMs);
+    socket.on('connect', () => {
+      socket.write(Buffer.concat(requests.map((r) => Buffer.concat([Buffer.from([r.length >> 8, r.length & 0xff]), r]))));
+    });
+    socket.on('data', (chunk) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+        replies.push(pending.subarray(2, 2 + pending.readUInt16BE(0)));
+        pending = pending.subarray(2 + pending.readUInt16BE(0));
+      }
+      if (replies.length === requests.length) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(replies);
+      }
+    });
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+export async function query(port: number, name: string, type: string, options: QueryOptions = {}): Promise<Packet> {
+  const reply = await udpExchange(port, buildQuery(name, type, options), options.timeoutMs);
+  if (reply === null) throw new Error(`no reply for ${name} ${type}`);
+  return dnsPacket.decode(reply);
+}
+
+export async function queryTcp(port: number, name: string, type: string, options: QueryOptions = {}): Promise<Packet> {
+  const [reply] = await tcpExchange(port, [buildQuery(name, type, options)], options.timeoutMs);
+  if (!reply) throw new Error(`no TCP reply for ${name} ${type}`);
+  return dnsPacket.decode(reply);
+}
+
+export function rcodeOf(packet: Packet): string {
+  return (packet as { rcode?: string }).rcode ?? 'NOERROR';
+}
+
+/** `data` of every answer record of `type`, as strings or objects. */
+export function answerData(packet: Packet, type?: string): unknown[] {
+  return (packet.answers ?? []).filter((a) => type === undefined || a.type === type).map((a) => (a as { data: unknown }).data);
+}
+
+export { dnsPacket };

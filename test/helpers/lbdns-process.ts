@@ -1,0 +1,142 @@
+/**
+ * Starts the real `lbdns` CLI as a child process on a free loopback port, the way a user runs it,
+ * and collects its JSON log lines.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const demoObjects = join(projectRoot, 'config/demo-cluster.yaml');
+export const demoSettings = join(projectRoot, 'config/lbdns.yaml');
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface RunningServer {
+  port: number;
+  address: string;
+  process: ChildProcess;
+  logs: LogLine[];
+  stderr: () => string;
+  /** Resolves with the first log line matching, waiting up to `timeoutMs`. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  stop(): Promise<number | null>;
+}
+
+/** A port free on both UDP and TCP at 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const socket = createSocket('udp4');
+      socket.once('error', () => resolve(false));
+      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+  throw new Error('no free port');
+}
+
+export function tempFile(name: string, content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lbdns-test-'));
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+export interface StartOptions {
+  args?: string[];
+  objects?: string;
+  config?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Wait for the "serving" line (default) or return at once. */
+  waitUntilServing?: boolean;
+}
+
+export async function startLbdns(options: StartOptions = {}): Promise<RunningServer> {
+  const port = await freePort();
+  const args = [join(projectRoot, 'bin/lbdns.js'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'];
+  args.push('--config', options.config ?? demoSettings);
+  args.push('--objects', options.objects ?? demoObjects);
+  args.push(...(options.args ?? []));
+  const child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: LogLine[] = [];
+  const waiters: Array<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
+  let stderrText = '';
+  let buffered = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
+    stderrText += chunk;
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const text = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        continue;
+      }
+      logs.push(line);
+      for (const waiter of [...waiters]) {
+        if (waiter.match(line)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
+    }
+  });
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const server: RunningServer = {
+    port,
+    address: '127.0.0.1',
+    process: child,
+    logs,
+    stderr: () => stderrText,
+    waitForLog(match, timeoutMs = 10_000) {
+      const found = logs.find(match);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr:\n${stderrText}`)), timeoutMs);
+        waiters.push({
+          match,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
+        void exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`lbdns exited; stderr:\n${stderrText}`));
+        });
+      });
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  if (options.waitUntilServing !== false) await server.waitForLog((l) => l.msg === 'serving DNS over UDP and TCP');
+  return server;
+}
