@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { type RunningServer, startLbdns } from '../helpers/lbdns-process.ts';
-import { buildQuery, dnsPacket, query, rcodeOf, udpExchange } from '../helpers/dns-client.ts';
+import { buildQuery, decode, dnsPacket, query, rcodeOf, udpExchange } from '../helpers/dns-client.ts';
 
 let server: RunningServer;
 
@@ -90,7 +90,7 @@ describe('malformed queries', () => {
     const reply = await udpExchange(server.port, request);
     assert.ok(reply);
     assert.equal(rcode(reply), 4);
-    assert.equal(dnsPacket.decode(reply).questions?.[0]?.name, 'web.default.svc.cluster.local');
+    assert.equal(decode(reply).questions?.[0]?.name, 'web.default.svc.cluster.local');
   });
 
   it('never answers a response (QR set) or a packet shorter than a header', async () => {

@@ -7,8 +7,30 @@ import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
 
-export type Packet = dnsPacket.Packet;
-export type Answer = dnsPacket.Answer;
+/** A decoded message as dns-packet returns it (its own typings leave out the flags and rcode). */
+export interface DnsRecord {
+  type: string;
+  name: string;
+  ttl?: number;
+  data?: unknown;
+  [field: string]: unknown;
+}
+export interface Packet {
+  id: number;
+  rcode?: string;
+  flag_aa: boolean;
+  flag_tc: boolean;
+  flag_rd: boolean;
+  flag_ra: boolean;
+  questions?: Array<{ name: string; type: string }>;
+  answers?: DnsRecord[];
+  authorities?: DnsRecord[];
+  additionals?: DnsRecord[];
+}
+
+export function decode(bytes: Buffer): Packet {
+  return dnsPacket.decode(bytes) as unknown as Packet;
+}
 
 export interface QueryOptions {
   /** EDNS UDP payload size; undefined sends no OPT record. */
@@ -83,22 +105,22 @@ export function tcpExchange(port: number, requests: Buffer[], timeoutMs = 3000, 
 export async function query(port: number, name: string, type: string, options: QueryOptions = {}): Promise<Packet> {
   const reply = await udpExchange(port, buildQuery(name, type, options), options.timeoutMs);
   if (reply === null) throw new Error(`no reply for ${name} ${type}`);
-  return dnsPacket.decode(reply);
+  return decode(reply);
 }
 
 export async function queryTcp(port: number, name: string, type: string, options: QueryOptions = {}): Promise<Packet> {
   const [reply] = await tcpExchange(port, [buildQuery(name, type, options)], options.timeoutMs);
   if (!reply) throw new Error(`no TCP reply for ${name} ${type}`);
-  return dnsPacket.decode(reply);
+  return decode(reply);
 }
 
 export function rcodeOf(packet: Packet): string {
-  return (packet as { rcode?: string }).rcode ?? 'NOERROR';
+  return packet.rcode ?? 'NOERROR';
 }
 
 /** `data` of every answer record of `type`, as strings or objects. */
 export function answerData(packet: Packet, type?: string): unknown[] {
-  return (packet.answers ?? []).filter((a) => type === undefined || a.type === type).map((a) => (a as { data: unknown }).data);
+  return (packet.answers ?? []).filter((a) => type === undefined || a.type === type).map((a) => a.data);
 }
 
 export { dnsPacket };

@@ -1,0 +1,116 @@
+/** The byte-level wire code, checked against dns-packet's independent decoder. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as dnsPacket from 'dns-packet';
+import { decode } from '../helpers/dns-client.ts';
+import { decodeName, encodeName, encodeNameAgainst, NameError } from '../../src/wire/name.ts';
+import { parseQuery } from '../../src/wire/query.ts';
+import { writeResponse, writeBareResponse, type PreparedAnswer } from '../../src/wire/message.ts';
+import { RecordEncoder, positive } from '../../src/resolve/answer-builder.ts';
+import { RCode, RRType } from '../../src/wire/constants.ts';
+
+const question = (name: string, type: dnsPacket.RecordType = 'A', extra: Partial<dnsPacket.Packet> = {}) =>
+  dnsPacket.encode({ type: 'query', id: 4242, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type, class: 'IN' }], ...extra });
+
+describe('names', () => {
+  it('encodes and decodes, lowercasing on the way in', () => {
+    const wire = encodeName('Web.default.svc.cluster.local');
+    assert.equal(decodeName(wire, 0)?.name, 'web.default.svc.cluster.local');
+    assert.deepEqual(encodeName(''), Buffer.from([0]));
+  });
+
+  it('rejects labels over 63 bytes and names over 255', () => {
+    assert.throws(() => encodeName(`${'a'.repeat(64)}.local`), NameError);
+    assert.throws(() => encodeName(Array.from({ length: 60 }, () => 'abcd').join('.')), NameError);
+    assert.throws(() => encodeName('a..b'), NameError);
+  });
+
+  it('compresses against the longest suffix shared with the question name', () => {
+    // question at offset 12: "_http._tcp.web.default.svc.cluster.local"
+    const target = encodeNameAgainst('web-0.web.default.svc.cluster.local', '_http._tcp.web.default.svc.cluster.local');
+    const pointerTo = 12 + '_http'.length + 1 + '_tcp'.length + 1;
+    assert.deepEqual(target, Buffer.concat([Buffer.from([5]), Buffer.from('web-0'), Buffer.from([0xc0, pointerTo])]));
+    assert.deepEqual(encodeNameAgainst('a.b', 'x.y'), encodeName('a.b'));
+    assert.deepEqual(encodeNameAgainst('x.y', 'x.y'), Buffer.from([0xc0, 12]));
+  });
+
+  it('refuses forward pointers, self pointers and reads past the end', () => {
+    assert.equal(decodeName(Buffer.from([0xc0, 0]), 0), null);
+    assert.equal(decodeName(Buffer.from([0x05, 0x61]), 0), null);
+    assert.equal(decodeName(Buffer.from([1, 0x61, 0xc0, 4, 0]), 0), null);
+  });
+
+  it('keeps a dot inside a label from passing for two labels', () => {
+    const wire = Buffer.from([7, ...Buffer.from('default'), 3, ...Buffer.from('s.c'), 0]);
+    assert.notEqual(decodeName(wire, 0)?.name, 'default.s.c');
+  });
+});
+
+describe('parseQuery', () => {
+  it('reads the header, the question and EDNS', () => {
+    const result = parseQuery(question('Web.Default.svc.cluster.local', 'SRV', { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096, flags: dnsPacket.DNSSEC_OK } as unknown as dnsPacket.Answer] }));
+    assert.equal(result.kind, 'query');
+    if (result.kind !== 'query') return;
+    assert.equal(result.query.qname, 'web.default.svc.cluster.local');
+    assert.equal(result.query.qtype, RRType.SRV);
+    assert.deepEqual(result.query.edns, { udpSize: 4096, version: 0, dnssecOk: true });
+    assert.equal(result.query.id, 4242);
+  });
+
+  it('drops responses and runts, and says FORMERR or NOTIMP otherwise', () => {
+    const response = question('a.b');
+    response[2] = (response[2] as number) | 0x80;
+    assert.equal(parseQuery(response).kind, 'drop');
+    assert.equal(parseQuery(Buffer.alloc(11)).kind, 'drop');
+    const notify = question('a.b');
+    notify[2] = 0x20;
+    const result = parseQuery(notify);
+    assert.ok(result.kind === 'error' && result.rcode === RCode.NOTIMP);
+  });
+});
+
+describe('writeResponse', () => {
+  const qname = '_http._tcp.db.default.svc.cluster.local';
+  const encoder = new RecordEncoder(qname);
+  const srvs = ['db-0', 'db-1', 'db-2'].map((h, i) => encoder.srv(qname, 0, 33, 5432 + i, `${h}.db.default.svc.cluster.local`, 5));
+  const glue = ['db-0', 'db-1', 'db-2'].map((h, i) => encoder.address(`${h}.db.default.svc.cluster.local`, `10.0.0.${i + 1}`, 5));
+  const prepared: PreparedAnswer = positive(srvs, glue);
+
+  it('assembles a response dns-packet decodes, in the order asked, question case kept', () => {
+    const request = question('_HTTP._tcp.db.default.svc.cluster.local', 'SRV');
+    const parsed = parseQuery(request);
+    assert.ok(parsed.kind === 'query');
+    const bytes = writeResponse(request, parsed.query, prepared, [2, 0, 1], { limit: 65535, advertisedUdpSize: 1232 });
+    const reply = decode(bytes);
+    assert.equal(reply.id, 4242);
+    assert.ok(reply.flag_aa && reply.flag_rd && !reply.flag_ra);
+    assert.equal(reply.questions?.[0]?.name, '_HTTP._tcp.db.default.svc.cluster.local');
+    assert.deepEqual(reply.answers?.map((a) => (a as dnsPacket.SrvAnswer).data.port), [5434, 5432, 5433]);
+    assert.deepEqual(reply.additionals?.map((a) => [a.name, (a as { data: string }).data]), [
+      ['db-0.db.default.svc.cluster.local', '10.0.0.1'],
+      ['db-1.db.default.svc.cluster.local', '10.0.0.2'],
+      ['db-2.db.default.svc.cluster.local', '10.0.0.3'],
+    ]);
+  });
+
+  it('truncates to whole records and sets TC when the limit is too small', () => {
+    const request = question(qname, 'SRV');
+    const parsed = parseQuery(request);
+    assert.ok(parsed.kind === 'query');
+    const full = writeResponse(request, parsed.query, prepared, null, { limit: 65535, advertisedUdpSize: 1232 });
+    const bytes = writeResponse(request, parsed.query, prepared, null, { limit: full.length - 1, advertisedUdpSize: 1232 });
+    const reply = decode(bytes);
+    assert.ok(reply.flag_tc);
+    assert.equal(reply.answers?.length, 3);
+    assert.equal(reply.additionals?.length, 0);
+  });
+
+  it('writes bare error responses with the question echoed', () => {
+    const request = question('example.com');
+    const parsed = parseQuery(request);
+    assert.ok(parsed.kind === 'query');
+    const reply = decode(writeBareResponse(request, parsed.query, RCode.REFUSED, 1232));
+    assert.equal(reply.rcode, 'REFUSED');
+    assert.equal(reply.questions?.[0]?.name, 'example.com');
+  });
+});
