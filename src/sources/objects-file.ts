@@ -18,15 +18,32 @@ export interface ParsedObjects {
   skippedKinds: Map<string, number>;
 }
 
+/**
+ * The documents of a file. JSON (what `kubectl -o json` prints) takes JSON.parse: the same
+ * meaning as reading it as YAML, at a fraction of the time and memory for large clusters.
+ */
+function readDocuments(text: string, fileName: string): unknown[] {
+  const start = text.trimStart()[0];
+  if (start === '{' || start === '[') {
+    try {
+      return [JSON.parse(text)];
+    } catch (error) {
+      throw new ObjectsFileError(`${fileName}: document 1: not YAML or JSON: ${(error as Error).message}`);
+    }
+  }
+  const documents = parseAllDocuments(text);
+  return (Array.isArray(documents) ? documents : [documents]).map((document, index) => {
+    if (document.errors.length > 0) throw new ObjectsFileError(`${fileName}: document ${index + 1}: not YAML or JSON: ${document.errors[0]?.message}`);
+    // Anchors and aliases are fine in an operator's file; the default cap (100) is for hostile input.
+    return document.toJS({ maxAliasCount: 100_000 }) as unknown;
+  });
+}
+
 export function parseObjectsText(text: string, fileName: string): ParsedObjects {
   const objects: ClusterObjects = { namespaces: [], services: [], endpointSlices: [], legacyEndpoints: [], pods: [] };
   const skippedKinds = new Map<string, number>();
-  const documents = parseAllDocuments(text);
-  const list = Array.isArray(documents) ? documents : [documents];
-  list.forEach((document, documentIndex) => {
+  readDocuments(text, fileName).forEach((content, documentIndex) => {
     const where = `${fileName}: document ${documentIndex + 1}`;
-    if (document.errors.length > 0) throw new ObjectsFileError(`${where}: not YAML or JSON: ${document.errors[0]?.message}`);
-    const content: unknown = document.toJS();
     if (content === null || content === undefined) return;
     const isList = typeof content === 'object' && !Array.isArray(content) && Array.isArray((content as { items?: unknown }).items);
     const items: unknown[] = isList ? (content as { items: unknown[] }).items : [content];

@@ -1,0 +1,164 @@
+/**
+ * `npm run bench`: lbdns and knot (Debian's authoritative server, the peer) serve the same
+ * generated cluster; dnsperf drives each over loopback with the same query file, pinned to a
+ * different core than the server. Runs are interleaved and the median of each is reported.
+ *
+ * Environment: BENCH_SECONDS (per run, default 8), BENCH_RUNS (default 3).
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateCluster } from './cluster.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const runs = Number(process.env.BENCH_RUNS ?? 3);
+const cores = availableParallelism();
+const serverCore = cores > 1 ? '1' : '0';
+const loadCore = '0';
+
+function require(command: string, hint: string): void {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+  } catch {
+    console.error(`bench: ${command} is missing (${hint})`);
+    process.exit(2);
+  }
+}
+require('dnsperf', 'apt-get install dnsperf');
+require('knotd', 'apt-get install knot');
+require('taskset', 'apt-get install util-linux');
+
+const dir = mkdtempSync(join(tmpdir(), 'lbdns-bench-'));
+const cluster = generateCluster();
+writeFileSync(join(dir, 'objects.json'), cluster.objectsJson);
+writeFileSync(join(dir, 'cluster.local.zone'), cluster.clusterZone);
+writeFileSync(join(dir, '10.in-addr.arpa.zone'), cluster.reverseZone);
+writeFileSync(join(dir, 'queries.txt'), cluster.queries.join('\n') + '\n');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Peer {
+  name: string;
+  port: number;
+  start(): ChildProcess;
+  /** Called once the process runs: pin every thread to the server core. */
+  pin(pid: number): void;
+}
+
+function pinAll(pid: number): void {
+  execFileSync('taskset', ['-a', '-p', '-c', serverCore, String(pid)], { stdio: 'ignore' });
+}
+
+const peers: Peer[] = [
+  {
+    name: 'lbdns',
+    port: 15353,
+    start: () =>
+      spawn('taskset', ['-c', serverCore, process.execPath, join(root, 'bin/lbdns.js'), '--objects', join(dir, 'objects.json'), '--listen', '127.0.0.1:15353', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] }),
+    pin: pinAll,
+  },
+  {
+    name: 'knot',
+    port: 15354,
+    start: () => {
+      const storage = join(dir, 'knot');
+      mkdirSync(storage, { recursive: true });
+      const config = [
+        'server:',
+        `    rundir: "${storage}"`,
+        '    listen: 127.0.0.1@15354',
+        '    udp-workers: 1',
+        '    tcp-workers: 1',
+        '    background-workers: 1',
+        'log:',
+        '  - target: stderr',
+        '    any: error',
+        'database:',
+        `    storage: "${storage}"`,
+        'template:',
+        '  - id: default',
+        `    storage: "${dir}"`,
+        '    semantic-checks: off',
+        'zone:',
+        '  - domain: cluster.local',
+        '    file: cluster.local.zone',
+        '  - domain: 10.in-addr.arpa',
+        '    file: 10.in-addr.arpa.zone',
+      ].join('\n');
+      writeFileSync(join(dir, 'knot.conf'), config);
+      return spawn('taskset', ['-c', serverCore, 'knotd', '-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    },
+    pin: pinAll,
+  },
+];
+
+interface Result {
+  qps: number;
+  avgLatencyMs: number;
+  lost: number;
+  rssMiB: number;
+}
+
+function dnsperf(port: number): Result & { raw: string } {
+  const raw = execFileSync('taskset', ['-c', loadCore, 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', join(dir, 'queries.txt'), '-l', String(seconds), '-c', '8', '-q', '500', '-T', '1'], { encoding: 'utf8' });
+  const number = (pattern: RegExp) => Number(pattern.exec(raw)?.[1] ?? NaN);
+  return {
+    raw,
+    qps: number(/Queries per second:\s+([\d.]+)/),
+    avgLatencyMs: number(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
+    lost: number(/Queries lost:\s+(\d+)/),
+    rssMiB: 0,
+  };
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function ready(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      execFileSync('dig', ['@127.0.0.1', '-p', String(port), '+short', '+tries=1', '+time=1', 'svc500.ns0.svc.cluster.local', 'A'], { stdio: 'pipe' });
+      return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`server on ${port} never answered`);
+}
+
+const results = new Map<string, Result[]>(peers.map((p) => [p.name, []]));
+const processes = new Map<string, ChildProcess>();
+try {
+  for (const peer of peers) {
+    const child = peer.start();
+    processes.set(peer.name, child);
+    await ready(peer.port);
+    // The child of taskset is the server itself: taskset execs it.
+    peer.pin(child.pid as number);
+  }
+  for (let run = 0; run < runs; run++) {
+    for (const peer of peers) {
+      const result = dnsperf(peer.port);
+      result.rssMiB = rssMiB(processes.get(peer.name)!.pid as number);
+      results.get(peer.name)!.push(result);
+      console.error(`run ${run + 1}/${runs} ${peer.name}: ${result.qps.toFixed(0)} q/s, ${result.avgLatencyMs.toFixed(3)} ms avg, ${result.lost} lost`);
+    }
+  }
+} finally {
+  for (const child of processes.values()) child.kill('SIGTERM');
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const knotQps = median(results.get('knot')!.map((r) => r.qps));
+console.log(`\n${cluster.queries.length} queries in the mix; 1,000 services (100 headless x 10 endpoints); ${seconds}s per run, median of ${runs}; server on core ${serverCore}, dnsperf on core ${loadCore}\n`);
+console.log('| server | queries/s | avg latency (ms) | lost | RSS (MiB) | vs knot |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const [name, list] of results) {
+  const qps = median(list.map((r) => r.qps));
+  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${(qps / knotQps).toFixed(2)} |`);
+}
