@@ -10,6 +10,9 @@ import { loadSettings } from './settings/load.ts';
 import { SettingsError, type Settings } from './settings/schema.ts';
 import { ClusterView } from './view/cluster-view.ts';
 import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
+import { KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
+import { Metrics } from './ops/metrics.ts';
+import { listenOps } from './ops/http-server.ts';
 import { ZoneRouter } from './resolve/router.ts';
 import { QueryHandler } from './server/handler.ts';
 import { formatListenAddress, parseListenAddress } from './server/listen-address.ts';
@@ -17,13 +20,17 @@ import { ownAddresses } from './server/own-addresses.ts';
 import { listenUdp } from './server/udp.ts';
 import { listenTcp } from './server/tcp.ts';
 
-const USAGE = `Usage: lbdns [--config FILE] [--objects FILE] [--listen HOST:PORT]... [--zone NAME]... [--log-level LEVEL]
+const USAGE = `Usage: lbdns [--config FILE] [--objects FILE | --kubeconfig FILE] [--listen HOST:PORT]... [--zone NAME]...
+             [--ops-listen HOST:PORT] [--log-level LEVEL]
 
-  --config FILE      YAML settings (see config/lbdns.yaml); flags override it
-  --objects FILE     Kubernetes objects to serve (kubectl get -o yaml output, multi-document YAML or JSON)
-  --listen HOST:PORT address to serve UDP and TCP on (repeatable; default 0.0.0.0:53)
-  --zone NAME        cluster zone to serve (repeatable; default cluster.local)
-  --log-level LEVEL  fatal, error, warn, info, debug, trace or silent (default info)
+  --config FILE          YAML settings (see config/lbdns.yaml); flags override it
+  --objects FILE         serve Kubernetes objects from a file (kubectl get -o yaml/json output, multi-document YAML)
+  --kubeconfig FILE      watch the Kubernetes API with this kubeconfig (default: the pod's service
+                         account in a pod, else $KUBECONFIG or ~/.kube/config)
+  --listen HOST:PORT     address to serve DNS on over UDP and TCP (repeatable; default 0.0.0.0:53)
+  --zone NAME            cluster zone to serve (repeatable; default cluster.local)
+  --ops-listen HOST:PORT HTTP address for /health, /ready and /metrics (default 127.0.0.1:8080)
+  --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (default info)
 `;
 
 function readFlags(argv: string[]) {
@@ -32,6 +39,8 @@ function readFlags(argv: string[]) {
     options: {
       config: { type: 'string' },
       objects: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'ops-listen': { type: 'string' },
       listen: { type: 'string', multiple: true },
       zone: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
@@ -51,7 +60,14 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(USAGE);
       return;
     }
-    settings = loadSettings(flags.config, { objects: flags.objects, listen: flags.listen, zone: flags.zone, logLevel: flags['log-level'] });
+    settings = loadSettings(flags.config, {
+      objects: flags.objects,
+      kubeconfig: flags.kubeconfig,
+      opsListen: flags['ops-listen'],
+      listen: flags.listen,
+      zone: flags.zone,
+      logLevel: flags['log-level'],
+    });
   } catch (error) {
     process.stderr.write(`lbdns: ${(error as Error).message}\n${error instanceof SettingsError ? '' : USAGE}`);
     process.exitCode = 2;
@@ -59,28 +75,48 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const log = createLogger(settings.logLevel);
-  const view = new ClusterView();
+  const metrics = new Metrics();
+  const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined });
   const listen = settings.listen.map(parseListenAddress);
   const serverIps = ownAddresses(listen);
   const router = new ZoneRouter({ view, settings, serverAddresses: () => serverIps });
   const state = { ready: false };
   const handler = new QueryHandler(router, settings, state, log);
-  view.onChange(() => handler.invalidate());
+  view.onChange((change) => handler.invalidate(change));
+  metrics.viewCounts = () => view.counts();
 
-  if (!settings.objects) {
-    log.fatal('no cluster source: give --objects FILE (the Kubernetes API source comes with the watch support)');
-    process.exitCode = 2;
-    return;
+  const sourceKind = settings.source ?? (settings.objects ? 'file' : 'kubernetes');
+  let stopSource: () => void;
+  if (sourceKind === 'file') {
+    if (!settings.objects) {
+      log.fatal('source: file needs an objects file (--objects FILE or the objects setting)');
+      process.exitCode = 2;
+      return;
+    }
+    try {
+      stopSource = watchObjectsFile(settings.objects, log, (objects) => view.replaceAll(objects)).close;
+    } catch (error) {
+      log.fatal({ err: (error as Error).message }, error instanceof ObjectsFileError ? 'objects file rejected' : 'cannot start the objects source');
+      process.exitCode = 1;
+      return;
+    }
+    state.ready = true;
+  } else {
+    let source: KubernetesSource;
+    try {
+      source = new KubernetesSource(settings, view, log, metrics);
+    } catch (error) {
+      log.fatal({ err: (error as Error).message }, 'cannot read Kubernetes credentials');
+      process.exitCode = 1;
+      return;
+    }
+    // Until every kind has listed once, answers would be wrong: queries get SERVFAIL, /ready 503.
+    source.onReady(() => {
+      state.ready = true;
+    });
+    source.start();
+    stopSource = () => source.stop();
   }
-  let source;
-  try {
-    source = watchObjectsFile(settings.objects, log, (objects) => view.replaceAll(objects));
-  } catch (error) {
-    log.fatal({ err: (error as Error).message }, error instanceof ObjectsFileError ? 'objects file rejected' : 'cannot start the objects source');
-    process.exitCode = 1;
-    return;
-  }
-  state.ready = true;
 
   const sockets: Socket[] = [];
   const servers: Server[] = [];
@@ -90,6 +126,9 @@ export async function main(argv: string[]): Promise<void> {
       servers.push(await listenTcp(address, handler, log));
       log.info({ listen: formatListenAddress(address), zones: settings.zones }, 'serving DNS over UDP and TCP');
     }
+    const ops = parseListenAddress(settings.ops.listen);
+    servers.push(await listenOps(ops, { ready: () => state.ready }, metrics, log));
+    log.info({ listen: formatListenAddress(ops) }, 'serving /health, /ready and /metrics over HTTP');
   } catch (error) {
     log.fatal({ err: (error as Error).message }, 'cannot listen');
     process.exit(1);
@@ -97,7 +136,7 @@ export async function main(argv: string[]): Promise<void> {
 
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');
-    source.close();
+    stopSource();
     for (const socket of sockets) socket.close();
     for (const server of servers) server.close();
     log.flush();

@@ -7,6 +7,7 @@ import type { PreparedAnswer } from '../wire/message.ts';
 import { splitLabels } from '../wire/name.ts';
 import { ipFamily } from '../net/ip.ts';
 import { RecordEncoder, negative, positive } from './answer-builder.ts';
+import { type AnswerScope, GLOBAL_SCOPE } from '../server/answer-cache.ts';
 import { endpointHostname, parseClusterName } from './cluster-name.ts';
 import { type Entry, type Lookup, type LookupContext, lookupCluster } from './cluster-lookup.ts';
 
@@ -110,6 +111,17 @@ export class ClusterZoneAnswers {
       default:
         return nodata();
     }
+  }
+
+  /** What the answer for `qname` depends on, for the answer cache. */
+  scopeOf(qname: string, zone: string): AnswerScope {
+    const labels = splitLabels(qname);
+    const request = parseClusterName(labels.slice(0, labels.length - splitLabels(zone).length));
+    if (request === null || request.podOrSvc === '') return GLOBAL_SCOPE;
+    if (request.podOrSvc === 'pod' || request.service === '') return { scope: 'namespace', namespace: request.namespace };
+    // An ExternalName's answer may follow its CNAME into another Service.
+    if (this.ctx.view.service(request.namespace, request.service)?.type === 'ExternalName') return GLOBAL_SCOPE;
+    return { scope: 'service', namespace: request.namespace, service: request.service };
   }
 
   private lookup(name: string, zone: string): Lookup {

@@ -3,7 +3,8 @@
  * forwarding exists. The longest matching zone wins, as in CoreDNS.
  */
 import { RCode } from '../wire/constants.ts';
-import type { Routed, Router } from '../server/handler.ts';
+import type { RouteResult, Router } from '../server/handler.ts';
+import { GLOBAL_SCOPE } from '../server/answer-cache.ts';
 import { RecordEncoder, negative } from './answer-builder.ts';
 import { ClusterZoneAnswers, type ZoneContext } from './cluster-zone.ts';
 import { answerReverse } from './reverse-zone.ts';
@@ -31,13 +32,14 @@ export class ZoneRouter implements Router {
     ].sort((a, b) => b.zone.length - a.zone.length);
   }
 
-  route(qname: string, qtype: number): Routed {
+  route(qname: string, qtype: number): RouteResult {
     const route = this.routes.find((r) => inZone(qname, r.zone));
-    if (!route) return { rcode: RCode.REFUSED };
-    if (!route.reverse) return this.cluster.answer(qname, route.zone, qtype);
+    if (!route) return { answer: { rcode: RCode.REFUSED }, scope: GLOBAL_SCOPE };
+    if (!route.reverse) return { answer: this.cluster.answer(qname, route.zone, qtype), scope: this.cluster.scopeOf(qname, route.zone) };
+    // Reverse answers can depend on any Service's addresses.
     const answer = answerReverse(this.ctx, qname, route.zone, qtype);
-    if (answer) return answer;
-    if (this.ctx.settings.reverse.fallthrough) return { rcode: RCode.REFUSED };
-    return negative(RCode.NXDOMAIN, new RecordEncoder(qname).soa(route.zone, this.ctx.view.serial, this.ctx.settings.ttl));
+    if (answer) return { answer, scope: GLOBAL_SCOPE };
+    if (this.ctx.settings.reverse.fallthrough) return { answer: { rcode: RCode.REFUSED }, scope: GLOBAL_SCOPE };
+    return { answer: negative(RCode.NXDOMAIN, new RecordEncoder(qname).soa(route.zone, this.ctx.view.serial, this.ctx.settings.ttl)), scope: GLOBAL_SCOPE };
   }
 }

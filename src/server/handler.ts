@@ -2,21 +2,28 @@
  * One query, top to bottom: parse → route → prepared answer (cached) → balance → encode.
  * Synchronous on purpose: a cache hit awaits nothing and allocates only the response.
  */
-import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { shuffledOrder } from '../balance/shuffle.ts';
 import { CLASS_ANY, CLASS_IN, RCode, RRType } from '../wire/constants.ts';
 import { type PreparedAnswer, udpLimit, writeBareResponse, writeResponse } from '../wire/message.ts';
 import { parseQuery } from '../wire/query.ts';
 import type { Settings } from '../settings/schema.ts';
+import type { ViewChange } from '../view/cluster-view.ts';
+import { AnswerCache, type AnswerScope } from './answer-cache.ts';
 
 export type Transport = 'udp' | 'tcp';
 
 /** What the router decides for a name: a prepared answer, or a bare rcode (REFUSED outside our zones). */
 export type Routed = PreparedAnswer | { rcode: number };
 
+export interface RouteResult {
+  answer: Routed;
+  /** What the answer depends on, so a change elsewhere keeps it cached. */
+  scope: AnswerScope;
+}
+
 export interface Router {
-  route(qname: string, qtype: number): Routed;
+  route(qname: string, qtype: number): RouteResult;
 }
 
 export interface HandlerState {
@@ -27,7 +34,7 @@ export interface HandlerState {
 const TCP_LIMIT = 65535;
 
 export class QueryHandler {
-  private readonly cache: LRUCache<string, Routed> | null;
+  private readonly cache: AnswerCache<Routed> | null;
   private readonly router: Router;
   private readonly settings: Settings;
   private readonly state: HandlerState;
@@ -38,12 +45,12 @@ export class QueryHandler {
     this.settings = settings;
     this.state = state;
     this.log = log;
-    this.cache = settings.answerCacheSize > 0 ? new LRUCache({ max: settings.answerCacheSize }) : null;
+    this.cache = settings.answerCacheSize > 0 ? new AnswerCache(settings.answerCacheSize) : null;
   }
 
-  /** Drops every prepared answer: the view or the settings changed. */
-  invalidate(): void {
-    this.cache?.clear();
+  /** Drops the prepared answers a change of the view affects. */
+  invalidate(change: ViewChange): void {
+    this.cache?.invalidate(change);
   }
 
   /** The response bytes for one request, or null to send nothing. Never throws. */
@@ -70,8 +77,9 @@ export class QueryHandler {
     const key = `${query.qtype} ${query.qname}`;
     let routed = this.cache?.get(key);
     if (routed === undefined) {
-      routed = this.router.route(query.qname, query.qtype);
-      this.cache?.set(key, routed);
+      const result = this.router.route(query.qname, query.qtype);
+      routed = result.answer;
+      this.cache?.set(key, routed, result.scope);
     }
     if (!('answers' in routed)) return writeBareResponse(request, query, routed.rcode, advertised);
 

@@ -5,6 +5,8 @@ import { SettingsError, parseSettings, type Settings } from './schema.ts';
 
 export interface FlagOverrides {
   objects?: string;
+  kubeconfig?: string;
+  opsListen?: string;
   listen?: string[];
   zone?: string[];
   logLevel?: string;
@@ -29,6 +31,8 @@ export function loadSettings(configPath: string | undefined, flags: FlagOverride
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new SettingsError(`${configPath}: expected a mapping of settings keys`);
   const merged: Record<string, unknown> = { ...raw };
   if (flags.objects !== undefined) merged.objects = flags.objects;
+  if (flags.kubeconfig !== undefined) merged.kubeconfig = flags.kubeconfig;
+  if (flags.opsListen !== undefined) merged.ops = { ...(merged.ops as object | undefined), listen: flags.opsListen };
   if (flags.listen !== undefined) merged.listen = flags.listen;
   if (flags.zone !== undefined) merged.zones = flags.zone;
   if (flags.logLevel !== undefined) merged.logLevel = flags.logLevel;

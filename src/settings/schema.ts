@@ -38,8 +38,35 @@ export const settingsSchema = z
       .default({ zones: ['in-addr.arpa', 'ip6.arpa'], fallthrough: true }),
     /** Where UDP and TCP are both served. */
     listen: z.array(hostPort).min(1).default(['0.0.0.0:53']),
+    /**
+     * Where the cluster view comes from: `kubernetes` (list + watch of the API) or `file`
+     * (`objects`). Unset: `file` when `objects` is given, else `kubernetes`.
+     */
+    source: z.enum(['kubernetes', 'file']).optional(),
     /** A Kubernetes objects file (List, multi-document YAML or JSON) to serve instead of the API. */
     objects: z.string().min(1).optional(),
+    /** A kubeconfig file; unset: the pod's service account in a pod, else $KUBECONFIG or ~/.kube/config. */
+    kubeconfig: z.string().min(1).optional(),
+    kubernetes: z
+      .object({
+        /** Label selector for Services, EndpointSlices (and Endpoints, Pods), as CoreDNS's `labels`. */
+        labels: z.string().optional(),
+        /** Label selector for Namespaces: only matching namespaces are served (CoreDNS's `namespace_labels`). */
+        namespaceLabels: z.string().optional(),
+        /** A watch that delivers nothing, not even a bookmark, for this long is presumed dead and restarted. */
+        watchIdleSeconds: z.number().int().min(5).max(3600).default(90),
+        /** Objects per page when listing. */
+        pageSize: z.number().int().min(10).max(10_000).default(500),
+      })
+      .strict()
+      .default({ watchIdleSeconds: 90, pageSize: 500 }),
+    ops: z
+      .object({
+        /** The HTTP listener for /health, /ready, /metrics and /debug. */
+        listen: hostPort.default('127.0.0.1:8080'),
+      })
+      .strict()
+      .default({ listen: '127.0.0.1:8080' }),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** The largest UDP response lbdns sends and advertises in EDNS (1232: the DNS flag day 2020 value). */
     maxUdpSize: z.number().int().min(512).max(65535).default(1232),

@@ -5,11 +5,11 @@
 import type { ClusterObjects, Endpoint, EndpointSlice, Namespace, Pod, Service } from './types.ts';
 import { serviceKey } from './types.ts';
 
-/** What changed, so caches can drop only what depends on it. */
-export interface ViewChange {
-  /** Namespaces whose names or records changed; null when everything may have changed. */
-  namespaces: Set<string> | null;
-}
+/**
+ * What changed, so caches can drop only what depends on it: one Service (its records), a whole
+ * namespace (a namespace appeared or went, a Service was added or removed, a pod changed), or all.
+ */
+export type ViewChange = { scope: 'all' } | { scope: 'namespace'; namespace: string } | { scope: 'service'; namespace: string; service: string };
 
 export type ViewEvent =
   | { op: 'upsert'; kind: 'Namespace'; record: Namespace }
@@ -42,7 +42,16 @@ export function isPublished(service: Service, endpoint: Endpoint): boolean {
   return endpoint.ready || service.publishNotReadyAddresses;
 }
 
+export interface ClusterViewOptions {
+  /**
+   * Namespaces exist only through their Namespace objects (a namespace label selector is in
+   * force); otherwise a Service in a namespace is proof enough, as objects files may omit them.
+   */
+  requireNamespaceObjects?: boolean;
+}
+
 export class ClusterView {
+  private readonly requireNamespaceObjects: boolean;
   private namespaces = new Map<string, Namespace>();
   private services = new Map<string, Service>();
   /** Service key → slice name → slice. */
@@ -63,6 +72,10 @@ export class ClusterView {
   /** Bumped on every change; answers built from an older version are stale. */
   version = 0;
 
+  constructor(options: ClusterViewOptions = {}) {
+    this.requireNamespaceObjects = options.requireNamespaceObjects ?? false;
+  }
+
   onChange(listener: (change: ViewChange) => void): void {
     this.listeners.push(listener);
   }
@@ -77,62 +90,68 @@ export class ClusterView {
     for (const slice of objects.endpointSlices) this.putSlice(slice);
     this.legacyEndpoints = new Map(objects.legacyEndpoints.map((e) => [serviceKey(e.namespace, e.serviceName), e]));
     this.pods = new Map(objects.pods.map((p) => [serviceKey(p.namespace, p.name), p]));
-    this.changed({ namespaces: null });
+    this.changed({ scope: 'all' });
   }
 
   apply(event: ViewEvent): void {
-    let namespace: string;
-    if (event.op === 'upsert') {
-      namespace = event.kind === 'Namespace' ? event.record.name : event.record.namespace;
-      switch (event.kind) {
-        case 'Namespace':
-          this.namespaces.set(event.record.name, event.record);
-          break;
-        case 'Service':
-          this.removeService(serviceKey(event.record.namespace, event.record.name));
-          this.putService(event.record);
-          break;
-        case 'EndpointSlice':
-          this.removeSlice(event.record.namespace, event.record.name);
-          this.putSlice(event.record);
-          break;
-        case 'Endpoints':
-          this.legacyEndpoints.set(serviceKey(event.record.namespace, event.record.serviceName), event.record);
-          break;
-        case 'Pod':
-          this.pods.set(serviceKey(event.record.namespace, event.record.name), event.record);
-          this.podsByIpIndex = null;
-          break;
+    this.changed(event.op === 'upsert' ? this.upsert(event) : this.remove(event));
+  }
+
+  private upsert(event: Extract<ViewEvent, { op: 'upsert' }>): ViewChange {
+    switch (event.kind) {
+      case 'Namespace':
+        this.namespaces.set(event.record.name, event.record);
+        return { scope: 'namespace', namespace: event.record.name };
+      case 'Service': {
+        const { namespace, name } = event.record;
+        const existed = this.removeService(serviceKey(namespace, name));
+        this.putService(event.record);
+        return existed ? { scope: 'service', namespace, service: name } : { scope: 'namespace', namespace };
       }
-    } else {
-      namespace = event.kind === 'Namespace' ? event.name : event.namespace;
-      switch (event.kind) {
-        case 'Namespace':
-          this.namespaces.delete(event.name);
-          break;
-        case 'Service':
-          this.removeService(serviceKey(event.namespace, event.name));
-          break;
-        case 'EndpointSlice':
-          this.removeSlice(event.namespace, event.name);
-          break;
-        case 'Endpoints':
-          this.legacyEndpoints.delete(serviceKey(event.namespace, event.name));
-          break;
-        case 'Pod':
-          this.pods.delete(serviceKey(event.namespace, event.name));
-          this.podsByIpIndex = null;
-          break;
+      case 'EndpointSlice': {
+        const previousOwner = this.removeSlice(event.record.namespace, event.record.name);
+        this.putSlice(event.record);
+        const owner = serviceKey(event.record.namespace, event.record.serviceName);
+        if (previousOwner !== null && previousOwner !== owner) return { scope: 'namespace', namespace: event.record.namespace };
+        return { scope: 'service', namespace: event.record.namespace, service: event.record.serviceName };
       }
+      case 'Endpoints':
+        this.legacyEndpoints.set(serviceKey(event.record.namespace, event.record.serviceName), event.record);
+        return { scope: 'service', namespace: event.record.namespace, service: event.record.serviceName };
+      case 'Pod':
+        this.pods.set(serviceKey(event.record.namespace, event.record.name), event.record);
+        return { scope: 'namespace', namespace: event.record.namespace };
     }
-    this.changed({ namespaces: new Set([namespace]) });
+  }
+
+  private remove(event: Extract<ViewEvent, { op: 'delete' }>): ViewChange {
+    if (event.kind === 'Namespace') {
+      this.namespaces.delete(event.name);
+      return { scope: 'namespace', namespace: event.name };
+    }
+    const { namespace, name } = event;
+    switch (event.kind) {
+      case 'Service':
+        this.removeService(serviceKey(namespace, name));
+        return { scope: 'namespace', namespace };
+      case 'EndpointSlice': {
+        const owner = this.removeSlice(namespace, name);
+        return owner === null ? { scope: 'namespace', namespace } : { scope: 'service', namespace, service: owner.slice(namespace.length + 1) };
+      }
+      case 'Endpoints':
+        this.legacyEndpoints.delete(serviceKey(namespace, name));
+        return { scope: 'service', namespace, service: name };
+      case 'Pod':
+        this.pods.delete(serviceKey(namespace, name));
+        return { scope: 'namespace', namespace };
+    }
   }
 
   // --- lookups used by the resolver ---
 
   /** A namespace exists when its object does, or when a Service lives in it. */
   hasNamespace(name: string): boolean {
-    return this.namespaces.has(name) || this.serviceCountByNamespace.has(name);
+    return this.namespaces.has(name) || (!this.requireNamespaceObjects && this.serviceCountByNamespace.has(name));
   }
 
   service(namespace: string, name: string): Service | undefined {
@@ -216,13 +235,15 @@ export class ClusterView {
     this.serviceCountByNamespace.set(service.namespace, (this.serviceCountByNamespace.get(service.namespace) ?? 0) + 1);
   }
 
-  private removeService(key: string): void {
+  /** Whether there was one to remove. */
+  private removeService(key: string): boolean {
     const old = this.services.get(key);
-    if (!old) return;
+    if (!old) return false;
     this.services.delete(key);
     const left = (this.serviceCountByNamespace.get(old.namespace) ?? 1) - 1;
     if (left > 0) this.serviceCountByNamespace.set(old.namespace, left);
     else this.serviceCountByNamespace.delete(old.namespace);
+    return true;
   }
 
   private putSlice(slice: EndpointSlice): void {
@@ -233,14 +254,16 @@ export class ClusterView {
     this.sliceOwner.set(serviceKey(slice.namespace, slice.name), key);
   }
 
-  private removeSlice(namespace: string, name: string): void {
+  /** The key of the Service the removed slice belonged to, or null when there was none. */
+  private removeSlice(namespace: string, name: string): string | null {
     const sliceKey = serviceKey(namespace, name);
     const owner = this.sliceOwner.get(sliceKey);
-    if (owner === undefined) return;
+    if (owner === undefined) return null;
     this.sliceOwner.delete(sliceKey);
     const byName = this.slices.get(owner);
     byName?.delete(name);
     if (byName?.size === 0) this.slices.delete(owner);
+    return owner;
   }
 
   private changed(change: ViewChange): void {

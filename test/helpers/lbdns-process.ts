@@ -22,6 +22,8 @@ export interface LogLine {
 
 export interface RunningServer {
   port: number;
+  /** The ops HTTP port (/health, /ready, /metrics). */
+  opsPort: number;
   address: string;
   process: ChildProcess;
   logs: LogLine[];
@@ -61,7 +63,8 @@ export function tempFile(name: string, content: string): string {
 
 export interface StartOptions {
   args?: string[];
-  objects?: string;
+  /** null: no objects file (the Kubernetes source). */
+  objects?: string | null;
   config?: string;
   env?: NodeJS.ProcessEnv;
   /** Wait for the "serving" line (default) or return at once. */
@@ -70,9 +73,10 @@ export interface StartOptions {
 
 export async function startLbdns(options: StartOptions = {}): Promise<RunningServer> {
   const port = await freePort();
-  const args = [join(projectRoot, 'bin/lbdns.js'), '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'];
+  const opsPort = await freePort();
+  const args = [join(projectRoot, 'bin/lbdns.js'), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'debug'];
   args.push('--config', options.config ?? demoSettings);
-  args.push('--objects', options.objects ?? demoObjects);
+  if (options.objects !== null) args.push('--objects', options.objects ?? demoObjects);
   args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
@@ -107,6 +111,7 @@ export async function startLbdns(options: StartOptions = {}): Promise<RunningSer
 
   const server: RunningServer = {
     port,
+    opsPort,
     address: '127.0.0.1',
     process: child,
     logs,

@@ -1,0 +1,202 @@
+/**
+ * The Kubernetes API source: one reflector per kind feeding the cluster view through the same
+ * slimming as the objects file. Ready once every kind has listed; after that an outage keeps the
+ * last known records serving and marks the data stale.
+ */
+import { CoreV1Api, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Metrics } from '../../ops/metrics.ts';
+import type { Settings } from '../../settings/schema.ts';
+import type { ClusterView } from '../../view/cluster-view.ts';
+import { slimObject } from '../api-objects.ts';
+import { loadKubeConfig } from './kube-config.ts';
+import { type KindApi, type ListPage, Reflector, type ReflectorSink, type WatchedKind, statusOf } from './reflector.ts';
+
+interface ListResult {
+  metadata?: { resourceVersion?: string; _continue?: string };
+  items: unknown[];
+}
+
+function page(result: ListResult): ListPage {
+  return { items: result.items, resourceVersion: result.metadata?.resourceVersion ?? '', continueToken: result.metadata?._continue };
+}
+
+type ListParams = Parameters<KindApi['list']>[1];
+const request = (p: ListParams) => ({ limit: p.limit, _continue: p.continueToken, labelSelector: p.labelSelector, fieldSelector: p.fieldSelector });
+
+/** The kinds lbdns watches, with their list calls through the client's typed APIs. */
+export function kindApis(settings: Settings, endpointSlices: boolean): KindApi[] {
+  const labels = settings.kubernetes.labels;
+  const apis: KindApi[] = [
+    {
+      kind: 'Namespace',
+      path: '/api/v1/namespaces',
+      labelSelector: settings.kubernetes.namespaceLabels,
+      list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listNamespace(request(p))),
+    },
+    {
+      kind: 'Service',
+      path: '/api/v1/services',
+      labelSelector: labels,
+      list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listServiceForAllNamespaces(request(p))),
+    },
+    endpointSlices
+      ? {
+          kind: 'EndpointSlice',
+          path: '/apis/discovery.k8s.io/v1/endpointslices',
+          labelSelector: labels,
+          list: async (config, p) => page(await config.makeApiClient(DiscoveryV1Api).listEndpointSliceForAllNamespaces(request(p))),
+        }
+      : {
+          kind: 'Endpoints',
+          path: '/api/v1/endpoints',
+          labelSelector: labels,
+          list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listEndpointsForAllNamespaces(request(p))),
+        },
+  ];
+  if (settings.pods === 'verified') {
+    apis.push({
+      kind: 'Pod',
+      path: '/api/v1/pods',
+      labelSelector: labels,
+      // As CoreDNS: finished pods no longer own their IP.
+      fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown',
+      list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listPodForAllNamespaces(request(p))),
+    });
+  }
+  return apis;
+}
+
+export class KubernetesSource {
+  private readonly settings: Settings;
+  private readonly view: ClusterView;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private reflectors: Reflector[] = [];
+  private config: KubeConfig;
+  private stopped = false;
+  private wasStale = false;
+  private readyListeners: Array<() => void> = [];
+
+  constructor(settings: Settings, view: ClusterView, log: Logger, metrics: Metrics) {
+    this.settings = settings;
+    this.view = view;
+    this.log = log.child({ source: 'kubernetes' });
+    this.metrics = metrics;
+    const choice = loadKubeConfig(settings.kubeconfig);
+    this.config = choice.config;
+    this.log.info({ server: this.config.getCurrentCluster()?.server, credentials: choice.origin }, 'using the Kubernetes API');
+  }
+
+  /** True once every kind has completed its first list. */
+  get ready(): boolean {
+    return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced);
+  }
+
+  get stale(): boolean {
+    return this.reflectors.some((r) => !r.healthy);
+  }
+
+  onReady(listener: () => void): void {
+    if (this.ready) listener();
+    else this.readyListeners.push(listener);
+  }
+
+  /** Starts in the background; never rejects. */
+  start(): void {
+    void this.discoverAndRun();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const reflector of this.reflectors) reflector.stop();
+  }
+
+  /** Whether the cluster serves discovery.k8s.io/v1; retried until the API answers. */
+  private async hasEndpointSlices(): Promise<boolean | null> {
+    for (let attempt = 1; !this.stopped; attempt++) {
+      try {
+        await this.config.makeApiClient(DiscoveryV1Api).getAPIResources();
+        return true;
+      } catch (error) {
+        const code = statusOf(error);
+        if (code === 404) {
+          this.log.warn('the cluster has no discovery.k8s.io/v1 EndpointSlice API; watching v1 Endpoints');
+          return false;
+        }
+        if (code === 401 || code === 403) this.reloadCredentials();
+        this.metrics.apiErrors.inc({ kind: 'discovery', code: String(code) });
+        const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
+        this.log.error({ err: (error as Error).message, code, retryInMs: Math.round(delay) }, 'Kubernetes API discovery failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    return null;
+  }
+
+  private async discoverAndRun(): Promise<void> {
+    const endpointSlices = await this.hasEndpointSlices();
+    if (endpointSlices === null) return;
+    const sink: ReflectorSink = {
+      upsert: (kind, object) => this.upsert(kind, object),
+      remove: (kind, namespace, name) => {
+        if (kind === 'Namespace') this.view.apply({ op: 'delete', kind, name });
+        else if (this.servesNamespace(namespace)) this.view.apply({ op: 'delete', kind, namespace, name });
+      },
+    };
+    const options = {
+      pageSize: this.settings.kubernetes.pageSize,
+      idleMs: this.settings.kubernetes.watchIdleSeconds * 1000,
+      onUnauthorized: () => this.reloadCredentials(),
+    };
+    this.reflectors = kindApis(this.settings, endpointSlices).map(
+      (api) => new Reflector(api, sink, () => this.config, this.log, this.metrics, options, () => this.stateChanged()),
+    );
+    for (const reflector of this.reflectors) {
+      this.metrics.synced.set({ kind: reflector.kind }, 0);
+      void reflector.run();
+    }
+  }
+
+  private servesNamespace(namespace: string): boolean {
+    const listed = this.settings.namespaces;
+    return listed.length === 0 || listed.includes(namespace);
+  }
+
+  /** Slims on arrival: only served namespaces and served fields are kept. */
+  private upsert(kind: WatchedKind, object: unknown): void {
+    const slim = slimObject({ ...(object as object), kind });
+    if (slim === null) return;
+    if (slim.kind !== 'Namespace' && !this.servesNamespace(slim.record.namespace)) return;
+    this.view.apply({ op: 'upsert', ...slim } as Parameters<ClusterView['apply']>[0]);
+  }
+
+  /**
+   * Bound service-account tokens rotate hourly; the client re-reads the token file only every
+   * minute, so on 401/403 lbdns reloads its credentials at once.
+   */
+  private reloadCredentials(): void {
+    try {
+      this.config = loadKubeConfig(this.settings.kubeconfig).config;
+      this.log.info('reloaded Kubernetes credentials');
+    } catch (error) {
+      this.log.error({ err: (error as Error).message }, 'cannot reload Kubernetes credentials');
+    }
+  }
+
+  private stateChanged(): void {
+    const stale = this.stale;
+    this.metrics.stale.set(stale ? 1 : 0);
+    if (stale !== this.wasStale) {
+      this.wasStale = stale;
+      if (stale) this.log.warn('Kubernetes API unreachable or failing: serving the last known records (stale)');
+      else this.log.info('Kubernetes API reachable again: records are current');
+    }
+    if (this.ready && this.readyListeners.length > 0) {
+      const listeners = this.readyListeners;
+      this.readyListeners = [];
+      this.log.info({ kinds: this.reflectors.map((r) => r.kind) }, 'first sync complete');
+      for (const listener of listeners) listener();
+    }
+  }
+}
