@@ -57,9 +57,11 @@ export const settingsSchema = z
         watchIdleSeconds: z.number().int().min(5).max(3600).default(90),
         /** Objects per page when listing. */
         pageSize: z.number().int().min(10).max(10_000).default(500),
+        /** The longest wait between retries of a failing list or watch (backoff doubles up to it, jittered). */
+        retryMaxSeconds: z.number().min(1).max(600).default(30),
       })
       .strict()
-      .default({ watchIdleSeconds: 90, pageSize: 500 }),
+      .default({ watchIdleSeconds: 90, pageSize: 500, retryMaxSeconds: 30 }),
     ops: z
       .object({
         /** The HTTP listener for /health, /ready, /metrics and /debug. */

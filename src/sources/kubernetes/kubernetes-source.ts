@@ -10,7 +10,7 @@ import type { Settings } from '../../settings/schema.ts';
 import type { ClusterView } from '../../view/cluster-view.ts';
 import { slimObject } from '../api-objects.ts';
 import { loadKubeConfig } from './kube-config.ts';
-import { type KindApi, type ListPage, Reflector, type ReflectorSink, type WatchedKind, statusOf } from './reflector.ts';
+import { type KindApi, type ListPage, Reflector, type ReflectorSink, type WatchedKind, describeApiError, statusOf } from './reflector.ts';
 
 interface ListResult {
   metadata?: { resourceVersion?: string; _continue?: string };
@@ -58,7 +58,7 @@ export function kindApis(settings: Settings, endpointSlices: boolean): KindApi[]
     apis.push({
       kind: 'Pod',
       path: '/api/v1/pods',
-      labelSelector: labels,
+      // The Service label selector does not apply: pods are found by IP, whatever their labels.
       // As CoreDNS: finished pods no longer own their IP.
       fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown',
       list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listPodForAllNamespaces(request(p))),
@@ -126,8 +126,8 @@ export class KubernetesSource {
         }
         if (code === 401 || code === 403) this.reloadCredentials();
         this.metrics.apiErrors.inc({ kind: 'discovery', code: String(code) });
-        const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
-        this.log.error({ err: (error as Error).message, code, retryInMs: Math.round(delay) }, 'Kubernetes API discovery failed; retrying');
+        const delay = Math.min(this.settings.kubernetes.retryMaxSeconds * 1000, 500 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
+        this.log.error({ err: describeApiError(error, 'discovery'), code, retryInMs: Math.round(delay) }, 'Kubernetes API discovery failed; retrying');
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -147,6 +147,7 @@ export class KubernetesSource {
     const options = {
       pageSize: this.settings.kubernetes.pageSize,
       idleMs: this.settings.kubernetes.watchIdleSeconds * 1000,
+      backoffMaxMs: this.settings.kubernetes.retryMaxSeconds * 1000,
       onUnauthorized: () => this.reloadCredentials(),
     };
     this.reflectors = kindApis(this.settings, endpointSlices).map(

@@ -67,6 +67,20 @@ export function statusOf(error: unknown): number {
   return 0;
 }
 
+/**
+ * One line an operator can act on. The client's ApiException message spans several lines
+ * (code, body, headers); the status code says what matters.
+ */
+export function describeApiError(error: unknown, what: string): string {
+  const code = statusOf(error);
+  if (code === 401) return `401 Unauthorized: the API server rejected lbdns's credentials; check the token (service account or kubeconfig)`;
+  if (code === 403) return `403 Forbidden: lbdns may not list/watch ${what}; check its ClusterRole and binding`;
+  const first = String((error as Error)?.message ?? error).split('\n')[0] ?? '';
+  const cause = (error as { cause?: { message?: string; code?: string } } | null)?.cause;
+  const detail = cause?.code ?? cause?.message;
+  return code ? `HTTP ${code}: ${first}` : detail ? `${first} (${detail})` : first;
+}
+
 class WatchFailure extends Error {
   readonly statusCode: number;
   constructor(message: string, statusCode: number) {
@@ -156,8 +170,7 @@ export class Reflector {
         }
         if (code === 401 || code === 403) this.options.onUnauthorized?.();
         const delayMs = this.backoff(failures);
-        const message = code === 401 || code === 403 ? `${(error as Error).message}: check the service account's token and RBAC (list/watch ${this.kind})` : (error as Error).message;
-        this.log.error({ err: message, code, resourceVersion: this.resourceVersion, retryInMs: Math.round(delayMs) }, 'Kubernetes API request failed; retrying');
+        this.log.error({ err: describeApiError(error, this.kind), code, resourceVersion: this.resourceVersion, retryInMs: Math.round(delayMs) }, 'Kubernetes API request failed; retrying');
         this.metrics.watchRestarts.inc({ kind: this.kind, reason: 'error' });
         await this.sleep(delayMs);
       }
@@ -281,7 +294,9 @@ export class Reflector {
           this.deliver(() => this.sink.upsert(this.kind, object));
         }
       };
+      let finished = false;
       const onDone = (error: unknown): void => {
+        finished = true;
         this.abortWatch = null;
         if (expired) return resolve({ reason: 'expired', events });
         if (failure) return reject(failure);
@@ -292,7 +307,10 @@ export class Reflector {
       };
       watch.watch(this.api.path, query, onEvent, onDone).then(
         (controller) => {
+          if (finished) return;
+          // The client resolves once the API server answered 200: the watch is live again.
           this.abortWatch = controller;
+          this.setHealthy(true);
           if (this.stopped) controller.abort();
         },
         reject,
