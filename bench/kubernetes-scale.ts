@@ -1,0 +1,113 @@
+/**
+ * `npm run bench:kubernetes`: 10,000 Services and 10,000 EndpointSlices (100,000 endpoints)
+ * served by the test API server; lbdns watches it. Prints the time to ready, RSS after the
+ * sync, and the p50/p99 time from an EndpointSlice update to the changed DNS answer while
+ * updates arrive at 100/s.
+ *
+ * Environment: SCALE_SERVICES (10000), SCALE_ENDPOINTS (10 per slice), SCALE_UPDATE_SECONDS (20).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FakeApiServer, type KubeObject } from '../test/helpers/fake-apiserver.ts';
+import { freePort } from '../test/helpers/lbdns-process.ts';
+import { buildQuery, decode, udpExchange } from '../test/helpers/dns-client.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const services = Number(process.env.SCALE_SERVICES ?? 10_000);
+const endpointsPerSlice = Number(process.env.SCALE_ENDPOINTS ?? 10);
+const updateSeconds = Number(process.env.SCALE_UPDATE_SECONDS ?? 20);
+const updatesPerSecond = 100;
+
+const ip = (n: number) => `10.${64 + Math.floor(n / 65536)}.${Math.floor(n / 256) % 256}.${n % 256}`;
+const namespaceOf = (i: number) => `ns${i % 50}`;
+const sliceObject = (i: number, generation: number): KubeObject => ({
+  apiVersion: 'discovery.k8s.io/v1',
+  kind: 'EndpointSlice',
+  metadata: { name: `svc${i}-abcde`, namespace: namespaceOf(i), labels: { 'kubernetes.io/service-name': `svc${i}` }, managedFields: [{ manager: 'kube-controller-manager', operation: 'Update' }] },
+  addressType: 'IPv4',
+  endpoints: Array.from({ length: endpointsPerSlice }, (_, k) => ({
+    addresses: [k === 0 && generation > 0 ? ip(5_000_000 + generation) : ip(i * endpointsPerSlice + k)],
+    conditions: { ready: true, serving: true, terminating: false },
+    nodeName: `node-${k % 20}`,
+    zone: `zone-${k % 3}`,
+    targetRef: { kind: 'Pod', name: `svc${i}-pod-${k}`, namespace: namespaceOf(i), uid: '7d3c5b6a-0000-4000-8000-000000000000' },
+  })),
+  ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+});
+
+const api = await FakeApiServer.start({ bookmarkIntervalMs: 10_000 });
+for (let n = 0; n < 50; n++) api.upsert({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns${n}` } });
+for (let i = 0; i < services; i++) {
+  api.upsert({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc${i}`, namespace: namespaceOf(i), annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"apiVersion":"v1","kind":"Service"}' } }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } });
+  api.upsert(sliceObject(i, 0));
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'lbdns-scale-'));
+const kubeconfig = join(dir, 'kubeconfig');
+api.writeKubeconfig(kubeconfig);
+writeFileSync(join(dir, 'lbdns.yaml'), 'answerCacheSize: 100000\n');
+const dnsPort = await freePort();
+const opsPort = await freePort();
+const started = performance.now();
+const child = spawn(process.execPath, [join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+
+try {
+  for (;;) {
+    const ready = await fetch(`http://127.0.0.1:${opsPort}/ready`).then((r) => r.ok, () => false);
+    if (ready) break;
+    if (performance.now() - started > 300_000) throw new Error('not ready within 5 minutes');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const readyMs = performance.now() - started;
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const rssAfterSync = rss();
+
+  const answerHas = async (name: string, address: string): Promise<boolean> => {
+    const reply = await udpExchange(dnsPort, buildQuery(name, 'A'), 1000);
+    return reply !== null && (decode(reply).answers ?? []).some((a) => a.data === address);
+  };
+  const latencies: number[] = [];
+  const pending: Promise<void>[] = [];
+  const total = updateSeconds * updatesPerSecond;
+  for (let generation = 1; generation <= total; generation++) {
+    const i = (generation * 7919) % services;
+    const name = `svc${i}.${namespaceOf(i)}.svc.cluster.local`;
+    const marker = ip(5_000_000 + generation);
+    const at = performance.now();
+    api.upsert(sliceObject(i, generation));
+    // Every 5th update is timed from the API event to the answer, polling every millisecond.
+    if (generation % 5 === 0) {
+      pending.push(
+        (async () => {
+          while (!(await answerHas(name, marker))) {
+            if (performance.now() - at > 10_000) return;
+            await new Promise((r) => setTimeout(r, 1));
+          }
+          latencies.push(performance.now() - at);
+        })(),
+      );
+    }
+    const next = started + readyMs + (generation * 1000) / updatesPerSecond;
+    await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
+  }
+  await Promise.all(pending);
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+  console.log(`\n${services} Services, ${services} EndpointSlices, ${services * endpointsPerSlice} endpoints via the test API server\n`);
+  console.log('| measure | value |');
+  console.log('| --- | ---: |');
+  console.log(`| time to ready (list of everything) | ${(readyMs / 1000).toFixed(2)} s |`);
+  console.log(`| RSS after sync | ${rssAfterSync.toFixed(0)} MiB |`);
+  console.log(`| RSS after ${total} updates | ${rss().toFixed(0)} MiB |`);
+  console.log(`| update → answer p50 (${latencies.length} timed of ${total} at ${updatesPerSecond}/s) | ${pct(50).toFixed(1)} ms |`);
+  console.log(`| update → answer p99 | ${pct(99).toFixed(1)} ms |`);
+  console.log(`| updates never seen within 10 s | ${total / 5 - latencies.length} |`);
+} finally {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+  await api.stop();
+}
