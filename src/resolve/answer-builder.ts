@@ -4,6 +4,7 @@ import type { PreparedAnswer } from '../wire/message.ts';
 import { encodeName, encodeNameAgainst } from '../wire/name.ts';
 import { encodeRecord, rdata } from '../wire/records.ts';
 import { ipFamily } from '../net/ip.ts';
+import type { BalancePlan } from '../balance/plan.ts';
 
 /** Record encoders bound to one question name, so every owner and target can point into it. */
 export class RecordEncoder {
@@ -42,11 +43,11 @@ export class RecordEncoder {
   }
 }
 
-export function positive(answers: Buffer[], additional: Buffer[] = [], balancedFrom = 0): PreparedAnswer {
-  return { rcode: RCode.NOERROR, authoritative: true, answers, balancedFrom, authority: [], additional };
+export function positive(answers: Buffer[], additional: Buffer[] = [], balancedFrom = 0, plan: BalancePlan | null = null): PreparedAnswer {
+  return { rcode: RCode.NOERROR, authoritative: true, answers, balancedFrom, plan, authority: [], additional };
 }
 
 /** NODATA (NOERROR, no answers) or NXDOMAIN, with the zone's SOA for negative caching (RFC 2308). */
 export function negative(rcode: number, soa: Buffer): PreparedAnswer {
-  return { rcode, authoritative: true, answers: [], balancedFrom: 0, authority: [soa], additional: [] };
+  return { rcode, authoritative: true, answers: [], balancedFrom: 0, plan: null, authority: [soa], additional: [] };
 }

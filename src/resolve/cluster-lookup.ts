@@ -6,8 +6,9 @@
 import { ipFamily, canonicalIp, ipToBytes, bytesToIp } from '../net/ip.ts';
 import type { Settings } from '../settings/schema.ts';
 import { type ClusterView, isPublished } from '../view/cluster-view.ts';
-import type { Service } from '../view/types.ts';
+import type { Endpoint, Service } from '../view/types.ts';
 import { type ClusterRequest, endpointHostname, podLabelToIp } from './cluster-name.ts';
+import { serviceBalance } from '../balance/policy.ts';
 
 export interface Entry {
   /** A canonical IP, or for ExternalName services the target name. */
@@ -16,6 +17,8 @@ export interface Entry {
   port: number;
   /** The full name this entry answers as, lowercase: the SRV target and glue owner. */
   name: string;
+  /** Set for entries that are endpoints: what balancing policies read. */
+  endpoint?: Endpoint;
 }
 
 /** null: the name does not exist (NXDOMAIN). An empty list: it exists without records. */
@@ -67,7 +70,8 @@ function findServices(ctx: LookupContext, request: ClusterRequest, zone: string)
   }
 
   const entries: Entry[] = [];
-  if (service.headless || request.endpoint !== '') {
+  const endpointMode = serviceBalance(service, ctx.settings).endpointMode && request.endpoint === '';
+  if (service.headless || request.endpoint !== '' || endpointMode) {
     for (const group of ctx.view.endpointGroups(service)) {
       const ports = group.ports.length > 0 ? group.ports : [NO_PORT];
       for (const endpoint of group.endpoints) {
@@ -77,19 +81,29 @@ function findServices(ctx: LookupContext, request: ClusterRequest, zone: string)
           if (request.endpoint !== '' && hostname !== request.endpoint) continue;
           for (const port of ports) {
             if (!matches(request.port, port.name) || !matches(request.protocol, port.protocol)) continue;
-            entries.push({ host: address, port: port.port, name: `${hostname}.${serviceName}` });
+            entries.push({ host: address, port: port.port, name: `${hostname}.${serviceName}`, endpoint });
           }
         }
       }
     }
-  } else {
-    const ports = service.ports.length > 0 ? service.ports : [NO_PORT];
-    for (const port of ports) {
-      if (!matches(request.port, port.name) || !matches(request.protocol, port.protocol)) continue;
-      for (const ip of service.clusterIPs) entries.push({ host: ip, port: port.port, name: serviceName });
-    }
+    if (!endpointMode || entries.length > 0) return entries.length > 0 ? entries : null;
+    // Endpoint mode with no ready endpoint: the ClusterIP, or nothing.
+    if (ctx.settings.balance.emptyFallback === 'nxdomain') return null;
   }
-  return entries.length > 0 ? entries : null;
+  const clusterIp = clusterIpEntries(service, request, zone);
+  return clusterIp.length > 0 ? clusterIp : null;
+}
+
+/** A ClusterIP Service's entries: each matching port at each of its ClusterIPs. */
+export function clusterIpEntries(service: Service, request: ClusterRequest, zone: string): Entry[] {
+  const serviceName = `${service.name}.${service.namespace}.svc.${zone}`;
+  const entries: Entry[] = [];
+  const ports = service.ports.length > 0 ? service.ports : [NO_PORT];
+  for (const port of ports) {
+    if (!matches(request.port, port.name) || !matches(request.protocol, port.protocol)) continue;
+    for (const ip of service.clusterIPs) entries.push({ host: ip, port: port.port, name: serviceName });
+  }
+  return entries;
 }
 
 /** An IPv4-mapped IPv6 address (::ffff:a.b.c.d) answers as the IPv4 address, as Go parses it. */

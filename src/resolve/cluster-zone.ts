@@ -9,7 +9,9 @@ import { ipFamily } from '../net/ip.ts';
 import { RecordEncoder, negative, positive } from './answer-builder.ts';
 import { type AnswerScope, GLOBAL_SCOPE } from '../server/answer-cache.ts';
 import { endpointHostname, parseClusterName } from './cluster-name.ts';
-import { type Entry, type Lookup, type LookupContext, lookupCluster } from './cluster-lookup.ts';
+import { type Entry, type Lookup, type LookupContext, clusterIpEntries, lookupCluster } from './cluster-lookup.ts';
+import { balancedAddresses, balancedSrv, needsPlan, weighEntries } from './balanced-answers.ts';
+import { serviceBalance } from '../balance/policy.ts';
 
 export const DNS_SCHEMA_VERSION = '1.1.0';
 /** The TTL the specification's example and CoreDNS give the schema-version TXT record. */
@@ -89,11 +91,19 @@ export class ClusterZoneAnswers {
 
     const lookup = this.lookup(qname, zone);
     if (lookup === null) return nxdomain();
+    const balanced = this.balanced(qname, zone, qtype, lookup, encoder);
+    if (balanced !== undefined) return balanced ?? nodata();
+    return this.plainAnswer(qname, zone, qtype, lookup, encoder) ?? nodata();
+  }
+
+  /** Records as the specification and CoreDNS give them, or null for none of this type. */
+  private plainAnswer(qname: string, zone: string, qtype: number, entries: Entry[], encoder: RecordEncoder): PreparedAnswer | null {
+    const ttl = this.ctx.settings.ttl;
     switch (qtype) {
       case RRType.A:
       case RRType.AAAA: {
-        const answers = this.addresses(encoder, zone, qname, qtype, lookup, 0);
-        if (answers.length === 0) return nodata();
+        const answers = this.addresses(encoder, zone, qname, qtype, entries, 0);
+        if (answers.length === 0) return null;
         // A CNAME leads; the addresses after it are the part to balance.
         const balancedFrom = answers.findIndex((a) => a.type !== RRType.CNAME);
         return positive(
@@ -103,14 +113,38 @@ export class ClusterZoneAnswers {
         );
       }
       case RRType.CNAME: {
-        const target = lookup.find(isNameEntry);
-        return target ? positive([encoder.pointing(qname, RRType.CNAME, target.host, ttl)]) : nodata();
+        const target = entries.find(isNameEntry);
+        return target ? positive([encoder.pointing(qname, RRType.CNAME, target.host, ttl)]) : null;
       }
       case RRType.SRV:
-        return this.srv(encoder, qname, lookup) ?? nodata();
+        return this.srv(encoder, qname, entries);
       default:
-        return nodata();
+        return null;
     }
+  }
+
+  /**
+   * The answer when the name's Service balances (see balanced-answers.ts): undefined when it does
+   * not, null for no records of this type.
+   */
+  private balanced(qname: string, zone: string, qtype: number, entries: Entry[], encoder: RecordEncoder): PreparedAnswer | null | undefined {
+    if (qtype !== RRType.A && qtype !== RRType.AAAA && qtype !== RRType.SRV) return undefined;
+    const labels = splitLabels(qname);
+    const request = parseClusterName(labels.slice(0, labels.length - splitLabels(zone).length));
+    if (request?.podOrSvc !== 'svc' || request.service === '' || request.endpoint !== '') return undefined;
+    const service = this.ctx.view.service(request.namespace, request.service);
+    if (!service || !entries.some((e) => e.endpoint)) return undefined;
+    const config = serviceBalance(service, this.ctx.settings);
+    if (!needsPlan(config)) return undefined;
+    const fqdn = `${service.name}.${service.namespace}.svc.${zone}`;
+    const weighed = weighEntries(service, fqdn, this.ctx.settings, config, entries);
+    if (weighed.length === 0) {
+      // Every endpoint weighs 0: as if none were ready.
+      if (!config.endpointMode || this.ctx.settings.balance.emptyFallback === 'nxdomain') return null;
+      return this.plainAnswer(qname, zone, qtype, clusterIpEntries(service, request, zone), encoder);
+    }
+    if (qtype === RRType.SRV) return config.balanced ? balancedSrv(encoder, qname, weighed, config, this.ctx.settings) : undefined;
+    return balancedAddresses(encoder, qname, qtype, weighed, config, this.ctx.settings);
   }
 
   /** What the answer for `qname` depends on, for the answer cache. */

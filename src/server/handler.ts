@@ -4,6 +4,8 @@
  */
 import type { Logger } from 'pino';
 import { shuffledOrder } from '../balance/shuffle.ts';
+import { chooseRecords } from '../balance/order.ts';
+import { ClientClassifier } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_IN, RCode, RRType } from '../wire/constants.ts';
 import { type PreparedAnswer, udpLimit, writeBareResponse, writeResponse } from '../wire/message.ts';
 import { parseQuery } from '../wire/query.ts';
@@ -39,9 +41,11 @@ export class QueryHandler {
   private readonly settings: Settings;
   private readonly state: HandlerState;
   private readonly log: Logger;
+  private readonly clients: ClientClassifier;
 
   constructor(router: Router, settings: Settings, state: HandlerState, log: Logger) {
     this.router = router;
+    this.clients = new ClientClassifier(settings);
     this.settings = settings;
     this.state = state;
     this.log = log;
@@ -53,17 +57,17 @@ export class QueryHandler {
     this.cache?.invalidate(change);
   }
 
-  /** The response bytes for one request, or null to send nothing. Never throws. */
-  handle(request: Buffer, transport: Transport): Buffer | null {
+  /** The response bytes for one request from `client` (its address), or null to send nothing. Never throws. */
+  handle(request: Buffer, transport: Transport, client: string): Buffer | null {
     try {
-      return this.answer(request, transport);
+      return this.answer(request, transport, client);
     } catch (error) {
       this.log.error({ err: error }, 'query handling failed');
       return null;
     }
   }
 
-  private answer(request: Buffer, transport: Transport): Buffer | null {
+  private answer(request: Buffer, transport: Transport, client: string): Buffer | null {
     const advertised = this.settings.maxUdpSize;
     const parsed = parseQuery(request);
     if (parsed.kind === 'drop') return null;
@@ -83,9 +87,17 @@ export class QueryHandler {
     }
     if (!('answers' in routed)) return writeBareResponse(request, query, routed.rcode, advertised);
 
-    const balanced = routed.answers.length - routed.balancedFrom;
-    const order = balanced > 1 ? shuffledOrder(balanced) : null;
     const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(query.edns, advertised);
-    return writeResponse(request, query, routed, order, { limit, advertisedUdpSize: advertised });
+    return writeResponse(request, query, routed, this.choose(routed, client), { limit, advertisedUdpSize: advertised });
+  }
+
+  /** The balanced records for this client, in order; null when there is nothing to reorder. */
+  private choose(answer: PreparedAnswer, client: string): Buffer[] | null {
+    const records = answer.answers.length === answer.balancedFrom ? null : answer.answers.slice(answer.balancedFrom);
+    if (records === null) return null;
+    if (answer.plan) return chooseRecords(answer.plan, records, this.clients.classify(client));
+    if (records.length < 2) return null;
+    const order = shuffledOrder(records.length);
+    return Array.from(order, (i) => records[i] as Buffer);
   }
 }

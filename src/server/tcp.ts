@@ -24,7 +24,7 @@ export function serveConnection(socket: Socket, handler: QueryHandler, limits: T
       if (pending.length < 2 + length) break;
       const request = pending.subarray(2, 2 + length);
       pending = pending.subarray(2 + length);
-      const response = handler.handle(request, 'tcp');
+      const response = handler.handle(request, 'tcp', socket.remoteAddress ?? '');
       if (response === null) continue;
       const frame = Buffer.allocUnsafe(2 + response.length);
       frame.writeUInt16BE(response.length, 0);

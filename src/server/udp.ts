@@ -7,7 +7,7 @@ import type { QueryHandler } from './handler.ts';
 export function listenUdp(address: ListenAddress, handler: QueryHandler, log: Logger): Promise<Socket> {
   const socket = createSocket({ type: address.family, reuseAddr: false });
   socket.on('message', (request, peer) => {
-    const response = handler.handle(request, 'udp');
+    const response = handler.handle(request, 'udp', peer.address);
     if (response) socket.send(response, peer.port, peer.address);
   });
   return new Promise((resolve, reject) => {

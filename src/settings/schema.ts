@@ -72,6 +72,41 @@ export const settingsSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** The largest UDP response lbdns sends and advertises in EDNS (1232: the DNS flag day 2020 value). */
     maxUdpSize: z.number().int().min(512).max(65535).default(1232),
+    balance: z
+      .object({
+        /**
+         * What a ClusterIP Service's A/AAAA answer holds: its ClusterIP (as the specification
+         * says; needs kube-proxy) or its ready endpoints, balanced (no kube-proxy needed).
+         * Per Service: annotation lbdns.io/answer.
+         */
+        answer: z.enum(['clusterIP', 'endpoints']).default('clusterIP'),
+        /** In endpoint mode, a Service with no ready endpoint answers its ClusterIP, or NXDOMAIN. */
+        emptyFallback: z.enum(['clusterIP', 'nxdomain']).default('clusterIP'),
+        /** How balanced answers are ordered. Per Service: annotation lbdns.io/policy. */
+        policy: z.enum(['shuffle', 'weighted', 'zone']).default('shuffle'),
+        /** At most this many A/AAAA records per answer, after ordering; 0: no cap. Per Service: lbdns.io/max-answers. */
+        maxAnswers: z.number().int().min(0).max(1000).default(0),
+        /**
+         * Keep the chosen first address first through glibc's RFC 6724 sort (rfc6724), answer only
+         * it (single), or send the policy's order as is (none).
+         */
+        clientSort: z.enum(['rfc6724', 'single', 'none']).default('rfc6724'),
+        /** Per Service FQDN: endpoint IP, pod name, hostname or zone → weight (0 removes it from answers). */
+        weights: z.record(z.string(), z.record(z.string(), z.number().min(0).max(1_000_000))).default({}),
+        /** Client address ranges (CIDR) → their topology zone, for the zone policy. */
+        clientZones: z.record(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR such as 10.244.0.0/16'), z.string().min(1)).default({}),
+        /** The zone of every client without a clientZones match (node-local mode); env LBDNS_NODE_ZONE. */
+        nodeZone: z.string().min(1).optional(),
+        zone: z
+          .object({
+            /** Drop other zones' endpoints while a same-zone endpoint is ready. */
+            strict: z.boolean().default(false),
+          })
+          .strict()
+          .default({ strict: false }),
+      })
+      .strict()
+      .default({ answer: 'clusterIP', emptyFallback: 'clusterIP', policy: 'shuffle', maxAnswers: 0, clientSort: 'rfc6724', weights: {}, clientZones: {}, zone: { strict: false } }),
     /** Prepared answers kept, by (name, type). */
     answerCacheSize: z.number().int().min(0).default(50_000),
   })

@@ -135,7 +135,14 @@ function slimService(api: ApiService): Service {
     clusterIPs,
     headless,
     externalName,
-    ports: (spec.ports ?? []).map((p): ServicePort => ({ name: p.name.toLowerCase(), port: p.port, protocol: p.protocol as Protocol })),
+    ports: (spec.ports ?? []).map(
+      (p): ServicePort => ({
+        name: p.name.toLowerCase(),
+        port: p.port,
+        protocol: p.protocol as Protocol,
+        targetPort: p.targetPort === undefined || p.targetPort === p.port ? null : p.targetPort,
+      }),
+    ),
     publishNotReadyAddresses: spec.publishNotReadyAddresses,
     sessionAffinity: spec.sessionAffinity,
     annotations: lbdnsAnnotations(api.metadata.annotations),

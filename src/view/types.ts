@@ -10,6 +10,8 @@ export interface ServicePort {
   name: string;
   port: number;
   protocol: Protocol;
+  /** The pods' port (number or container port name); null when it equals `port`. */
+  targetPort: number | string | null;
 }
 
 export interface Service {

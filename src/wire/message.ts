@@ -4,6 +4,7 @@
  */
 import { CLASSIC_UDP_LIMIT, Flag, HEADER_SIZE, RCode, RRType } from './constants.ts';
 import type { Edns } from './query.ts';
+import type { BalancePlan } from '../balance/plan.ts';
 
 /** An answer as the resolver prepares it, once per (name, type) and view version. */
 export interface PreparedAnswer {
@@ -12,6 +13,8 @@ export interface PreparedAnswer {
   /** Encoded answer records. Records at `balancedFrom` and after may be reordered or cut per response. */
   answers: Buffer[];
   balancedFrom: number;
+  /** How to order the balanced records; null: a uniform shuffle. */
+  plan: BalancePlan | null;
   authority: Buffer[];
   additional: Buffer[];
 }
@@ -33,8 +36,8 @@ export interface ResponseOptions {
 
 const OPT_SIZE = 11;
 
-/** The answer order to send: indices into `answers`, or null for the prepared order. */
-export type AnswerOrder = ArrayLike<number> | null;
+/** The balanced records to send, in order, in place of `answers[balancedFrom..]`; null: as prepared. */
+export type ChosenRecords = readonly Buffer[] | null;
 
 export function sumLength(records: Buffer[]): number {
   let total = 0;
@@ -77,12 +80,12 @@ export function writeBareResponse(request: Buffer, head: ResponseHead, rcode: nu
   return out;
 }
 
-export function writeResponse(request: Buffer, head: ResponseHead, answer: PreparedAnswer, order: AnswerOrder, options: ResponseOptions): Buffer {
+export function writeResponse(request: Buffer, head: ResponseHead, answer: PreparedAnswer, chosen: ChosenRecords, options: ResponseOptions): Buffer {
   const questionLength = head.questionEnd - HEADER_SIZE;
   const optLength = head.edns ? OPT_SIZE : 0;
-  const answerCount = order ? answer.balancedFrom + order.length : answer.answers.length;
-  const recordAt = (i: number): Buffer =>
-    (order && i >= answer.balancedFrom ? answer.answers[answer.balancedFrom + (order[i - answer.balancedFrom] as number)] : answer.answers[i]) as Buffer;
+  const from = answer.balancedFrom;
+  const answerCount = chosen ? from + chosen.length : answer.answers.length;
+  const recordAt = (i: number): Buffer => (chosen && i >= from ? chosen[i - from] : answer.answers[i]) as Buffer;
 
   let answerBytes = 0;
   for (let i = 0; i < answerCount; i++) answerBytes += recordAt(i).length;

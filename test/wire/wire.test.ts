@@ -80,7 +80,7 @@ describe('writeResponse', () => {
     const request = question('_HTTP._tcp.db.default.svc.cluster.local', 'SRV');
     const parsed = parseQuery(request);
     assert.ok(parsed.kind === 'query');
-    const bytes = writeResponse(request, parsed.query, prepared, [2, 0, 1], { limit: 65535, advertisedUdpSize: 1232 });
+    const bytes = writeResponse(request, parsed.query, prepared, [srvs[2]!, srvs[0]!, srvs[1]!], { limit: 65535, advertisedUdpSize: 1232 });
     const reply = decode(bytes);
     assert.equal(reply.id, 4242);
     assert.ok(reply.flag_aa && reply.flag_rd && !reply.flag_ra);

@@ -1,0 +1,36 @@
+/** CIDR ranges and common prefixes of addresses, as bytes. */
+import { ipToBytes } from './ip.ts';
+
+export interface Cidr {
+  bytes: Uint8Array;
+  prefix: number;
+}
+
+export function parseCidr(text: string): Cidr | null {
+  const [address, prefixText] = text.split('/');
+  const bytes = address === undefined ? null : ipToBytes(address);
+  const prefix = Number(prefixText);
+  if (bytes === null || !Number.isInteger(prefix) || prefix < 0 || prefix > bytes.length * 8) return null;
+  return { bytes, prefix };
+}
+
+/** The number of leading bits two addresses of one family share; 0 across families. */
+export function commonPrefixLength(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) return 0;
+  for (let i = 0; i < a.length; i++) {
+    const diff = (a[i] as number) ^ (b[i] as number);
+    if (diff !== 0) return i * 8 + Math.clz32(diff) - 24;
+  }
+  return a.length * 8;
+}
+
+export function cidrContains(cidr: Cidr, address: Uint8Array): boolean {
+  return commonPrefixLength(cidr.bytes, address) >= cidr.prefix;
+}
+
+/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d, as dual-stack sockets report IPv4 peers) as IPv4. */
+export function unmapIpv4(bytes: Uint8Array): Uint8Array {
+  if (bytes.length !== 16) return bytes;
+  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return bytes;
+  return bytes[10] === 0xff && bytes[11] === 0xff ? bytes.subarray(12) : bytes;
+}

@@ -1,0 +1,103 @@
+/**
+ * Answers whose order is the balancer's: a Service in endpoint mode, a headless Service that
+ * opted into a policy, or one with ClientIP affinity or an answer cap. The bytes and what the
+ * balancer needs per record are prepared here, once per view change.
+ */
+import { RRType } from '../wire/constants.ts';
+import type { PreparedAnswer } from '../wire/message.ts';
+import { ipFamily, ipToBytes } from '../net/ip.ts';
+import type { Settings } from '../settings/schema.ts';
+import type { Service, Endpoint } from '../view/types.ts';
+import { type BalancedRecord, type PlanOptions, isPlainShuffle, makePlan } from '../balance/plan.ts';
+import type { ServiceBalance } from '../balance/policy.ts';
+import { endpointWeight, weightSources } from '../balance/weights.ts';
+import { type RecordEncoder, positive } from './answer-builder.ts';
+import type { Entry } from './cluster-lookup.ts';
+
+/** The zones an endpoint serves: its topology hints, else the zone it runs in. */
+export function endpointZones(endpoint: Endpoint): readonly string[] {
+  if (endpoint.hintZones.length > 0) return endpoint.hintZones;
+  return endpoint.zone ? [endpoint.zone] : [];
+}
+
+/** Whether this Service's answers need more than the default uniform shuffle. */
+export function needsPlan(config: ServiceBalance): boolean {
+  return config.balanced || config.affinity || config.maxAnswers > 0;
+}
+
+export interface WeightedEntry {
+  entry: Entry & { endpoint: Endpoint };
+  weight: number;
+}
+
+/** Endpoint entries with their weights; weight 0 leaves a balanced answer (its hostname record stays). */
+export function weighEntries(service: Service, fqdn: string, settings: Settings, config: ServiceBalance, entries: Entry[]): WeightedEntry[] {
+  const sources = weightSources(service, fqdn, settings);
+  const weighed: WeightedEntry[] = [];
+  for (const entry of entries) {
+    if (!entry.endpoint) continue;
+    const weight = config.balanced ? endpointWeight(sources, entry.endpoint, entry.host) : 1;
+    if (weight > 0) weighed.push({ entry: entry as WeightedEntry['entry'], weight });
+  }
+  return weighed;
+}
+
+function planOptions(config: ServiceBalance, settings: Settings, clientSort: boolean): PlanOptions {
+  return {
+    policy: config.policy,
+    affinity: config.affinity,
+    clientSort: clientSort ? config.clientSort : 'none',
+    maxAnswers: clientSort ? config.maxAnswers : 0,
+    zoneStrict: settings.balance.zone.strict,
+  };
+}
+
+/** A/AAAA records of the endpoints, one per address, with the plan that orders them. */
+export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: number, weighed: WeightedEntry[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
+  const family = qtype === RRType.A ? 4 : 6;
+  const records: Buffer[] = [];
+  const meta: BalancedRecord[] = [];
+  const seen = new Set<string>();
+  for (const { entry, weight } of weighed) {
+    if (ipFamily(entry.host) !== family || seen.has(entry.host)) continue;
+    seen.add(entry.host);
+    records.push(encoder.address(owner, entry.host, settings.ttl));
+    meta.push({ weight, zones: endpointZones(entry.endpoint), key: entry.host, address: ipToBytes(entry.host) });
+  }
+  if (records.length === 0) return null;
+  const options = planOptions(config, settings, true);
+  return positive(records, [], 0, isPlainShuffle(options) ? null : makePlan(options, meta));
+}
+
+/**
+ * SRV records per endpoint and port, with weights in proportion to the endpoint weights (RFC 2782
+ * scale, total at most 65535) and, under the zone policy, priority 1 for other zones' targets.
+ */
+export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: WeightedEntry[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
+  const ttl = settings.ttl;
+  const unique: WeightedEntry[] = [];
+  const seen = new Set<string>();
+  for (const item of weighed) {
+    const key = `${item.entry.name} ${item.entry.port}`;
+    if (item.entry.port < 0 || seen.has(key)) continue;
+    seen.add(key);
+    unique.push(item);
+  }
+  if (unique.length === 0) return null;
+  const total = unique.reduce((sum, item) => sum + item.weight, 0);
+  const srvWeight = (weight: number) => Math.max(1, Math.floor((weight / total) * 65535));
+  const records = unique.map(({ entry, weight }) => encoder.srv(qname, 0, srvWeight(weight), entry.port, entry.name, ttl));
+  const zonePolicy = config.balanced && config.policy === 'zone';
+  const otherZoneRecords = zonePolicy ? unique.map(({ entry, weight }) => encoder.srv(qname, 1, srvWeight(weight), entry.port, entry.name, ttl)) : null;
+  const glue: Buffer[] = [];
+  const glueSeen = new Set<string>();
+  for (const { entry } of weighed) {
+    const key = `${entry.name} ${entry.host}`;
+    if (glueSeen.has(key)) continue;
+    glueSeen.add(key);
+    glue.push(encoder.address(entry.name, entry.host, ttl));
+  }
+  const meta = unique.map(({ entry, weight }): BalancedRecord => ({ weight, zones: endpointZones(entry.endpoint), key: `${entry.host} ${entry.port}`, address: null }));
+  const options = { ...planOptions(config, settings, false), otherZoneRecords };
+  return positive(records, glue, 0, isPlainShuffle(options) ? null : makePlan(options, meta));
+}
