@@ -13,6 +13,7 @@ import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
 import { KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 import { Metrics } from './ops/metrics.ts';
 import { listenOps } from './ops/http-server.ts';
+import { auditPorts } from './balance/port-audit.ts';
 import { ZoneRouter } from './resolve/router.ts';
 import { QueryHandler } from './server/handler.ts';
 import { formatListenAddress, parseListenAddress } from './server/listen-address.ts';
@@ -83,6 +84,7 @@ export async function main(argv: string[]): Promise<void> {
   const state = { ready: false };
   const handler = new QueryHandler(router, settings, state, log);
   view.onChange((change) => handler.invalidate(change));
+  view.onChange(auditPorts(view, settings, log));
   metrics.viewCounts = () => view.counts();
 
   const sourceKind = settings.source ?? (settings.objects ? 'file' : 'kubernetes');

@@ -53,10 +53,14 @@ export function buildQuery(name: string, type: string, options: QueryOptions = {
   return dnsPacket.encode(packet);
 }
 
-/** Sends raw bytes over UDP and resolves with the raw reply, or null after the timeout. */
-export function udpExchange(port: number, request: Buffer, timeoutMs = 2000, host = '127.0.0.1'): Promise<Buffer | null> {
+/**
+ * Sends raw bytes over UDP and resolves with the raw reply, or null after the timeout. `from`
+ * binds the client to a source address (any 127.x.y.z works on Linux), to act as many clients.
+ */
+export function udpExchange(port: number, request: Buffer, timeoutMs = 2000, host = '127.0.0.1', from?: string): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    if (from) socket.bind(0, from);
     const timer = setTimeout(() => {
       socket.close();
       resolve(null);
@@ -102,8 +106,8 @@ export function tcpExchange(port: number, requests: Buffer[], timeoutMs = 3000, 
   });
 }
 
-export async function query(port: number, name: string, type: string, options: QueryOptions = {}): Promise<Packet> {
-  const reply = await udpExchange(port, buildQuery(name, type, options), options.timeoutMs);
+export async function query(port: number, name: string, type: string, options: QueryOptions & { from?: string } = {}): Promise<Packet> {
+  const reply = await udpExchange(port, buildQuery(name, type, options), options.timeoutMs, '127.0.0.1', options.from);
   if (reply === null) throw new Error(`no reply for ${name} ${type}`);
   return decode(reply);
 }
