@@ -14,6 +14,7 @@ import { KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 import { Metrics } from './ops/metrics.ts';
 import { listenOps } from './ops/http-server.ts';
 import { auditPorts } from './balance/port-audit.ts';
+import { debugBalanceRoute } from './ops/debug-routes.ts';
 import { ZoneRouter } from './resolve/router.ts';
 import { QueryHandler } from './server/handler.ts';
 import { formatListenAddress, parseListenAddress } from './server/listen-address.ts';
@@ -129,8 +130,8 @@ export async function main(argv: string[]): Promise<void> {
       log.info({ listen: formatListenAddress(address), zones: settings.zones }, 'serving DNS over UDP and TCP');
     }
     const ops = parseListenAddress(settings.ops.listen);
-    servers.push(await listenOps(ops, { ready: () => state.ready }, metrics, log));
-    log.info({ listen: formatListenAddress(ops) }, 'serving /health, /ready and /metrics over HTTP');
+    servers.push(await listenOps(ops, { ready: () => state.ready }, metrics, log, [debugBalanceRoute(view, settings)]));
+    log.info({ listen: formatListenAddress(ops) }, 'serving /health, /ready, /metrics and /debug/balance over HTTP');
   } catch (error) {
     log.fatal({ err: (error as Error).message }, 'cannot listen');
     process.exit(1);

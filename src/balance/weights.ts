@@ -50,7 +50,18 @@ function lookup(table: WeightTable | null, keys: Array<string | null>): number |
   return undefined;
 }
 
-export function endpointWeight(sources: WeightSources, endpoint: Endpoint, address: string): number {
+export type WeightOrigin = 'settings' | 'annotation' | 'default';
+
+/** The weight and where it came from (for /debug/balance). */
+export function explainWeight(sources: WeightSources, endpoint: Endpoint, address: string): { weight: number; origin: WeightOrigin } {
   const keys = [address, endpoint.podName, endpoint.hostname, endpoint.zone];
-  return lookup(sources.settings, keys) ?? lookup(sources.annotation, keys) ?? 1;
+  const fromSettings = lookup(sources.settings, keys);
+  if (fromSettings !== undefined) return { weight: fromSettings, origin: 'settings' };
+  const fromAnnotation = lookup(sources.annotation, keys);
+  if (fromAnnotation !== undefined) return { weight: fromAnnotation, origin: 'annotation' };
+  return { weight: 1, origin: 'default' };
+}
+
+export function endpointWeight(sources: WeightSources, endpoint: Endpoint, address: string): number {
+  return explainWeight(sources, endpoint, address).weight;
 }

@@ -231,3 +231,31 @@ describe('answer caps', () => {
     }
   });
 });
+
+describe('GET /debug/balance', () => {
+  it('explains each endpoint’s weight, zone, readiness and expected first-position share', async () => {
+    const response = await fetch(`http://127.0.0.1:${server.opsPort}/debug/balance?name=checkout.shop.svc.cluster.local`);
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { answer: string; policy: string; portMappings: unknown[]; endpoints: Array<{ address: string; weight: number; weightFrom: string; expectedFirstShare: number; ready: boolean }> };
+    assert.equal(body.answer, 'endpoints');
+    assert.equal(body.policy, 'weighted');
+    assert.deepEqual(body.portMappings, [{ name: 'http', port: 80, targetPort: 8080 }]);
+    const byAddress = Object.fromEntries(body.endpoints.map((e) => [e.address, e]));
+    assert.equal(byAddress['10.244.0.1']?.weight, 4);
+    assert.equal(byAddress['10.244.0.1']?.weightFrom, 'annotation');
+    assert.equal(byAddress['10.244.0.1']?.expectedFirstShare, 0.5);
+    assert.equal(byAddress['10.244.0.3']?.expectedFirstShare, 0.125);
+  });
+
+  it('takes the client’s zone into account', async () => {
+    const response = await fetch(`http://127.0.0.1:${server.opsPort}/debug/balance?name=zonal.shop.svc.cluster.local&client=127.0.1.20`);
+    const body = (await response.json()) as { client: { zone: string }; endpoints: Array<{ address: string; expectedFirstShare: number }> };
+    assert.equal(body.client.zone, 'zone-b');
+    assert.deepEqual(Object.fromEntries(body.endpoints.map((e) => [e.address, e.expectedFirstShare])), { '10.244.1.1': 0, '10.244.1.2': 0, '10.244.1.3': 0.5, '10.244.1.4': 0.5 });
+  });
+
+  it('says what is wrong with a bad name', async () => {
+    assert.equal((await fetch(`http://127.0.0.1:${server.opsPort}/debug/balance?name=example.com`)).status, 400);
+    assert.equal((await fetch(`http://127.0.0.1:${server.opsPort}/debug/balance?name=nope.shop.svc.cluster.local`)).status, 404);
+  });
+});
