@@ -13,6 +13,7 @@ export const Annotation = {
   policy: 'lbdns.io/policy',
   weights: 'lbdns.io/weights',
   maxAnswers: 'lbdns.io/max-answers',
+  clientSort: 'lbdns.io/client-sort',
 } as const;
 
 export interface ServiceBalance {
@@ -32,6 +33,7 @@ export interface ServiceBalance {
 }
 
 const policies = new Set<string>(['shuffle', 'weighted', 'zone']);
+const clientSorts = new Set<string>(['rfc6724', 'single', 'none']);
 
 export function serviceBalance(service: Service, settings: Settings): ServiceBalance {
   const annotations = service.annotations;
@@ -46,7 +48,7 @@ export function serviceBalance(service: Service, settings: Settings): ServiceBal
     balanced,
     policy: balanced ? policy : 'shuffle',
     affinity: service.sessionAffinity === 'ClientIP' && (endpointMode || service.headless),
-    clientSort: balanced ? settings.balance.clientSort : 'none',
+    clientSort: balanced ? ((clientSorts.has(annotations[Annotation.clientSort] ?? '') ? annotations[Annotation.clientSort] : settings.balance.clientSort) as ClientSort) : 'none',
     maxAnswers: Number.isInteger(annotatedMax) && annotatedMax >= 0 ? annotatedMax : settings.balance.maxAnswers,
   };
 }
