@@ -20,7 +20,16 @@ interface GeneratedService {
   endpoints: Array<{ ip: string; hostname: string | null }>;
 }
 
-export function generateCluster(services = 1000, headless = 100, headlessEndpoints = 10): BenchCluster {
+export interface ClusterOptions {
+  services?: number;
+  headless?: number;
+  headlessEndpoints?: number;
+  /** spec.sessionAffinity: ClientIP on every Service. */
+  affinity?: boolean;
+}
+
+export function generateCluster(options: ClusterOptions = {}): BenchCluster {
+  const { services = 1000, headless = 100, headlessEndpoints = 10, affinity = false } = options;
   const zone = 'cluster.local';
   const list: GeneratedService[] = [];
   let endpointCounter = 0;
@@ -46,13 +55,13 @@ export function generateCluster(services = 1000, headless = 100, headlessEndpoin
     { name: 'metrics', port: 9100, protocol: 'TCP' },
   ];
   for (const s of list) {
-    items.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: s.name, namespace: s.namespace }, spec: { clusterIP: s.clusterIP ?? 'None', ports } });
+    items.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: s.name, namespace: s.namespace }, spec: { clusterIP: s.clusterIP ?? 'None', ports, ...(affinity ? { sessionAffinity: 'ClientIP' } : {}) } });
     items.push({
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
       metadata: { name: `${s.name}-x1`, namespace: s.namespace, labels: { 'kubernetes.io/service-name': s.name } },
       addressType: 'IPv4',
-      endpoints: s.endpoints.map((e) => ({ addresses: [e.ip], conditions: { ready: true }, ...(e.hostname ? { hostname: e.hostname } : {}) })),
+      endpoints: s.endpoints.map((e, k) => ({ addresses: [e.ip], conditions: { ready: true }, zone: `zone-${k % 3}`, ...(e.hostname ? { hostname: e.hostname } : {}) })),
       ports: ports.map((p) => ({ ...p, port: p.port + 8000 })),
     });
   }

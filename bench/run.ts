@@ -3,6 +3,9 @@
  * generated cluster; dnsperf drives each over loopback with the same query file, pinned to a
  * different core than the server. Runs are interleaved and the median of each is reported.
  *
+ * `npm run bench -- --policies` instead runs lbdns in endpoint mode once per balancing policy
+ * (shuffle, weighted, zone, ClientIP affinity) and reports each against shuffle.
+ *
  * Environment: BENCH_SECONDS (per run, default 8), BENCH_RUNS (default 3).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -31,9 +34,11 @@ require('dnsperf', 'apt-get install dnsperf');
 require('knotd', 'apt-get install knot');
 require('taskset', 'apt-get install util-linux');
 
+const policiesMode = process.argv.includes('--policies');
 const dir = mkdtempSync(join(tmpdir(), 'lbdns-bench-'));
 const cluster = generateCluster();
 writeFileSync(join(dir, 'objects.json'), cluster.objectsJson);
+writeFileSync(join(dir, 'objects-affinity.json'), generateCluster({ affinity: true }).objectsJson);
 writeFileSync(join(dir, 'cluster.local.zone'), cluster.clusterZone);
 writeFileSync(join(dir, '10.in-addr.arpa.zone'), cluster.reverseZone);
 writeFileSync(join(dir, 'queries.txt'), cluster.queries.join('\n') + '\n');
@@ -52,14 +57,31 @@ function pinAll(pid: number): void {
   execFileSync('taskset', ['-a', '-p', '-c', serverCore, String(pid)], { stdio: 'ignore' });
 }
 
-const peers: Peer[] = [
-  {
-    name: 'lbdns',
-    port: 15353,
+function lbdnsPeer(name: string, port: number, settings: string, objects = 'objects.json'): Peer {
+  writeFileSync(join(dir, `${name}.yaml`), settings);
+  return {
+    name,
+    port,
     start: () =>
-      spawn('taskset', ['-c', serverCore, process.execPath, join(root, 'bin/lbdns.js'), '--objects', join(dir, 'objects.json'), '--listen', '127.0.0.1:15353', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] }),
+      spawn(
+        'taskset',
+        ['-c', serverCore, process.execPath, join(root, 'bin/lbdns.js'), '--config', join(dir, `${name}.yaml`), '--objects', join(dir, objects), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${port + 1000}`, '--log-level', 'warn'],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      ),
     pin: pinAll,
-  },
+  };
+}
+
+const endpointMode = (policy: string) => `balance:\n  answer: endpoints\n  policy: ${policy}\n  clientZones:\n    127.0.0.0/8: zone-1\n`;
+const policyPeers: Peer[] = [
+  lbdnsPeer('shuffle', 15360, endpointMode('shuffle')),
+  lbdnsPeer('weighted', 15361, endpointMode('weighted')),
+  lbdnsPeer('zone', 15362, endpointMode('zone')),
+  lbdnsPeer('affinity', 15363, endpointMode('weighted'), 'objects-affinity.json'),
+];
+
+const serverPeers: Peer[] = [
+  lbdnsPeer('lbdns', 15353, '{}\n'),
   {
     name: 'knot',
     port: 15354,
@@ -94,6 +116,8 @@ const peers: Peer[] = [
     pin: pinAll,
   },
 ];
+const peers = policiesMode ? policyPeers : serverPeers;
+const baseline = policiesMode ? 'shuffle' : 'knot';
 
 interface Result {
   qps: number;
@@ -154,11 +178,11 @@ try {
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-const knotQps = median(results.get('knot')!.map((r) => r.qps));
+const baselineQps = median(results.get(baseline)!.map((r) => r.qps));
 console.log(`\n${cluster.queries.length} queries in the mix; 1,000 services (100 headless x 10 endpoints); ${seconds}s per run, median of ${runs}; server on core ${serverCore}, dnsperf on core ${loadCore}\n`);
-console.log('| server | queries/s | avg latency (ms) | lost | RSS (MiB) | vs knot |');
+console.log(`| ${policiesMode ? 'policy (endpoint mode)' : 'server'} | queries/s | avg latency (ms) | lost | RSS (MiB) | vs ${baseline} |`);
 console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const [name, list] of results) {
   const qps = median(list.map((r) => r.qps));
-  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${(qps / knotQps).toFixed(2)} |`);
+  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${(qps / baselineQps).toFixed(2)} |`);
 }
