@@ -5,15 +5,8 @@ import { makePlan, type BalancedRecord, type PlanOptions } from '../../src/balan
 import { orderRecords } from '../../src/balance/order.ts';
 import { ipToBytes } from '../../src/net/ip.ts';
 import type { Client } from '../../src/balance/client.ts';
+import { seededRandom as seeded } from '../helpers/random.ts';
 
-function seeded(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const records = (ips: string[], weights: number[] = ips.map(() => 1)): BalancedRecord[] =>
   ips.map((ip, i) => ({ weight: weights[i] as number, zones: [], key: ip, address: ipToBytes(ip) }));

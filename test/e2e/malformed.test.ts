@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { type RunningServer, startLbdns } from '../helpers/lbdns-process.ts';
+import { seededRandom as prng } from '../helpers/random.ts';
 import { buildQuery, decode, dnsPacket, query, rcodeOf, udpExchange } from '../helpers/dns-client.ts';
 
 let server: RunningServer;
@@ -18,15 +19,6 @@ after(async () => {
   await server.stop();
 });
 
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function header(id: number, flags: number, qd: number, an = 0, ns = 0, ar = 0): Buffer {
   const out = Buffer.alloc(12);
