@@ -15,6 +15,7 @@ import { Metrics } from './ops/metrics.ts';
 import { listenOps } from './ops/http-server.ts';
 import { auditPorts } from './balance/port-audit.ts';
 import { debugBalanceRoute } from './ops/debug-routes.ts';
+import { Forwarder } from './forward/forwarder.ts';
 import { ZoneRouter } from './resolve/router.ts';
 import { QueryHandler } from './server/handler.ts';
 import { formatListenAddress, parseListenAddress } from './server/listen-address.ts';
@@ -31,6 +32,7 @@ const USAGE = `Usage: lbdns [--config FILE] [--objects FILE | --kubeconfig FILE]
                          account in a pod, else $KUBECONFIG or ~/.kube/config)
   --listen HOST:PORT     address to serve DNS on over UDP and TCP (repeatable; default 0.0.0.0:53)
   --zone NAME            cluster zone to serve (repeatable; default cluster.local)
+  --upstream ADDR[:PORT] where names outside the zones go (repeatable; default: /etc/resolv.conf's nameservers)
   --ops-listen HOST:PORT HTTP address for /health, /ready and /metrics (default 127.0.0.1:8080)
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (default info)
 `;
@@ -45,6 +47,7 @@ function readFlags(argv: string[]) {
       'ops-listen': { type: 'string' },
       listen: { type: 'string', multiple: true },
       zone: { type: 'string', multiple: true },
+      upstream: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -83,7 +86,15 @@ export async function main(argv: string[]): Promise<void> {
   const serverIps = ownAddresses(listen);
   const router = new ZoneRouter({ view, settings, serverAddresses: () => serverIps });
   const state = { ready: false };
-  const handler = new QueryHandler(router, settings, state, log);
+  let forwarder: Forwarder;
+  try {
+    forwarder = new Forwarder(settings, log, flags.upstream ?? []);
+  } catch (error) {
+    log.fatal({ err: (error as Error).message }, 'bad upstream');
+    process.exitCode = 2;
+    return;
+  }
+  const handler = new QueryHandler(router, settings, state, log, forwarder);
   view.onChange((change) => handler.invalidate(change));
   view.onChange(auditPorts(view, settings, log));
   metrics.viewCounts = () => view.counts();

@@ -1,6 +1,7 @@
 /**
- * Where a name goes: a cluster zone, a reverse zone, or (for now) nowhere: REFUSED until
- * forwarding exists. The longest matching zone wins, as in CoreDNS.
+ * Where a name goes: a cluster zone, a reverse zone, or upstream (names outside the served zones,
+ * and with reverse.fallthrough reverse names lbdns does not know). The longest matching zone
+ * wins, as in CoreDNS.
  */
 import { RCode } from '../wire/constants.ts';
 import type { RouteResult, Router } from '../server/handler.ts';
@@ -34,12 +35,12 @@ export class ZoneRouter implements Router {
 
   route(qname: string, qtype: number): RouteResult {
     const route = this.routes.find((r) => inZone(qname, r.zone));
-    if (!route) return { answer: { rcode: RCode.REFUSED }, scope: GLOBAL_SCOPE };
+    if (!route) return { answer: { forward: true }, scope: GLOBAL_SCOPE };
     if (!route.reverse) return { answer: this.cluster.answer(qname, route.zone, qtype), scope: this.cluster.scopeOf(qname, route.zone) };
     // Reverse answers can depend on any Service's addresses.
     const answer = answerReverse(this.ctx, qname, route.zone, qtype);
     if (answer) return { answer, scope: GLOBAL_SCOPE };
-    if (this.ctx.settings.reverse.fallthrough) return { answer: { rcode: RCode.REFUSED }, scope: GLOBAL_SCOPE };
+    if (this.ctx.settings.reverse.fallthrough) return { answer: { forward: true }, scope: GLOBAL_SCOPE };
     return { answer: negative(RCode.NXDOMAIN, new RecordEncoder(qname).soa(route.zone, this.ctx.view.serial, this.ctx.settings.ttl)), scope: GLOBAL_SCOPE };
   }
 }

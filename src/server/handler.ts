@@ -8,15 +8,22 @@ import { chooseRecords } from '../balance/order.ts';
 import { ClientClassifier } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_IN, RCode, RRType } from '../wire/constants.ts';
 import { type PreparedAnswer, udpLimit, writeBareResponse, writeResponse } from '../wire/message.ts';
-import { parseQuery } from '../wire/query.ts';
+import { type Query, parseQuery } from '../wire/query.ts';
+import { type Cidr, cidrContains, parseCidr, unmapIpv4 } from '../net/cidr.ts';
+import { ipToBytes } from '../net/ip.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
 import { AnswerCache, type AnswerScope } from './answer-cache.ts';
 
 export type Transport = 'udp' | 'tcp';
 
-/** What the router decides for a name: a prepared answer, or a bare rcode (REFUSED outside our zones). */
-export type Routed = PreparedAnswer | { rcode: number };
+/** What the router decides for a name: a prepared answer, a bare rcode, or "ask upstream". */
+export type Routed = PreparedAnswer | { rcode: number } | { forward: true };
+
+/** Answers names outside the served zones: synchronously from its cache, else later. */
+export interface ForwardAnswerer {
+  answer(request: Buffer, query: Query, limit: number): Buffer | Promise<Buffer>;
+}
 
 export interface RouteResult {
   answer: Routed;
@@ -42,9 +49,13 @@ export class QueryHandler {
   private readonly state: HandlerState;
   private readonly log: Logger;
   private readonly clients: ClientClassifier;
+  private readonly forwarder: ForwardAnswerer | null;
+  private readonly recursionAllowed: Cidr[];
 
-  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger) {
+  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null) {
     this.router = router;
+    this.forwarder = forwarder;
+    this.recursionAllowed = settings.forward.allowedClients.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
     this.clients = new ClientClassifier(settings);
     this.settings = settings;
     this.state = state;
@@ -57,17 +68,34 @@ export class QueryHandler {
     this.cache?.invalidate(change);
   }
 
-  /** The response bytes for one request from `client` (its address), or null to send nothing. Never throws. */
-  handle(request: Buffer, transport: Transport, client: string): Buffer | null {
+  /**
+   * The response bytes for one request from `client` (its address), or null to send nothing; a
+   * promise only for names that go upstream. Never throws, and the promise never rejects.
+   */
+  handle(request: Buffer, transport: Transport, client: string): Buffer | null | Promise<Buffer | null> {
     try {
-      return this.answer(request, transport, client);
+      const response = this.answer(request, transport, client);
+      if (response instanceof Promise) {
+        return response.catch((error: unknown) => {
+          this.log.error({ err: error }, 'query handling failed');
+          return null;
+        });
+      }
+      return response;
     } catch (error) {
       this.log.error({ err: error }, 'query handling failed');
       return null;
     }
   }
 
-  private answer(request: Buffer, transport: Transport, client: string): Buffer | null {
+  private mayRecurse(client: string): boolean {
+    const raw = ipToBytes(client);
+    if (raw === null) return false;
+    const address = unmapIpv4(raw);
+    return this.recursionAllowed.some((cidr) => cidrContains(cidr, address));
+  }
+
+  private answer(request: Buffer, transport: Transport, client: string): Buffer | null | Promise<Buffer> {
     const advertised = this.settings.maxUdpSize;
     const parsed = parseQuery(request);
     if (parsed.kind === 'drop') return null;
@@ -85,9 +113,13 @@ export class QueryHandler {
       routed = result.answer;
       this.cache?.set(key, routed, result.scope);
     }
+    const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(query.edns, advertised);
+    if ('forward' in routed) {
+      if (!this.forwarder || !this.mayRecurse(client)) return writeBareResponse(request, query, RCode.REFUSED, advertised);
+      return this.forwarder.answer(request, query, limit);
+    }
     if (!('answers' in routed)) return writeBareResponse(request, query, routed.rcode, advertised);
 
-    const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(query.edns, advertised);
     return writeResponse(request, query, routed, this.choose(routed, client), { limit, advertisedUdpSize: advertised });
   }
 

@@ -12,6 +12,14 @@ export interface TcpLimits {
   idleTimeoutMs: number;
 }
 
+function writeFrame(socket: Socket, response: Buffer): void {
+  if (socket.destroyed) return;
+  const frame = Buffer.allocUnsafe(2 + response.length);
+  frame.writeUInt16BE(response.length, 0);
+  response.copy(frame, 2);
+  socket.write(frame);
+}
+
 export function serveConnection(socket: Socket, handler: QueryHandler, limits: TcpLimits): void {
   let pending: Buffer = Buffer.alloc(0);
   socket.setNoDelay(true);
@@ -25,11 +33,9 @@ export function serveConnection(socket: Socket, handler: QueryHandler, limits: T
       const request = pending.subarray(2, 2 + length);
       pending = pending.subarray(2 + length);
       const response = handler.handle(request, 'tcp', socket.remoteAddress ?? '');
-      if (response === null) continue;
-      const frame = Buffer.allocUnsafe(2 + response.length);
-      frame.writeUInt16BE(response.length, 0);
-      response.copy(frame, 2);
-      socket.write(frame);
+      // Answers that wait for an upstream are written when they arrive (RFC 7766 allows any order).
+      if (response instanceof Promise) void response.then((bytes) => bytes && writeFrame(socket, bytes));
+      else if (response !== null) writeFrame(socket, response);
     }
   });
 }

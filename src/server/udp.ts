@@ -8,7 +8,11 @@ export function listenUdp(address: ListenAddress, handler: QueryHandler, log: Lo
   const socket = createSocket({ type: address.family, reuseAddr: false });
   socket.on('message', (request, peer) => {
     const response = handler.handle(request, 'udp', peer.address);
-    if (response) socket.send(response, peer.port, peer.address);
+    if (response instanceof Promise) {
+      void response.then((bytes) => {
+        if (bytes) socket.send(bytes, peer.port, peer.address);
+      });
+    } else if (response) socket.send(response, peer.port, peer.address);
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);

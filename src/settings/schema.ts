@@ -107,6 +107,51 @@ export const settingsSchema = z
       })
       .strict()
       .default({ answer: 'clusterIP', emptyFallback: 'clusterIP', policy: 'shuffle', maxAnswers: 0, clientSort: 'rfc6724', weights: {}, clientZones: {}, zone: { strict: false } }),
+    forward: z
+      .object({
+        /** Upstream servers (ADDR or ADDR:PORT, IPv4 or IPv6); empty: the nameservers of resolvConf. */
+        upstreams: z.array(z.string().min(1)).default([]),
+        resolvConf: z.string().default('/etc/resolv.conf'),
+        /** How an upstream is chosen, as CoreDNS's forward: random, round_robin or sequential. */
+        policy: z.enum(['random', 'round_robin', 'sequential']).default('random'),
+        /** Milliseconds to wait for one upstream before trying the next. */
+        timeoutMs: z.number().int().min(50).max(30_000).default(2000),
+        /** Upstream queries in flight at most; beyond it, REFUSED (as CoreDNS's max_concurrent). */
+        maxConcurrent: z.number().int().min(1).max(100_000).default(1000),
+        /** Consecutive failures after which an upstream is tried last for holdDownSeconds. */
+        maxFails: z.number().int().min(1).max(100).default(2),
+        holdDownSeconds: z.number().min(0).max(3600).default(10),
+        /** Per-domain upstreams (kube-dns's stubDomains); the longest matching suffix wins. */
+        stubDomains: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default({}),
+        /** Clients allowed recursion (names outside the served zones); others get REFUSED. */
+        allowedClients: z
+          .array(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR'))
+          .default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7', 'fe80::/10']),
+      })
+      .strict()
+      .prefault({}),
+    cache: z
+      .object({
+        /** Longest time an upstream answer is cached, whatever its TTL. */
+        maxTtl: z.number().int().min(0).default(3600),
+        /** Longest time a negative answer (NXDOMAIN, NODATA) is cached, whatever its SOA says. */
+        negativeMaxTtl: z.number().int().min(0).default(1800),
+        positiveSize: z.number().int().min(0).default(10_000),
+        negativeSize: z.number().int().min(0).default(10_000),
+        /** Seconds past expiry an answer may be served when every upstream fails (0: never). */
+        serveStale: z.number().int().min(0).default(3600),
+        prefetch: z
+          .object({
+            /** Hits after which an entry is refreshed before it expires (0: never). */
+            hits: z.number().int().min(0).default(10),
+            /** Refresh when this share of the entry's TTL is left. */
+            percent: z.number().min(1).max(90).default(10),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     /** Prepared answers kept, by (name, type). */
     answerCacheSize: z.number().int().min(0).default(50_000),
   })

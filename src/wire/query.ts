@@ -4,6 +4,7 @@
  */
 import { CLASSIC_UDP_LIMIT, Flag, HEADER_SIZE, OPCODE_QUERY, RCode, RRType } from './constants.ts';
 import { decodeName } from './name.ts';
+import { readRecord as skipRecord } from './record-walker.ts';
 
 export interface Edns {
   /** The requestor's UDP payload size, already raised to at least 512 (RFC 6891 §6.2.5). */
@@ -30,23 +31,6 @@ export type ParseResult =
   /** Answer with this rcode, echoing the question when `questionEnd` is set. */
   | { kind: 'error'; id: number; flags: number; rcode: number; questionEnd: number; edns: Edns | null }
   | { kind: 'drop'; reason: string };
-
-function skipRecord(msg: Buffer, offset: number): { type: number; class: number; ttl: number; rdataStart: number; end: number; ownerIsRoot: boolean } | null {
-  const owner = decodeName(msg, offset);
-  if (owner === null || owner.end + 10 > msg.length) return null;
-  const at = owner.end;
-  const rdlength = msg.readUInt16BE(at + 8);
-  const end = at + 10 + rdlength;
-  if (end > msg.length) return null;
-  return {
-    type: msg.readUInt16BE(at),
-    class: msg.readUInt16BE(at + 2),
-    ttl: msg.readUInt32BE(at + 4),
-    rdataStart: at + 10,
-    end,
-    ownerIsRoot: owner.name === '',
-  };
-}
 
 export function parseQuery(msg: Buffer): ParseResult {
   if (msg.length < HEADER_SIZE) return { kind: 'drop', reason: 'shorter than a header' };

@@ -6,9 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { answerData, query, rcodeOf, type Packet } from '../helpers/dns-client.ts';
+import { type StubUpstream, refusing } from '../helpers/stub-upstream.ts';
 
 const Z = 'cluster.local';
 let server: RunningServer;
+let upstream: StubUpstream;
 const ask = (name: string, type: string) => query(server.port, name, type);
 const sorted = (values: unknown[]) => [...values].map(String).sort();
 const soaOf = (packet: Packet) => (packet.authorities ?? []).find((a) => a.type === 'SOA');
@@ -26,10 +28,12 @@ function assertNxdomain(packet: Packet): void {
 }
 
 before(async () => {
-  server = await startLbdns();
+  upstream = await refusing();
+  server = await startLbdns({ upstream: `127.0.0.1:${upstream.port}` });
 });
 after(async () => {
   await server.stop();
+  await upstream.close();
 });
 
 describe('ClusterIP services', () => {
@@ -215,9 +219,12 @@ describe('the zone itself', () => {
     assertNxdomain(await ask(`a.b.c.web.default.svc.${Z}`, 'A'));
   });
 
-  it('refuses names outside its zones (until forwarding exists)', async () => {
-    const reply = await ask('example.com', 'A');
-    assert.equal(rcodeOf(reply), 'REFUSED');
+  it('passes names outside its zones upstream and never cluster-zone names', async () => {
+    const before = upstream.count();
+    assert.equal(rcodeOf(await ask('example.com', 'A')), 'REFUSED', 'the upstream’s REFUSED, relayed');
+    assert.equal(upstream.count('example.com'), 1);
+    await ask('api.github.com.default.svc.cluster.local', 'A');
+    assert.equal(upstream.count(), before + 1, 'search-path misses are answered from the view');
   });
 });
 
@@ -233,15 +240,16 @@ describe('reverse zones', () => {
     assert.deepEqual(answerData(await ask('42.1.244.10.in-addr.arpa', 'PTR'), 'PTR'), [`10-244-1-42.workers.shop.svc.${Z}`]);
   });
 
-  it('passes an unknown reverse name on (REFUSED until forwarding exists)', async () => {
+  it('passes an unknown reverse name upstream (reverse.fallthrough)', async () => {
     assert.equal(rcodeOf(await ask('9.9.9.9.in-addr.arpa', 'PTR')), 'REFUSED');
+    assert.equal(upstream.count('9.9.9.9.in-addr.arpa'), 1);
   });
 });
 
 describe('settings change the answers', () => {
   async function withSettings(extra: string, check: (port: number) => Promise<void>): Promise<void> {
     const config = tempFile('lbdns.yaml', `${extra}\n`);
-    const other = await startLbdns({ config });
+    const other = await startLbdns({ config, upstream: `127.0.0.1:${upstream.port}` });
     try {
       await check(other.port);
     } finally {

@@ -69,6 +69,11 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Wait for the "serving" line (default) or return at once. */
   waitUntilServing?: boolean;
+  /**
+   * Where names outside the zones go. Default: 127.0.0.1:9, where nothing answers, so that no
+   * test ever forwards to the machine's own resolv.conf.
+   */
+  upstream?: string;
 }
 
 export async function startLbdns(options: StartOptions = {}): Promise<RunningServer> {
@@ -77,6 +82,7 @@ export async function startLbdns(options: StartOptions = {}): Promise<RunningSer
   const args = [join(projectRoot, 'bin/lbdns.js'), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'debug'];
   args.push('--config', options.config ?? demoSettings);
   if (options.objects !== null) args.push('--objects', options.objects ?? demoObjects);
+  args.push('--upstream', options.upstream ?? '127.0.0.1:9');
   args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];

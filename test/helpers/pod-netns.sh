@@ -24,7 +24,7 @@ mount --bind "$WORK/resolv.conf" /etc/resolv.conf
 printf '127.0.0.1 localhost\n' > "$WORK/hosts"
 mount --bind "$WORK/hosts" /etc/hosts
 
-"$NODE" "$LBDNS" --objects "$OBJECTS" --listen 10.97.1.5:53 --ops-listen 127.0.0.1:18080 --log-level warn 2> "$WORK/lbdns.log" &
+"$NODE" "$LBDNS" --objects "$OBJECTS" --upstream 127.0.0.1:9 --listen 10.97.1.5:53 --ops-listen 127.0.0.1:18080 --log-level warn 2> "$WORK/lbdns.log" &
 LBDNS_PID=$!
 trap 'kill $LBDNS_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

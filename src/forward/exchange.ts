@@ -1,0 +1,79 @@
+/**
+ * One query to one upstream over UDP (a fresh socket, so a random source port, and a random ID)
+ * or TCP. Responses that fail the checks are ignored while the timer runs, so a spoofed packet
+ * cannot end the exchange early.
+ */
+import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
+import { randomInt } from 'node:crypto';
+import type { Query } from '../wire/query.ts';
+import { buildUpstreamQuery, inspectResponse, type UpstreamResponse } from './upstream-message.ts';
+import type { Upstream } from './upstreams.ts';
+
+export class ExchangeError extends Error {}
+
+export interface ExchangeOptions {
+  timeoutMs: number;
+  udpSize: number;
+}
+
+export function exchangeUdp(upstream: Upstream, request: Buffer, query: Query, options: ExchangeOptions): Promise<UpstreamResponse> {
+  const id = randomInt(0, 65536);
+  const message = buildUpstreamQuery(request, query, id, options.udpSize);
+  return new Promise((resolve, reject) => {
+    const socket = createSocket(upstream.family === 6 ? 'udp6' : 'udp4');
+    const finish = (error: Error | null, response?: UpstreamResponse): void => {
+      clearTimeout(timer);
+      socket.close();
+      if (error) reject(error);
+      else resolve(response as UpstreamResponse);
+    };
+    const timer = setTimeout(() => finish(new ExchangeError(`${upstream.label}: no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    socket.on('error', (error) => finish(new ExchangeError(`${upstream.label}: ${error.message}`)));
+    socket.on('message', (reply, from) => {
+      if (from.port !== upstream.port || from.address !== upstream.host) return;
+      const response = inspectResponse(reply, { id, qname: query.qname, qtype: query.qtype, qclass: query.qclass });
+      if (response) finish(null, response);
+    });
+    socket.send(message, upstream.port, upstream.host);
+  });
+}
+
+export function exchangeTcp(upstream: Upstream, request: Buffer, query: Query, options: ExchangeOptions): Promise<UpstreamResponse> {
+  const id = randomInt(0, 65536);
+  const message = buildUpstreamQuery(request, query, id, options.udpSize);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: upstream.host, port: upstream.port });
+    let received = Buffer.alloc(0);
+    const finish = (error: Error | null, response?: UpstreamResponse): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (error) reject(error);
+      else resolve(response as UpstreamResponse);
+    };
+    const timer = setTimeout(() => finish(new ExchangeError(`${upstream.label}: no TCP answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    socket.on('error', (error) => finish(new ExchangeError(`${upstream.label}: ${error.message}`)));
+    socket.on('connect', () => {
+      const frame = Buffer.alloc(2 + message.length);
+      frame.writeUInt16BE(message.length, 0);
+      message.copy(frame, 2);
+      socket.write(frame);
+    });
+    socket.on('data', (chunk) => {
+      received = Buffer.concat([received, chunk]);
+      while (received.length >= 2 && received.length >= 2 + received.readUInt16BE(0)) {
+        const reply = received.subarray(2, 2 + received.readUInt16BE(0));
+        received = received.subarray(2 + reply.length);
+        const response = inspectResponse(Buffer.from(reply), { id, qname: query.qname, qtype: query.qtype, qclass: query.qclass });
+        if (response) return finish(null, response);
+      }
+    });
+    socket.on('close', () => finish(new ExchangeError(`${upstream.label}: TCP connection closed without an answer`)));
+  });
+}
+
+/** UDP, and TCP again when the upstream says its answer did not fit (TC). */
+export async function exchange(upstream: Upstream, request: Buffer, query: Query, options: ExchangeOptions): Promise<UpstreamResponse> {
+  const response = await exchangeUdp(upstream, request, query, options);
+  return response.truncated ? exchangeTcp(upstream, request, query, options) : response;
+}

@@ -1,0 +1,147 @@
+/**
+ * Names outside the served zones: answered from the response cache when it can (synchronously),
+ * else from an upstream, with identical concurrent misses sharing one upstream query, a cap on
+ * upstream queries in flight, stub domains (longest suffix wins), serve-stale and prefetch.
+ */
+import type { Logger } from 'pino';
+import { RCode } from '../wire/constants.ts';
+import { writeBareResponse } from '../wire/message.ts';
+import type { Query } from '../wire/query.ts';
+import type { Settings } from '../settings/schema.ts';
+import { exchange } from './exchange.ts';
+import { type CachedAnswer, ResponseCache, cacheKey, remainingTtl, renderForClient } from './response-cache.ts';
+import type { UpstreamResponse } from './upstream-message.ts';
+import { UpstreamPool, parseUpstream, resolvConfUpstreams } from './upstreams.ts';
+
+class Overloaded extends Error {}
+
+export interface ForwardStats {
+  upstreamQueries: number;
+  cacheHits: number;
+  cacheMisses: number;
+  staleServed: number;
+}
+
+/** After a failed refresh, a stale answer is served at once for this long, refreshed in the background. */
+const STALE_FAST_PATH_MS = 30_000;
+
+export class Forwarder {
+  private readonly settings: Settings;
+  private readonly log: Logger;
+  private readonly defaultPool: UpstreamPool;
+  private readonly stubPools: Array<{ domain: string; pool: UpstreamPool }>;
+  private readonly cache: ResponseCache;
+  private readonly inflight = new Map<string, Promise<UpstreamResponse>>();
+  private readonly failedAt = new Map<string, number>();
+  readonly stats: ForwardStats = { upstreamQueries: 0, cacheHits: 0, cacheMisses: 0, staleServed: 0 };
+
+  constructor(settings: Settings, log: Logger, extraUpstreams: string[] = []) {
+    this.settings = settings;
+    this.log = log.child({ part: 'forward' });
+    const f = settings.forward;
+    const pool = (list: string[]) => new UpstreamPool(list.map(parseUpstream), f.policy, f.maxFails, f.holdDownSeconds * 1000);
+    const configured = [...extraUpstreams, ...f.upstreams];
+    this.defaultPool = configured.length > 0 ? pool(configured) : new UpstreamPool(resolvConfUpstreams(f.resolvConf), f.policy, f.maxFails, f.holdDownSeconds * 1000);
+    this.stubPools = Object.entries(f.stubDomains)
+      .map(([domain, list]) => ({ domain: domain.toLowerCase().replace(/\.$/, ''), pool: pool(list) }))
+      .sort((a, b) => b.domain.length - a.domain.length);
+    this.cache = new ResponseCache(settings.cache);
+    this.log.info(
+      { upstreams: this.defaultPool.upstreams.map((u) => u.label), stubDomains: this.stubPools.map((s) => s.domain), policy: f.policy },
+      this.defaultPool.upstreams.length > 0 ? 'forwarding names outside the served zones' : 'no upstream: names outside the served zones get SERVFAIL',
+    );
+  }
+
+  get cacheSize(): { positive: number; negative: number } {
+    return this.cache.size;
+  }
+
+  /** The response to a query for a name outside the served zones: a Buffer on a cache hit. */
+  answer(request: Buffer, query: Query, limit: number): Buffer | Promise<Buffer> {
+    const key = cacheKey(query);
+    const now = Date.now();
+    const hit = this.cache.lookup(key, now);
+    const advertised = this.settings.maxUdpSize;
+    if (hit?.fresh) {
+      this.stats.cacheHits++;
+      hit.entry.hits++;
+      this.maybePrefetch(key, request, query, hit.entry, now);
+      return renderForClient(hit.entry.response, request, query, (now - hit.entry.storedAt) / 1000, false, limit, advertised);
+    }
+    this.stats.cacheMisses++;
+    if (hit && now - (this.failedAt.get(key) ?? -Infinity) < STALE_FAST_PATH_MS) {
+      void this.resolve(key, request, query).catch(() => undefined);
+      return this.serveStale(hit.entry, request, query, limit);
+    }
+    return this.miss(key, request, query, limit, hit?.entry);
+  }
+
+  private async miss(key: string, request: Buffer, query: Query, limit: number, stale: CachedAnswer | undefined): Promise<Buffer> {
+    try {
+      const response = await this.resolve(key, request, query);
+      return renderForClient(response, request, query, 0, false, limit, this.settings.maxUdpSize);
+    } catch (error) {
+      if (error instanceof Overloaded) return writeBareResponse(request, query, RCode.REFUSED, this.settings.maxUdpSize);
+      if (stale) return this.serveStale(stale, request, query, limit);
+      this.log.debug({ qname: query.qname, err: (error as Error).message }, 'every upstream failed');
+      return writeBareResponse(request, query, RCode.SERVFAIL, this.settings.maxUdpSize);
+    }
+  }
+
+  private serveStale(entry: CachedAnswer, request: Buffer, query: Query, limit: number): Buffer {
+    this.stats.staleServed++;
+    return renderForClient(entry.response, request, query, 0, true, limit, this.settings.maxUdpSize);
+  }
+
+  /** Popular entries are refreshed before they expire, so their clients never wait. */
+  private maybePrefetch(key: string, request: Buffer, query: Query, entry: CachedAnswer, now: number): void {
+    const prefetch = this.settings.cache.prefetch;
+    if (prefetch.hits === 0 || entry.hits < prefetch.hits || this.inflight.has(key)) return;
+    if (remainingTtl(entry, now) > Math.max(1, (entry.ttl * prefetch.percent) / 100)) return;
+    void this.resolve(key, request, query).catch(() => undefined);
+  }
+
+  /** One upstream query per key at a time; beyond the cap, Overloaded. */
+  private resolve(key: string, request: Buffer, query: Query): Promise<UpstreamResponse> {
+    const existing = this.inflight.get(key);
+    if (existing) return existing;
+    if (this.inflight.size >= this.settings.forward.maxConcurrent) return Promise.reject(new Overloaded());
+    const promise = this.tryUpstreams(request, query)
+      .then((response) => {
+        this.failedAt.delete(key);
+        this.cache.store(key, response);
+        return response;
+      })
+      .catch((error: unknown) => {
+        this.failedAt.set(key, Date.now());
+        if (this.failedAt.size > 100_000) this.failedAt.clear();
+        throw error;
+      })
+      .finally(() => this.inflight.delete(key));
+    this.inflight.set(key, promise);
+    return promise;
+  }
+
+  private poolFor(qname: string): UpstreamPool {
+    for (const stub of this.stubPools) if (qname === stub.domain || qname.endsWith(`.${stub.domain}`)) return stub.pool;
+    return this.defaultPool;
+  }
+
+  private async tryUpstreams(request: Buffer, query: Query): Promise<UpstreamResponse> {
+    const pool = this.poolFor(query.qname);
+    const options = { timeoutMs: this.settings.forward.timeoutMs, udpSize: this.settings.maxUdpSize };
+    let lastError: unknown = new Error('no upstream configured');
+    for (const upstream of pool.candidates()) {
+      this.stats.upstreamQueries++;
+      try {
+        const response = await exchange(upstream, request, query, options);
+        pool.succeeded(upstream);
+        return response;
+      } catch (error) {
+        pool.failed(upstream);
+        lastError = error;
+      }
+    }
+    throw lastError;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Upstream servers and how one is chosen (CoreDNS forward's random, round_robin and sequential),
+ * skipping those that failed recently until their hold-down ends.
+ */
+import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
+import { canonicalIp } from '../net/ip.ts';
+
+export interface Upstream {
+  host: string;
+  port: number;
+  family: 4 | 6;
+  label: string;
+  failures: number;
+  downUntil: number;
+}
+
+export type UpstreamPolicy = 'random' | 'round_robin' | 'sequential';
+
+/** "ADDR", "ADDR:PORT", "[V6]:PORT" or a bare IPv6 address. */
+export function parseUpstream(text: string): Upstream {
+  let host = text;
+  let port = 53;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (bracketed) {
+    host = bracketed[1] as string;
+    if (bracketed[2]) port = Number(bracketed[2]);
+  } else if (!isIPv6(text)) {
+    const colon = text.lastIndexOf(':');
+    if (colon > 0) {
+      host = text.slice(0, colon);
+      port = Number(text.slice(colon + 1));
+    }
+  }
+  const ip = canonicalIp(host);
+  if (ip === null || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`upstream "${text}": expected ADDR or ADDR:PORT`);
+  return { host: ip, port, family: ip.includes(':') ? 6 : 4, label: ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`, failures: 0, downUntil: 0 };
+}
+
+/** The nameservers of a resolv.conf, as CoreDNS's `forward . /etc/resolv.conf` reads them. */
+export function resolvConfUpstreams(path: string): Upstream[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const upstreams: Upstream[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^\s*nameserver\s+(\S+)/.exec(line);
+    if (!match) continue;
+    try {
+      upstreams.push(parseUpstream((match[1] as string).split('%')[0] as string));
+    } catch {
+      // A link-local or malformed entry is skipped, as resolvers do.
+    }
+  }
+  return upstreams;
+}
+
+export class UpstreamPool {
+  readonly upstreams: Upstream[];
+  private readonly policy: UpstreamPolicy;
+  private readonly maxFails: number;
+  private readonly holdDownMs: number;
+  private next = 0;
+
+  constructor(upstreams: Upstream[], policy: UpstreamPolicy, maxFails: number, holdDownMs: number) {
+    this.upstreams = upstreams;
+    this.policy = policy;
+    this.maxFails = maxFails;
+    this.holdDownMs = holdDownMs;
+  }
+
+  /** Upstreams in the order to try them: healthy ones by policy, then those held down. */
+  candidates(now = Date.now()): Upstream[] {
+    const list = [...this.upstreams];
+    if (this.policy === 'random') {
+      for (let i = list.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [list[i], list[j]] = [list[j] as Upstream, list[i] as Upstream];
+      }
+    } else if (this.policy === 'round_robin' && list.length > 0) {
+      const start = this.next++ % list.length;
+      list.push(...list.splice(0, start));
+    }
+    const healthy = list.filter((u) => u.downUntil <= now);
+    const down = list.filter((u) => u.downUntil > now);
+    return [...healthy, ...down];
+  }
+
+  succeeded(upstream: Upstream): void {
+    upstream.failures = 0;
+    upstream.downUntil = 0;
+  }
+
+  failed(upstream: Upstream, now = Date.now()): void {
+    upstream.failures++;
+    if (upstream.failures >= this.maxFails) upstream.downUntil = now + this.holdDownMs;
+  }
+}
