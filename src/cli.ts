@@ -71,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
       opsListen: flags['ops-listen'],
       listen: flags.listen,
       zone: flags.zone,
+      upstream: flags.upstream,
       logLevel: flags['log-level'],
     });
   } catch (error) {
@@ -88,7 +89,7 @@ export async function main(argv: string[]): Promise<void> {
   const state = { ready: false };
   let forwarder: Forwarder;
   try {
-    forwarder = new Forwarder(settings, log, flags.upstream ?? []);
+    forwarder = new Forwarder(settings, log);
   } catch (error) {
     log.fatal({ err: (error as Error).message }, 'bad upstream');
     process.exitCode = 2;

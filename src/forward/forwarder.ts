@@ -35,13 +35,12 @@ export class Forwarder {
   private readonly failedAt = new Map<string, number>();
   readonly stats: ForwardStats = { upstreamQueries: 0, cacheHits: 0, cacheMisses: 0, staleServed: 0 };
 
-  constructor(settings: Settings, log: Logger, extraUpstreams: string[] = []) {
+  constructor(settings: Settings, log: Logger) {
     this.settings = settings;
     this.log = log.child({ part: 'forward' });
     const f = settings.forward;
     const pool = (list: string[]) => new UpstreamPool(list.map(parseUpstream), f.policy, f.maxFails, f.holdDownSeconds * 1000);
-    const configured = [...extraUpstreams, ...f.upstreams];
-    this.defaultPool = configured.length > 0 ? pool(configured) : new UpstreamPool(resolvConfUpstreams(f.resolvConf), f.policy, f.maxFails, f.holdDownSeconds * 1000);
+    this.defaultPool = f.upstreams.length > 0 ? pool(f.upstreams) : new UpstreamPool(resolvConfUpstreams(f.resolvConf), f.policy, f.maxFails, f.holdDownSeconds * 1000);
     this.stubPools = Object.entries(f.stubDomains)
       .map(([domain, list]) => ({ domain: domain.toLowerCase().replace(/\.$/, ''), pool: pool(list) }))
       .sort((a, b) => b.domain.length - a.domain.length);

@@ -9,6 +9,7 @@ export interface FlagOverrides {
   opsListen?: string;
   listen?: string[];
   zone?: string[];
+  upstream?: string[];
   logLevel?: string;
 }
 
@@ -35,6 +36,7 @@ export function loadSettings(configPath: string | undefined, flags: FlagOverride
   if (flags.opsListen !== undefined) merged.ops = { ...(merged.ops as object | undefined), listen: flags.opsListen };
   if (flags.listen !== undefined) merged.listen = flags.listen;
   if (flags.zone !== undefined) merged.zones = flags.zone;
+  if (flags.upstream !== undefined) merged.forward = { ...(merged.forward as object | undefined), upstreams: flags.upstream };
   if (flags.logLevel !== undefined) merged.logLevel = flags.logLevel;
   return parseSettings(merged, configPath ?? 'settings');
 }

@@ -70,10 +70,11 @@ export interface StartOptions {
   /** Wait for the "serving" line (default) or return at once. */
   waitUntilServing?: boolean;
   /**
-   * Where names outside the zones go. Default: 127.0.0.1:9, where nothing answers, so that no
-   * test ever forwards to the machine's own resolv.conf.
+   * Where names outside the zones go (--upstream). Default: 127.0.0.1:9, where nothing answers,
+   * so that no test ever forwards to the machine's own resolv.conf; null: no flag, for a settings
+   * file that lists its own loopback upstreams.
    */
-  upstream?: string;
+  upstream?: string | null;
 }
 
 export async function startLbdns(options: StartOptions = {}): Promise<RunningServer> {
@@ -82,7 +83,7 @@ export async function startLbdns(options: StartOptions = {}): Promise<RunningSer
   const args = [join(projectRoot, 'bin/lbdns.js'), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'debug'];
   args.push('--config', options.config ?? demoSettings);
   if (options.objects !== null) args.push('--objects', options.objects ?? demoObjects);
-  args.push('--upstream', options.upstream ?? '127.0.0.1:9');
+  if (options.upstream !== null) args.push('--upstream', options.upstream ?? '127.0.0.1:9');
   args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
