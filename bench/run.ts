@@ -42,12 +42,19 @@ writeFileSync(join(dir, 'objects-affinity.json'), generateCluster({ affinity: tr
 writeFileSync(join(dir, 'cluster.local.zone'), cluster.clusterZone);
 writeFileSync(join(dir, '10.in-addr.arpa.zone'), cluster.reverseZone);
 writeFileSync(join(dir, 'queries.txt'), cluster.queries.join('\n') + '\n');
+// Names outside the cluster zone, all answered by knot's example.test: lbdns forwards each once
+// and then answers from its cache.
+const externalNames = Array.from({ length: 1000 }, (_, i) => `host${i}.example.test`);
+writeFileSync(join(dir, 'example.test.zone'), [`$ORIGIN example.test.`, `@ 3600 IN SOA ns.example.test. admin.example.test. 1 7200 1800 86400 300`, `@ 3600 IN NS ns.example.test.`, `ns 3600 IN A 127.0.0.1`, ...externalNames.map((n, i) => `${n}. 3600 IN A 198.51.100.${i % 250}`)].join('\n') + '\n');
+writeFileSync(join(dir, 'queries-forwarded.txt'), externalNames.map((n) => `${n} A`).join('\n') + '\n');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Peer {
   name: string;
   port: number;
+  /** The query file, when not the cluster mix. */
+  queries?: string;
   start(): ChildProcess;
   /** Called once the process runs: pin every thread to the server core. */
   pin(pid: number): void;
@@ -82,6 +89,7 @@ const policyPeers: Peer[] = [
 
 const serverPeers: Peer[] = [
   lbdnsPeer('lbdns', 15353, '{}\n'),
+  { ...lbdnsPeer('lbdns forwarding (cache hits)', 15355, 'forward:\n  upstreams: ["127.0.0.1:15354"]\n'), queries: 'queries-forwarded.txt' },
   {
     name: 'knot',
     port: 15354,
@@ -109,6 +117,8 @@ const serverPeers: Peer[] = [
         '    file: cluster.local.zone',
         '  - domain: 10.in-addr.arpa',
         '    file: 10.in-addr.arpa.zone',
+        '  - domain: example.test',
+        '    file: example.test.zone',
       ].join('\n');
       writeFileSync(join(dir, 'knot.conf'), config);
       return spawn('taskset', ['-c', serverCore, 'knotd', '-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -126,8 +136,8 @@ interface Result {
   rssMiB: number;
 }
 
-function dnsperf(port: number): Result & { raw: string } {
-  const raw = execFileSync('taskset', ['-c', loadCore, 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', join(dir, 'queries.txt'), '-l', String(seconds), '-c', '8', '-q', '500', '-T', '1'], { encoding: 'utf8' });
+function dnsperf(port: number, queries = 'queries.txt'): Result & { raw: string } {
+  const raw = execFileSync('taskset', ['-c', loadCore, 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', join(dir, queries), '-l', String(seconds), '-c', '8', '-q', '500', '-T', '1'], { encoding: 'utf8' });
   const number = (pattern: RegExp) => Number(pattern.exec(raw)?.[1] ?? NaN);
   return {
     raw,
@@ -167,7 +177,7 @@ try {
   }
   for (let run = 0; run < runs; run++) {
     for (const peer of peers) {
-      const result = dnsperf(peer.port);
+      const result = dnsperf(peer.port, peer.queries);
       result.rssMiB = rssMiB(processes.get(peer.name)!.pid as number);
       results.get(peer.name)!.push(result);
       console.error(`run ${run + 1}/${runs} ${peer.name}: ${result.qps.toFixed(0)} q/s, ${result.avgLatencyMs.toFixed(3)} ms avg, ${result.lost} lost`);
