@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import type { Socket } from 'node:dgram';
 import type { Server } from 'node:net';
 import { createLogger } from './log.ts';
-import { loadSettings } from './settings/load.ts';
+import { type FlagOverrides, loadSettings } from './settings/load.ts';
+import { keysNeedingRestart, watchSettings } from './settings/reload.ts';
 import { SettingsError, type Settings } from './settings/schema.ts';
 import { ClusterView } from './view/cluster-view.ts';
 import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
@@ -17,7 +18,7 @@ import { auditPorts } from './balance/port-audit.ts';
 import { debugBalanceRoute } from './ops/debug-routes.ts';
 import { Forwarder } from './forward/forwarder.ts';
 import { ZoneRouter } from './resolve/router.ts';
-import { QueryHandler } from './server/handler.ts';
+import { QueryHandler, type Transport } from './server/handler.ts';
 import { formatListenAddress, parseListenAddress } from './server/listen-address.ts';
 import { ownAddresses } from './server/own-addresses.ts';
 import { listenUdp } from './server/udp.ts';
@@ -56,6 +57,18 @@ function readFlags(argv: string[]) {
   return values;
 }
 
+function settingsFlags(flags: ReturnType<typeof readFlags>): FlagOverrides {
+  return {
+    objects: flags.objects,
+    kubeconfig: flags.kubeconfig,
+    opsListen: flags['ops-listen'],
+    listen: flags.listen,
+    zone: flags.zone,
+    upstream: flags.upstream,
+    logLevel: flags['log-level'],
+  };
+}
+
 export async function main(argv: string[]): Promise<void> {
   let flags;
   let settings: Settings;
@@ -65,15 +78,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(USAGE);
       return;
     }
-    settings = loadSettings(flags.config, {
-      objects: flags.objects,
-      kubeconfig: flags.kubeconfig,
-      opsListen: flags['ops-listen'],
-      listen: flags.listen,
-      zone: flags.zone,
-      upstream: flags.upstream,
-      logLevel: flags['log-level'],
-    });
+    settings = loadSettings(flags.config, settingsFlags(flags));
   } catch (error) {
     process.stderr.write(`lbdns: ${(error as Error).message}\n${error instanceof SettingsError ? '' : USAGE}`);
     process.exitCode = 2;
@@ -85,20 +90,28 @@ export async function main(argv: string[]): Promise<void> {
   const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined });
   const listen = settings.listen.map(parseListenAddress);
   const serverIps = ownAddresses(listen);
-  const router = new ZoneRouter({ view, settings, serverAddresses: () => serverIps });
-  const state = { ready: false };
-  let forwarder: Forwarder;
+  const state = { ready: false, draining: false };
+  metrics.viewCounts = () => view.counts();
+
+  // Everything that reads settings is built from them; a reload builds it again and swaps it in.
+  const buildServing = (current: Settings, previous: Serving | null): Serving => {
+    const router = new ZoneRouter({ view, settings: current, serverAddresses: () => serverIps });
+    const sameForwarding = previous && JSON.stringify([previous.settings.forward, previous.settings.cache, previous.settings.maxUdpSize]) === JSON.stringify([current.forward, current.cache, current.maxUdpSize]);
+    const forwarder = sameForwarding ? previous.forwarder : new Forwarder(current, log);
+    return { settings: current, forwarder, handler: new QueryHandler(router, current, state, log, forwarder, metrics.queries) };
+  };
+  let serving: Serving;
   try {
-    forwarder = new Forwarder(settings, log);
+    serving = buildServing(settings, null);
   } catch (error) {
     log.fatal({ err: (error as Error).message }, 'bad upstream');
     process.exitCode = 2;
     return;
   }
-  const handler = new QueryHandler(router, settings, state, log, forwarder);
-  view.onChange((change) => handler.invalidate(change));
-  view.onChange(auditPorts(view, settings, log));
-  metrics.viewCounts = () => view.counts();
+  metrics.forwarding = () => serving.forwarder;
+  const dispatch = { handle: (request: Buffer, transport: Transport, client: string) => serving.handler.handle(request, transport, client) };
+  view.onChange((change) => serving.handler.invalidate(change));
+  view.onChange(auditPorts(view, () => serving.settings, log));
 
   const sourceKind = settings.source ?? (settings.objects ? 'file' : 'kubernetes');
   let stopSource: () => void;
@@ -137,28 +150,61 @@ export async function main(argv: string[]): Promise<void> {
   const servers: Server[] = [];
   try {
     for (const address of listen) {
-      sockets.push(await listenUdp(address, handler, log));
-      servers.push(await listenTcp(address, handler, log));
+      sockets.push(await listenUdp(address, dispatch, log));
+      servers.push(await listenTcp(address, dispatch, log));
       log.info({ listen: formatListenAddress(address), zones: settings.zones }, 'serving DNS over UDP and TCP');
     }
     const ops = parseListenAddress(settings.ops.listen);
-    servers.push(await listenOps(ops, { ready: () => state.ready }, metrics, log, [debugBalanceRoute(view, settings)]));
+    servers.push(await listenOps(ops, { ready: () => state.ready && !state.draining }, metrics, log, [debugBalanceRoute(view, () => serving.settings)]));
     log.info({ listen: formatListenAddress(ops) }, 'serving /health, /ready, /metrics and /debug/balance over HTTP');
   } catch (error) {
     log.fatal({ err: (error as Error).message }, 'cannot listen');
     process.exit(1);
   }
 
-  const stop = (signal: string): void => {
-    log.info({ signal }, 'stopping');
-    stopSource();
-    for (const socket of sockets) socket.close();
-    for (const server of servers) server.close();
-    log.flush();
-    setTimeout(() => process.exit(0), 50).unref();
+  const overrides = settingsFlags(flags);
+  const settingsWatch = flags.config
+    ? watchSettings(
+        flags.config,
+        overrides,
+        log,
+        (next) => {
+          const restart = keysNeedingRestart(serving.settings, next);
+          if (restart.length > 0) log.warn({ keys: restart }, 'these settings take effect only after a restart');
+          log.level = next.logLevel;
+          serving = buildServing(next, serving);
+        },
+        (ok) => {
+          metrics.configReloads.inc({ result: ok ? 'success' : 'failure' });
+          metrics.configLastReloadSuccessful.set(ok ? 1 : 0);
+        },
+      )
+    : null;
+  metrics.configLastReloadSuccessful.set(1);
+  process.on('SIGHUP', () => settingsWatch?.reload('SIGHUP'));
+
+  const stop = (signal: string, drainSeconds: number): void => {
+    if (state.draining) return;
+    state.draining = true;
+    log.info({ signal, drainSeconds }, drainSeconds > 0 ? 'not ready any more; answering until the drain time is over' : 'stopping');
+    setTimeout(() => {
+      stopSource();
+      settingsWatch?.close();
+      for (const socket of sockets) socket.close();
+      for (const server of servers) server.close();
+      log.info('stopped');
+      log.flush();
+      setTimeout(() => process.exit(0), 50).unref();
+    }, drainSeconds * 1000);
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM', serving.settings.shutdown.drainSeconds));
+  process.on('SIGINT', () => stop('SIGINT', 0));
+}
+
+interface Serving {
+  settings: Settings;
+  forwarder: Forwarder;
+  handler: QueryHandler;
 }
 
 await main(process.argv.slice(2));

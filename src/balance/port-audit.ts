@@ -19,11 +19,11 @@ export function mappedPorts(service: Service): PortMapping[] {
   return service.ports.filter((p) => p.targetPort !== null).map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort as number | string }));
 }
 
-export function auditPorts(view: ClusterView, settings: Settings, log: Logger): (change: ViewChange) => void {
+export function auditPorts(view: ClusterView, settings: () => Settings, log: Logger): (change: ViewChange) => void {
   const warned = new Map<string, string>();
   const check = (service: Service): void => {
     const key = `${service.namespace}/${service.name}`;
-    const mapped = serviceBalance(service, settings).endpointMode ? mappedPorts(service) : [];
+    const mapped = serviceBalance(service, settings()).endpointMode ? mappedPorts(service) : [];
     const signature = JSON.stringify(mapped);
     if (mapped.length === 0 || warned.get(key) === signature) return;
     warned.set(key, signature);

@@ -11,7 +11,7 @@ import type { Settings } from '../settings/schema.ts';
 import { exchange } from './exchange.ts';
 import { type CachedAnswer, ResponseCache, cacheKey, remainingTtl, renderForClient } from './response-cache.ts';
 import type { UpstreamResponse } from './upstream-message.ts';
-import { UpstreamPool, parseUpstream, resolvConfUpstreams } from './upstreams.ts';
+import { type Upstream, UpstreamPool, parseUpstream, resolvConfUpstreams } from './upstreams.ts';
 
 class Overloaded extends Error {}
 
@@ -53,6 +53,11 @@ export class Forwarder {
 
   get cacheSize(): { positive: number; negative: number } {
     return this.cache.size;
+  }
+
+  /** Every upstream, default and stub-domain ones, for metrics. */
+  get upstreams(): Upstream[] {
+    return [...this.defaultPool.upstreams, ...this.stubPools.flatMap((s) => s.pool.upstreams)];
   }
 
   /** The response to a query for a name outside the served zones: a Buffer on a cache hit. */
@@ -132,6 +137,7 @@ export class Forwarder {
     let lastError: unknown = new Error('no upstream configured');
     for (const upstream of pool.candidates()) {
       this.stats.upstreamQueries++;
+      upstream.requests++;
       try {
         const response = await exchange(upstream, request, query, options);
         pool.succeeded(upstream);

@@ -13,6 +13,9 @@ export interface Upstream {
   label: string;
   failures: number;
   downUntil: number;
+  /** Totals, for metrics. */
+  requests: number;
+  errors: number;
 }
 
 export type UpstreamPolicy = 'random' | 'round_robin' | 'sequential';
@@ -34,7 +37,7 @@ export function parseUpstream(text: string): Upstream {
   }
   const ip = canonicalIp(host);
   if (ip === null || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`upstream "${text}": expected ADDR or ADDR:PORT`);
-  return { host: ip, port, family: ip.includes(':') ? 6 : 4, label: ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`, failures: 0, downUntil: 0 };
+  return { host: ip, port, family: ip.includes(':') ? 6 : 4, label: ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`, failures: 0, downUntil: 0, requests: 0, errors: 0 };
 }
 
 /** The nameservers of a resolv.conf, as CoreDNS's `forward . /etc/resolv.conf` reads them. */
@@ -95,6 +98,7 @@ export class UpstreamPool {
   }
 
   failed(upstream: Upstream, now = Date.now()): void {
+    upstream.errors++;
     upstream.failures++;
     if (upstream.failures >= this.maxFails) upstream.downUntil = now + this.holdDownMs;
   }

@@ -8,9 +8,10 @@ import { splitLabels } from '../wire/name.ts';
 import { canonicalIp } from '../net/ip.ts';
 import { type OpsRoute, sendJson } from './http-server.ts';
 
-export function debugBalanceRoute(view: ClusterView, settings: Settings): OpsRoute {
-  const clients = new ClientClassifier(settings);
+export function debugBalanceRoute(view: ClusterView, currentSettings: () => Settings): OpsRoute {
   return (_request, url, response) => {
+    const settings = currentSettings();
+    const clients = new ClientClassifier(settings);
     if (url.pathname !== '/debug/balance') return false;
     const name = (url.searchParams.get('name') ?? '').toLowerCase().replace(/\.$/, '');
     const zone = [...settings.zones].sort((a, b) => b.length - a.length).find((z) => name.endsWith(`.${z}`));

@@ -3,6 +3,8 @@
  * where the meaning matches. Everything that records a metric gets this object passed in.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { QueryMetrics, liveCounter } from './query-metrics.ts';
+import type { Forwarder } from '../forward/forwarder.ts';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -47,6 +49,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly configReloads = new Counter({
+    name: 'lbdns_config_reloads_total',
+    help: 'Settings reloads, by result (success, failure: rejected, the last good settings serve).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly configLastReloadSuccessful = new Gauge({
+    name: 'lbdns_config_last_reload_successful',
+    help: '1 when the last settings reload was accepted, 0 when it was rejected.',
+    registers: [this.registry],
+  });
+
   /** Read at scrape time; set by whoever owns the cluster view. */
   viewCounts: (() => Record<string, number>) | null = null;
 
@@ -60,7 +75,36 @@ export class Metrics {
     },
   });
 
+  readonly queries = new QueryMetrics();
+
+  /** Read at scrape time; set to the current forwarder. */
+  forwarding: (() => Forwarder) | null = null;
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'lbdns_' });
+    this.queries.register(this.registry);
+    const stats = () => this.forwarding?.().stats;
+    this.registry.registerMetric(liveCounter('lbdns_cache_hits_total', 'Forwarded names answered from the cache.', () => [{ labels: {}, value: stats()?.cacheHits ?? 0 }]));
+    this.registry.registerMetric(liveCounter('lbdns_cache_misses_total', 'Forwarded names not (freshly) in the cache.', () => [{ labels: {}, value: stats()?.cacheMisses ?? 0 }]));
+    this.registry.registerMetric(liveCounter('lbdns_cache_stale_served_total', 'Expired answers served because every upstream failed.', () => [{ labels: {}, value: stats()?.staleServed ?? 0 }]));
+    this.registry.registerMetric(
+      liveCounter(
+        'lbdns_cache_entries',
+        'Answers in the forwarding cache, by kind.',
+        () => {
+          const size = this.forwarding?.().cacheSize ?? { positive: 0, negative: 0 };
+          return [
+            { labels: { type: 'success' }, value: size.positive },
+            { labels: { type: 'denial' }, value: size.negative },
+          ];
+        },
+        'gauge',
+      ),
+    );
+    this.registry.registerMetric(liveCounter('lbdns_forward_requests_total', 'Queries sent upstream, by upstream.', () => (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.requests }))));
+    this.registry.registerMetric(liveCounter('lbdns_forward_failures_total', 'Upstream queries that failed (timeout, network), by upstream.', () => (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.errors }))));
+    this.registry.registerMetric(
+      liveCounter('lbdns_forward_healthy', 'Whether an upstream is in use (1) or held down after failures (0).', () => (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.downUntil > Date.now() ? 0 : 1 })), 'gauge'),
+    );
   }
 }

@@ -35,12 +35,13 @@ export class ZoneRouter implements Router {
 
   route(qname: string, qtype: number): RouteResult {
     const route = this.routes.find((r) => inZone(qname, r.zone));
-    if (!route) return { answer: { forward: true }, scope: GLOBAL_SCOPE };
-    if (!route.reverse) return { answer: this.cluster.answer(qname, route.zone, qtype), scope: this.cluster.scopeOf(qname, route.zone) };
+    if (!route) return { answer: { forward: true }, zone: '.', scope: GLOBAL_SCOPE };
+    const zone = route.zone;
+    if (!route.reverse) return { answer: this.cluster.answer(qname, zone, qtype), zone, scope: this.cluster.scopeOf(qname, zone) };
     // Reverse answers can depend on any Service's addresses.
-    const answer = answerReverse(this.ctx, qname, route.zone, qtype);
-    if (answer) return { answer, scope: GLOBAL_SCOPE };
-    if (this.ctx.settings.reverse.fallthrough) return { answer: { forward: true }, scope: GLOBAL_SCOPE };
-    return { answer: negative(RCode.NXDOMAIN, new RecordEncoder(qname).soa(route.zone, this.ctx.view.serial, this.ctx.settings.ttl)), scope: GLOBAL_SCOPE };
+    const answer = answerReverse(this.ctx, qname, zone, qtype);
+    if (answer) return { answer, zone, scope: GLOBAL_SCOPE };
+    if (this.ctx.settings.reverse.fallthrough) return { answer: { forward: true }, zone: '.', scope: GLOBAL_SCOPE };
+    return { answer: negative(RCode.NXDOMAIN, new RecordEncoder(qname).soa(zone, this.ctx.view.serial, this.ctx.settings.ttl)), zone, scope: GLOBAL_SCOPE };
   }
 }

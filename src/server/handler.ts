@@ -14,8 +14,15 @@ import { ipToBytes } from '../net/ip.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
 import { AnswerCache, type AnswerScope } from './answer-cache.ts';
+import type { QueryMetrics } from '../ops/query-metrics.ts';
 
 export type Transport = 'udp' | 'tcp';
+
+/** What the handler learned about a query, for its metrics. */
+interface QueryFacts {
+  zone: string;
+  qtype: number;
+}
 
 /** What the router decides for a name: a prepared answer, a bare rcode, or "ask upstream". */
 export type Routed = PreparedAnswer | { rcode: number } | { forward: true };
@@ -27,6 +34,8 @@ export interface ForwardAnswerer {
 
 export interface RouteResult {
   answer: Routed;
+  /** The zone that answered ('.' for names that go upstream), for metrics. */
+  zone: string;
   /** What the answer depends on, so a change elsewhere keeps it cached. */
   scope: AnswerScope;
 }
@@ -43,7 +52,8 @@ export interface HandlerState {
 const TCP_LIMIT = 65535;
 
 export class QueryHandler {
-  private readonly cache: AnswerCache<Routed> | null;
+  private readonly cache: AnswerCache<{ answer: Routed; zone: string }> | null;
+  private readonly metrics: QueryMetrics | null;
   private readonly router: Router;
   private readonly settings: Settings;
   private readonly state: HandlerState;
@@ -52,8 +62,9 @@ export class QueryHandler {
   private readonly forwarder: ForwardAnswerer | null;
   private readonly recursionAllowed: Cidr[];
 
-  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null) {
+  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null, metrics: QueryMetrics | null = null) {
     this.router = router;
+    this.metrics = metrics;
     this.forwarder = forwarder;
     this.recursionAllowed = settings.forward.allowedClients.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
     this.clients = new ClientClassifier(settings);
@@ -73,14 +84,23 @@ export class QueryHandler {
    * promise only for names that go upstream. Never throws, and the promise never rejects.
    */
   handle(request: Buffer, transport: Transport, client: string): Buffer | null | Promise<Buffer | null> {
+    const started = performance.now();
+    const seen: QueryFacts = { zone: '.', qtype: 0 };
     try {
-      const response = this.answer(request, transport, client);
+      const response = this.answer(request, transport, client, seen);
       if (response instanceof Promise) {
-        return response.catch((error: unknown) => {
-          this.log.error({ err: error }, 'query handling failed');
-          return null;
-        });
+        return response.then(
+          (bytes) => {
+            this.metrics?.record(seen.zone, transport, seen.qtype, bytes, (performance.now() - started) / 1000);
+            return bytes;
+          },
+          (error: unknown) => {
+            this.log.error({ err: error }, 'query handling failed');
+            return null;
+          },
+        );
       }
+      this.metrics?.record(seen.zone, transport, seen.qtype, response, (performance.now() - started) / 1000);
       return response;
     } catch (error) {
       this.log.error({ err: error }, 'query handling failed');
@@ -95,24 +115,27 @@ export class QueryHandler {
     return this.recursionAllowed.some((cidr) => cidrContains(cidr, address));
   }
 
-  private answer(request: Buffer, transport: Transport, client: string): Buffer | null | Promise<Buffer> {
+  private answer(request: Buffer, transport: Transport, client: string, seen: QueryFacts): Buffer | null | Promise<Buffer> {
     const advertised = this.settings.maxUdpSize;
     const parsed = parseQuery(request);
     if (parsed.kind === 'drop') return null;
     if (parsed.kind === 'error') return writeBareResponse(request, parsed, parsed.rcode, advertised);
     const query = parsed.query;
+    seen.qtype = query.qtype;
     if (!this.state.ready) return writeBareResponse(request, query, RCode.SERVFAIL, advertised);
     if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR || (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY)) {
       return writeBareResponse(request, query, RCode.REFUSED, advertised);
     }
 
     const key = `${query.qtype} ${query.qname}`;
-    let routed = this.cache?.get(key);
-    if (routed === undefined) {
+    let cached = this.cache?.get(key);
+    if (cached === undefined) {
       const result = this.router.route(query.qname, query.qtype);
-      routed = result.answer;
-      this.cache?.set(key, routed, result.scope);
+      cached = { answer: result.answer, zone: result.zone };
+      this.cache?.set(key, cached, result.scope);
     }
+    const routed = cached.answer;
+    seen.zone = cached.zone;
     const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(query.edns, advertised);
     if ('forward' in routed) {
       if (!this.forwarder || !this.mayRecurse(client)) return writeBareResponse(request, query, RCode.REFUSED, advertised);
@@ -127,7 +150,10 @@ export class QueryHandler {
   private choose(answer: PreparedAnswer, client: string): Buffer[] | null {
     const records = answer.answers.length === answer.balancedFrom ? null : answer.answers.slice(answer.balancedFrom);
     if (records === null) return null;
-    if (answer.plan) return chooseRecords(answer.plan, records, this.clients.classify(client));
+    if (answer.plan) {
+      this.metrics?.balanced(answer.plan.affinity ? `${answer.plan.policy}+affinity` : answer.plan.policy);
+      return chooseRecords(answer.plan, records, this.clients.classify(client));
+    }
     if (records.length < 2) return null;
     const order = shuffledOrder(records.length);
     return Array.from(order, (i) => records[i] as Buffer);

@@ -7,6 +7,9 @@ import type { Logger } from 'pino';
 import type { ListenAddress } from './listen-address.ts';
 import type { QueryHandler } from './handler.ts';
 
+/** Whatever answers queries: the current handler, swapped on a settings reload. */
+type Answering = Pick<QueryHandler, 'handle'>;
+
 export interface TcpLimits {
   /** Milliseconds without a complete message before the connection is closed. */
   idleTimeoutMs: number;
@@ -20,7 +23,7 @@ function writeFrame(socket: Socket, response: Buffer): void {
   socket.write(frame);
 }
 
-export function serveConnection(socket: Socket, handler: QueryHandler, limits: TcpLimits): void {
+export function serveConnection(socket: Socket, handler: Answering, limits: TcpLimits): void {
   let pending: Buffer = Buffer.alloc(0);
   socket.setNoDelay(true);
   socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
@@ -40,7 +43,7 @@ export function serveConnection(socket: Socket, handler: QueryHandler, limits: T
   });
 }
 
-export function listenTcp(address: ListenAddress, handler: QueryHandler, log: Logger, limits: TcpLimits = { idleTimeoutMs: 10_000 }): Promise<Server> {
+export function listenTcp(address: ListenAddress, handler: Answering, log: Logger, limits: TcpLimits = { idleTimeoutMs: 10_000 }): Promise<Server> {
   const server = createServer({ allowHalfOpen: false }, (socket) => serveConnection(socket, handler, limits));
   return new Promise((resolve, reject) => {
     server.once('error', reject);

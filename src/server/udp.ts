@@ -4,7 +4,10 @@ import type { Logger } from 'pino';
 import type { ListenAddress } from './listen-address.ts';
 import type { QueryHandler } from './handler.ts';
 
-export function listenUdp(address: ListenAddress, handler: QueryHandler, log: Logger): Promise<Socket> {
+/** Whatever answers queries: the current handler, swapped on a settings reload. */
+type Answering = Pick<QueryHandler, 'handle'>;
+
+export function listenUdp(address: ListenAddress, handler: Answering, log: Logger): Promise<Socket> {
   const socket = createSocket({ type: address.family, reuseAddr: false });
   socket.on('message', (request, peer) => {
     const response = handler.handle(request, 'udp', peer.address);

@@ -152,6 +152,16 @@ export const settingsSchema = z
       })
       .strict()
       .prefault({}),
+    shutdown: z
+      .object({
+        /**
+         * On SIGTERM, /ready turns 503 at once and DNS is still answered for this many seconds
+         * (load balancers and kube-proxy take time to stop sending), then lbdns exits (CoreDNS's lameduck).
+         */
+        drainSeconds: z.number().min(0).max(300).default(5),
+      })
+      .strict()
+      .prefault({}),
     /** Prepared answers kept, by (name, type). */
     answerCacheSize: z.number().int().min(0).default(50_000),
   })

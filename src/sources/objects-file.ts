@@ -3,12 +3,12 @@
  * multi-document YAML, or JSON. The file is re-read when it changes or is replaced by rename.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import type { Logger } from 'pino';
 import { ObjectError, describeObject, slimObject } from './api-objects.ts';
 import type { ClusterObjects } from '../view/types.ts';
+import { watchFile } from '../util/watch-file.ts';
 
 export class ObjectsFileError extends Error {}
 
@@ -133,49 +133,6 @@ export function watchObjectsFile(path: string, log: Logger, onObjects: (objects:
   };
   load(true);
 
-  // Watch the directory, not the file: an atomic replace (write elsewhere, rename over) gives the
-  // path a new inode that a watch on the old file would never report.
-  let timer: NodeJS.Timeout | null = null;
-  const schedule = (): void => {
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = null;
-      load(false);
-    }, 50);
-  };
-  const name = basename(path);
-  let watcher: FSWatcher | null = null;
-  try {
-    watcher = watch(dirname(path), { persistent: false }, (_event, changed) => {
-      if (changed === null || changed === name || changed.startsWith('..')) schedule();
-    });
-    watcher.on('error', (error) => log.warn({ file: path, err: error.message }, 'objects file watch failed; polling only'));
-  } catch (error) {
-    log.warn({ file: path, err: (error as Error).message }, 'cannot watch the objects file directory; polling only');
-  }
-  // Some filesystems (network mounts, overlay edge cases) drop events: a slow poll backs the watch up.
-  const signature = (): string => {
-    try {
-      const s = statSync(path);
-      return `${s.ino}:${s.size}:${s.mtimeMs}`;
-    } catch {
-      return 'missing';
-    }
-  };
-  let lastSignature = signature();
-  const poll = setInterval(() => {
-    const now = signature();
-    if (now !== lastSignature) {
-      lastSignature = now;
-      load(false);
-    }
-  }, 1000);
-  poll.unref();
-  return {
-    close() {
-      watcher?.close();
-      clearInterval(poll);
-      if (timer) clearTimeout(timer);
-    },
-  };
+  const watcher = watchFile(path, () => load(false), (message) => log.warn({ file: path, err: message }, 'objects file watch failed; polling only'));
+  return { close: () => watcher.close() };
 }

@@ -57,8 +57,16 @@ describe('lbdns command line', () => {
     }
   });
 
-  it('exits 0 on SIGTERM', async () => {
-    const server = await startLbdns();
-    assert.equal(await server.stop(), 0);
+  it('on SIGTERM turns /ready 503 at once, keeps answering for the drain time, then exits 0', async () => {
+    const server = await startLbdns({ config: tempFile('lbdns.yaml', 'shutdown:\n  drainSeconds: 1.5\n') });
+    assert.equal((await fetch(`http://127.0.0.1:${server.opsPort}/ready`)).status, 200);
+    const stopped = server.stop('SIGTERM');
+    const signalled = performance.now();
+    await server.waitForLog((l) => String(l.msg).startsWith('not ready any more'));
+    assert.equal((await fetch(`http://127.0.0.1:${server.opsPort}/ready`)).status, 503);
+    assert.equal((await fetch(`http://127.0.0.1:${server.opsPort}/health`)).status, 200);
+    assert.deepEqual(answerData(await query(server.port, 'web.default.svc.cluster.local', 'A'), 'A'), ['10.96.0.20'], 'still answering while draining');
+    assert.equal(await stopped, 0);
+    assert.ok(performance.now() - signalled >= 1400, 'waited for the drain time');
   });
 });

@@ -30,7 +30,8 @@ export interface RunningServer {
   stderr: () => string;
   /** Resolves with the first log line matching, waiting up to `timeoutMs`. */
   waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
-  stop(): Promise<number | null>;
+  /** SIGINT by default (no drain); SIGTERM drains for shutdown.drainSeconds first. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /** A port free on both UDP and TCP at 127.0.0.1. */
@@ -141,9 +142,9 @@ export async function startLbdns(options: StartOptions = {}): Promise<RunningSer
         });
       });
     },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    async stop(signal: NodeJS.Signals = 'SIGINT') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       const code = await exited;
       clearTimeout(timer);
       return code;

@@ -1,0 +1,126 @@
+/**
+ * Running lbdns as operators do: settings from a ConfigMap mount (kubelet swaps a `..data`
+ * symlink) reloaded live, a bad version rejected while the last good one serves, SIGHUP, and the
+ * metrics an operator graphs.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLbdns } from '../helpers/lbdns-process.ts';
+import { answerData, query } from '../helpers/dns-client.ts';
+
+/** A directory laid out as kubelet mounts a ConfigMap: lbdns.yaml → ..data/lbdns.yaml → ..<version>/. */
+function configMapMount(content: string): { path: string; update(next: string): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'lbdns-configmap-'));
+  let version = 0;
+  const writeVersion = (text: string): string => {
+    const name = `..2026_11_25_00_00_0${version++}.${Math.random().toString(36).slice(2, 8)}`;
+    mkdirSync(join(dir, name));
+    writeFileSync(join(dir, name, 'lbdns.yaml'), text);
+    return name;
+  };
+  symlinkSync(writeVersion(content), join(dir, '..data'));
+  symlinkSync('..data/lbdns.yaml', join(dir, 'lbdns.yaml'));
+  return {
+    path: join(dir, 'lbdns.yaml'),
+    update(next) {
+      // kubelet's atomic writer: a new version directory, a temporary symlink, renamed over ..data.
+      const name = writeVersion(next);
+      symlinkSync(name, join(dir, '..data_tmp'));
+      renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    },
+  };
+}
+
+async function within(limitMs: number, check: () => Promise<boolean>): Promise<number> {
+  const start = performance.now();
+  while (performance.now() - start < limitMs) {
+    if (await check()) return performance.now() - start;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`not within ${limitMs} ms`);
+}
+
+const ttlOf = async (port: number) => (await query(port, 'web.default.svc.cluster.local', 'A')).answers?.[0]?.ttl;
+
+describe('settings from a ConfigMap', () => {
+  it('reloads live within 2 s, rejects a bad version naming the key, and keeps the last good settings', async () => {
+    const mount = configMapMount('ttl: 5\n');
+    const server = await startLbdns({ config: mount.path });
+    try {
+      assert.equal(await ttlOf(server.port), 5);
+      mount.update('ttl: 42\nbalance:\n  answer: endpoints\n');
+      const took = await within(2000, async () => (await ttlOf(server.port)) === 42);
+      console.log(`# settings visible ${took.toFixed(0)} ms after the ConfigMap update`);
+      const endpoints = (answerData(await query(server.port, 'web.default.svc.cluster.local', 'A'), 'A') as string[]).sort();
+      assert.deepEqual(endpoints, ['10.244.0.11', '10.244.1.12', '10.244.2.13'], 'policies change live too');
+
+      mount.update('ttl: forty\n');
+      const rejected = await server.waitForLog((l) => l.msg === 'settings rejected; the last good settings keep serving', 3000);
+      assert.match(String(rejected.err), /ttl: /);
+      assert.equal(await ttlOf(server.port), 42);
+      const metrics = await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text();
+      assert.match(metrics, /^lbdns_config_reloads_total\{result="failure"\} 1$/m);
+      assert.match(metrics, /^lbdns_config_last_reload_successful 0$/m);
+
+      mount.update('ttl: 7\nkubernetes:\n  pageSize: 100\n');
+      const restart = await server.waitForLog((l) => l.msg === 'these settings take effect only after a restart', 3000);
+      assert.deepEqual(restart.keys, ['kubernetes']);
+      await within(2000, async () => (await ttlOf(server.port)) === 7);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('re-reads the settings on SIGHUP', async () => {
+    const mount = configMapMount('ttl: 5\n');
+    const server = await startLbdns({ config: mount.path });
+    try {
+      server.process.kill('SIGHUP');
+      const line = await server.waitForLog((l) => l.msg === 'settings reloaded' && l.reason === 'SIGHUP', 3000);
+      assert.ok(line);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('changes weights live from the settings’ weight table', async () => {
+    const mount = configMapMount('');
+    const server = await startLbdns({ config: mount.path });
+    const share = async (address: string) => {
+      const body = (await (await fetch(`http://127.0.0.1:${server.opsPort}/debug/balance?name=checkout.shop.svc.cluster.local`)).json()) as { endpoints: Array<{ address: string; expectedFirstShare: number; weightFrom: string }> };
+      return body.endpoints.find((e) => e.address === address);
+    };
+    try {
+      assert.equal((await share('10.244.0.71'))?.expectedFirstShare, 0.6);
+      mount.update('balance:\n  weights:\n    checkout.shop.svc.cluster.local:\n      checkout-0: 0\n');
+      await within(2000, async () => (await share('10.244.0.71'))?.expectedFirstShare === 0);
+      for (let i = 0; i < 10; i++) assert.ok(!answerData(await query(server.port, 'checkout.shop.svc.cluster.local', 'A'), 'A').includes('10.244.0.71'));
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('metrics', () => {
+  it('counts requests by zone, type and protocol, responses by rcode, latency, balanced answers and the view', async () => {
+    const server = await startLbdns();
+    try {
+      for (let i = 0; i < 3; i++) await query(server.port, 'web.default.svc.cluster.local', 'A');
+      await query(server.port, 'nope.default.svc.cluster.local', 'AAAA');
+      await query(server.port, 'checkout.shop.svc.cluster.local', 'A');
+      const text = await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text();
+      assert.match(text, /^lbdns_dns_requests_total\{zone="cluster.local",proto="udp",type="A"\} 4$/m);
+      assert.match(text, /^lbdns_dns_requests_total\{zone="cluster.local",proto="udp",type="AAAA"\} 1$/m);
+      assert.match(text, /^lbdns_dns_responses_total\{zone="cluster.local",rcode="NXDOMAIN"\} 1$/m);
+      assert.match(text, /^lbdns_dns_request_duration_seconds_count 5$/m);
+      assert.match(text, /^lbdns_balanced_answers_total\{policy="weighted"\} 1$/m);
+      assert.match(text, /^lbdns_view_objects\{kind="services"\} 12$/m);
+      assert.match(text, /^lbdns_cache_hits_total 0$/m);
+    } finally {
+      await server.stop();
+    }
+  });
+});
