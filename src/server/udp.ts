@@ -8,7 +8,8 @@ import type { QueryHandler } from './handler.ts';
 type Answering = Pick<QueryHandler, 'handle'>;
 
 export function listenUdp(address: ListenAddress, handler: Answering, log: Logger): Promise<Socket> {
-  const socket = createSocket({ type: address.family, reuseAddr: false });
+  // ipv6Only: a [::] socket must not claim IPv4 too, so 0.0.0.0 and [::] can both be listened on.
+  const socket = createSocket({ type: address.family, reuseAddr: false, ipv6Only: address.family === 'udp6' });
   socket.on('message', (request, peer) => {
     const response = handler.handle(request, 'udp', peer.address);
     if (response instanceof Promise) {

@@ -1,0 +1,28 @@
+# lbdns container image: build with the dev dependencies, run with production ones only.
+# The same steps run without Docker in deploy/build-image-contents.sh, which CI tests.
+
+# Node 24 LTS, the major the project pins (package.json engines, .nvmrc, the node devDependency).
+FROM node:24.11.1-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-fund --no-audit
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY src ./src
+COPY config ./config
+RUN npm run build && npm prune --omit=dev --no-fund --no-audit
+
+# No shell, no package manager at run time; runs as the distroless "nonroot" user (65532).
+FROM gcr.io/distroless/nodejs24-debian12:nonroot
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/config/lbdns.yaml ./config/lbdns.yaml
+USER 65532:65532
+EXPOSE 53/udp 53/tcp 8080/tcp
+# Port 53 as non-root: the pod grants NET_BIND_SERVICE and sets net.ipv4.ip_unprivileged_port_start
+# (see deploy/base/deployment.yaml). Kubernetes probes do the health checks, so no HEALTHCHECK.
+ENTRYPOINT ["/nodejs/bin/node", "/app/bin/lbdns.js"]
+CMD ["--config", "/etc/lbdns/lbdns.yaml", "--listen", "0.0.0.0:53", "--listen", "[::]:53", "--ops-listen", "0.0.0.0:8080"]

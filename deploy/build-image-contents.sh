@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The Dockerfile's build, without Docker: what the image's /app holds, in OUT (default ./image-root).
+# npm ci, build to dist/, npm prune --omit=dev, then the runtime files only. Start it with
+#   node OUT/bin/lbdns.js --objects … (Node 24), as the image's ENTRYPOINT does.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-"$here/image-root"}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The build stage's COPY lines.
+cp "$here/package.json" "$here/package-lock.json" "$here/tsconfig.json" "$here/tsconfig.build.json" "$work/"
+cp -r "$here/bin" "$here/src" "$here/config" "$work/"
+cd "$work"
+npm ci --no-fund --no-audit
+npm run build
+npm prune --omit=dev --no-fund --no-audit
+
+# The run stage's COPY lines.
+rm -rf "$out"
+mkdir -p "$out/config"
+cp -r package.json node_modules bin dist "$out/"
+cp config/lbdns.yaml "$out/config/"
+echo "image contents in $out"

@@ -1,0 +1,44 @@
+/**
+ * The container image's contents, built without Docker (deploy/build-image-contents.sh runs the
+ * Dockerfile's steps): production dependencies only, the built JavaScript, and it serves DNS.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { demoObjects, freePort, projectRoot } from '../helpers/lbdns-process.ts';
+import { answerData, query } from '../helpers/dns-client.ts';
+
+const run = promisify(execFile);
+
+describe('image contents', () => {
+  it('builds with npm ci, build and prune, and the pruned output serves DNS on Node 24', { timeout: 300_000 }, async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'lbdns-image-')), 'app');
+    await run('bash', [join(projectRoot, 'deploy/build-image-contents.sh'), out], { timeout: 280_000, env: { ...process.env, npm_config_loglevel: 'error' } });
+    assert.ok(existsSync(join(out, 'dist/cli.js')), 'built JavaScript');
+    assert.ok(!existsSync(join(out, 'src')), 'no TypeScript sources');
+    for (const dev of ['typescript', 'tsx', 'node', 'dns-packet', 'kubernetes-models']) assert.ok(!existsSync(join(out, 'node_modules', dev)), `no dev dependency ${dev}`);
+    assert.ok(existsSync(join(out, 'node_modules/@kubernetes/client-node')));
+
+    const port = await freePort();
+    const opsPort = await freePort();
+    const child = spawn(process.execPath, [join(out, 'bin/lbdns.js'), '--config', join(out, 'config/lbdns.yaml'), '--objects', demoObjects, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--upstream', '127.0.0.1:9'], { stdio: ['ignore', 'ignore', 'pipe'], cwd: tmpdir() });
+    try {
+      let stderr = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          if (stderr.includes('serving DNS over UDP and TCP')) resolve();
+        });
+        child.once('exit', () => reject(new Error(`exited: ${stderr}`)));
+      });
+      assert.deepEqual(answerData(await query(port, 'web.default.svc.cluster.local', 'A'), 'A'), ['10.96.0.20']);
+      assert.equal((await fetch(`http://127.0.0.1:${opsPort}/ready`)).status, 200);
+    } finally {
+      child.kill('SIGINT');
+    }
+  });
+});
