@@ -1,0 +1,117 @@
+/**
+ * deploy/: every overlay renders with `kubectl kustomize`, every object validates against the
+ * Kubernetes schemas (kubernetes-models), and the settings in each ConfigMap pass lbdns's own
+ * validation. Then what each mode promises an operator, checked on the rendered objects.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { projectRoot } from '../helpers/lbdns-process.ts';
+import { parseSettings } from '../../src/settings/schema.ts';
+
+const haveKubectl = (() => {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const skip = !haveKubectl && !process.env.CI ? 'kubectl is not installed' : false;
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+function render(overlay: string): K8sObject[] {
+  const text = execFileSync('kubectl', ['kustomize', join(projectRoot, 'deploy/overlays', overlay)], { encoding: 'utf8' });
+  return parseAllDocuments(text).map((d) => d.toJS() as K8sObject);
+}
+
+/** The kubernetes-models class for an object, by its group, version and kind. */
+async function modelFor(object: K8sObject): Promise<new (data: unknown) => { validate(): void }> {
+  const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion];
+  const path = group ? `kubernetes-models/${group}/${version}/${object.kind}` : `kubernetes-models/${version}/${object.kind}`;
+  const module = (await import(path)) as Record<string, new (data: unknown) => { validate(): void }>;
+  return module[object.kind] ?? (module.default as unknown as new (data: unknown) => { validate(): void });
+}
+
+const find = (objects: K8sObject[], kind: string, name?: string) => objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+
+describe('deploy/ overlays', { skip }, () => {
+  for (const overlay of ['replacement', 'stub', 'node-local']) {
+    it(`${overlay}: renders, validates against the Kubernetes schemas, and its settings pass lbdns's validation`, async () => {
+      const objects = render(overlay);
+      assert.ok(objects.length >= 5);
+      for (const object of objects) {
+        const Model = await modelFor(object);
+        assert.doesNotThrow(() => new Model(object).validate(), `${object.kind} ${object.metadata.name}`);
+      }
+      const configMap = find(objects, 'ConfigMap', 'lbdns') as { data: Record<string, string> } | undefined;
+      assert.ok(configMap, 'the lbdns ConfigMap, under a fixed name so kubelet updates it in place');
+      assert.doesNotThrow(() => parseSettings(parseYaml(configMap.data['lbdns.yaml']!), 'ConfigMap lbdns'));
+      const rules = (find(objects, 'ClusterRole', 'lbdns') as unknown as { rules: Array<{ resources: string[]; verbs: string[] }> }).rules;
+      for (const resource of ['services', 'endpointslices', 'namespaces', 'pods']) {
+        assert.ok(rules.some((r) => r.resources.includes(resource) && r.verbs.includes('list') && r.verbs.includes('watch')), resource);
+      }
+    });
+  }
+
+  it('replacement: the kube-dns Service at the cluster DNS IP and a hardened, spread Deployment', () => {
+    const objects = render('replacement');
+    const service = find(objects, 'Service', 'kube-dns') as unknown as { metadata: { labels: Record<string, string> }; spec: { clusterIP: string; ports: Array<{ port: number; protocol: string }> } };
+    assert.equal(service.metadata.labels['k8s-app'], 'kube-dns');
+    assert.equal(service.spec.clusterIP, '10.96.0.10');
+    assert.deepEqual(service.spec.ports.filter((p) => p.port === 53).map((p) => p.protocol).sort(), ['TCP', 'UDP']);
+    const deployment = find(objects, 'Deployment', 'lbdns') as unknown as { spec: { replicas: number; template: { spec: Record<string, any> } } };
+    const pod = deployment.spec.template.spec;
+    assert.ok(deployment.spec.replicas >= 2);
+    assert.equal(pod.priorityClassName, 'system-cluster-critical');
+    assert.equal(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey, 'kubernetes.io/hostname');
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    const container = pod.containers[0];
+    assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+    assert.deepEqual(container.securityContext.capabilities, { add: ['NET_BIND_SERVICE'], drop: ['ALL'] });
+    assert.equal(container.readinessProbe.httpGet.path, '/ready');
+    assert.equal(container.livenessProbe.httpGet.path, '/health');
+    assert.ok(container.resources.requests.cpu && container.resources.limits.memory);
+    assert.ok(find(objects, 'PodDisruptionBudget'));
+    assert.ok(find(objects, 'HorizontalPodAutoscaler'));
+    assert.ok(pod.volumes.some((v: { configMap?: { name: string } }) => v.configMap?.name === 'lbdns'));
+  });
+
+  it('stub: its own Service and a Corefile snippet that forwards the sub-zone lbdns serves', () => {
+    const objects = render('stub');
+    assert.ok(find(objects, 'Service', 'lbdns'));
+    const settings = parseSettings(parseYaml((find(objects, 'ConfigMap', 'lbdns') as unknown as { data: Record<string, string> }).data['lbdns.yaml']!));
+    const snippet = readFileSync(join(projectRoot, 'deploy/overlays/stub/Corefile.snippet'), 'utf8');
+    assert.match(snippet, new RegExp(`^${settings.zones[0]!.replaceAll('.', '\\.')}:53 \\{`, 'm'));
+    assert.match(snippet, /forward \. lbdns\.kube-system\.svc\.cluster\.local:53/);
+  });
+
+  it('node-local: a DaemonSet that learns its node’s zone from the downward API', () => {
+    const objects = render('node-local');
+    assert.equal(find(objects, 'Deployment'), undefined);
+    const daemonSet = find(objects, 'DaemonSet') as unknown as { spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }> }> } } } };
+    const env = daemonSet.spec.template.spec.containers[0]!.env;
+    assert.equal(env.find((e) => e.name === 'LBDNS_NODE_ZONE')?.valueFrom?.fieldRef?.fieldPath, "metadata.labels['topology.kubernetes.io/zone']");
+    const settings = parseSettings(parseYaml((find(objects, 'ConfigMap', 'lbdns') as unknown as { data: Record<string, string> }).data['lbdns.yaml']!));
+    assert.equal(settings.balance.policy, 'zone');
+  });
+
+  it('ships a Grafana dashboard over lbdns’s metrics', () => {
+    const path = join(projectRoot, 'deploy/grafana/lbdns.json');
+    assert.ok(existsSync(path));
+    const dashboard = JSON.parse(readFileSync(path, 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+    for (const metric of ['lbdns_dns_requests_total', 'lbdns_dns_responses_total', 'lbdns_dns_request_duration_seconds_bucket', 'lbdns_cache_hits_total', 'lbdns_forward_healthy', 'lbdns_kubernetes_last_event_timestamp_seconds', 'lbdns_balanced_answers_total']) {
+      assert.ok(exprs.includes(metric), metric);
+    }
+  });
+});
