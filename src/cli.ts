@@ -17,6 +17,7 @@ import { listenOps } from './ops/http-server.ts';
 import { auditPorts } from './balance/port-audit.ts';
 import { debugBalanceRoute } from './ops/debug-routes.ts';
 import { Forwarder } from './forward/forwarder.ts';
+import { Autopath } from './server/autopath.ts';
 import { ZoneRouter } from './resolve/router.ts';
 import { QueryHandler, type Transport } from './server/handler.ts';
 import { formatListenAddress, parseListenAddress } from './server/listen-address.ts';
@@ -98,7 +99,8 @@ export async function main(argv: string[]): Promise<void> {
     const router = new ZoneRouter({ view, settings: current, serverAddresses: () => serverIps });
     const sameForwarding = previous && JSON.stringify([previous.settings.forward, previous.settings.cache, previous.settings.maxUdpSize]) === JSON.stringify([current.forward, current.cache, current.maxUdpSize]);
     const forwarder = sameForwarding ? previous.forwarder : new Forwarder(current, log);
-    return { settings: current, forwarder, handler: new QueryHandler(router, current, state, log, forwarder, metrics.queries) };
+    const autopath = current.autopath ? new Autopath(view, router, forwarder, current.ttl) : null;
+    return { settings: current, forwarder, handler: new QueryHandler(router, current, state, log, forwarder, metrics.queries, autopath) };
   };
   let serving: Serving;
   try {

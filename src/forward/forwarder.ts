@@ -80,6 +80,21 @@ export class Forwarder {
     return this.miss(key, request, query, limit, hit?.entry);
   }
 
+  /**
+   * The upstream answer for a name lbdns asks about itself (autopath): from the cache, or
+   * upstream (coalesced, cached); null when no upstream answers.
+   */
+  async lookup(query: Query, request: Buffer): Promise<UpstreamResponse | null> {
+    const key = cacheKey(query);
+    const hit = this.cache.lookup(key);
+    if (hit?.fresh) return hit.entry.response;
+    try {
+      return await this.resolve(key, request, query);
+    } catch {
+      return hit?.entry.response ?? null;
+    }
+  }
+
   private async miss(key: string, request: Buffer, query: Query, limit: number, stale: CachedAnswer | undefined): Promise<Buffer> {
     try {
       const response = await this.resolve(key, request, query);

@@ -68,8 +68,12 @@ export class ClusterZoneAnswers {
     this.ctx = ctx;
   }
 
-  answer(qname: string, zone: string, qtype: number): PreparedAnswer {
-    const encoder = new RecordEncoder(qname);
+  /**
+   * `questionName` is the name in the response's question section, when it differs from the name
+   * answered (autopath answers a search-path name with another name's records).
+   */
+  answer(qname: string, zone: string, qtype: number, questionName = qname): PreparedAnswer {
+    const encoder = new RecordEncoder(questionName);
     const ttl = this.ctx.settings.ttl;
     const labels = splitLabels(qname);
     const base = labels.slice(0, labels.length - splitLabels(zone).length);

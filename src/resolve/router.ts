@@ -33,11 +33,11 @@ export class ZoneRouter implements Router {
     ].sort((a, b) => b.zone.length - a.zone.length);
   }
 
-  route(qname: string, qtype: number): RouteResult {
+  route(qname: string, qtype: number, questionName = qname): RouteResult {
     const route = this.routes.find((r) => inZone(qname, r.zone));
     if (!route) return { answer: { forward: true }, zone: '.', scope: GLOBAL_SCOPE };
     const zone = route.zone;
-    if (!route.reverse) return { answer: this.cluster.answer(qname, zone, qtype), zone, scope: this.cluster.scopeOf(qname, zone) };
+    if (!route.reverse) return { answer: this.cluster.answer(qname, zone, qtype, questionName), zone, scope: this.cluster.scopeOf(qname, zone) };
     // Reverse answers can depend on any Service's addresses.
     const answer = answerReverse(this.ctx, qname, zone, qtype);
     if (answer) return { answer, zone, scope: GLOBAL_SCOPE };

@@ -15,6 +15,7 @@ import type { Settings } from '../settings/schema.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
 import { AnswerCache, type AnswerScope } from './answer-cache.ts';
 import type { QueryMetrics } from '../ops/query-metrics.ts';
+import type { Autopath } from './autopath.ts';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -41,7 +42,8 @@ export interface RouteResult {
 }
 
 export interface Router {
-  route(qname: string, qtype: number): RouteResult;
+  /** `questionName`: the response's question, when it is not the name answered (autopath). */
+  route(qname: string, qtype: number, questionName?: string): RouteResult;
 }
 
 export interface HandlerState {
@@ -61,9 +63,11 @@ export class QueryHandler {
   private readonly clients: ClientClassifier;
   private readonly forwarder: ForwardAnswerer | null;
   private readonly recursionAllowed: Cidr[];
+  private readonly autopath: Autopath | null;
 
-  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null, metrics: QueryMetrics | null = null) {
+  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null, metrics: QueryMetrics | null = null, autopath: Autopath | null = null) {
     this.router = router;
+    this.autopath = autopath;
     this.metrics = metrics;
     this.forwarder = forwarder;
     this.recursionAllowed = settings.forward.allowedClients.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
@@ -142,6 +146,13 @@ export class QueryHandler {
       return this.forwarder.answer(request, query, limit);
     }
     if (!('answers' in routed)) return writeBareResponse(request, query, routed.rcode, advertised);
+    if (routed.rcode === RCode.NXDOMAIN && this.autopath) {
+      const found = this.autopath.attempt(query, cached.zone, client);
+      if (found instanceof Promise) {
+        return found.then((answer) => writeResponse(request, query, answer ?? routed, this.choose(answer ?? routed, client), { limit, advertisedUdpSize: advertised }));
+      }
+      if (found) return writeResponse(request, query, found, this.choose(found, client), { limit, advertisedUdpSize: advertised });
+    }
 
     return writeResponse(request, query, routed, this.choose(routed, client), { limit, advertisedUdpSize: advertised });
   }

@@ -25,6 +25,11 @@ export const settingsSchema = z
     /** TTL of every cluster-zone record, in seconds (CoreDNS: ttl 30 in kubeadm's Corefile is for the cache; the kubernetes plugin's default is 5). */
     ttl: z.number().int().min(0).max(3600).default(5),
     pods: z.enum(['insecure', 'verified', 'disabled']).default('insecure'),
+    /**
+     * Answer a pod's first search-path query (name.<its namespace>.svc.<zone>) for the name that
+     * resolves, under a CNAME (CoreDNS's autopath). Needs pods: verified to know the namespace.
+     */
+    autopath: z.boolean().default(false),
     endpointPodNames: z.boolean().default(false),
     ignoreEmptyService: z.boolean().default(false),
     /** Namespaces whose services are served; empty serves all. */
@@ -165,7 +170,12 @@ export const settingsSchema = z
     /** Prepared answers kept, by (name, type). */
     answerCacheSize: z.number().int().min(0).default(50_000),
   })
-  .strict();
+  .strict()
+  .superRefine((settings, ctx) => {
+    if (settings.autopath && settings.pods !== 'verified') {
+      ctx.addIssue({ code: 'custom', path: ['autopath'], message: 'needs pods: verified, to know the namespace of the asking pod' });
+    }
+  });
 
 export type Settings = z.output<typeof settingsSchema>;
 export type SettingsInput = z.input<typeof settingsSchema>;

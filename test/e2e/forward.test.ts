@@ -9,6 +9,7 @@ import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-proce
 import { answerData, buildQuery, decode, query, rcodeOf, tcpExchange, udpExchange } from '../helpers/dns-client.ts';
 import { StubUpstream, reply } from '../helpers/stub-upstream.ts';
 import { haveKnot, startKnot, type Knot } from '../helpers/knot.ts';
+import { asList, clusterIpService, namespaceObject } from '../helpers/objects.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -285,5 +286,51 @@ describe('routing and access', () => {
       await server.stop();
       await upstream.close();
     }
+  });
+});
+
+describe('autopath (search-path relief)', () => {
+  const objects = () =>
+    asList([
+      namespaceObject('default'),
+      namespaceObject('shop'),
+      clusterIpService('default', 'web', '10.96.0.20'),
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client', namespace: 'shop' }, status: { podIP: '127.0.0.77', podIPs: [{ ip: '127.0.0.77' }] } },
+    ]);
+
+  it('answers the first search-path query with a CNAME to the name that resolves, in the cluster or upstream', async () => {
+    const upstream = await answering('192.0.2.80', 30);
+    const server = await startLbdns({ objects: tempFile('objects.yaml', objects()), config: tempFile('lbdns.yaml', 'pods: verified\nautopath: true\n'), upstream: `127.0.0.1:${upstream.port}` });
+    try {
+      const inCluster = await query(server.port, 'web.default.shop.svc.cluster.local', 'A', { from: '127.0.0.77' });
+      assert.equal(rcodeOf(inCluster), 'NOERROR');
+      assert.deepEqual(
+        inCluster.answers?.map((a) => [a.type, a.name, a.data]),
+        [
+          ['CNAME', 'web.default.shop.svc.cluster.local', 'web.default.svc.cluster.local'],
+          ['A', 'web.default.svc.cluster.local', '10.96.0.20'],
+        ],
+      );
+      const outside = await query(server.port, 'api.github.com.shop.svc.cluster.local', 'A', { from: '127.0.0.77' });
+      assert.deepEqual(
+        outside.answers?.map((a) => [a.type, a.name, a.data]),
+        [
+          ['CNAME', 'api.github.com.shop.svc.cluster.local', 'api.github.com'],
+          ['A', 'api.github.com', '192.0.2.80'],
+        ],
+      );
+      assert.equal(upstream.count('api.github.com'), 1, 'the search-path names themselves never went upstream');
+      assert.equal(rcodeOf(await query(server.port, 'api.github.com.shop.svc.cluster.local', 'A')), 'NXDOMAIN', 'a client that is no known pod gets the plain answer');
+    } finally {
+      await server.stop();
+      await upstream.close();
+    }
+  });
+
+  it('is rejected without pods: verified, naming the key', async () => {
+    const server = await startLbdns({ config: tempFile('lbdns.yaml', 'autopath: true\n'), waitUntilServing: false });
+    const code = await new Promise<number | null>((resolve) => server.process.once('exit', resolve));
+    assert.equal(code, 2);
+    assert.match(server.stderr(), /autopath: needs pods: verified/);
   });
 });

@@ -1,0 +1,71 @@
+/**
+ * Search-path relief, as CoreDNS's autopath: a pod with ndots:5 asks `name.<its ns>.svc.<zone>`
+ * first. When that does not exist, lbdns walks the rest of the search path itself
+ * (`name.svc.<zone>`, `name.<zone>`, then `name` upstream) and answers the first query with a
+ * CNAME to the name that resolves plus its records, saving the pod its other queries. It needs
+ * the client's namespace, so it works with pods: verified.
+ */
+import { CLASS_IN, HEADER_SIZE, RCode, RRType } from '../wire/constants.ts';
+import type { PreparedAnswer } from '../wire/message.ts';
+import { encodeName, encodeNameAgainst } from '../wire/name.ts';
+import { parseQuery, type Query } from '../wire/query.ts';
+import { encodeRecord } from '../wire/records.ts';
+import { relocateRecords } from '../wire/relocate.ts';
+import { canonicalIp } from '../net/ip.ts';
+import type { ClusterView } from '../view/cluster-view.ts';
+import type { Forwarder } from '../forward/forwarder.ts';
+import type { Router } from './handler.ts';
+
+export class Autopath {
+  private readonly view: ClusterView;
+  private readonly router: Router;
+  private readonly forwarder: Forwarder | null;
+  private readonly ttl: number;
+
+  constructor(view: ClusterView, router: Router, forwarder: Forwarder | null, ttl: number) {
+    this.view = view;
+    this.router = router;
+    this.forwarder = forwarder;
+    this.ttl = ttl;
+  }
+
+  /** The answer for the search-path name that resolves; null when the query is not one or nothing resolves. */
+  attempt(query: Query, zone: string, client: string): PreparedAnswer | Promise<PreparedAnswer | null> | null {
+    const ip = canonicalIp(client.startsWith('::ffff:') ? client.slice(7) : client);
+    const namespace = ip ? this.view.podsByIp(ip)[0]?.namespace : undefined;
+    if (!namespace) return null;
+    const suffix = `.${namespace}.svc.${zone}`;
+    if (!query.qname.endsWith(suffix)) return null;
+    const base = query.qname.slice(0, -suffix.length);
+    for (const candidate of [`${base}.svc.${zone}`, `${base}.${zone}`]) {
+      const { answer } = this.router.route(candidate, query.qtype, query.qname);
+      if ('answers' in answer && answer.rcode === RCode.NOERROR && answer.answers.length > 0) {
+        return { ...answer, answers: [this.cname(query.qname, candidate), ...answer.answers], balancedFrom: answer.balancedFrom + 1 };
+      }
+    }
+    if (!this.forwarder || !base.includes('.')) return null;
+    return this.upstream(query, base);
+  }
+
+  private cname(qname: string, target: string): Buffer {
+    return encodeRecord(encodeNameAgainst(qname, qname), RRType.CNAME, this.ttl, encodeNameAgainst(target, qname));
+  }
+
+  private async upstream(query: Query, name: string): Promise<PreparedAnswer | null> {
+    const wireName = encodeName(name);
+    const request = Buffer.alloc(HEADER_SIZE + wireName.length + 4);
+    request.writeUInt16BE(1, 4);
+    wireName.copy(request, HEADER_SIZE);
+    request.writeUInt16BE(query.qtype, HEADER_SIZE + wireName.length);
+    request.writeUInt16BE(CLASS_IN, HEADER_SIZE + wireName.length + 2);
+    const parsed = parseQuery(request);
+    if (parsed.kind !== 'query') return null;
+    const response = await this.forwarder!.lookup({ ...parsed.query, edns: query.edns }, request);
+    if (!response || response.rcode !== RCode.NOERROR) return null;
+    const count = response.bytes.readUInt16BE(6);
+    if (count === 0) return null;
+    const relocated = relocateRecords(response.bytes, response.questionEnd, count, (owner) => encodeNameAgainst(owner, query.qname), (target) => encodeNameAgainst(target, query.qname));
+    if (relocated === null) return null;
+    return { rcode: RCode.NOERROR, authoritative: false, answers: [this.cname(query.qname, name), ...relocated.records.map((r) => r.bytes)], balancedFrom: 1 + relocated.records.length, plan: null, authority: [], additional: [] };
+  }
+}

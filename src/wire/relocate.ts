@@ -1,0 +1,55 @@
+/**
+ * Records taken out of one message to be put into another: owner names and the names inside
+ * well-known RDATA (RFC 3597 §4) are decompressed and encoded again, so no pointer refers to the
+ * message they came from.
+ */
+import { RRType } from './constants.ts';
+import { decodeName } from './name.ts';
+import { encodeRecord } from './records.ts';
+import { readRecord } from './record-walker.ts';
+
+/** RDATA layouts with names: bytes before the first name, number of names, bytes after. */
+const NAMES_IN_RDATA: Record<number, { before: number; names: number }> = {
+  [RRType.CNAME]: { before: 0, names: 1 },
+  [RRType.NS]: { before: 0, names: 1 },
+  [RRType.PTR]: { before: 0, names: 1 },
+  [RRType.MX]: { before: 2, names: 1 },
+  [RRType.SRV]: { before: 6, names: 1 },
+  [RRType.SOA]: { before: 0, names: 2 },
+};
+
+export interface RelocatedRecord {
+  type: number;
+  owner: string;
+  bytes: Buffer;
+}
+
+/**
+ * `count` records from `offset` in `msg`, re-encoded with `encodeName` for every name; null when
+ * a record is malformed.
+ */
+export function relocateRecords(msg: Buffer, offset: number, count: number, encodeName: (name: string) => Buffer, encodeRdataName: (name: string) => Buffer): { records: RelocatedRecord[]; end: number } | null {
+  const records: RelocatedRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const record = readRecord(msg, offset);
+    if (record === null) return null;
+    offset = record.end;
+    if (record.type === RRType.OPT) continue;
+    let rdata = msg.subarray(record.rdataStart, record.end);
+    const layout = NAMES_IN_RDATA[record.type];
+    if (layout) {
+      const parts: Buffer[] = [msg.subarray(record.rdataStart, record.rdataStart + layout.before)];
+      let at = record.rdataStart + layout.before;
+      for (let n = 0; n < layout.names; n++) {
+        const name = decodeName(msg, at);
+        if (name === null) return null;
+        parts.push(encodeRdataName(name.name));
+        at = name.end;
+      }
+      parts.push(msg.subarray(at, record.end));
+      rdata = Buffer.concat(parts);
+    }
+    records.push({ type: record.type, owner: record.owner, bytes: encodeRecord(encodeName(record.owner), record.type, record.ttl, rdata) });
+  }
+  return { records, end: offset };
+}
