@@ -153,7 +153,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     for (const address of listen) {
       sockets.push(await listenUdp(address, dispatch, log));
-      servers.push(await listenTcp(address, dispatch, log));
+      servers.push(await listenTcp(address, dispatch, log, settings.tcp));
       log.info({ listen: formatListenAddress(address), zones: settings.zones }, 'serving DNS over UDP and TCP');
     }
     const ops = parseListenAddress(settings.ops.listen);

@@ -37,6 +37,11 @@ export class RecordEncoder {
     return encodeRecord(this.name(owner), RRType.TXT, ttl, rdata.txt(strings));
   }
 
+  /** RFC 8482 §4.2: the one record an ANY query gets, instead of everything the name has. */
+  anyRefusal(owner: string, ttl: number): Buffer {
+    return encodeRecord(this.name(owner), RRType.HINFO, ttl, rdata.txt(['RFC8482', '']));
+  }
+
   soa(zone: string, serial: number, ttl: number): Buffer {
     const body = rdata.soa(this.name(`ns.dns.${zone}`), this.name(`hostmaster.${zone}`), serial, 7200, 1800, 86400, ttl);
     return encodeRecord(this.name(zone), RRType.SOA, Math.min(ttl, 300), body);

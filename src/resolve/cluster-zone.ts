@@ -122,6 +122,9 @@ export class ClusterZoneAnswers {
       }
       case RRType.SRV:
         return this.srv(encoder, qname, entries);
+      case RRType.ANY:
+        // Amplification defence (RFC 8482): a name that exists answers ANY with one small record.
+        return positive([encoder.anyRefusal(qname, ttl)]);
       default:
         return null;
     }

@@ -157,6 +157,15 @@ export const settingsSchema = z
       })
       .strict()
       .prefault({}),
+    tcp: z
+      .object({
+        /** A connection that completes no message for this long is closed (slow or idle clients). */
+        idleTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+        maxConnections: z.number().int().min(1).max(100_000).default(1000),
+        maxConnectionsPerClient: z.number().int().min(1).max(10_000).default(64),
+      })
+      .strict()
+      .prefault({}),
     shutdown: z
       .object({
         /**

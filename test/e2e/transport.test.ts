@@ -114,3 +114,51 @@ describe('TCP', () => {
     assert.equal(decode(reply).answers?.length, 3);
   });
 });
+
+describe('TCP limits', () => {
+  it('closes a connection that trickles bytes slower than a message per idle timeout, and caps connections per client', async () => {
+    const { connect } = await import('node:net');
+    const limited = await startLbdns({ config: tempFile('lbdns.yaml', 'tcp:\n  idleTimeoutMs: 800\n  maxConnectionsPerClient: 3\n') });
+    try {
+      const request = buildQuery('web.default.svc.cluster.local', 'A');
+      const frame = Buffer.concat([Buffer.from([0, request.length]), request]);
+      const started = performance.now();
+      const closedAfter = await new Promise<number>((resolve) => {
+        const socket = connect({ port: limited.port, host: '127.0.0.1' });
+        let sent = 0;
+        const drip = setInterval(() => {
+          if (sent < frame.length && !socket.destroyed) socket.write(frame.subarray(sent, ++sent));
+        }, 100);
+        socket.on('close', () => {
+          clearInterval(drip);
+          resolve(performance.now() - started);
+        });
+        socket.on('error', () => undefined);
+        socket.resume();
+      });
+      assert.ok(closedAfter < 3000, `closed after ${closedAfter.toFixed(0)} ms`);
+
+      let closed = 0;
+      const sockets = Array.from({ length: 4 }, () => {
+        const socket = connect({ port: limited.port, host: '127.0.0.1' });
+        socket.on('error', () => undefined);
+        socket.on('close', () => closed++);
+        return socket;
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(closed, 1, 'the fourth connection from one address is closed at once; three stay');
+      for (const s of sockets) s.destroy();
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
+describe('ANY', () => {
+  it('answers ANY with the RFC 8482 HINFO record, not everything the name has', async () => {
+    const reply = await query(server.port, 'small.load.svc.cluster.local', 'ANY');
+    assert.equal(reply.answers?.length, 1);
+    assert.equal(reply.answers?.[0]?.type, 'HINFO');
+    assert.deepEqual(reply.answers?.[0]?.data, { cpu: 'RFC8482', os: '' });
+  });
+});
