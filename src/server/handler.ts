@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { shuffledOrder } from '../balance/shuffle.ts';
 import { chooseRecords } from '../balance/order.ts';
 import { ClientClassifier } from '../balance/client.ts';
-import { CLASS_ANY, CLASS_IN, RCode, RRType } from '../wire/constants.ts';
+import { CLASS_ANY, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
 import { type PreparedAnswer, udpLimit, writeBareResponse, writeResponse } from '../wire/message.ts';
 import { type Query, parseQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, parseCidr, unmapIpv4 } from '../net/cidr.ts';
@@ -19,10 +19,11 @@ import type { Autopath } from './autopath.ts';
 
 export type Transport = 'udp' | 'tcp';
 
-/** What the handler learned about a query, for its metrics. */
+/** What the handler learned about a query, for its metrics and the query log. */
 interface QueryFacts {
   zone: string;
   qtype: number;
+  qname: string;
 }
 
 /** What the router decides for a name: a prepared answer, a bare rcode, or "ask upstream". */
@@ -64,10 +65,12 @@ export class QueryHandler {
   private readonly forwarder: ForwardAnswerer | null;
   private readonly recursionAllowed: Cidr[];
   private readonly autopath: Autopath | null;
+  private readonly queryLogRate: number;
 
   constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null, metrics: QueryMetrics | null = null, autopath: Autopath | null = null) {
     this.router = router;
     this.autopath = autopath;
+    this.queryLogRate = settings.queryLogSampleRate;
     this.metrics = metrics;
     this.forwarder = forwarder;
     this.recursionAllowed = settings.forward.allowedClients.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
@@ -89,13 +92,13 @@ export class QueryHandler {
    */
   handle(request: Buffer, transport: Transport, client: string): Buffer | null | Promise<Buffer | null> {
     const started = performance.now();
-    const seen: QueryFacts = { zone: '.', qtype: 0 };
+    const seen: QueryFacts = { zone: '.', qtype: 0, qname: '' };
     try {
       const response = this.answer(request, transport, client, seen);
       if (response instanceof Promise) {
         return response.then(
           (bytes) => {
-            this.metrics?.record(seen.zone, transport, seen.qtype, bytes, (performance.now() - started) / 1000);
+            this.observe(seen, transport, client, bytes, started);
             return bytes;
           },
           (error: unknown) => {
@@ -104,11 +107,22 @@ export class QueryHandler {
           },
         );
       }
-      this.metrics?.record(seen.zone, transport, seen.qtype, response, (performance.now() - started) / 1000);
+      this.observe(seen, transport, client, response, started);
       return response;
     } catch (error) {
       this.log.error({ err: error }, 'query handling failed');
       return null;
+    }
+  }
+
+  private observe(seen: QueryFacts, transport: Transport, client: string, response: Buffer | null, started: number): void {
+    const seconds = (performance.now() - started) / 1000;
+    this.metrics?.record(seen.zone, transport, seen.qtype, response, seconds);
+    if (this.queryLogRate > 0 && Math.random() < this.queryLogRate) {
+      this.log.info(
+        { client, proto: transport, name: seen.qname, type: typeName(seen.qtype), rcode: response && response.length >= 4 ? rcodeName(response[3]! & 0xf) : 'dropped', durationMs: Math.round(seconds * 1e6) / 1000 },
+        'query',
+      );
     }
   }
 
@@ -126,6 +140,7 @@ export class QueryHandler {
     if (parsed.kind === 'error') return writeBareResponse(request, parsed, parsed.rcode, advertised);
     const query = parsed.query;
     seen.qtype = query.qtype;
+    seen.qname = query.qname;
     if (!this.state.ready) return writeBareResponse(request, query, RCode.SERVFAIL, advertised);
     if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR || (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY)) {
       return writeBareResponse(request, query, RCode.REFUSED, advertised);

@@ -75,6 +75,8 @@ export const settingsSchema = z
       .strict()
       .default({ listen: '127.0.0.1:8080' }),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Log this share of queries (client, name, type, rcode, duration); 0: none, 1: all. */
+    queryLogSampleRate: z.number().min(0).max(1).default(0),
     /** The largest UDP response lbdns sends and advertises in EDNS (1232: the DNS flag day 2020 value). */
     maxUdpSize: z.number().int().min(512).max(65535).default(1232),
     balance: z

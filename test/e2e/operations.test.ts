@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLbdns } from '../helpers/lbdns-process.ts';
+import { startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { answerData, query } from '../helpers/dns-client.ts';
 
 /** A directory laid out as kubelet mounts a ConfigMap: lbdns.yaml → ..data/lbdns.yaml → ..<version>/. */
@@ -119,6 +119,30 @@ describe('metrics', () => {
       assert.match(text, /^lbdns_balanced_answers_total\{policy="weighted"\} 1$/m);
       assert.match(text, /^lbdns_view_objects\{kind="services"\} 12$/m);
       assert.match(text, /^lbdns_cache_hits_total 0$/m);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('query log and IPv6', () => {
+  it('logs sampled queries with client, name, type, rcode and duration, and serves UDP and TCP on IPv6 too', async () => {
+    const { freePort } = await import('../helpers/lbdns-process.ts');
+    const { tcpExchange, buildQuery, decode, udpExchange } = await import('../helpers/dns-client.ts');
+    const port6 = await freePort();
+    const server = await startLbdns({ config: tempFile('lbdns.yaml', 'queryLogSampleRate: 1\n'), args: ['--listen', `[::1]:${port6}`] });
+    try {
+      await query(server.port, 'Web.default.svc.cluster.local', 'A');
+      const line = await server.waitForLog((l) => l.msg === 'query');
+      assert.equal(line.client, '127.0.0.1');
+      assert.equal(line.name, 'web.default.svc.cluster.local');
+      assert.equal(line.type, 'A');
+      assert.equal(line.rcode, 'NOERROR');
+      assert.equal(typeof line.durationMs, 'number');
+      const overUdp6 = decode((await udpExchange(port6, buildQuery('web.default.svc.cluster.local', 'A'), 2000, '::1'))!);
+      assert.deepEqual(answerData(overUdp6, 'A'), ['10.96.0.20']);
+      const [overTcp6] = await tcpExchange(port6, [buildQuery('web.default.svc.cluster.local', 'AAAA')], 2000, '::1');
+      assert.equal(decode(overTcp6!).rcode, 'NOERROR');
     } finally {
       await server.stop();
     }
