@@ -14,6 +14,7 @@ import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateCluster } from './cluster.ts';
+import { knotConfig } from '../test/helpers/knot.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -96,30 +97,7 @@ const serverPeers: Peer[] = [
     start: () => {
       const storage = join(dir, 'knot');
       mkdirSync(storage, { recursive: true });
-      const config = [
-        'server:',
-        `    rundir: "${storage}"`,
-        '    listen: 127.0.0.1@15354',
-        '    udp-workers: 1',
-        '    tcp-workers: 1',
-        '    background-workers: 1',
-        'log:',
-        '  - target: stderr',
-        '    any: error',
-        'database:',
-        `    storage: "${storage}"`,
-        'template:',
-        '  - id: default',
-        `    storage: "${dir}"`,
-        '    semantic-checks: off',
-        'zone:',
-        '  - domain: cluster.local',
-        '    file: cluster.local.zone',
-        '  - domain: 10.in-addr.arpa',
-        '    file: 10.in-addr.arpa.zone',
-        '  - domain: example.test',
-        '    file: example.test.zone',
-      ].join('\n');
+      const config = knotConfig(dir, storage, 15354, ['cluster.local', '10.in-addr.arpa', 'example.test']);
       writeFileSync(join(dir, 'knot.conf'), config);
       return spawn('taskset', ['-c', serverCore, 'knotd', '-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
     },

@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { within } from '../helpers/wait.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FakeApiServer, type KubeObject } from '../helpers/fake-apiserver.ts';
@@ -32,15 +33,7 @@ function slice(ns: string, serviceName: string, sliceName: string, ips: string[]
 
 const sortedA = async (port: number, name: string) => (answerData(await query(port, name, 'A'), 'A') as string[]).sort();
 
-/** Polls `check` every few milliseconds; returns how long it took to pass. */
-async function eventually(check: () => Promise<boolean>, limitMs = 5000): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (await check()) return performance.now() - start;
-    if (performance.now() - start > limitMs) assert.fail(`not within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const eventually = (check: () => Promise<boolean>, limitMs = 5000) => within(limitMs, check, 2);
 
 async function opsStatus(server: RunningServer, path: string): Promise<{ status: number; body: string }> {
   const response = await fetch(`http://127.0.0.1:${server.opsPort}${path}`);

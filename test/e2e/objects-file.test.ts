@@ -4,6 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { within } from '../helpers/wait.ts';
 import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
@@ -11,15 +12,6 @@ import { startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { asList, clusterIpService, namespaceObject } from '../helpers/objects.ts';
 import { answerData, query, rcodeOf } from '../helpers/dns-client.ts';
 
-/** Polls until `check` passes, returning the milliseconds it took; fails after `limitMs`. */
-async function within(limitMs: number, check: () => Promise<boolean>): Promise<number> {
-  const start = performance.now();
-  while (performance.now() - start < limitMs) {
-    if (await check()) return performance.now() - start;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`not within ${limitMs} ms`);
-}
 
 const ipOf = async (port: number, name: string) => answerData(await query(port, name, 'A'), 'A')[0];
 

@@ -5,6 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { within } from '../helpers/wait.ts';
 import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,14 +35,6 @@ function configMapMount(content: string): { path: string; update(next: string): 
   };
 }
 
-async function within(limitMs: number, check: () => Promise<boolean>): Promise<number> {
-  const start = performance.now();
-  while (performance.now() - start < limitMs) {
-    if (await check()) return performance.now() - start;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`not within ${limitMs} ms`);
-}
 
 const ttlOf = async (port: number) => (await query(port, 'web.default.svc.cluster.local', 'A')).answers?.[0]?.ttl;
 

@@ -15,6 +15,29 @@ export function haveKnot(): boolean {
   }
 }
 
+/** A knotd configuration: one worker of each kind, zone files `<zone>.zone` in `zoneDir`. */
+export function knotConfig(zoneDir: string, storage: string, port: number, zones: string[]): string {
+  return [
+    'server:',
+    `    rundir: "${storage}"`,
+    `    listen: 127.0.0.1@${port}`,
+    '    udp-workers: 1',
+    '    tcp-workers: 1',
+    '    background-workers: 1',
+    'log:',
+    '  - target: stderr',
+    '    any: error',
+    'database:',
+    `    storage: "${storage}"`,
+    'template:',
+    '  - id: default',
+    `    storage: "${zoneDir}"`,
+    '    semantic-checks: off',
+    'zone:',
+    ...zones.flatMap((zone) => [`  - domain: ${zone}`, `    file: ${zone}.zone`]),
+  ].join('\n');
+}
+
 export interface Knot {
   port: number;
   stop(): Promise<void>;
@@ -27,25 +50,7 @@ export async function startKnot(zones: Record<string, string>): Promise<Knot> {
   mkdirSync(storage);
   const port = await freePort();
   for (const [zone, text] of Object.entries(zones)) writeFileSync(join(dir, `${zone}.zone`), text);
-  const config = [
-    'server:',
-    `    rundir: "${dir}"`,
-    `    listen: 127.0.0.1@${port}`,
-    '    udp-workers: 1',
-    '    tcp-workers: 1',
-    '    background-workers: 1',
-    'log:',
-    '  - target: stderr',
-    '    any: error',
-    'database:',
-    `    storage: "${storage}"`,
-    'template:',
-    '  - id: default',
-    `    storage: "${dir}"`,
-    '    semantic-checks: off',
-    'zone:',
-    ...Object.keys(zones).flatMap((zone) => [`  - domain: ${zone}`, `    file: ${zone}.zone`]),
-  ].join('\n');
+  const config = knotConfig(dir, storage, port, Object.keys(zones));
   writeFileSync(join(dir, 'knot.conf'), config);
   const child: ChildProcess = spawn('knotd', ['-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
