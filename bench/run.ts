@@ -88,7 +88,15 @@ const policyPeers: Peer[] = [
   lbdnsPeer('affinity', 15363, endpointMode('weighted'), 'objects-affinity.json'),
 ];
 
+const echoPeer: Peer = {
+  name: 'node:dgram echo (ceiling)',
+  port: 15390,
+  start: () => spawn('taskset', ['-c', serverCore, process.execPath, join(root, 'bench/echo-server.ts'), '15390'], { stdio: ['ignore', 'ignore', 'inherit'] }),
+  pin: pinAll,
+};
+
 const serverPeers: Peer[] = [
+  echoPeer,
   lbdnsPeer('lbdns', 15353, '{}\n'),
   { ...lbdnsPeer('lbdns forwarding (cache hits)', 15355, 'forward:\n  upstreams: ["127.0.0.1:15354"]\n'), queries: 'queries-forwarded.txt' },
   {
@@ -168,9 +176,10 @@ try {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const baselineQps = median(results.get(baseline)!.map((r) => r.qps));
 console.log(`\n${cluster.queries.length} queries in the mix; 1,000 services (100 headless x 10 endpoints); ${seconds}s per run, median of ${runs}; server on core ${serverCore}, dnsperf on core ${loadCore}\n`);
-console.log(`| ${policiesMode ? 'policy (endpoint mode)' : 'server'} | queries/s | avg latency (ms) | lost | RSS (MiB) | vs ${baseline} |`);
-console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+const ceilingQps = policiesMode ? NaN : median(results.get(echoPeer.name)!.map((r) => r.qps));
+console.log(`| ${policiesMode ? 'policy (endpoint mode)' : 'server'} | queries/s | avg latency (ms) | lost | RSS (MiB) | vs ${baseline} |${policiesMode ? '' : ' vs node:dgram echo |'}`);
+console.log(`| --- | ---: | ---: | ---: | ---: | ---: |${policiesMode ? '' : ' ---: |'}`);
 for (const [name, list] of results) {
   const qps = median(list.map((r) => r.qps));
-  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${(qps / baselineQps).toFixed(2)} |`);
+  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${(qps / baselineQps).toFixed(2)} |${policiesMode ? '' : ` ${(qps / ceilingQps).toFixed(2)} |`}`);
 }

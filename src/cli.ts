@@ -11,7 +11,7 @@ import { keysNeedingRestart, watchSettings } from './settings/reload.ts';
 import { SettingsError, type Settings } from './settings/schema.ts';
 import { ClusterView } from './view/cluster-view.ts';
 import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
-import { KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
+import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 import { Metrics } from './ops/metrics.ts';
 import { listenOps } from './ops/http-server.ts';
 import { auditPorts } from './balance/port-audit.ts';
@@ -134,6 +134,8 @@ export async function main(argv: string[]): Promise<void> {
   } else {
     let source: KubernetesSource;
     try {
+      // Loaded only when used: @kubernetes/client-node costs seconds of startup and tens of MiB.
+      const { KubernetesSource } = await import('./sources/kubernetes/kubernetes-source.ts');
       source = new KubernetesSource(settings, view, log, metrics);
     } catch (error) {
       log.fatal({ err: (error as Error).message }, 'cannot read Kubernetes credentials');
