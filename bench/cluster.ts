@@ -26,30 +26,33 @@ export interface ClusterOptions {
   headlessEndpoints?: number;
   /** spec.sessionAffinity: ClientIP on every Service. */
   affinity?: boolean;
+  /** Endpoints behind each ClusterIP Service. */
+  clusterIpEndpoints?: number;
 }
 
 export function generateCluster(options: ClusterOptions = {}): BenchCluster {
-  const { services = 1000, headless = 100, headlessEndpoints = 10, affinity = false } = options;
+  const { services = 1000, headless = 100, headlessEndpoints = 10, affinity = false, clusterIpEndpoints = 3 } = options;
   const zone = 'cluster.local';
   const list: GeneratedService[] = [];
   let endpointCounter = 0;
   const nextEndpointIp = () => {
     const n = endpointCounter++;
-    return `10.244.${Math.floor(n / 250)}.${(n % 250) + 1}`;
+    return `10.${244 + Math.floor(n / 62_500)}.${Math.floor(n / 250) % 250}.${(n % 250) + 1}`;
   };
   for (let i = 0; i < services; i++) {
     const namespace = `ns${i % 10}`;
     const isHeadless = i < headless;
-    const count = isHeadless ? headlessEndpoints : 3;
+    const count = isHeadless ? headlessEndpoints : clusterIpEndpoints;
     list.push({
       namespace,
       name: isHeadless ? `db${i}` : `svc${i}`,
-      clusterIP: isHeadless ? null : `10.96.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+      clusterIP: isHeadless ? null : `10.${96 + Math.floor(i / 62_500)}.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`,
       endpoints: Array.from({ length: count }, (_, k) => ({ ip: nextEndpointIp(), hostname: isHeadless ? `db${i}-${k}` : null })),
     });
   }
 
   const items: unknown[] = Array.from({ length: 10 }, (_, n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns${n}` } }));
+  // The reverse zone covers 10.0.0.0/8: the generated addresses stay inside it.
   const ports = [
     { name: 'http', port: 80, protocol: 'TCP' },
     { name: 'metrics', port: 9100, protocol: 'TCP' },

@@ -3,6 +3,8 @@
  * generated cluster; dnsperf drives each over loopback with the same query file, pinned to a
  * different core than the server. Runs are interleaved and the median of each is reported.
  *
+ * `npm run bench -- --scale` instead compares lbdns on this cluster with lbdns on 10,000 Services
+ * and 100,000 endpoints (each with its own query file of the same mix), with RSS.
  * `npm run bench -- --policies` instead runs lbdns in endpoint mode once per balancing policy
  * (shuffle, weighted, zone, ClientIP affinity) and reports each against shuffle.
  *
@@ -36,10 +38,16 @@ require('knotd', 'apt-get install knot');
 require('taskset', 'apt-get install util-linux');
 
 const policiesMode = process.argv.includes('--policies');
+const scaleMode = process.argv.includes('--scale');
 const dir = mkdtempSync(join(tmpdir(), 'lbdns-bench-'));
 const cluster = generateCluster();
 writeFileSync(join(dir, 'objects.json'), cluster.objectsJson);
 writeFileSync(join(dir, 'objects-affinity.json'), generateCluster({ affinity: true }).objectsJson);
+if (scaleMode) {
+  const large = generateCluster({ services: 10_000, headless: 1000, headlessEndpoints: 10, clusterIpEndpoints: 10 });
+  writeFileSync(join(dir, 'objects-large.json'), large.objectsJson);
+  writeFileSync(join(dir, 'queries-large.txt'), large.queries.join('\n') + '\n');
+}
 writeFileSync(join(dir, 'cluster.local.zone'), cluster.clusterZone);
 writeFileSync(join(dir, '10.in-addr.arpa.zone'), cluster.reverseZone);
 writeFileSync(join(dir, 'queries.txt'), cluster.queries.join('\n') + '\n');
@@ -66,14 +74,15 @@ function pinAll(pid: number): void {
 }
 
 function lbdnsPeer(name: string, port: number, settings: string, objects = 'objects.json'): Peer {
-  writeFileSync(join(dir, `${name}.yaml`), settings);
+  const settingsFile = join(dir, `settings-${port}.yaml`);
+  writeFileSync(settingsFile, settings);
   return {
     name,
     port,
     start: () =>
       spawn(
         'taskset',
-        ['-c', serverCore, process.execPath, join(root, 'bin/lbdns.js'), '--config', join(dir, `${name}.yaml`), '--objects', join(dir, objects), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${port + 1000}`, '--log-level', 'warn'],
+        ['-c', serverCore, process.execPath, join(root, 'bin/lbdns.js'), '--config', settingsFile, '--objects', join(dir, objects), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${port + 1000}`, '--log-level', 'warn'],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       ),
     pin: pinAll,
@@ -112,8 +121,13 @@ const serverPeers: Peer[] = [
     pin: pinAll,
   },
 ];
-const peers = policiesMode ? policyPeers : serverPeers;
-const baseline = policiesMode ? 'shuffle' : 'knot';
+const scalePeers: Peer[] = [
+  lbdnsPeer('lbdns, 1,000 services', 15370, '{}\n'),
+  { ...lbdnsPeer('lbdns, 10,000 services / 100,000 endpoints', 15371, '{}\n', 'objects-large.json'), queries: 'queries-large.txt' },
+];
+const peers = policiesMode ? policyPeers : scaleMode ? scalePeers : serverPeers;
+const baseline = policiesMode ? 'shuffle' : scaleMode ? 'lbdns, 1,000 services' : 'knot';
+const withCeiling = !policiesMode && !scaleMode;
 
 interface Result {
   qps: number;
@@ -176,10 +190,10 @@ try {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const baselineQps = median(results.get(baseline)!.map((r) => r.qps));
 console.log(`\n${cluster.queries.length} queries in the mix; 1,000 services (100 headless x 10 endpoints); ${seconds}s per run, median of ${runs}; server on core ${serverCore}, dnsperf on core ${loadCore}\n`);
-const ceilingQps = policiesMode ? NaN : median(results.get(echoPeer.name)!.map((r) => r.qps));
-console.log(`| ${policiesMode ? 'policy (endpoint mode)' : 'server'} | queries/s | avg latency (ms) | lost | RSS (MiB) | vs ${baseline} |${policiesMode ? '' : ' vs node:dgram echo |'}`);
-console.log(`| --- | ---: | ---: | ---: | ---: | ---: |${policiesMode ? '' : ' ---: |'}`);
+const ceilingQps = withCeiling ? median(results.get(echoPeer.name)!.map((r) => r.qps)) : NaN;
+console.log(`| ${policiesMode ? 'policy (endpoint mode)' : 'server'} | queries/s | avg latency (ms) | lost | RSS (MiB) | vs ${baseline} |${withCeiling ? ' vs node:dgram echo |' : ''}`);
+console.log(`| --- | ---: | ---: | ---: | ---: | ---: |${withCeiling ? ' ---: |' : ''}`);
 for (const [name, list] of results) {
   const qps = median(list.map((r) => r.qps));
-  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${(qps / baselineQps).toFixed(2)} |${policiesMode ? '' : ` ${(qps / ceilingQps).toFixed(2)} |`}`);
+  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${(qps / baselineQps).toFixed(2)} |${withCeiling ? ` ${(qps / ceilingQps).toFixed(2)} |` : ''}`);
 }
