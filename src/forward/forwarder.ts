@@ -4,7 +4,9 @@
  * upstream queries in flight, stub domains (longest suffix wins), serve-stale and prefetch.
  */
 import type { Logger } from 'pino';
-import { RCode } from '../wire/constants.ts';
+import { CLASSIC_UDP_LIMIT, CLASS_IN, HEADER_SIZE, RCode } from '../wire/constants.ts';
+import { encodeName } from '../wire/name.ts';
+import { parseQuery } from '../wire/query.ts';
 import { writeBareResponse } from '../wire/message.ts';
 import type { Query } from '../wire/query.ts';
 import type { Settings } from '../settings/schema.ts';
@@ -81,10 +83,19 @@ export class Forwarder {
   }
 
   /**
-   * The upstream answer for a name lbdns asks about itself (autopath): from the cache, or
-   * upstream (coalesced, cached); null when no upstream answers.
+   * The upstream answer for a name lbdns asks about itself (autopath, ExternalName targets):
+   * from the cache, or upstream (coalesced, cached); null when no upstream answers.
    */
-  async lookup(query: Query, request: Buffer): Promise<UpstreamResponse | null> {
+  async lookupName(name: string, qtype: number, dnssecOk: boolean): Promise<UpstreamResponse | null> {
+    const wireName = encodeName(name);
+    const request = Buffer.alloc(HEADER_SIZE + wireName.length + 4);
+    request.writeUInt16BE(1, 4);
+    wireName.copy(request, HEADER_SIZE);
+    request.writeUInt16BE(qtype, HEADER_SIZE + wireName.length);
+    request.writeUInt16BE(CLASS_IN, HEADER_SIZE + wireName.length + 2);
+    const parsed = parseQuery(request);
+    if (parsed.kind !== 'query') return null;
+    const query: Query = { ...parsed.query, edns: dnssecOk ? { udpSize: CLASSIC_UDP_LIMIT, version: 0, dnssecOk } : null };
     const key = cacheKey(query);
     const hit = this.cache.lookup(key);
     if (hit?.fresh) return hit.entry.response;

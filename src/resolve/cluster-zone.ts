@@ -110,11 +110,13 @@ export class ClusterZoneAnswers {
         if (answers.length === 0) return null;
         // A CNAME leads; the addresses after it are the part to balance.
         const balancedFrom = answers.findIndex((a) => a.type !== RRType.CNAME);
-        return positive(
+        const answer = positive(
           answers.map((a) => a.bytes),
           [],
           balancedFrom < 0 ? answers.length : balancedFrom,
         );
+        const external = answers.find((a) => a.external)?.external;
+        return external ? { ...answer, chase: external } : answer;
       }
       case RRType.CNAME: {
         const target = entries.find(isNameEntry);
@@ -186,10 +188,10 @@ export class ClusterZoneAnswers {
   }
 
   /** A/AAAA records for `owner`, following ExternalName CNAMEs that stay inside the zone. */
-  private addresses(encoder: RecordEncoder, zone: string, owner: string, qtype: number, entries: Entry[], depth: number): Array<{ type: number; bytes: Buffer }> {
+  private addresses(encoder: RecordEncoder, zone: string, owner: string, qtype: number, entries: Entry[], depth: number): Array<{ type: number; bytes: Buffer; external?: string }> {
     const ttl = this.ctx.settings.ttl;
     const family = qtype === RRType.A ? 4 : 6;
-    const out: Array<{ type: number; bytes: Buffer }> = [];
+    const out: Array<{ type: number; bytes: Buffer; external?: string }> = [];
     const seen = new Set<string>();
     for (const entry of entries) {
       const entryFamily = ipFamily(entry.host);
@@ -213,8 +215,8 @@ export class ClusterZoneAnswers {
         if (chased.length > 0) out.push(cname, ...chased);
         continue;
       }
-      // Out-of-zone targets are left to the client's resolver until lbdns forwards.
-      out.push(cname);
+      // An out-of-zone target's records are looked up upstream when the query is answered.
+      out.push({ ...cname, external: target });
     }
     return out;
   }

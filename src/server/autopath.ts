@@ -5,12 +5,12 @@
  * CNAME to the name that resolves plus its records, saving the pod its other queries. It needs
  * the client's namespace, so it works with pods: verified.
  */
-import { CLASS_IN, HEADER_SIZE, RCode, RRType } from '../wire/constants.ts';
+import { RCode, RRType } from '../wire/constants.ts';
 import type { PreparedAnswer } from '../wire/message.ts';
-import { encodeName, encodeNameAgainst } from '../wire/name.ts';
-import { parseQuery, type Query } from '../wire/query.ts';
+import { encodeNameAgainst } from '../wire/name.ts';
+import type { Query } from '../wire/query.ts';
 import { encodeRecord } from '../wire/records.ts';
-import { relocateRecords } from '../wire/relocate.ts';
+import { answerRecordsFor } from '../wire/relocate.ts';
 import { canonicalIp } from '../net/ip.ts';
 import type { ClusterView } from '../view/cluster-view.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
@@ -52,20 +52,10 @@ export class Autopath {
   }
 
   private async upstream(query: Query, name: string): Promise<PreparedAnswer | null> {
-    const wireName = encodeName(name);
-    const request = Buffer.alloc(HEADER_SIZE + wireName.length + 4);
-    request.writeUInt16BE(1, 4);
-    wireName.copy(request, HEADER_SIZE);
-    request.writeUInt16BE(query.qtype, HEADER_SIZE + wireName.length);
-    request.writeUInt16BE(CLASS_IN, HEADER_SIZE + wireName.length + 2);
-    const parsed = parseQuery(request);
-    if (parsed.kind !== 'query') return null;
-    const response = await this.forwarder!.lookup({ ...parsed.query, edns: query.edns }, request);
+    const response = await this.forwarder!.lookupName(name, query.qtype, query.edns?.dnssecOk ?? false);
     if (!response || response.rcode !== RCode.NOERROR) return null;
-    const count = response.bytes.readUInt16BE(6);
-    if (count === 0) return null;
-    const relocated = relocateRecords(response.bytes, response.questionEnd, count, (owner) => encodeNameAgainst(owner, query.qname), (target) => encodeNameAgainst(target, query.qname));
-    if (relocated === null) return null;
-    return { rcode: RCode.NOERROR, authoritative: false, answers: [this.cname(query.qname, name), ...relocated.records.map((r) => r.bytes)], balancedFrom: 1 + relocated.records.length, plan: null, authority: [], additional: [] };
+    const records = answerRecordsFor(response, query.qname, encodeNameAgainst);
+    if (records === null) return null;
+    return { rcode: RCode.NOERROR, authoritative: false, answers: [this.cname(query.qname, name), ...records], balancedFrom: 1 + records.length, plan: null, authority: [], additional: [] };
   }
 }

@@ -16,6 +16,9 @@ import type { ViewChange } from '../view/cluster-view.ts';
 import { AnswerCache, type AnswerScope } from './answer-cache.ts';
 import type { QueryMetrics } from '../ops/query-metrics.ts';
 import type { Autopath } from './autopath.ts';
+import type { UpstreamResponse } from '../forward/upstream-message.ts';
+import { answerRecordsFor } from '../wire/relocate.ts';
+import { encodeNameAgainst } from '../wire/name.ts';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -32,6 +35,7 @@ export type Routed = PreparedAnswer | { rcode: number } | { forward: true };
 /** Answers names outside the served zones: synchronously from its cache, else later. */
 export interface ForwardAnswerer {
   answer(request: Buffer, query: Query, limit: number): Buffer | Promise<Buffer>;
+  lookupName(name: string, qtype: number, dnssecOk: boolean): Promise<UpstreamResponse | null>;
 }
 
 export interface RouteResult {
@@ -161,6 +165,7 @@ export class QueryHandler {
       return this.forwarder.answer(request, query, limit);
     }
     if (!('answers' in routed)) return writeBareResponse(request, query, routed.rcode, advertised);
+    if (routed.chase && this.forwarder) return this.chase(request, query, routed, routed.chase, client, limit);
     if (routed.rcode === RCode.NXDOMAIN && this.autopath) {
       const found = this.autopath.attempt(query, cached.zone, client);
       if (found instanceof Promise) {
@@ -170,6 +175,14 @@ export class QueryHandler {
     }
 
     return writeResponse(request, query, routed, this.choose(routed, client), { limit, advertisedUdpSize: advertised });
+  }
+
+  /** An ExternalName's CNAME, completed with its target's records from upstream (or alone, if none). */
+  private async chase(request: Buffer, query: Query, answer: PreparedAnswer, target: string, client: string, limit: number): Promise<Buffer> {
+    const response = await this.forwarder!.lookupName(target, query.qtype, query.edns?.dnssecOk ?? false);
+    const records = response && response.rcode === RCode.NOERROR ? answerRecordsFor(response, query.qname, encodeNameAgainst) : null;
+    const complete = records ? { ...answer, answers: [...answer.answers, ...records], balancedFrom: answer.answers.length + records.length } : answer;
+    return writeResponse(request, query, complete, this.choose(complete, client), { limit, advertisedUdpSize: this.settings.maxUdpSize });
   }
 
   /** The balanced records for this client, in order; null when there is nothing to reorder. */

@@ -15,6 +15,11 @@ export interface PreparedAnswer {
   balancedFrom: number;
   /** How to order the balanced records; null: a uniform shuffle. */
   plan: BalancePlan | null;
+  /**
+   * A CNAME's target outside the served zones (an ExternalName Service): its records, looked up
+   * upstream per query (from the forwarding cache), complete the answer, as CoreDNS does.
+   */
+  chase?: string;
   authority: Buffer[];
   additional: Buffer[];
 }

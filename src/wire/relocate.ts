@@ -53,3 +53,14 @@ export function relocateRecords(msg: Buffer, offset: number, count: number, enco
   }
   return { records, end: offset };
 }
+
+/**
+ * The answer records of an upstream response, re-encoded for a response whose question is
+ * `questionName` (names compressed against it only); null when there are none or they are malformed.
+ */
+export function answerRecordsFor(response: { bytes: Buffer; questionEnd: number }, questionName: string, encodeAgainst: (name: string, question: string) => Buffer): Buffer[] | null {
+  const count = response.bytes.readUInt16BE(6);
+  if (count === 0) return null;
+  const relocated = relocateRecords(response.bytes, response.questionEnd, count, (owner) => encodeAgainst(owner, questionName), (target) => encodeAgainst(target, questionName));
+  return relocated && relocated.records.length > 0 ? relocated.records.map((r) => r.bytes) : null;
+}

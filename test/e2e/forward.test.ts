@@ -334,3 +334,25 @@ describe('autopath (search-path relief)', () => {
     assert.match(server.stderr(), /autopath: needs pods: verified/);
   });
 });
+
+describe('ExternalName targets outside the cluster', () => {
+  it('completes the CNAME with the target’s records from upstream, as CoreDNS does', async () => {
+    const upstream = await answering('192.0.2.90', 60);
+    const server = await startLbdns({ upstream: `127.0.0.1:${upstream.port}` });
+    try {
+      const reply1 = await query(server.port, 'payments.shop.svc.cluster.local', 'A');
+      assert.deepEqual(
+        reply1.answers?.map((a) => [a.type, a.name, a.data]),
+        [
+          ['CNAME', 'payments.shop.svc.cluster.local', 'payments.example.com'],
+          ['A', 'payments.example.com', '192.0.2.90'],
+        ],
+      );
+      await query(server.port, 'payments.shop.svc.cluster.local', 'A');
+      assert.equal(upstream.count('payments.example.com'), 1, 'the target’s answer is cached');
+    } finally {
+      await server.stop();
+      await upstream.close();
+    }
+  });
+});
