@@ -33,7 +33,7 @@ class Buckets {
   }
 }
 
-function counterMetric(name: string, help: string, labelNames: string[], values: Map<string, number>): Metric {
+function counterMetric(name: string, help: string, labelNames: string[], read: () => Map<string, number>): Metric {
   return {
     name,
     help,
@@ -44,9 +44,9 @@ function counterMetric(name: string, help: string, labelNames: string[], values:
       help,
       type: 'counter',
       aggregator: 'sum',
-      values: [...values].map(([key, value]) => ({ labels: Object.fromEntries(key.split('\t').map((v, i) => [labelNames[i], v])), value })),
+      values: [...read()].map(([key, value]) => ({ labels: Object.fromEntries(key.split('\t').map((v, i) => [labelNames[i], v])), value })),
     }),
-    reset: () => values.clear(),
+    reset: () => undefined,
   } as unknown as Metric;
 }
 
@@ -75,29 +75,47 @@ function histogramMetric(name: string, help: string, buckets: Buckets): Metric {
   } as unknown as Metric;
 }
 
+/** Counts under nested keys: no string is built per query. */
+class NestedCounts {
+  private readonly root = new Map<string, Map<string, Map<string, number>>>();
+  increment(a: string, b: string, c: string): void {
+    let level1 = this.root.get(a);
+    if (!level1) this.root.set(a, (level1 = new Map()));
+    let level2 = level1.get(b);
+    if (!level2) level1.set(b, (level2 = new Map()));
+    level2.set(c, (level2.get(c) ?? 0) + 1);
+  }
+  /** Flattened to the tab-joined keys the counter metric reads. */
+  flat(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [a, level1] of this.root) for (const [b, level2] of level1) for (const [c, value] of level2) out.set(b === '' ? `${a}\t${c}` : `${a}\t${b}\t${c}`, value);
+    return out;
+  }
+}
+
 export class QueryMetrics {
-  private readonly requests = new Map<string, number>();
-  private readonly responses = new Map<string, number>();
+  private readonly requests = new NestedCounts();
+  private readonly responses = new NestedCounts();
   private readonly policies = new Map<string, number>();
   private readonly duration = new Buckets(DURATION_BUCKETS);
   private readonly size = new Buckets(SIZE_BUCKETS);
 
   register(registry: Registry): void {
-    registry.registerMetric(counterMetric('lbdns_dns_requests_total', 'DNS requests, by zone, transport and query type.', ['zone', 'proto', 'type'], this.requests));
-    registry.registerMetric(counterMetric('lbdns_dns_responses_total', 'DNS responses, by zone and rcode.', ['zone', 'rcode'], this.responses));
-    registry.registerMetric(counterMetric('lbdns_balanced_answers_total', 'Answers ordered by a balancing policy, by policy.', ['policy'], this.policies));
+    registry.registerMetric(counterMetric('lbdns_dns_requests_total', 'DNS requests, by zone, transport and query type.', ['zone', 'proto', 'type'], () => this.requests.flat()));
+    registry.registerMetric(counterMetric('lbdns_dns_responses_total', 'DNS responses, by zone and rcode.', ['zone', 'rcode'], () => this.responses.flat()));
+    registry.registerMetric(counterMetric('lbdns_balanced_answers_total', 'Answers ordered by a balancing policy, by policy.', ['policy'], () => this.policies));
     registry.registerMetric(histogramMetric('lbdns_dns_request_duration_seconds', 'Time from a request to its response.', this.duration));
     registry.registerMetric(histogramMetric('lbdns_dns_response_size_bytes', 'Size of the responses sent.', this.size));
   }
 
   record(zone: string, proto: string, qtype: number, response: Buffer | null, seconds: number): void {
     const type = typeName(qtype);
-    increment(this.requests, `${zone}\t${proto}\t${REPORTED_TYPES.has(type) ? type : 'other'}`);
+    this.requests.increment(zone, proto, REPORTED_TYPES.has(type) ? type : 'other');
     if (response === null || response.length < 4) {
-      increment(this.responses, `${zone}\tdropped`);
+      this.responses.increment(zone, '', 'dropped');
       return;
     }
-    increment(this.responses, `${zone}\t${rcodeName(response[3]! & 0xf)}`);
+    this.responses.increment(zone, '', rcodeName(response[3]! & 0xf));
     this.duration.observe(seconds);
     this.size.observe(response.length);
   }

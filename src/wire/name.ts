@@ -66,12 +66,16 @@ export interface DecodedName {
   end: number;
 }
 
+/** Scratch space for decoding: a name is at most 255 bytes on the wire. */
+const scratch = Buffer.alloc(256);
+
 /**
  * Reads a possibly compressed name. Returns null for anything malformed: reading past the end,
- * pointer loops or forward pointers, reserved label types, or more than 255 bytes.
+ * pointer loops or forward pointers, reserved label types, or more than 255 bytes. The name is
+ * lowercased and assembled in one buffer, so it costs one string (this runs on every query).
  */
 export function decodeName(msg: Buffer, offset: number): DecodedName | null {
-  let name = '';
+  let written = 0;
   let wireLength = 0;
   let position = offset;
   let end = -1;
@@ -81,7 +85,7 @@ export function decodeName(msg: Buffer, offset: number): DecodedName | null {
     const length = msg[position] as number;
     if (length === 0) {
       if (end < 0) end = position + 1;
-      return { name, end };
+      return { name: written === 0 ? '' : scratch.toString('latin1', 0, written), end };
     }
     const kind = length & 0xc0;
     if (kind === 0xc0) {
@@ -96,12 +100,14 @@ export function decodeName(msg: Buffer, offset: number): DecodedName | null {
     if (kind !== 0) return null;
     wireLength += length + 1;
     if (wireLength + 1 > 255 || position + 1 + length > msg.length) return null;
-    // A dot inside a label becomes NUL so that the label can never be mistaken for two labels.
-    const label = msg
-      .toString('latin1', position + 1, position + 1 + length)
-      .toLowerCase()
-      .replaceAll('.', '\0');
-    name = name === '' ? label : `${name}.${label}`;
+    if (written > 0) scratch[written++] = 0x2e;
+    for (let i = position + 1; i <= position + length; i++) {
+      let byte = msg[i] as number;
+      if (byte >= 0x41 && byte <= 0x5a) byte |= 0x20;
+      // A dot inside a label becomes NUL so that the label can never be mistaken for two labels.
+      else if (byte === 0x2e) byte = 0;
+      scratch[written++] = byte;
+    }
     position += 1 + length;
   }
 }
