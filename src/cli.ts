@@ -111,6 +111,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   metrics.forwarding = () => serving.forwarder;
+  metrics.rateLimited = () => serving.handler.rateLimited;
   const dispatch = { handle: (request: Buffer, transport: Transport, client: string) => serving.handler.handle(request, transport, client) };
   view.onChange((change) => serving.handler.invalidate(change));
   view.onChange(auditPorts(view, () => serving.settings, log));

@@ -79,6 +79,8 @@ export class Metrics {
 
   /** Read at scrape time; set to the current forwarder. */
   forwarding: (() => Forwarder) | null = null;
+  /** Read at scrape time: responses the rate limiter held back. */
+  rateLimited: (() => { dropped: number; slipped: number }) | null = null;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'lbdns_' });
@@ -100,6 +102,15 @@ export class Metrics {
         },
         'gauge',
       ),
+    );
+    this.registry.registerMetric(
+      liveCounter('lbdns_rate_limited_responses_total', 'UDP responses held back by response rate limiting, by action (dropped, slipped: sent truncated).', () => {
+        const counts = this.rateLimited?.() ?? { dropped: 0, slipped: 0 };
+        return [
+          { labels: { action: 'dropped' }, value: counts.dropped },
+          { labels: { action: 'slipped' }, value: counts.slipped },
+        ];
+      }),
     );
     this.registry.registerMetric(liveCounter('lbdns_forward_requests_total', 'Queries sent upstream, by upstream.', () => (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.requests }))));
     this.registry.registerMetric(liveCounter('lbdns_forward_failures_total', 'Upstream queries that failed (timeout, network), by upstream.', () => (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.errors }))));

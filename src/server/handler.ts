@@ -16,6 +16,7 @@ import type { ViewChange } from '../view/cluster-view.ts';
 import { AnswerCache, type AnswerScope } from './answer-cache.ts';
 import type { QueryMetrics } from '../ops/query-metrics.ts';
 import type { Autopath } from './autopath.ts';
+import { ResponseRateLimiter } from './rate-limit.ts';
 import type { UpstreamResponse } from '../forward/upstream-message.ts';
 import { answerRecordsFor } from '../wire/relocate.ts';
 import { encodeNameAgainst } from '../wire/name.ts';
@@ -70,11 +71,15 @@ export class QueryHandler {
   private readonly recursionAllowed: Cidr[];
   private readonly autopath: Autopath | null;
   private readonly queryLogRate: number;
+  private readonly rateLimiter: ResponseRateLimiter | null;
+  private readonly clusterZones: Set<string>;
 
   constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null, metrics: QueryMetrics | null = null, autopath: Autopath | null = null) {
     this.router = router;
     this.autopath = autopath;
     this.queryLogRate = settings.queryLogSampleRate;
+    this.rateLimiter = settings.rateLimit.responsesPerSecond > 0 ? new ResponseRateLimiter(settings.rateLimit) : null;
+    this.clusterZones = new Set([...settings.zones, ...settings.reverse.zones]);
     this.metrics = metrics;
     this.forwarder = forwarder;
     this.recursionAllowed = settings.forward.allowedClients.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
@@ -103,7 +108,7 @@ export class QueryHandler {
         return response.then(
           (bytes) => {
             this.observe(seen, transport, client, bytes, started);
-            return bytes;
+            return this.rateLimiter && transport === 'udp' ? this.limit(bytes, seen, client) : bytes;
           },
           (error: unknown) => {
             this.log.error({ err: error }, 'query handling failed');
@@ -112,11 +117,32 @@ export class QueryHandler {
         );
       }
       this.observe(seen, transport, client, response, started);
-      return response;
+      return this.rateLimiter && transport === 'udp' ? this.limit(response, seen, client) : response;
     } catch (error) {
       this.log.error({ err: error }, 'query handling failed');
       return null;
     }
+  }
+
+  /** Response rate limiting: send, drop, or slip (header and question with TC). */
+  private limit(response: Buffer | null, seen: QueryFacts, client: string): Buffer | null {
+    if (response === null || response.length < 12 || seen.qname === '') return response;
+    if (this.clusterZones.has(seen.zone) && !this.settings.rateLimit.clusterZones) return response;
+    const decision = (this.rateLimiter as ResponseRateLimiter).decide(client, `${seen.qtype} ${seen.qname} ${response[3]! & 0xf}`);
+    if (decision === 'send') return response;
+    if (decision === 'drop') return null;
+    let end = 12;
+    while (end < response.length && response[end] !== 0 && (response[end]! & 0xc0) === 0) end += response[end]! + 1;
+    const truncated = Buffer.from(response.subarray(0, Math.min(response.length, end + 5)));
+    truncated.writeUInt16BE(truncated.readUInt16BE(2) | 0x0200, 2);
+    truncated.writeUInt32BE(0, 6);
+    truncated.writeUInt16BE(0, 10);
+    return truncated;
+  }
+
+  /** Counts of limited responses, for metrics. */
+  get rateLimited(): { dropped: number; slipped: number } {
+    return { dropped: this.rateLimiter?.dropped ?? 0, slipped: this.rateLimiter?.slipped ?? 0 };
   }
 
   private observe(seen: QueryFacts, transport: Transport, client: string, response: Buffer | null, started: number): void {

@@ -159,6 +159,19 @@ export const settingsSchema = z
       })
       .strict()
       .prefault({}),
+    rateLimit: z
+      .object({
+        /** Identical UDP responses per second to one client prefix; 0: no limit. */
+        responsesPerSecond: z.number().min(0).max(1_000_000).default(0),
+        /** Limited responses: every slip-th is sent truncated (TC) so real clients retry over TCP; 0: drop all. */
+        slip: z.number().int().min(0).max(10).default(2),
+        ipv4PrefixLength: z.number().int().min(8).max(32).default(24),
+        ipv6PrefixLength: z.number().int().min(16).max(128).default(56),
+        /** Limit answers for the cluster zones too (off: only forwarded names are limited). */
+        clusterZones: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     tcp: z
       .object({
         /** A connection that completes no message for this long is closed (slow or idle clients). */

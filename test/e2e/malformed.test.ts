@@ -135,3 +135,30 @@ describe('malformed queries', () => {
     assert.equal(rcodeOf(check), 'NOERROR');
   });
 });
+
+describe('response rate limiting', () => {
+  it('drops identical UDP responses beyond the rate for one client prefix, slips some as TC, and spares TCP and other clients', async () => {
+    const { startLbdns: start, tempFile } = await import('../helpers/lbdns-process.ts');
+    const { tcpExchange } = await import('../helpers/dns-client.ts');
+    const limited = await start({ config: tempFile('lbdns.yaml', 'rateLimit:\n  responsesPerSecond: 5\n  slip: 2\n  clusterZones: true\n') });
+    try {
+      const request = buildQuery('web.default.svc.cluster.local', 'A');
+      const replies: Array<Buffer | null> = [];
+      for (let i = 0; i < 30; i++) replies.push(await udpExchange(limited.port, request, 150, '127.0.0.1'));
+      const full = replies.filter((r) => r && !(r.readUInt16BE(2) & 0x0200)).length;
+      const truncated = replies.filter((r) => r && r.readUInt16BE(2) & 0x0200).length;
+      const dropped = replies.filter((r) => r === null).length;
+      assert.ok(full >= 5 && full <= 12, `full answers: ${full}`);
+      assert.ok(truncated >= 5, `truncated (slipped): ${truncated}`);
+      assert.ok(dropped >= 5, `dropped: ${dropped}`);
+      const [overTcp] = await tcpExchange(limited.port, [request]);
+      assert.equal(decode(overTcp!).answers?.length, 1, 'TCP is never limited');
+      const other = await udpExchange(limited.port, request, 500, '127.0.0.1', '127.0.9.1');
+      assert.ok(other && !(other.readUInt16BE(2) & 0x0200), 'another prefix has its own budget');
+      const metrics = await (await fetch(`http://127.0.0.1:${limited.opsPort}/metrics`)).text();
+      assert.match(metrics, new RegExp(`^lbdns_rate_limited_responses_total\\{action="dropped"\\} ${dropped}$`, 'm'));
+    } finally {
+      await limited.stop();
+    }
+  });
+});
