@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateCluster } from './cluster.ts';
 import { knotConfig } from '../test/helpers/knot.ts';
+import { buildQuery } from '../test/helpers/dns-client.ts';
+import { createSocket } from 'node:dgram';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -132,17 +134,53 @@ const withCeiling = !policiesMode && !scaleMode;
 interface Result {
   qps: number;
   avgLatencyMs: number;
+  /** From the probe, under the same load. */
+  p99LatencyMs: number;
   lost: number;
   rssMiB: number;
 }
 
-function dnsperf(port: number, queries = 'queries.txt'): Result & { raw: string } {
-  const raw = execFileSync('taskset', ['-c', loadCore, 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', join(dir, queries), '-l', String(seconds), '-c', '8', '-q', '500', '-T', '1'], { encoding: 'utf8' });
+/**
+ * dnsperf prints no percentiles (2.10), so while it loads the server a probe sends one query
+ * every 5 ms from its own socket and times each answer: the p99 a client sees under that load.
+ */
+async function probeLatency(port: number, durationMs: number): Promise<number[]> {
+  const socket = createSocket('udp4');
+  const sentAt = new Map<number, number>();
+  const rtts: number[] = [];
+  socket.on('message', (reply) => {
+    const started = sentAt.get(reply.readUInt16BE(0));
+    if (started !== undefined) rtts.push(performance.now() - started);
+  });
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  const end = performance.now() + durationMs;
+  for (let id = 0; performance.now() < end; id = (id + 1) & 0xffff) {
+    sentAt.set(id, performance.now());
+    const query = buildQuery('svc500.ns0.svc.cluster.local', 'A');
+    query.writeUInt16BE(id, 0);
+    socket.send(query, port, '127.0.0.1');
+    await sleep(5);
+  }
+  await sleep(200);
+  socket.close();
+  return rtts.sort((a, b) => a - b);
+}
+
+async function dnsperf(port: number, queries = 'queries.txt'): Promise<Result & { raw: string }> {
+  const probe = probeLatency(port, seconds * 1000 - 500);
+  const raw = await new Promise<string>((resolve, reject) => {
+    const child = spawn('taskset', ['-c', loadCore, 'dnsperf', '-s', '127.0.0.1', '-p', String(port), '-d', join(dir, queries), '-l', String(seconds), '-c', '8', '-q', '500', '-T', '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`dnsperf exited ${code}`))));
+  });
+  const rtts = await probe;
   const number = (pattern: RegExp) => Number(pattern.exec(raw)?.[1] ?? NaN);
   return {
     raw,
     qps: number(/Queries per second:\s+([\d.]+)/),
     avgLatencyMs: number(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
+    p99LatencyMs: rtts[Math.floor(rtts.length * 0.99)] ?? NaN,
     lost: number(/Queries lost:\s+(\d+)/),
     rssMiB: 0,
   };
@@ -177,7 +215,7 @@ try {
   }
   for (let run = 0; run < runs; run++) {
     for (const peer of peers) {
-      const result = dnsperf(peer.port, peer.queries);
+      const result = await dnsperf(peer.port, peer.queries);
       result.rssMiB = rssMiB(processes.get(peer.name)!.pid as number);
       results.get(peer.name)!.push(result);
       console.error(`run ${run + 1}/${runs} ${peer.name}: ${result.qps.toFixed(0)} q/s, ${result.avgLatencyMs.toFixed(3)} ms avg, ${result.lost} lost`);
@@ -191,9 +229,9 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const baselineQps = median(results.get(baseline)!.map((r) => r.qps));
 console.log(`\n${cluster.queries.length} queries in the mix; 1,000 services (100 headless x 10 endpoints); ${seconds}s per run, median of ${runs}; server on core ${serverCore}, dnsperf on core ${loadCore}\n`);
 const ceilingQps = withCeiling ? median(results.get(echoPeer.name)!.map((r) => r.qps)) : NaN;
-console.log(`| ${policiesMode ? 'policy (endpoint mode)' : 'server'} | queries/s | avg latency (ms) | lost | RSS (MiB) | vs ${baseline} |${withCeiling ? ' vs node:dgram echo |' : ''}`);
-console.log(`| --- | ---: | ---: | ---: | ---: | ---: |${withCeiling ? ' ---: |' : ''}`);
+console.log(`| ${policiesMode ? 'policy (endpoint mode)' : 'server'} | queries/s | avg latency (ms) | p99 under load (ms) | lost | RSS (MiB) | vs ${baseline} |${withCeiling ? ' vs node:dgram echo |' : ''}`);
+console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: |${withCeiling ? ' ---: |' : ''}`);
 for (const [name, list] of results) {
   const qps = median(list.map((r) => r.qps));
-  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${(qps / baselineQps).toFixed(2)} |${withCeiling ? ` ${(qps / ceilingQps).toFixed(2)} |` : ''}`);
+  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.p99LatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${(qps / baselineQps).toFixed(2)} |${withCeiling ? ` ${(qps / ceilingQps).toFixed(2)} |` : ''}`);
 }

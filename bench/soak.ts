@@ -49,12 +49,18 @@ const port = await freePort();
 const opsPort = await freePort();
 const child = spawn(process.execPath, [join(root, 'bin/lbdns.js'), '--config', settingsPath, '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--upstream', '127.0.0.1:9', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+/** V8's live heap, from lbdns's own metrics: RSS alone cannot tell a leak from a lazily shrunk heap. */
+const heapUsed = async () => {
+  const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+  return Number(/^lbdns_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN) / 1048576;
+};
 try {
   for (let i = 0; !(await fetch(`http://127.0.0.1:${opsPort}/ready`).then((r) => r.ok, () => false)); i++) {
     if (i > 600) throw new Error('lbdns never became ready');
     await new Promise((r) => setTimeout(r, 100));
   }
   const rssStart = rss();
+  const heapStart = await heapUsed();
   let generation = 0;
   const churn = setInterval(() => {
     for (let k = 0; k < updatesPerSecond / 10; k++) api.upsert(slice((generation * 37) % services, ++generation));
@@ -70,6 +76,7 @@ try {
   clearInterval(churn);
   clearInterval(reload);
   const rssEnd = rss();
+  const heapEnd = await heapUsed();
   const number = (pattern: RegExp) => pattern.exec(output)?.[1] ?? '?';
   console.log(`\nsoak: ${seconds} s at ${qps} queries/s, ${updatesPerSecond} EndpointSlice updates/s (${generation} in all), ${reloads} settings reloads\n`);
   console.log('| measure | value |');
@@ -79,6 +86,7 @@ try {
   console.log(`| response codes | ${number(/Response codes:\s+(.+)/)} |`);
   console.log(`| average latency | ${(Number(number(/Average Latency \(s\):\s+([\d.]+)/)) * 1000).toFixed(3)} ms |`);
   console.log(`| RSS at start / end | ${rssStart.toFixed(0)} / ${rssEnd.toFixed(0)} MiB |`);
+  console.log(`| V8 heap used at start / end | ${heapStart.toFixed(0)} / ${heapEnd.toFixed(0)} MiB |`);
 } finally {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGINT');
