@@ -2,7 +2,7 @@
 # The same steps run without Docker in deploy/build-image-contents.sh, which CI tests.
 
 # Node 24 LTS, the major the project pins (package.json engines, .nvmrc, the node devDependency).
-FROM node:24.11.1-bookworm-slim AS build
+FROM node:24.21.0-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-fund --no-audit
