@@ -164,6 +164,7 @@ export class Forwarder {
     for (const upstream of pool.candidates()) {
       this.stats.upstreamQueries++;
       upstream.requests++;
+      const started = performance.now();
       try {
         const response = await exchange(upstream, request, query, options);
         pool.succeeded(upstream);
@@ -171,6 +172,8 @@ export class Forwarder {
       } catch (error) {
         pool.failed(upstream);
         lastError = error;
+      } finally {
+        upstream.seconds += (performance.now() - started) / 1000;
       }
     }
     throw lastError;

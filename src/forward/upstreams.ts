@@ -16,6 +16,8 @@ export interface Upstream {
   /** Totals, for metrics. */
   requests: number;
   errors: number;
+  /** Seconds spent waiting for this upstream's answers, summed (with `requests`, the mean latency). */
+  seconds: number;
 }
 
 export type UpstreamPolicy = 'random' | 'round_robin' | 'sequential';
@@ -37,7 +39,7 @@ export function parseUpstream(text: string): Upstream {
   }
   const ip = canonicalIp(host);
   if (ip === null || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`upstream "${text}": expected ADDR or ADDR:PORT`);
-  return { host: ip, port, family: ip.includes(':') ? 6 : 4, label: ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`, failures: 0, downUntil: 0, requests: 0, errors: 0 };
+  return { host: ip, port, family: ip.includes(':') ? 6 : 4, label: ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`, failures: 0, downUntil: 0, requests: 0, errors: 0, seconds: 0 };
 }
 
 /** The nameservers of a resolv.conf, as CoreDNS's `forward . /etc/resolv.conf` reads them. */

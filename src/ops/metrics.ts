@@ -113,6 +113,11 @@ export class Metrics {
       }),
     );
     this.registry.registerMetric(liveCounter('lbdns_forward_requests_total', 'Queries sent upstream, by upstream.', () => (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.requests }))));
+    this.registry.registerMetric(
+      liveCounter('lbdns_forward_request_duration_seconds_total', 'Seconds spent waiting for each upstream (divide its rate by lbdns_forward_requests_total for the mean latency).', () =>
+        (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.seconds })),
+      ),
+    );
     this.registry.registerMetric(liveCounter('lbdns_forward_failures_total', 'Upstream queries that failed (timeout, network), by upstream.', () => (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.errors }))));
     this.registry.registerMetric(
       liveCounter('lbdns_forward_healthy', 'Whether an upstream is in use (1) or held down after failures (0).', () => (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.downUntil > Date.now() ? 0 : 1 })), 'gauge'),

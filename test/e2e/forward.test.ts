@@ -133,6 +133,10 @@ describe('the cache', () => {
       const negative = await query(server.port, 'missing.example', 'A');
       assert.equal(rcodeOf(negative), 'NXDOMAIN');
       assert.equal(upstream.count('missing.example'), 1, 'the negative answer was cached');
+      const metrics = await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text();
+      assert.match(metrics, new RegExp(`^lbdns_forward_requests_total\\{to="127.0.0.1:${upstream.port}"\\} 2$`, 'm'));
+      assert.match(metrics, new RegExp(`^lbdns_forward_request_duration_seconds_total\\{to="127.0.0.1:${upstream.port}"\\} [0-9.e-]+$`, 'm'));
+      assert.match(metrics, /^lbdns_cache_hits_total [1-9]/m);
     } finally {
       await server.stop();
       await upstream.close();
