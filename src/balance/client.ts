@@ -1,6 +1,5 @@
 /** What the balancer knows about the client: its address, its zone, and a hash for affinity. */
-import { ipToBytes } from '../net/ip.ts';
-import { type Cidr, cidrContains, parseCidr, unmapIpv4 } from '../net/cidr.ts';
+import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
 import { fnv1a } from './plan.ts';
 
@@ -30,8 +29,7 @@ export class ClientClassifier {
   classify(address: string): Client {
     let client = this.cache.get(address);
     if (client) return client;
-    const raw = ipToBytes(address);
-    const bytes = raw === null ? null : unmapIpv4(raw);
+    const bytes = clientAddressBytes(address);
     let zone = this.nodeZone;
     if (bytes) {
       const range = this.ranges.find((r) => cidrContains(r, bytes));

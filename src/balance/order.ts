@@ -15,6 +15,7 @@
 import { commonPrefixLength } from '../net/cidr.ts';
 import type { BalancePlan } from './plan.ts';
 import type { Client } from './client.ts';
+import { shuffleInPlace } from './shuffle.ts';
 
 function mix(hash: number): number {
   // murmur3's finaliser: spreads the bits of two combined FNV hashes.
@@ -38,15 +39,7 @@ function raceTimes(plan: BalancePlan, indices: number[], client: Client, random:
 
 function orderGroup(plan: BalancePlan, indices: number[], client: Client, random: () => number): number[] {
   if (indices.length < 2) return indices;
-  if (plan.policy === 'shuffle' && !plan.affinity) {
-    for (let i = indices.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      const swap = indices[i] as number;
-      indices[i] = indices[j] as number;
-      indices[j] = swap;
-    }
-    return indices;
-  }
+  if (plan.policy === 'shuffle' && !plan.affinity) return shuffleInPlace(indices, random);
   const times = raceTimes(plan, indices, client, random);
   return indices.sort((a, b) => (times[a] as number) - (times[b] as number));
 }

@@ -6,6 +6,7 @@ import { LRUCache } from 'lru-cache';
 import { Flag, HEADER_SIZE } from '../wire/constants.ts';
 import type { Query } from '../wire/query.ts';
 import type { UpstreamResponse } from './upstream-message.ts';
+import { writeTruncated } from '../wire/message.ts';
 
 export interface CacheSettings {
   maxTtl: number;
@@ -99,12 +100,5 @@ export function renderForClient(response: UpstreamResponse, request: Buffer, que
     bytes.writeUInt32BE(stale ? Math.min(ttl, STALE_TTL) : Math.max(0, Math.floor(ttl - elapsedSeconds)), at);
   }
   if (opt && query.edns) bytes.writeUInt16BE(advertisedUdpSize, opt.start + 3);
-  if (bytes.length <= limit) return bytes;
-  // Too big for this client's UDP: header and question with TC, so it asks again over TCP.
-  const truncated = Buffer.alloc(query.questionEnd);
-  bytes.copy(truncated, 0, 0, query.questionEnd);
-  truncated.writeUInt16BE(truncated.readUInt16BE(2) | Flag.TC, 2);
-  truncated.writeUInt32BE(0, 6);
-  truncated.writeUInt16BE(0, 10);
-  return truncated;
+  return bytes.length <= limit ? bytes : writeTruncated(bytes, query.questionEnd);
 }

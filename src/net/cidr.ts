@@ -28,6 +28,12 @@ export function cidrContains(cidr: Cidr, address: Uint8Array): boolean {
   return commonPrefixLength(cidr.bytes, address) >= cidr.prefix;
 }
 
+/** A client address as a socket reports it, as bytes; IPv4-mapped IPv6 peers as IPv4; null if not an IP. */
+export function clientAddressBytes(text: string): Uint8Array | null {
+  const raw = ipToBytes(text);
+  return raw === null ? null : unmapIpv4(raw);
+}
+
 /** An IPv4-mapped IPv6 address (::ffff:a.b.c.d, as dual-stack sockets report IPv4 peers) as IPv4. */
 export function unmapIpv4(bytes: Uint8Array): Uint8Array {
   if (bytes.length !== 16) return bytes;

@@ -8,7 +8,7 @@ import { splitLabels } from '../wire/name.ts';
 import { ipFamily } from '../net/ip.ts';
 import { RecordEncoder, negative, positive } from './answer-builder.ts';
 import { type AnswerScope, GLOBAL_SCOPE } from '../server/answer-cache.ts';
-import { endpointHostname, parseClusterName } from './cluster-name.ts';
+import { type ClusterRequest, endpointHostname, parseClusterName } from './cluster-name.ts';
 import { type Entry, type Lookup, type LookupContext, clusterIpEntries, lookupCluster } from './cluster-lookup.ts';
 import { balancedAddresses, balancedSrv, needsPlan, weighEntries } from './balanced-answers.ts';
 import { serviceBalance } from '../balance/policy.ts';
@@ -62,6 +62,12 @@ export function nameServers(ctx: ZoneContext, zone: string): NameServer[] {
   return found;
 }
 
+/** The labels of `name` left of `zone`. */
+function labelsBelow(name: string, zone: string): string[] {
+  const labels = splitLabels(name);
+  return labels.slice(0, labels.length - splitLabels(zone).length);
+}
+
 export class ClusterZoneAnswers {
   private readonly ctx: ZoneContext;
   constructor(ctx: ZoneContext) {
@@ -75,8 +81,7 @@ export class ClusterZoneAnswers {
   answer(qname: string, zone: string, qtype: number, questionName = qname): PreparedAnswer {
     const encoder = new RecordEncoder(questionName);
     const ttl = this.ctx.settings.ttl;
-    const labels = splitLabels(qname);
-    const base = labels.slice(0, labels.length - splitLabels(zone).length);
+    const base = labelsBelow(qname, zone);
     const nodata = (): PreparedAnswer => negative(RCode.NOERROR, encoder.soa(zone, this.ctx.view.serial, ttl));
     const nxdomain = (): PreparedAnswer => negative(RCode.NXDOMAIN, encoder.soa(zone, this.ctx.view.serial, ttl));
 
@@ -93,9 +98,10 @@ export class ClusterZoneAnswers {
       return ips.size > 0 ? positive([...ips].map((ip) => encoder.address(qname, ip, ttl))) : nodata();
     }
 
-    const lookup = this.lookup(qname, zone);
+    const request = parseClusterName(base);
+    const lookup = lookupCluster(this.ctx, request, zone, qname);
     if (lookup === null) return nxdomain();
-    const balanced = this.balanced(qname, zone, qtype, lookup, encoder);
+    const balanced = this.balanced(qname, zone, qtype, request, lookup, encoder);
     if (balanced !== undefined) return balanced ?? nodata();
     return this.plainAnswer(qname, zone, qtype, lookup, encoder) ?? nodata();
   }
@@ -136,10 +142,8 @@ export class ClusterZoneAnswers {
    * The answer when the name's Service balances (see balanced-answers.ts): undefined when it does
    * not, null for no records of this type.
    */
-  private balanced(qname: string, zone: string, qtype: number, entries: Entry[], encoder: RecordEncoder): PreparedAnswer | null | undefined {
+  private balanced(qname: string, zone: string, qtype: number, request: ClusterRequest | null, entries: Entry[], encoder: RecordEncoder): PreparedAnswer | null | undefined {
     if (qtype !== RRType.A && qtype !== RRType.AAAA && qtype !== RRType.SRV) return undefined;
-    const labels = splitLabels(qname);
-    const request = parseClusterName(labels.slice(0, labels.length - splitLabels(zone).length));
     if (request?.podOrSvc !== 'svc' || request.service === '' || request.endpoint !== '') return undefined;
     const service = this.ctx.view.service(request.namespace, request.service);
     if (!service || !entries.some((e) => e.endpoint)) return undefined;
@@ -158,8 +162,7 @@ export class ClusterZoneAnswers {
 
   /** What the answer for `qname` depends on, for the answer cache. */
   scopeOf(qname: string, zone: string): AnswerScope {
-    const labels = splitLabels(qname);
-    const request = parseClusterName(labels.slice(0, labels.length - splitLabels(zone).length));
+    const request = parseClusterName(labelsBelow(qname, zone));
     if (request === null || request.podOrSvc === '') return GLOBAL_SCOPE;
     if (request.podOrSvc === 'pod' || request.service === '') return { scope: 'namespace', namespace: request.namespace };
     // An ExternalName's answer may follow its CNAME into another Service.
@@ -168,9 +171,7 @@ export class ClusterZoneAnswers {
   }
 
   private lookup(name: string, zone: string): Lookup {
-    const labels = splitLabels(name);
-    const base = labels.slice(0, labels.length - splitLabels(zone).length);
-    return lookupCluster(this.ctx, parseClusterName(base), zone, name);
+    return lookupCluster(this.ctx, parseClusterName(labelsBelow(name, zone)), zone, name);
   }
 
   private apex(encoder: RecordEncoder, zone: string, qtype: number): PreparedAnswer | null {

@@ -11,7 +11,8 @@ import { encodeNameAgainst } from '../wire/name.ts';
 import type { Query } from '../wire/query.ts';
 import { encodeRecord } from '../wire/records.ts';
 import { answerRecordsFor } from '../wire/relocate.ts';
-import { canonicalIp } from '../net/ip.ts';
+import { bytesToIp } from '../net/ip.ts';
+import { clientAddressBytes } from '../net/cidr.ts';
 import type { ClusterView } from '../view/cluster-view.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
 import type { Router } from './handler.ts';
@@ -31,8 +32,8 @@ export class Autopath {
 
   /** The answer for the search-path name that resolves; null when the query is not one or nothing resolves. */
   attempt(query: Query, zone: string, client: string): PreparedAnswer | Promise<PreparedAnswer | null> | null {
-    const ip = canonicalIp(client.startsWith('::ffff:') ? client.slice(7) : client);
-    const namespace = ip ? this.view.podsByIp(ip)[0]?.namespace : undefined;
+    const bytes = clientAddressBytes(client);
+    const namespace = bytes ? this.view.podsByIp(bytesToIp(bytes))[0]?.namespace : undefined;
     if (!namespace) return null;
     const suffix = `.${namespace}.svc.${zone}`;
     if (!query.qname.endsWith(suffix)) return null;

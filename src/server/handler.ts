@@ -3,14 +3,13 @@
  * Synchronous on purpose: a cache hit awaits nothing and allocates only the response.
  */
 import type { Logger } from 'pino';
-import { shuffledOrder } from '../balance/shuffle.ts';
+import { shuffleInPlace } from '../balance/shuffle.ts';
 import { chooseRecords } from '../balance/order.ts';
 import { ClientClassifier } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
-import { type PreparedAnswer, udpLimit, writeBareResponse, writeResponse } from '../wire/message.ts';
+import { type PreparedAnswer, udpLimit, writeBareResponse, writeResponse, writeTruncated } from '../wire/message.ts';
 import { type Query, parseQuery } from '../wire/query.ts';
-import { type Cidr, cidrContains, parseCidr, unmapIpv4 } from '../net/cidr.ts';
-import { ipToBytes } from '../net/ip.ts';
+import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
 import { AnswerCache, type AnswerScope } from './answer-cache.ts';
@@ -28,6 +27,8 @@ interface QueryFacts {
   zone: string;
   qtype: number;
   qname: string;
+  /** Where the question ends; 0 until a query has been read. */
+  questionEnd: number;
 }
 
 /** What the router decides for a name: a prepared answer, a bare rcode, or "ask upstream". */
@@ -101,7 +102,7 @@ export class QueryHandler {
    */
   handle(request: Buffer, transport: Transport, client: string): Buffer | null | Promise<Buffer | null> {
     const started = performance.now();
-    const seen: QueryFacts = { zone: '.', qtype: 0, qname: '' };
+    const seen: QueryFacts = { zone: '.', qtype: 0, qname: '', questionEnd: 0 };
     try {
       const response = this.answer(request, transport, client, seen);
       if (response instanceof Promise) {
@@ -126,18 +127,11 @@ export class QueryHandler {
 
   /** Response rate limiting: send, drop, or slip (header and question with TC). */
   private limit(response: Buffer | null, seen: QueryFacts, client: string): Buffer | null {
-    if (response === null || response.length < 12 || seen.qname === '') return response;
+    if (response === null || seen.questionEnd === 0) return response;
     if (this.clusterZones.has(seen.zone) && !this.settings.rateLimit.clusterZones) return response;
     const decision = (this.rateLimiter as ResponseRateLimiter).decide(client, `${seen.qtype} ${seen.qname} ${response[3]! & 0xf}`);
     if (decision === 'send') return response;
-    if (decision === 'drop') return null;
-    let end = 12;
-    while (end < response.length && response[end] !== 0 && (response[end]! & 0xc0) === 0) end += response[end]! + 1;
-    const truncated = Buffer.from(response.subarray(0, Math.min(response.length, end + 5)));
-    truncated.writeUInt16BE(truncated.readUInt16BE(2) | 0x0200, 2);
-    truncated.writeUInt32BE(0, 6);
-    truncated.writeUInt16BE(0, 10);
-    return truncated;
+    return decision === 'drop' ? null : writeTruncated(response, seen.questionEnd);
   }
 
   /** Counts of limited responses, for metrics. */
@@ -157,9 +151,8 @@ export class QueryHandler {
   }
 
   private mayRecurse(client: string): boolean {
-    const raw = ipToBytes(client);
-    if (raw === null) return false;
-    const address = unmapIpv4(raw);
+    const address = clientAddressBytes(client);
+    if (address === null) return false;
     return this.recursionAllowed.some((cidr) => cidrContains(cidr, address));
   }
 
@@ -171,6 +164,7 @@ export class QueryHandler {
     const query = parsed.query;
     seen.qtype = query.qtype;
     seen.qname = query.qname;
+    seen.questionEnd = query.questionEnd;
     if (!this.state.ready) return writeBareResponse(request, query, RCode.SERVFAIL, advertised);
     if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR || (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY)) {
       return writeBareResponse(request, query, RCode.REFUSED, advertised);
@@ -219,8 +213,6 @@ export class QueryHandler {
       this.metrics?.balanced(answer.plan.affinity ? `${answer.plan.policy}+affinity` : answer.plan.policy);
       return chooseRecords(answer.plan, records, this.clients.classify(client));
     }
-    if (records.length < 2) return null;
-    const order = shuffledOrder(records.length);
-    return Array.from(order, (i) => records[i] as Buffer);
+    return records.length < 2 ? null : shuffleInPlace(records);
   }
 }

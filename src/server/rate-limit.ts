@@ -4,8 +4,7 @@
  * retries over TCP while a spoofed victim gets no amplification. TCP is never limited.
  */
 import { LRUCache } from 'lru-cache';
-import { ipToBytes } from '../net/ip.ts';
-import { unmapIpv4 } from '../net/cidr.ts';
+import { clientAddressBytes } from '../net/cidr.ts';
 
 export interface RateLimitSettings {
   responsesPerSecond: number;
@@ -33,9 +32,8 @@ export class ResponseRateLimiter {
   }
 
   private prefix(client: string): string {
-    const raw = ipToBytes(client);
-    if (raw === null) return client;
-    const bytes = unmapIpv4(raw);
+    const bytes = clientAddressBytes(client);
+    if (bytes === null) return client;
     const bits = bytes.length === 4 ? this.settings.ipv4PrefixLength : this.settings.ipv6PrefixLength;
     const out: number[] = [];
     for (let i = 0; i < bytes.length; i++) {

@@ -16,10 +16,6 @@ export interface SettingsWatch {
   close(): void;
 }
 
-export interface ReloadOutcome {
-  ok: boolean;
-}
-
 function digestOf(path: string): string {
   try {
     return createHash('sha256').update(readFileSync(path)).digest('hex');

@@ -99,8 +99,6 @@ export type SlimObject =
   | { kind: 'Endpoints'; record: EndpointSlice }
   | { kind: 'Pod'; record: Pod };
 
-export const servedKinds = ['Namespace', 'Service', 'EndpointSlice', 'Endpoints', 'Pod'] as const;
-
 export class ObjectError extends Error {
   readonly field: string;
   constructor(message: string, field: string) {

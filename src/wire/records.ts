@@ -41,5 +41,3 @@ export const rdata = {
     return Buffer.concat([mname, rname, numbers]);
   },
 };
-
-export { RRType };
