@@ -3,7 +3,6 @@
  * over UDP and TCP until SIGTERM or SIGINT.
  */
 import { parseArgs } from 'node:util';
-import type { Socket } from 'node:dgram';
 import type { Server } from 'node:net';
 import { createLogger } from './log.ts';
 import { type FlagOverrides, loadSettings } from './settings/load.ts';
@@ -16,17 +15,12 @@ import { Metrics } from './ops/metrics.ts';
 import { listenOps } from './ops/http-server.ts';
 import { auditPorts } from './balance/port-audit.ts';
 import { debugBalanceRoute } from './ops/debug-routes.ts';
-import { Forwarder } from './forward/forwarder.ts';
-import { Autopath } from './server/autopath.ts';
-import { ZoneRouter } from './resolve/router.ts';
-import { QueryHandler, type Transport } from './server/handler.ts';
 import { formatListenAddress, parseListenAddress } from './server/listen-address.ts';
-import { ownAddresses } from './server/own-addresses.ts';
-import { listenUdp } from './server/udp.ts';
-import { listenTcp } from './server/tcp.ts';
+import { type BoundListen, ServingThread, listenAddresses } from './server/serving.ts';
+import { WorkerPool } from './workers/pool.ts';
 
 const USAGE = `Usage: lbdns [--config FILE] [--objects FILE | --kubeconfig FILE] [--listen HOST:PORT]... [--zone NAME]...
-             [--ops-listen HOST:PORT] [--log-level LEVEL]
+             [--ops-listen HOST:PORT] [--workers N] [--log-level LEVEL]
 
   --config FILE          YAML settings (see config/lbdns.yaml); flags override it
   --objects FILE         serve Kubernetes objects from a file (kubectl get -o yaml/json output, multi-document YAML)
@@ -36,6 +30,7 @@ const USAGE = `Usage: lbdns [--config FILE] [--objects FILE | --kubeconfig FILE]
   --zone NAME            cluster zone to serve (repeatable; default cluster.local)
   --upstream ADDR[:PORT] where names outside the zones go (repeatable; default: /etc/resolv.conf's nameservers)
   --ops-listen HOST:PORT HTTP address for /health, /ready and /metrics (default 127.0.0.1:8080)
+  --workers N            serving threads sharing the DNS port (default: the CPUs lbdns may use)
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (default info)
 `;
 
@@ -51,6 +46,7 @@ function readFlags(argv: string[]) {
       zone: { type: 'string', multiple: true },
       upstream: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -67,6 +63,7 @@ function settingsFlags(flags: ReturnType<typeof readFlags>): FlagOverrides {
     zone: flags.zone,
     upstream: flags.upstream,
     logLevel: flags['log-level'],
+    workers: flags.workers === undefined ? undefined : Number(flags.workers),
   };
 }
 
@@ -89,32 +86,44 @@ export async function main(argv: string[]): Promise<void> {
   const log = createLogger(settings.logLevel);
   const metrics = new Metrics();
   const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined });
-  const listen = settings.listen.map(parseListenAddress);
-  const serverIps = ownAddresses(listen);
   const state = { ready: false, draining: false };
   metrics.viewCounts = () => view.counts();
+  // Settings as last accepted: read by the debug route and the drain, swapped on a reload.
+  let current = settings;
 
-  // Everything that reads settings is built from them; a reload builds it again and swaps it in.
-  const buildServing = (current: Settings, previous: Serving | null): Serving => {
-    const router = new ZoneRouter({ view, settings: current, serverAddresses: () => serverIps });
-    const sameForwarding = previous && JSON.stringify([previous.settings.forward, previous.settings.cache, previous.settings.maxUdpSize]) === JSON.stringify([current.forward, current.cache, current.maxUdpSize]);
-    const forwarder = sameForwarding ? previous.forwarder : new Forwarder(current, log);
-    const autopath = current.autopath ? new Autopath(view, router, forwarder, current.ttl) : null;
-    return { settings: current, forwarder, handler: new QueryHandler(router, current, state, log, forwarder, metrics.queries, autopath) };
-  };
-  let serving: Serving;
-  try {
-    serving = buildServing(settings, null);
-  } catch (error) {
-    log.fatal({ err: (error as Error).message }, 'bad upstream');
-    process.exitCode = 2;
-    return;
+  // One worker: the main thread serves. More: each worker thread serves a replica of this view.
+  let local: ServingThread | null = null;
+  if (settings.workers === 1) {
+    try {
+      local = new ServingThread(view, settings, log, state);
+    } catch (error) {
+      log.fatal({ err: (error as Error).message }, 'cannot serve these settings');
+      process.exitCode = 2;
+      return;
+    }
+    const thread = local;
+    metrics.serving = () => [thread.stats()];
   }
-  metrics.forwarding = () => serving.forwarder;
-  metrics.rateLimited = () => serving.handler.rateLimited;
-  const dispatch = { handle: (request: Buffer, transport: Transport, client: string) => serving.handler.handle(request, transport, client) };
-  view.onChange((change) => serving.handler.invalidate(change));
-  view.onChange(auditPorts(view, () => serving.settings, log));
+  view.onChange(auditPorts(view, () => current, log));
+
+  const workers = local
+    ? null
+    : new WorkerPool({
+        count: settings.workers,
+        settings,
+        view,
+        listen: listenAddresses(settings),
+        log,
+        onFailure: (index, reason) => {
+          log.fatal({ worker: index, reason }, 'a serving worker died; exiting so that the process is restarted whole');
+          log.flush();
+          process.exit(1);
+        },
+      });
+  const setReady = (): void => {
+    state.ready = true;
+    workers?.setReady();
+  };
 
   const sourceKind = settings.source ?? (settings.objects ? 'file' : 'kubernetes');
   let stopSource: () => void;
@@ -131,7 +140,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    state.ready = true;
+    setReady();
   } else {
     let source: KubernetesSource;
     try {
@@ -144,23 +153,24 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     // Until every kind has listed once, answers would be wrong: queries get SERVFAIL, /ready 503.
-    source.onReady(() => {
-      state.ready = true;
-    });
+    source.onReady(setReady);
     source.start();
     stopSource = () => source.stop();
   }
 
-  const sockets: Socket[] = [];
   const servers: Server[] = [];
   try {
-    for (const address of listen) {
-      sockets.push(await listenUdp(address, dispatch, log));
-      servers.push(await listenTcp(address, dispatch, log, settings.tcp));
-      log.info({ listen: formatListenAddress(address), zones: settings.zones }, 'serving DNS over UDP and TCP');
+    let bound: BoundListen[];
+    if (workers) {
+      metrics.serving = () => workers.stats();
+      metrics.beforeScrape = () => workers.collect();
+      bound = await workers.start();
+    } else {
+      bound = await local!.listen(listenAddresses(settings), false);
     }
+    for (const { udp } of bound) log.info({ listen: formatListenAddress(udp), zones: settings.zones, workers: settings.workers }, 'serving DNS over UDP and TCP');
     const ops = parseListenAddress(settings.ops.listen);
-    servers.push(await listenOps(ops, { ready: () => state.ready && !state.draining }, metrics, log, [debugBalanceRoute(view, () => serving.settings)]));
+    servers.push(await listenOps(ops, { ready: () => state.ready && !state.draining }, metrics, log, [debugBalanceRoute(view, () => current)]));
     log.info({ listen: formatListenAddress(ops) }, 'serving /health, /ready, /metrics and /debug/balance over HTTP');
   } catch (error) {
     log.fatal({ err: (error as Error).message }, 'cannot listen');
@@ -174,10 +184,12 @@ export async function main(argv: string[]): Promise<void> {
         overrides,
         log,
         (next) => {
-          const restart = keysNeedingRestart(serving.settings, next);
+          const restart = keysNeedingRestart(current, next);
           if (restart.length > 0) log.warn({ keys: restart }, 'these settings take effect only after a restart');
+          local?.reload(next);
+          workers?.reload(next);
           log.level = next.logLevel;
-          serving = buildServing(next, serving);
+          current = next;
         },
         (ok) => {
           metrics.configReloads.inc({ result: ok ? 'success' : 'failure' });
@@ -195,21 +207,17 @@ export async function main(argv: string[]): Promise<void> {
     setTimeout(() => {
       stopSource();
       settingsWatch?.close();
-      for (const socket of sockets) socket.close();
+      local?.close();
       for (const server of servers) server.close();
-      log.info('stopped');
-      log.flush();
-      setTimeout(() => process.exit(0), 50).unref();
+      void (workers?.stop() ?? Promise.resolve()).then(() => {
+        log.info('stopped');
+        log.flush();
+        setTimeout(() => process.exit(0), 50).unref();
+      });
     }, drainSeconds * 1000);
   };
-  process.on('SIGTERM', () => stop('SIGTERM', serving.settings.shutdown.drainSeconds));
+  process.on('SIGTERM', () => stop('SIGTERM', current.shutdown.drainSeconds));
   process.on('SIGINT', () => stop('SIGINT', 0));
-}
-
-interface Serving {
-  settings: Settings;
-  forwarder: Forwarder;
-  handler: QueryHandler;
 }
 
 await main(process.argv.slice(2));

@@ -30,7 +30,7 @@ export function listenOps(address: ListenAddress, state: OpsState, metrics: Metr
       case '/ready':
         return state.ready() ? send(response, 200, 'ready\n') : send(response, 503, 'not ready: the cluster view has not synced\n');
       case '/metrics':
-        metrics.registry.metrics().then(
+        (metrics.beforeScrape?.() ?? Promise.resolve()).then(() => metrics.registry.metrics()).then(
           (text) => send(response, 200, text, metrics.registry.contentType),
           (error: Error) => send(response, 500, `${error.message}\n`),
         );

@@ -3,8 +3,8 @@
  * where the meaning matches. Everything that records a metric gets this object passed in.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { QueryMetrics, liveCounter } from './query-metrics.ts';
-import type { Forwarder } from '../forward/forwarder.ts';
+import { liveCounter, registerQueryMetrics } from './query-metrics.ts';
+import type { ServingStats } from '../server/serving.ts';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -75,52 +75,59 @@ export class Metrics {
     },
   });
 
-  readonly queries = new QueryMetrics();
-
-  /** Read at scrape time; set to the current forwarder. */
-  forwarding: (() => Forwarder) | null = null;
-  /** Read at scrape time: responses the rate limiter held back. */
-  rateLimited: (() => { dropped: number; slipped: number }) | null = null;
+  /** Read at scrape time: the numbers of every serving thread (the main thread's, or each worker's). */
+  serving: (() => ServingStats[]) | null = null;
+  /** Awaited before a scrape: fetches the workers' numbers. */
+  beforeScrape: (() => Promise<void>) | null = null;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'lbdns_' });
-    this.queries.register(this.registry);
-    const stats = () => this.forwarding?.().stats;
-    this.registry.registerMetric(liveCounter('lbdns_cache_hits_total', 'Forwarded names answered from the cache.', () => [{ labels: {}, value: stats()?.cacheHits ?? 0 }]));
-    this.registry.registerMetric(liveCounter('lbdns_cache_misses_total', 'Forwarded names not (freshly) in the cache.', () => [{ labels: {}, value: stats()?.cacheMisses ?? 0 }]));
-    this.registry.registerMetric(liveCounter('lbdns_cache_stale_served_total', 'Expired answers served because every upstream failed.', () => [{ labels: {}, value: stats()?.staleServed ?? 0 }]));
+    const threads = () => this.serving?.() ?? [];
+    const sum = (read: (s: ServingStats) => number) => threads().reduce((total, s) => total + read(s), 0);
+    const total = (read: (s: ServingStats) => number) => [{ labels: {}, value: sum(read) }];
+    registerQueryMetrics(this.registry, () => threads().map((s) => s.queries));
+    this.registry.registerMetric(liveCounter('lbdns_cache_hits_total', 'Forwarded names answered from the cache.', () => total((s) => s.forward.cacheHits)));
+    this.registry.registerMetric(liveCounter('lbdns_cache_misses_total', 'Forwarded names not (freshly) in the cache.', () => total((s) => s.forward.cacheMisses)));
+    this.registry.registerMetric(liveCounter('lbdns_cache_stale_served_total', 'Expired answers served because every upstream failed.', () => total((s) => s.forward.staleServed)));
     this.registry.registerMetric(
       liveCounter(
         'lbdns_cache_entries',
-        'Answers in the forwarding cache, by kind.',
-        () => {
-          const size = this.forwarding?.().cacheSize ?? { positive: 0, negative: 0 };
-          return [
-            { labels: { type: 'success' }, value: size.positive },
-            { labels: { type: 'denial' }, value: size.negative },
-          ];
-        },
+        'Answers in the forwarding caches (one per serving thread), by kind.',
+        () => [
+          { labels: { type: 'success' }, value: sum((s) => s.forward.cacheEntries.positive) },
+          { labels: { type: 'denial' }, value: sum((s) => s.forward.cacheEntries.negative) },
+        ],
         'gauge',
       ),
     );
     this.registry.registerMetric(
-      liveCounter('lbdns_rate_limited_responses_total', 'UDP responses held back by response rate limiting, by action (dropped, slipped: sent truncated).', () => {
-        const counts = this.rateLimited?.() ?? { dropped: 0, slipped: 0 };
-        return [
-          { labels: { action: 'dropped' }, value: counts.dropped },
-          { labels: { action: 'slipped' }, value: counts.slipped },
-        ];
-      }),
+      liveCounter('lbdns_rate_limited_responses_total', 'UDP responses held back by response rate limiting, by action (dropped, slipped: sent truncated).', () => [
+        { labels: { action: 'dropped' }, value: sum((s) => s.rateLimited.dropped) },
+        { labels: { action: 'slipped' }, value: sum((s) => s.rateLimited.slipped) },
+      ]),
     );
-    this.registry.registerMetric(liveCounter('lbdns_forward_requests_total', 'Queries sent upstream, by upstream.', () => (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.requests }))));
+    const perUpstream = (read: (u: ServingStats['forward']['upstreams'][number]) => number, average = false) => () => {
+      const sums = new Map<string, { value: number; threads: number }>();
+      for (const thread of threads()) {
+        for (const upstream of thread.forward.upstreams) {
+          const entry = sums.get(upstream.label) ?? { value: 0, threads: 0 };
+          entry.value += read(upstream);
+          entry.threads++;
+          sums.set(upstream.label, entry);
+        }
+      }
+      return [...sums].map(([to, { value, threads: count }]) => ({ labels: { to }, value: average ? value / count : value }));
+    };
+    this.registry.registerMetric(liveCounter('lbdns_forward_requests_total', 'Queries sent upstream, by upstream.', perUpstream((u) => u.requests)));
     this.registry.registerMetric(
-      liveCounter('lbdns_forward_request_duration_seconds_total', 'Seconds spent waiting for each upstream (divide its rate by lbdns_forward_requests_total for the mean latency).', () =>
-        (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.seconds })),
-      ),
+      liveCounter('lbdns_forward_request_duration_seconds_total', 'Seconds spent waiting for each upstream (divide its rate by lbdns_forward_requests_total for the mean latency).', perUpstream((u) => u.seconds)),
     );
-    this.registry.registerMetric(liveCounter('lbdns_forward_failures_total', 'Upstream queries that failed (timeout, network), by upstream.', () => (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.errors }))));
+    this.registry.registerMetric(liveCounter('lbdns_forward_failures_total', 'Upstream queries that failed (timeout, network), by upstream.', perUpstream((u) => u.errors)));
     this.registry.registerMetric(
-      liveCounter('lbdns_forward_healthy', 'Whether an upstream is in use (1) or held down after failures (0).', () => (this.forwarding?.().upstreams ?? []).map((u) => ({ labels: { to: u.label }, value: u.downUntil > Date.now() ? 0 : 1 })), 'gauge'),
+      liveCounter('lbdns_forward_healthy', 'Whether an upstream is in use (1) or held down after failures (0); with several workers, the share of them using it.', perUpstream((u) => (u.healthy ? 1 : 0), true), 'gauge'),
+    );
+    this.registry.registerMetric(
+      liveCounter('lbdns_serving_heap_used_bytes', 'V8 heap in use by each serving thread (worker 0 is the main thread when workers is 1).', () => threads().map((s, worker) => ({ labels: { worker: String(worker) }, value: s.heapUsedBytes })), 'gauge'),
     );
   }
 }

@@ -12,6 +12,13 @@ const DURATION_BUCKETS = [0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.
 /** Bytes; CoreDNS's buckets for coredns_dns_response_size_bytes. */
 const SIZE_BUCKETS = [0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16000, 32000, 48000, 64000];
 
+/** A histogram's numbers: per-bucket (not cumulative) counts, their sum and count. */
+export interface BucketCounts {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
 class Buckets {
   readonly bounds: number[];
   readonly counts: Float64Array;
@@ -31,6 +38,25 @@ class Buckets {
       }
     }
   }
+  snapshot(): BucketCounts {
+    return { counts: [...this.counts], sum: this.sum, count: this.count };
+  }
+}
+
+function sumBuckets(bounds: number[], all: BucketCounts[]): BucketCounts {
+  const total: BucketCounts = { counts: bounds.map(() => 0), sum: 0, count: 0 };
+  for (const one of all) {
+    one.counts.forEach((value, i) => (total.counts[i]! += value));
+    total.sum += one.sum;
+    total.count += one.count;
+  }
+  return total;
+}
+
+function sumKeyed(all: Array<Array<[string, number]>>): Map<string, number> {
+  const total = new Map<string, number>();
+  for (const one of all) for (const [key, value] of one) total.set(key, (total.get(key) ?? 0) + value);
+  return total;
 }
 
 function counterMetric(name: string, help: string, labelNames: string[], read: () => Map<string, number>): Metric {
@@ -50,15 +76,16 @@ function counterMetric(name: string, help: string, labelNames: string[], read: (
   } as unknown as Metric;
 }
 
-function histogramMetric(name: string, help: string, buckets: Buckets): Metric {
+function histogramMetric(name: string, help: string, bounds: number[], read: () => BucketCounts): Metric {
   return {
     name,
     help,
     type: 'histogram',
     aggregator: 'sum',
     get: async () => {
+      const buckets = read();
       let cumulative = 0;
-      const values = buckets.bounds.map((le, i) => {
+      const values = bounds.map((le, i) => {
         cumulative += buckets.counts[i] as number;
         return { labels: { le }, value: cumulative, metricName: `${name}_bucket` };
       });
@@ -86,13 +113,32 @@ class NestedCounts {
     level2.set(c, (level2.get(c) ?? 0) + 1);
   }
   /** Flattened to the tab-joined keys the counter metric reads. */
-  flat(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const [a, level1] of this.root) for (const [b, level2] of level1) for (const [c, value] of level2) out.set(b === '' ? `${a}\t${c}` : `${a}\t${b}\t${c}`, value);
+  flat(): Array<[string, number]> {
+    const out: Array<[string, number]> = [];
+    for (const [a, level1] of this.root) for (const [b, level2] of level1) for (const [c, value] of level2) out.push([b === '' ? `${a}\t${c}` : `${a}\t${b}\t${c}`, value]);
     return out;
   }
 }
 
+/** One serving thread's query numbers, plain data so a worker can post them to the primary. */
+export interface QueryCounts {
+  requests: Array<[string, number]>;
+  responses: Array<[string, number]>;
+  policies: Array<[string, number]>;
+  duration: BucketCounts;
+  size: BucketCounts;
+}
+
+/** The query metrics, summed over every serving thread's counts at scrape time. */
+export function registerQueryMetrics(registry: Registry, read: () => QueryCounts[]): void {
+  registry.registerMetric(counterMetric('lbdns_dns_requests_total', 'DNS requests, by zone, transport and query type.', ['zone', 'proto', 'type'], () => sumKeyed(read().map((c) => c.requests))));
+  registry.registerMetric(counterMetric('lbdns_dns_responses_total', 'DNS responses, by zone and rcode.', ['zone', 'rcode'], () => sumKeyed(read().map((c) => c.responses))));
+  registry.registerMetric(counterMetric('lbdns_balanced_answers_total', 'Answers ordered by a balancing policy, by policy.', ['policy'], () => sumKeyed(read().map((c) => c.policies))));
+  registry.registerMetric(histogramMetric('lbdns_dns_request_duration_seconds', 'Time from a request to its response.', DURATION_BUCKETS, () => sumBuckets(DURATION_BUCKETS, read().map((c) => c.duration))));
+  registry.registerMetric(histogramMetric('lbdns_dns_response_size_bytes', 'Size of the responses sent.', SIZE_BUCKETS, () => sumBuckets(SIZE_BUCKETS, read().map((c) => c.size))));
+}
+
+/** Where one serving thread counts its queries. */
 export class QueryMetrics {
   private readonly requests = new NestedCounts();
   private readonly responses = new NestedCounts();
@@ -100,12 +146,8 @@ export class QueryMetrics {
   private readonly duration = new Buckets(DURATION_BUCKETS);
   private readonly size = new Buckets(SIZE_BUCKETS);
 
-  register(registry: Registry): void {
-    registry.registerMetric(counterMetric('lbdns_dns_requests_total', 'DNS requests, by zone, transport and query type.', ['zone', 'proto', 'type'], () => this.requests.flat()));
-    registry.registerMetric(counterMetric('lbdns_dns_responses_total', 'DNS responses, by zone and rcode.', ['zone', 'rcode'], () => this.responses.flat()));
-    registry.registerMetric(counterMetric('lbdns_balanced_answers_total', 'Answers ordered by a balancing policy, by policy.', ['policy'], () => this.policies));
-    registry.registerMetric(histogramMetric('lbdns_dns_request_duration_seconds', 'Time from a request to its response.', this.duration));
-    registry.registerMetric(histogramMetric('lbdns_dns_response_size_bytes', 'Size of the responses sent.', this.size));
+  snapshot(): QueryCounts {
+    return { requests: this.requests.flat(), responses: this.responses.flat(), policies: [...this.policies], duration: this.duration.snapshot(), size: this.size.snapshot() };
   }
 
   record(zone: string, proto: string, qtype: number, response: Buffer | null, seconds: number): void {

@@ -57,7 +57,7 @@ export function serveConnection(socket: Socket, handler: Answering, limits: TcpL
   });
 }
 
-export function listenTcp(address: ListenAddress, handler: Answering, log: Logger, limits: TcpLimits): Promise<Server> {
+export function listenTcp(address: ListenAddress, handler: Answering, log: Logger, limits: TcpLimits, reusePort = false): Promise<Server> {
   const perClient = new Map<string, number>();
   const server = createServer({ allowHalfOpen: false }, (socket) => {
     const client = socket.remoteAddress ?? '';
@@ -77,7 +77,7 @@ export function listenTcp(address: ListenAddress, handler: Answering, log: Logge
   server.maxConnections = limits.maxConnections;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port: address.port, host: address.host, ipv6Only: address.family === 'udp6' }, () => {
+    server.listen({ port: address.port, host: address.host, ipv6Only: address.family === 'udp6', reusePort }, () => {
       server.off('error', reject);
       server.on('error', (error) => log.warn({ err: error.message }, 'tcp listener error'));
       resolve(server);

@@ -7,9 +7,10 @@ import type { QueryHandler } from './handler.ts';
 /** Whatever answers queries: the current handler, swapped on a settings reload. */
 type Answering = Pick<QueryHandler, 'handle'>;
 
-export function listenUdp(address: ListenAddress, handler: Answering, log: Logger): Promise<Socket> {
+/** `reusePort`: serving threads each bind a socket to the port; the kernel spreads datagrams by source. */
+export function listenUdp(address: ListenAddress, handler: Answering, log: Logger, reusePort = false): Promise<Socket> {
   // ipv6Only: a [::] socket must not claim IPv4 too, so 0.0.0.0 and [::] can both be listened on.
-  const socket = createSocket({ type: address.family, reuseAddr: false, ipv6Only: address.family === 'udp6' });
+  const socket = createSocket({ type: address.family, reuseAddr: false, reusePort, ipv6Only: address.family === 'udp6' });
   socket.on('message', (request, peer) => {
     const response = handler.handle(request, 'udp', peer.address);
     if (response instanceof Promise) {

@@ -11,6 +11,7 @@ export interface FlagOverrides {
   zone?: string[];
   upstream?: string[];
   logLevel?: string;
+  workers?: number;
 }
 
 export function readSettingsFile(path: string): unknown {
@@ -38,5 +39,6 @@ export function loadSettings(configPath: string | undefined, flags: FlagOverride
   if (flags.zone !== undefined) merged.zones = flags.zone;
   if (flags.upstream !== undefined) merged.forward = { ...(merged.forward as object | undefined), upstreams: flags.upstream };
   if (flags.logLevel !== undefined) merged.logLevel = flags.logLevel;
+  if (flags.workers !== undefined) merged.workers = flags.workers;
   return parseSettings(merged, configPath ?? 'settings');
 }

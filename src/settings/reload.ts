@@ -38,7 +38,13 @@ export function watchSettings(configPath: string, flags: FlagOverrides, log: Log
       outcome(false);
       return;
     }
-    apply(settings);
+    try {
+      apply(settings);
+    } catch (error) {
+      log.error({ file: configPath, reason, err: (error as Error).message }, 'settings cannot be served; the last good settings keep serving');
+      outcome(false);
+      return;
+    }
     outcome(true);
     log.info({ file: configPath, reason }, 'settings reloaded');
   };
@@ -47,7 +53,7 @@ export function watchSettings(configPath: string, flags: FlagOverrides, log: Log
 }
 
 /** The settings that only take effect at start: where lbdns listens and where its data comes from. */
-const RESTART_KEYS = ['listen', 'ops', 'tcp', 'source', 'objects', 'kubeconfig', 'kubernetes', 'namespaces', 'pods'] as const;
+const RESTART_KEYS = ['workers', 'listen', 'ops', 'tcp', 'source', 'objects', 'kubeconfig', 'kubernetes', 'namespaces', 'pods'] as const;
 
 export function keysNeedingRestart(before: Settings, after: Settings): string[] {
   return RESTART_KEYS.filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));

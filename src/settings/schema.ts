@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { NameError, encodeName } from '../wire/name.ts';
+import { parseUpstream } from '../forward/upstreams.ts';
+import { usableCpus } from '../workers/usable-cpus.ts';
 
 const zoneName = z
   .string()
@@ -13,6 +15,17 @@ const zoneName = z
       encodeName(value);
     } catch (error) {
       ctx.addIssue({ code: 'custom', message: error instanceof NameError ? error.message : String(error) });
+    }
+  });
+
+const upstream = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    try {
+      parseUpstream(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
     }
   });
 
@@ -41,6 +54,12 @@ export const settingsSchema = z
       })
       .strict()
       .default({ zones: ['in-addr.arpa', 'ip6.arpa'], fallthrough: true }),
+    /**
+     * Serving threads, each with its own sockets on the listen ports (SO_REUSEPORT: the kernel
+     * spreads queries among them) and a replica of the cluster view fed from the one source.
+     * 1: the main thread serves. Default: the CPUs the process may use (affinity and cgroup quota).
+     */
+    workers: z.number().int().min(1).max(256).default(() => usableCpus()),
     /** Where UDP and TCP are both served. */
     listen: z.array(hostPort).min(1).default(['0.0.0.0:53']),
     /**
@@ -117,7 +136,7 @@ export const settingsSchema = z
     forward: z
       .object({
         /** Upstream servers (ADDR or ADDR:PORT, IPv4 or IPv6); empty: the nameservers of resolvConf. */
-        upstreams: z.array(z.string().min(1)).default([]),
+        upstreams: z.array(upstream).default([]),
         resolvConf: z.string().default('/etc/resolv.conf'),
         /** How an upstream is chosen, as CoreDNS's forward: random, round_robin or sequential. */
         policy: z.enum(['random', 'round_robin', 'sequential']).default('random'),
@@ -129,7 +148,7 @@ export const settingsSchema = z
         maxFails: z.number().int().min(1).max(100).default(2),
         holdDownSeconds: z.number().min(0).max(3600).default(10),
         /** Per-domain upstreams (kube-dns's stubDomains); the longest matching suffix wins. */
-        stubDomains: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default({}),
+        stubDomains: z.record(z.string().min(1), z.array(upstream).min(1)).default({}),
         /** Clients allowed recursion (names outside the served zones); others get REFUSED. */
         allowedClients: z
           .array(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR'))

@@ -19,6 +19,12 @@ export type ViewEvent =
   | { op: 'delete'; kind: 'Namespace'; name: string }
   | { op: 'delete'; kind: 'Service' | 'EndpointSlice' | 'Endpoints' | 'Pod'; namespace: string; name: string };
 
+/**
+ * One change as a source made it, so a replica view (a serving worker's) can make the same one:
+ * replicas see exactly the primary's sequence of updates, and its SOA serial.
+ */
+export type ViewUpdate = { kind: 'replaceAll'; objects: ClusterObjects } | { kind: 'event'; event: ViewEvent };
+
 /** The endpoints of one Service, grouped the way their ports apply (one group per slice). */
 export interface EndpointGroup {
   ports: EndpointSlice['ports'];
@@ -66,6 +72,7 @@ export class ClusterView {
   private podsByIpIndex: Map<string, Pod[]> | null = null;
   private ipIndex: IpIndex | null = null;
   private listeners: Array<(change: ViewChange) => void> = [];
+  private updateListeners: Array<(update: ViewUpdate, serial: number) => void> = [];
 
   /** Unix seconds of the last change: the SOA serial, as CoreDNS derives it. */
   serial = Math.floor(Date.now() / 1000);
@@ -80,6 +87,31 @@ export class ClusterView {
     this.listeners.push(listener);
   }
 
+  /** Every update, after it is applied, with the serial it produced: what a replica needs. */
+  onUpdate(listener: (update: ViewUpdate, serial: number) => void): void {
+    this.updateListeners.push(listener);
+  }
+
+  /** Makes an update another view made, ending at the same serial. */
+  replicate(update: ViewUpdate, serial: number): void {
+    if (update.kind === 'replaceAll') this.replaceAll(update.objects);
+    else this.apply(update.event);
+    this.serial = serial;
+  }
+
+  /** Everything in the view, as a source would hand it over: seeds a new replica. */
+  snapshot(): ClusterObjects {
+    const endpointSlices: EndpointSlice[] = [];
+    for (const byName of this.slices.values()) endpointSlices.push(...byName.values());
+    return {
+      namespaces: [...this.namespaces.values()],
+      services: [...this.services.values()],
+      endpointSlices,
+      legacyEndpoints: [...this.legacyEndpoints.values()],
+      pods: [...this.pods.values()],
+    };
+  }
+
   replaceAll(objects: ClusterObjects): void {
     this.namespaces = new Map(objects.namespaces.map((n) => [n.name, n]));
     this.services = new Map();
@@ -91,10 +123,12 @@ export class ClusterView {
     this.legacyEndpoints = new Map(objects.legacyEndpoints.map((e) => [serviceKey(e.namespace, e.serviceName), e]));
     this.pods = new Map(objects.pods.map((p) => [serviceKey(p.namespace, p.name), p]));
     this.changed({ scope: 'all' });
+    for (const listener of this.updateListeners) listener({ kind: 'replaceAll', objects }, this.serial);
   }
 
   apply(event: ViewEvent): void {
     this.changed(event.op === 'upsert' ? this.upsert(event) : this.remove(event));
+    for (const listener of this.updateListeners) listener({ kind: 'event', event }, this.serial);
   }
 
   private upsert(event: Extract<ViewEvent, { op: 'upsert' }>): ViewChange {

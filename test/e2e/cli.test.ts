@@ -43,6 +43,12 @@ describe('lbdns command line', () => {
     const badZone = await runCli(['--zone', 'a..b']);
     assert.equal(badZone.code, 2);
     assert.match(badZone.stderr, /zones\[0\]/);
+    const badUpstream = await runCli(['--config', tempFile('lbdns.yaml', 'forward:\n  stubDomains:\n    corp.example: [10.0.0.1:99999]\n')]);
+    assert.equal(badUpstream.code, 2);
+    assert.match(badUpstream.stderr, /forward\.stubDomains\.corp\.example\[0\]: upstream "10\.0\.0\.1:99999"/);
+    const badWorkers = await runCli(['--workers', 'many']);
+    assert.equal(badWorkers.code, 2);
+    assert.match(badWorkers.stderr, /workers: /);
   });
 
   it('lets flags override the settings file', async () => {

@@ -76,6 +76,11 @@ export interface StartOptions {
    * file that lists its own loopback upstreams.
    */
   upstream?: string | null;
+  /**
+   * Serving threads (--workers). Default 1: caches, coalescing and rate limits are per worker,
+   * and tests of them need every query to meet the same one.
+   */
+  workers?: number;
 }
 
 export async function startLbdns(options: StartOptions = {}): Promise<RunningServer> {
@@ -85,6 +90,7 @@ export async function startLbdns(options: StartOptions = {}): Promise<RunningSer
   args.push('--config', options.config ?? demoSettings);
   if (options.objects !== null) args.push('--objects', options.objects ?? demoObjects);
   if (options.upstream !== null) args.push('--upstream', options.upstream ?? '127.0.0.1:9');
+  args.push('--workers', String(options.workers ?? 1));
   args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];

@@ -1,0 +1,137 @@
+/**
+ * One serving thread: the handler built from the settings (rebuilt on a reload), its UDP and
+ * TCP sockets, and its numbers. The main thread runs one when `workers` is 1; otherwise each
+ * worker thread runs one over its replica of the cluster view.
+ */
+import type { Socket } from 'node:dgram';
+import type { Server } from 'node:net';
+import { getHeapStatistics } from 'node:v8';
+import type { Logger } from 'pino';
+import type { Settings } from '../settings/schema.ts';
+import type { ClusterView } from '../view/cluster-view.ts';
+import { Forwarder } from '../forward/forwarder.ts';
+import { ZoneRouter } from '../resolve/router.ts';
+import { QueryMetrics, type QueryCounts } from '../ops/query-metrics.ts';
+import { Autopath } from './autopath.ts';
+import { type HandlerState, QueryHandler, type Transport } from './handler.ts';
+import { type ListenAddress, parseListenAddress } from './listen-address.ts';
+import { ownAddresses } from './own-addresses.ts';
+import { listenUdp } from './udp.ts';
+import { listenTcp } from './tcp.ts';
+
+/** Where one listen address is bound, with the ports the kernel gave (they differ when 0 was asked). */
+export interface BoundListen {
+  udp: ListenAddress;
+  tcp: ListenAddress;
+}
+
+/** One serving thread's numbers, plain data so a worker can post them to the primary. */
+export interface ServingStats {
+  queries: QueryCounts;
+  forward: {
+    cacheHits: number;
+    cacheMisses: number;
+    staleServed: number;
+    cacheEntries: { positive: number; negative: number };
+    upstreams: Array<{ label: string; requests: number; errors: number; seconds: number; healthy: boolean }>;
+  };
+  rateLimited: { dropped: number; slipped: number };
+  heapUsedBytes: number;
+}
+
+interface Parts {
+  settings: Settings;
+  forwarder: Forwarder;
+  handler: QueryHandler;
+}
+
+/** Forwarding state (cache, in-flight queries, upstream health) survives a reload that keeps these. */
+function forwardingKey(settings: Settings): string {
+  return JSON.stringify([settings.forward, settings.cache, settings.maxUdpSize]);
+}
+
+export class ServingThread {
+  private readonly view: ClusterView;
+  private readonly log: Logger;
+  private readonly state: HandlerState;
+  /** Serving threads in the process: TCP's connection cap is shared among them. */
+  private readonly threads: number;
+  private readonly queries = new QueryMetrics();
+  private readonly sockets: Socket[] = [];
+  private readonly servers: Server[] = [];
+  private parts: Parts;
+
+  /** What the listeners call: always the current handler. */
+  readonly dispatch = { handle: (request: Buffer, transport: Transport, client: string) => this.parts.handler.handle(request, transport, client) };
+
+  /** Throws when the settings cannot be served (an upstream that is not an address). */
+  constructor(view: ClusterView, settings: Settings, log: Logger, state: HandlerState, threads = 1) {
+    this.view = view;
+    this.log = log;
+    this.state = state;
+    this.threads = threads;
+    this.parts = this.build(settings, null);
+    view.onChange((change) => this.parts.handler.invalidate(change));
+  }
+
+  get settings(): Settings {
+    return this.parts.settings;
+  }
+
+  /** Swaps in handlers built from new settings; the sockets stay. */
+  reload(settings: Settings): void {
+    this.parts = this.build(settings, this.parts);
+  }
+
+  private build(settings: Settings, previous: Parts | null): Parts {
+    const serverIps = ownAddresses(settings.listen.map(parseListenAddress));
+    const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps });
+    const forwarder = previous && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
+    const autopath = settings.autopath ? new Autopath(this.view, router, forwarder, settings.ttl) : null;
+    return { settings, forwarder, handler: new QueryHandler(router, settings, this.state, this.log, forwarder, this.queries, autopath) };
+  }
+
+  /**
+   * Binds UDP and TCP on each address. With `reusePort`, every serving thread binds its own
+   * sockets to the same ports and the kernel spreads datagrams and connections among them.
+   */
+  async listen(addresses: BoundListen[], reusePort: boolean): Promise<BoundListen[]> {
+    const tcp = this.parts.settings.tcp;
+    const limits = { ...tcp, maxConnections: Math.ceil(tcp.maxConnections / this.threads) };
+    const bound: BoundListen[] = [];
+    for (const address of addresses) {
+      const socket = await listenUdp(address.udp, this.dispatch, this.log, reusePort);
+      this.sockets.push(socket);
+      const server = await listenTcp(address.tcp, this.dispatch, this.log, limits, reusePort);
+      this.servers.push(server);
+      bound.push({ udp: { ...address.udp, port: socket.address().port }, tcp: { ...address.tcp, port: (server.address() as { port: number }).port } });
+    }
+    return bound;
+  }
+
+  stats(): ServingStats {
+    const { forwarder, handler } = this.parts;
+    return {
+      queries: this.queries.snapshot(),
+      forward: {
+        cacheHits: forwarder.stats.cacheHits,
+        cacheMisses: forwarder.stats.cacheMisses,
+        staleServed: forwarder.stats.staleServed,
+        cacheEntries: forwarder.cacheSize,
+        upstreams: forwarder.upstreams.map((u) => ({ label: u.label, requests: u.requests, errors: u.errors, seconds: u.seconds, healthy: u.downUntil <= Date.now() })),
+      },
+      rateLimited: handler.rateLimited,
+      heapUsedBytes: getHeapStatistics().used_heap_size,
+    };
+  }
+
+  close(): void {
+    for (const socket of this.sockets) socket.close();
+    for (const server of this.servers) server.close();
+  }
+}
+
+/** The listen addresses as settings give them, before binding. */
+export function listenAddresses(settings: Settings): BoundListen[] {
+  return settings.listen.map(parseListenAddress).map((address) => ({ udp: address, tcp: address }));
+}

@@ -1,0 +1,45 @@
+/**
+ * A serving worker thread: a replica of the primary's cluster view, fed with its updates, and
+ * its own UDP and TCP sockets on the shared ports.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../log.ts';
+import { ClusterView } from '../view/cluster-view.ts';
+import { ServingThread } from '../server/serving.ts';
+import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
+
+const start = workerData as WorkerStart;
+const port = parentPort!;
+const send = (message: FromWorker): void => port.postMessage(message);
+
+const log = createLogger(start.settings.logLevel).child({ worker: start.index });
+const view = new ClusterView({ requireNamespaceObjects: start.settings.kubernetes.namespaceLabels !== undefined });
+view.replicate({ kind: 'replaceAll', objects: start.snapshot }, start.serial);
+const state = { ready: start.ready };
+const serving = new ServingThread(view, start.settings, log, state, start.threads);
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'view':
+      view.replicate(message.update, message.serial);
+      return;
+    case 'ready':
+      state.ready = true;
+      return;
+    case 'settings':
+      log.level = message.settings.logLevel;
+      serving.reload(message.settings);
+      return;
+    case 'stats':
+      send({ type: 'stats', id: message.id, stats: serving.stats() });
+      return;
+    case 'stop':
+      serving.close();
+      log.flush();
+      send({ type: 'stopped' });
+      port.close();
+      return;
+  }
+});
+
+send({ type: 'listening', bound: await serving.listen(start.listen, true) });
