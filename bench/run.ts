@@ -1,22 +1,25 @@
 /**
- * `npm run bench`: lbdns and knot (Debian's authoritative server, the peer) serve the same
+ * `npm run bench`: lbdns, knot and BIND 9 (Debian's authoritative servers, the peers) serve the same
  * generated cluster; dnsperf drives each over loopback with the same query file, pinned to a
  * different core than the server. Runs are interleaved and the median of each is reported.
  *
  * `npm run bench -- --scale` instead compares lbdns on this cluster with lbdns on 10,000 Services
  * and 100,000 endpoints (each with its own query file of the same mix), with RSS.
+ * `npm run bench -- --workers` (bench:workers) instead compares lbdns with 1 serving thread on
+ * the server core and with one worker per core on every core (dnsperf's core included).
  * `npm run bench -- --policies` instead runs lbdns in endpoint mode once per balancing policy
  * (shuffle, weighted, zone, ClientIP affinity) and reports each against shuffle.
  *
  * Environment: BENCH_SECONDS (per run, default 8), BENCH_RUNS (default 3).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateCluster } from './cluster.ts';
 import { knotConfig } from '../test/helpers/knot.ts';
+import { bindConfig } from './bind.ts';
 import { buildQuery } from '../test/helpers/dns-client.ts';
 import { createSocket } from 'node:dgram';
 
@@ -26,6 +29,7 @@ const runs = Number(process.env.BENCH_RUNS ?? 3);
 const cores = availableParallelism();
 const serverCore = cores > 1 ? '1' : '0';
 const loadCore = '0';
+const allCores = `0-${cores - 1}`;
 
 function require(command: string, hint: string): void {
   try {
@@ -37,10 +41,12 @@ function require(command: string, hint: string): void {
 }
 require('dnsperf', 'apt-get install dnsperf');
 require('knotd', 'apt-get install knot');
+require('named', 'apt-get install bind9');
 require('taskset', 'apt-get install util-linux');
 
 const policiesMode = process.argv.includes('--policies');
 const scaleMode = process.argv.includes('--scale');
+const workersMode = process.argv.includes('--workers');
 const dir = mkdtempSync(join(tmpdir(), 'lbdns-bench-'));
 const cluster = generateCluster();
 writeFileSync(join(dir, 'objects.json'), cluster.objectsJson);
@@ -75,19 +81,21 @@ function pinAll(pid: number): void {
   execFileSync('taskset', ['-a', '-p', '-c', serverCore, String(pid)], { stdio: 'ignore' });
 }
 
-function lbdnsPeer(name: string, port: number, settings: string, objects = 'objects.json'): Peer {
+/** lbdns with one serving thread on the server core, or with `workers` threads on every core. */
+function lbdnsPeer(name: string, port: number, settings: string, objects = 'objects.json', workers = 1): Peer {
   const settingsFile = join(dir, `settings-${port}.yaml`);
   writeFileSync(settingsFile, settings);
+  const onCores = workers === 1 ? serverCore : allCores;
   return {
     name,
     port,
     start: () =>
       spawn(
         'taskset',
-        ['-c', serverCore, process.execPath, join(root, 'bin/lbdns.js'), '--config', settingsFile, '--objects', join(dir, objects), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${port + 1000}`, '--log-level', 'warn'],
+        ['-c', onCores, process.execPath, join(root, 'bin/lbdns.js'), '--config', settingsFile, '--objects', join(dir, objects), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${port + 1000}`, '--log-level', 'warn', '--workers', String(workers)],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       ),
-    pin: pinAll,
+    pin: (pid) => execFileSync('taskset', ['-a', '-p', '-c', onCores, String(pid)], { stdio: 'ignore' }),
   };
 }
 
@@ -122,13 +130,28 @@ const serverPeers: Peer[] = [
     },
     pin: pinAll,
   },
+  {
+    name: 'BIND 9',
+    port: 15356,
+    start: () => {
+      writeFileSync(join(dir, 'named.conf'), bindConfig(dir, 15356, ['cluster.local', '10.in-addr.arpa']));
+      // -n 1: one worker thread, as knot gets one UDP worker; -g: foreground, logging to stderr.
+      return spawn('taskset', ['-c', serverCore, 'named', '-g', '-n', '1', '-c', join(dir, 'named.conf')], { stdio: ['ignore', 'ignore', 'ignore'] });
+    },
+    pin: pinAll,
+  },
+];
+const workerPeers: Peer[] = [
+  echoPeer,
+  lbdnsPeer('lbdns, 1 worker', 15380, '{}\n'),
+  lbdnsPeer(`lbdns, ${cores} workers`, 15381, '{}\n', 'objects.json', cores),
 ];
 const scalePeers: Peer[] = [
   lbdnsPeer('lbdns, 1,000 services', 15370, '{}\n'),
   { ...lbdnsPeer('lbdns, 10,000 services / 100,000 endpoints', 15371, '{}\n', 'objects-large.json'), queries: 'queries-large.txt' },
 ];
-const peers = policiesMode ? policyPeers : scaleMode ? scalePeers : serverPeers;
-const baseline = policiesMode ? 'shuffle' : scaleMode ? 'lbdns, 1,000 services' : 'knot';
+const peers = policiesMode ? policyPeers : scaleMode ? scalePeers : workersMode ? workerPeers : serverPeers;
+const baseline = policiesMode ? 'shuffle' : scaleMode ? 'lbdns, 1,000 services' : workersMode ? 'lbdns, 1 worker' : 'knot';
 const withCeiling = !policiesMode && !scaleMode;
 
 interface Result {
@@ -138,6 +161,10 @@ interface Result {
   p99LatencyMs: number;
   lost: number;
   rssMiB: number;
+  /** The server's CPU time over the run, in cores (1.0: one core busy all along). */
+  cpuCores: number;
+  /** CPU time per thread name over the run, in cores (workers mode). */
+  threadCores: Map<string, number>;
 }
 
 /**
@@ -183,7 +210,28 @@ async function dnsperf(port: number, queries = 'queries.txt'): Promise<Result & 
     p99LatencyMs: rtts[Math.floor(rtts.length * 0.99)] ?? NaN,
     lost: number(/Queries lost:\s+(\d+)/),
     rssMiB: 0,
+    cpuCores: 0,
+    threadCores: new Map(),
   };
+}
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** CPU seconds (user + system) so far of each of the process's threads, by thread name. */
+function threadCpuSeconds(pid: number): Map<string, number> {
+  const seconds = new Map<string, number>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+      // Fields after the parenthesised name: state is the 3rd field, utime and stime the 14th and 15th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name = readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim();
+      seconds.set(name, (seconds.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return seconds;
 }
 
 function rssMiB(pid: number): number {
@@ -215,8 +263,14 @@ try {
   }
   for (let run = 0; run < runs; run++) {
     for (const peer of peers) {
+      const pid = processes.get(peer.name)!.pid as number;
+      const cpuBefore = threadCpuSeconds(pid);
+      const startedAt = performance.now();
       const result = await dnsperf(peer.port, peer.queries);
-      result.rssMiB = rssMiB(processes.get(peer.name)!.pid as number);
+      const elapsed = (performance.now() - startedAt) / 1000;
+      for (const [thread, total] of threadCpuSeconds(pid)) result.threadCores.set(thread, (total - (cpuBefore.get(thread) ?? 0)) / elapsed);
+      result.cpuCores = [...result.threadCores.values()].reduce((a, b) => a + b, 0);
+      result.rssMiB = rssMiB(pid);
       results.get(peer.name)!.push(result);
       console.error(`run ${run + 1}/${runs} ${peer.name}: ${result.qps.toFixed(0)} q/s, ${result.avgLatencyMs.toFixed(3)} ms avg, ${result.lost} lost`);
     }
@@ -229,9 +283,17 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const baselineQps = median(results.get(baseline)!.map((r) => r.qps));
 console.log(`\n${cluster.queries.length} queries in the mix; 1,000 services (100 headless x 10 endpoints); ${seconds}s per run, median of ${runs}; server on core ${serverCore}, dnsperf on core ${loadCore}\n`);
 const ceilingQps = withCeiling ? median(results.get(echoPeer.name)!.map((r) => r.qps)) : NaN;
-console.log(`| ${policiesMode ? 'policy (endpoint mode)' : 'server'} | queries/s | avg latency (ms) | p99 under load (ms) | lost | RSS (MiB) | vs ${baseline} |${withCeiling ? ' vs node:dgram echo |' : ''}`);
-console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: |${withCeiling ? ' ---: |' : ''}`);
+console.log(`| ${policiesMode ? 'policy (endpoint mode)' : 'server'} | queries/s | avg latency (ms) | p99 under load (ms) | lost | RSS (MiB) | server CPU (cores) | queries per CPU-second | vs ${baseline} |${withCeiling ? ' vs node:dgram echo |' : ''}`);
+console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${withCeiling ? ' ---: |' : ''}`);
 for (const [name, list] of results) {
   const qps = median(list.map((r) => r.qps));
-  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.p99LatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${(qps / baselineQps).toFixed(2)} |${withCeiling ? ` ${(qps / ceilingQps).toFixed(2)} |` : ''}`);
+  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.p99LatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${median(list.map((r) => r.cpuCores)).toFixed(2)} | ${median(list.map((r) => r.qps / r.cpuCores)).toFixed(0)} | ${(qps / baselineQps).toFixed(2)} |${withCeiling ? ` ${(qps / ceilingQps).toFixed(2)} |` : ''}`);
+}
+if (workersMode) {
+  console.log('\nCPU per thread (cores, median), for the lbdns rows:');
+  for (const [name, list] of results) {
+    if (!name.startsWith('lbdns')) continue;
+    const threads = [...list[0]!.threadCores.keys()].filter((t) => median(list.map((r) => r.threadCores.get(t) ?? 0)) >= 0.01);
+    console.log(`  ${name}: ${threads.map((t) => `${t} ${median(list.map((r) => r.threadCores.get(t) ?? 0)).toFixed(2)}`).join(', ')}`);
+  }
 }
