@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeApiServer, type KubeObject } from '../test/helpers/fake-apiserver.ts';
@@ -16,6 +16,8 @@ import { freePort } from '../test/helpers/lbdns-process.ts';
 import { buildQuery, decode, udpExchange } from '../test/helpers/dns-client.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** Serving threads (LBDNS_WORKERS); default one per core, as lbdns itself would choose. */
+const workers = Number(process.env.LBDNS_WORKERS ?? availableParallelism());
 const services = Number(process.env.SCALE_SERVICES ?? 10_000);
 const endpointsPerSlice = Number(process.env.SCALE_ENDPOINTS ?? 10);
 const updateSeconds = Number(process.env.SCALE_UPDATE_SECONDS ?? 20);
@@ -52,7 +54,7 @@ writeFileSync(join(dir, 'lbdns.yaml'), 'answerCacheSize: 100000\n');
 const dnsPort = await freePort();
 const opsPort = await freePort();
 const started = performance.now();
-const child = spawn(process.execPath, [join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+const child = spawn(process.execPath, [join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'] });
 
 try {
   for (;;) {
@@ -96,7 +98,7 @@ try {
   await Promise.all(pending);
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-  console.log(`\n${services} Services, ${services} EndpointSlices, ${services * endpointsPerSlice} endpoints via the test API server\n`);
+  console.log(`\n${services} Services, ${services} EndpointSlices, ${services * endpointsPerSlice} endpoints via the test API server; ${workers} serving thread(s)\n`);
   console.log('| measure | value |');
   console.log('| --- | ---: |');
   console.log(`| time to ready (list of everything) | ${(readyMs / 1000).toFixed(2)} s |`);

@@ -149,6 +149,8 @@ const workerPeers: Peer[] = [
 const scalePeers: Peer[] = [
   lbdnsPeer('lbdns, 1,000 services', 15370, '{}\n'),
   { ...lbdnsPeer('lbdns, 10,000 services / 100,000 endpoints', 15371, '{}\n', 'objects-large.json'), queries: 'queries-large.txt' },
+  // For the memory of each worker's copy of the view; its queries/s share dnsperf's core.
+  { ...lbdnsPeer(`lbdns, 10,000 services / 100,000 endpoints, ${cores} workers`, 15372, '{}\n', 'objects-large.json', cores), queries: 'queries-large.txt' },
 ];
 const peers = policiesMode ? policyPeers : scaleMode ? scalePeers : workersMode ? workerPeers : serverPeers;
 const baseline = policiesMode ? 'shuffle' : scaleMode ? 'lbdns, 1,000 services' : workersMode ? 'lbdns, 1 worker' : 'knot';
@@ -165,6 +167,8 @@ interface Result {
   cpuCores: number;
   /** CPU time per thread name over the run, in cores (workers mode). */
   threadCores: Map<string, number>;
+  /** lbdns: the V8 heap each serving thread uses, from its /metrics. */
+  threadHeapMiB: number[];
 }
 
 /**
@@ -212,6 +216,7 @@ async function dnsperf(port: number, queries = 'queries.txt'): Promise<Result & 
     rssMiB: 0,
     cpuCores: 0,
     threadCores: new Map(),
+    threadHeapMiB: [],
   };
 }
 
@@ -232,6 +237,16 @@ function threadCpuSeconds(pid: number): Map<string, number> {
     }
   }
   return seconds;
+}
+
+/** lbdns's lbdns_serving_heap_used_bytes, one value per serving thread; empty for other servers. */
+async function servingHeapsMiB(opsPort: number): Promise<number[]> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+    return [...text.matchAll(/^lbdns_serving_heap_used_bytes\{[^}]*\} (\S+)$/gm)].map((m) => Number(m[1]) / 2 ** 20);
+  } catch {
+    return [];
+  }
 }
 
 function rssMiB(pid: number): number {
@@ -271,6 +286,7 @@ try {
       for (const [thread, total] of threadCpuSeconds(pid)) result.threadCores.set(thread, (total - (cpuBefore.get(thread) ?? 0)) / elapsed);
       result.cpuCores = [...result.threadCores.values()].reduce((a, b) => a + b, 0);
       result.rssMiB = rssMiB(pid);
+      result.threadHeapMiB = await servingHeapsMiB(peer.port + 1000);
       results.get(peer.name)!.push(result);
       console.error(`run ${run + 1}/${runs} ${peer.name}: ${result.qps.toFixed(0)} q/s, ${result.avgLatencyMs.toFixed(3)} ms avg, ${result.lost} lost`);
     }
@@ -280,14 +296,18 @@ try {
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const heapColumn = (list: Result[]) => {
+  const last = list.at(-1)!.threadHeapMiB;
+  return last.length === 0 ? '–' : last.map((mib) => mib.toFixed(0)).join(' / ');
+};
 const baselineQps = median(results.get(baseline)!.map((r) => r.qps));
 console.log(`\n${cluster.queries.length} queries in the mix; 1,000 services (100 headless x 10 endpoints); ${seconds}s per run, median of ${runs}; server on core ${serverCore}, dnsperf on core ${loadCore}\n`);
 const ceilingQps = withCeiling ? median(results.get(echoPeer.name)!.map((r) => r.qps)) : NaN;
-console.log(`| ${policiesMode ? 'policy (endpoint mode)' : 'server'} | queries/s | avg latency (ms) | p99 under load (ms) | lost | RSS (MiB) | server CPU (cores) | queries per CPU-second | vs ${baseline} |${withCeiling ? ' vs node:dgram echo |' : ''}`);
-console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${withCeiling ? ' ---: |' : ''}`);
+console.log(`| ${policiesMode ? 'policy (endpoint mode)' : 'server'} | queries/s | avg latency (ms) | p99 under load (ms) | lost | RSS (MiB) | heap per serving thread (MiB) | server CPU (cores) | queries per CPU-second | vs ${baseline} |${withCeiling ? ' vs node:dgram echo |' : ''}`);
+console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${withCeiling ? ' ---: |' : ''}`);
 for (const [name, list] of results) {
   const qps = median(list.map((r) => r.qps));
-  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.p99LatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${median(list.map((r) => r.cpuCores)).toFixed(2)} | ${median(list.map((r) => r.qps / r.cpuCores)).toFixed(0)} | ${(qps / baselineQps).toFixed(2)} |${withCeiling ? ` ${(qps / ceilingQps).toFixed(2)} |` : ''}`);
+  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.p99LatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${heapColumn(list)} | ${median(list.map((r) => r.cpuCores)).toFixed(2)} | ${median(list.map((r) => r.qps / r.cpuCores)).toFixed(0)} | ${(qps / baselineQps).toFixed(2)} |${withCeiling ? ` ${(qps / ceilingQps).toFixed(2)} |` : ''}`);
 }
 if (workersMode) {
   console.log('\nCPU per thread (cores, median), for the lbdns rows:');

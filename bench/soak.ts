@@ -6,13 +6,15 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeApiServer, type KubeObject } from '../test/helpers/fake-apiserver.ts';
 import { freePort } from '../test/helpers/lbdns-process.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** Serving threads (LBDNS_WORKERS); default one per core, as lbdns itself would choose. */
+const workers = Number(process.env.LBDNS_WORKERS ?? availableParallelism());
 const seconds = Number(process.env.SOAK_SECONDS ?? 180);
 const updatesPerSecond = Number(process.env.SOAK_UPDATES ?? 50);
 const qps = Number(process.env.SOAK_QPS ?? 20_000);
@@ -47,12 +49,18 @@ writeFileSync(join(dir, 'queries.txt'), queries.join('\n') + '\n');
 
 const port = await freePort();
 const opsPort = await freePort();
-const child = spawn(process.execPath, [join(root, 'bin/lbdns.js'), '--config', settingsPath, '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--upstream', '127.0.0.1:9', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+const child = spawn(process.execPath, [join(root, 'bin/lbdns.js'), '--config', settingsPath, '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--upstream', '127.0.0.1:9', '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'] });
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-/** V8's live heap, from lbdns's own metrics: RSS alone cannot tell a leak from a lazily shrunk heap. */
-const heapUsed = async () => {
+/**
+ * V8's live heap of the main thread and of each serving thread (the same one when workers is 1),
+ * from lbdns's own metrics: RSS alone cannot tell a leak from a lazily shrunk heap.
+ */
+const heapUsed = async (): Promise<string> => {
   const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-  return Number(/^lbdns_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN) / 1048576;
+  const mib = (bytes: string | undefined) => (Number(bytes) / 1048576).toFixed(0);
+  const main = mib(/^lbdns_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1]);
+  const serving = [...text.matchAll(/^lbdns_serving_heap_used_bytes\{[^}]*\} (\S+)$/gm)].map((m) => mib(m[1]));
+  return workers === 1 ? main : `main ${main}, workers ${serving.join(' + ')}`;
 };
 try {
   for (let i = 0; !(await fetch(`http://127.0.0.1:${opsPort}/ready`).then((r) => r.ok, () => false)); i++) {
@@ -78,7 +86,7 @@ try {
   const rssEnd = rss();
   const heapEnd = await heapUsed();
   const number = (pattern: RegExp) => pattern.exec(output)?.[1] ?? '?';
-  console.log(`\nsoak: ${seconds} s at ${qps} queries/s, ${updatesPerSecond} EndpointSlice updates/s (${generation} in all), ${reloads} settings reloads\n`);
+  console.log(`\nsoak: ${workers} serving thread(s), ${seconds} s at ${qps} queries/s, ${updatesPerSecond} EndpointSlice updates/s (${generation} in all), ${reloads} settings reloads\n`);
   console.log('| measure | value |');
   console.log('| --- | ---: |');
   console.log(`| queries sent | ${number(/Queries sent:\s+(\d+)/)} |`);
@@ -86,7 +94,7 @@ try {
   console.log(`| response codes | ${number(/Response codes:\s+(.+)/)} |`);
   console.log(`| average latency | ${(Number(number(/Average Latency \(s\):\s+([\d.]+)/)) * 1000).toFixed(3)} ms |`);
   console.log(`| RSS at start / end | ${rssStart.toFixed(0)} / ${rssEnd.toFixed(0)} MiB |`);
-  console.log(`| V8 heap used at start / end | ${heapStart.toFixed(0)} / ${heapEnd.toFixed(0)} MiB |`);
+  console.log(`| V8 heap used at start / end (MiB) | ${heapStart} / ${heapEnd} |`);
 } finally {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGINT');
