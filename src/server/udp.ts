@@ -10,7 +10,16 @@ type Answering = Pick<QueryHandler, 'handle'>;
 /** `reusePort`: serving threads each bind a socket to the port; the kernel spreads datagrams by source. */
 export function listenUdp(address: ListenAddress, handler: Answering, log: Logger, reusePort = false): Promise<Socket> {
   // ipv6Only: a [::] socket must not claim IPv4 too, so 0.0.0.0 and [::] can both be listened on.
-  const socket = createSocket({ type: address.family, reuseAddr: false, reusePort, ipv6Only: address.family === 'udp6' });
+  const family = address.family === 'udp6' ? 6 : 4;
+  const socket = createSocket({
+    type: address.family,
+    reuseAddr: false,
+    reusePort,
+    ipv6Only: family === 6,
+    // Replies go to the address a datagram came from, always an IP: without this, every send
+    // runs dns.lookup's IP check and waits a process.nextTick before the datagram leaves.
+    lookup: (ip, _options, callback) => callback(null, ip, family),
+  });
   socket.on('message', (request, peer) => {
     const response = handler.handle(request, 'udp', peer.address);
     if (response instanceof Promise) {
