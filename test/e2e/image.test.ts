@@ -15,7 +15,7 @@ import { answerData, query } from '../helpers/dns-client.ts';
 const run = promisify(execFile);
 
 describe('image contents', () => {
-  it('builds with npm ci, build and prune, and the pruned output serves DNS on Node 24', { timeout: 300_000 }, async () => {
+  it('builds with npm ci, build and prune, and the pruned output serves DNS on Node 24, from worker threads', { timeout: 300_000 }, async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'lbdns-image-')), 'app');
     await run('bash', [join(projectRoot, 'deploy/build-image-contents.sh'), out], { timeout: 280_000, env: { ...process.env, npm_config_loglevel: 'error' } });
     assert.ok(existsSync(join(out, 'dist/cli.js')), 'built JavaScript');
@@ -25,7 +25,7 @@ describe('image contents', () => {
 
     const port = await freePort();
     const opsPort = await freePort();
-    const child = spawn(process.execPath, [join(out, 'bin/lbdns.js'), '--config', join(out, 'config/lbdns.yaml'), '--objects', demoObjects, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--upstream', '127.0.0.1:9'], { stdio: ['ignore', 'ignore', 'pipe'], cwd: tmpdir() });
+    const child = spawn(process.execPath, [join(out, 'bin/lbdns.js'), '--config', join(out, 'config/lbdns.yaml'), '--objects', demoObjects, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--upstream', '127.0.0.1:9', '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'], cwd: tmpdir() });
     try {
       let stderr = '';
       await new Promise<void>((resolve, reject) => {
@@ -35,7 +35,8 @@ describe('image contents', () => {
         });
         child.once('exit', () => reject(new Error(`exited: ${stderr}`)));
       });
-      assert.deepEqual(answerData(await query(port, 'web.default.svc.cluster.local', 'A'), 'A'), ['10.96.0.20']);
+      // Several queries, each from its own source port, so both workers (built serving-worker.js) answer.
+      for (let i = 0; i < 8; i++) assert.deepEqual(answerData(await query(port, 'web.default.svc.cluster.local', 'A'), 'A'), ['10.96.0.20']);
       assert.equal((await fetch(`http://127.0.0.1:${opsPort}/ready`)).status, 200);
     } finally {
       child.kill('SIGINT');
