@@ -74,10 +74,6 @@ export class ServingThread {
     view.onChange((change) => this.parts.handler.invalidate(change));
   }
 
-  get settings(): Settings {
-    return this.parts.settings;
-  }
-
   /** Swaps in handlers built from new settings; the sockets stay. */
   reload(settings: Settings): void {
     this.parts = this.build(settings, this.parts);
