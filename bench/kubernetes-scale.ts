@@ -2,7 +2,8 @@
  * `npm run bench:kubernetes`: 10,000 Services and 10,000 EndpointSlices (100,000 endpoints)
  * served by the test API server; lbdns watches it. Prints the time to ready, RSS after the
  * sync, and the p50/p99 time from an EndpointSlice update to the changed DNS answer while
- * updates arrive at 100/s.
+ * updates arrive at 100/s, and meanwhile how long PTR queries for endpoint addresses take (reverse
+ * names depend on every Service, so each update makes the next one look at the changed index).
  *
  * Environment: SCALE_SERVICES (10000), SCALE_ENDPOINTS (10 per slice), SCALE_UPDATE_SECONDS (20).
  */
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { FakeApiServer, type KubeObject } from '../test/helpers/fake-apiserver.ts';
 import { freePort } from '../test/helpers/lbdns-process.ts';
 import { buildQuery, decode, udpExchange } from '../test/helpers/dns-client.ts';
+import { reverseNameOf } from '../src/resolve/reverse-name.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** Serving threads (LBDNS_WORKERS); default one per core, as lbdns itself would choose. */
@@ -74,6 +76,27 @@ try {
   const latencies: number[] = [];
   const pending: Promise<void>[] = [];
   const total = updateSeconds * updatesPerSecond;
+  // One PTR query every 10 ms for an endpoint address no update moves (endpoint 1 of a slice).
+  const ptrTimes: number[] = [];
+  let ptrUnanswered = 0;
+  let churning = true;
+  const ptrProbe = (async () => {
+    for (let n = 0; churning; n++) {
+      const i = (n * 104_729) % services;
+      const at = performance.now();
+      const reply = await udpExchange(dnsPort, buildQuery(reverseNameOf(ip(i * endpointsPerSlice + 1)), 'PTR'), 1000);
+      if (reply !== null && (decode(reply).answers ?? []).length > 0) ptrTimes.push(performance.now() - at);
+      else ptrUnanswered++;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const cpuSeconds = () => {
+    // utime and stime, in the kernel's USER_HZ of 100 per second.
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  };
+  const cpuBefore = cpuSeconds();
+  const churnStarted = performance.now();
   for (let generation = 1; generation <= total; generation++) {
     const i = (generation * 7919) % services;
     const name = `svc${i}.${namespaceOf(i)}.svc.cluster.local`;
@@ -96,8 +119,13 @@ try {
     await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
   }
   await Promise.all(pending);
+  const churnCores = (cpuSeconds() - cpuBefore) / ((performance.now() - churnStarted) / 1000);
+  churning = false;
+  await ptrProbe;
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+  ptrTimes.sort((a, b) => a - b);
+  const percentile = (list: number[], p: number) => list[Math.min(list.length - 1, Math.floor((p / 100) * list.length))] ?? NaN;
+  const pct = (p: number) => percentile(latencies, p);
   console.log(`\n${services} Services, ${services} EndpointSlices, ${services * endpointsPerSlice} endpoints via the test API server; ${workers} serving thread(s)\n`);
   console.log('| measure | value |');
   console.log('| --- | ---: |');
@@ -107,6 +135,8 @@ try {
   console.log(`| update → answer p50 (${latencies.length} timed of ${total} at ${updatesPerSecond}/s) | ${pct(50).toFixed(1)} ms |`);
   console.log(`| update → answer p99 | ${pct(99).toFixed(1)} ms |`);
   console.log(`| updates never seen within 10 s | ${total / 5 - latencies.length} |`);
+  console.log(`| PTR during the updates p50 / p99 (${ptrTimes.length} answered, ${ptrUnanswered} not) | ${percentile(ptrTimes, 50).toFixed(1)} / ${percentile(ptrTimes, 99).toFixed(1)} ms |`);
+  console.log(`| lbdns CPU during the updates | ${churnCores.toFixed(2)} cores |`);
 } finally {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');

@@ -1,8 +1,13 @@
 /**
- * Prepared answers by (type, name), each remembered with what it depends on, so a change to one
- * Service drops only that Service's answers (and the few that depend on everything).
+ * Prepared answers by question (lowercased name and type, compared as wire bytes, so a repeat
+ * query is found without decoding its name), each remembered with what it depends on, so a change
+ * to one Service drops only that Service's answers (and the few that depend on everything).
+ *
+ * Not lru-cache: its get moves an entry on every hit and takes string keys, the two costs a hit
+ * here must not pay. Entries are evicted oldest first, except that one used since it was last
+ * looked at gets a second chance (CLOCK), which keeps the popular ones.
  */
-import { LRUCache } from 'lru-cache';
+import { type CommonQuery, questionKeyBytes, sameQuestion } from '../wire/query.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
 
 /** What an answer was built from: one Service, one namespace, or anything in the view. */
@@ -17,36 +22,45 @@ function scopeKey(scope: AnswerScope): string {
   return scope.scope === 'namespace' ? `${scope.namespace}/` : `${scope.namespace}/${scope.service}`;
 }
 
+/** Where a query's question is: what `readCommonQuery` found. */
+export type QuestionAt = Pick<CommonQuery, 'key' | 'questionEnd'>;
+
 interface Entry<T> {
+  question: Buffer;
   value: T;
   scope: string;
+  used: boolean;
 }
 
 export class AnswerCache<T extends {}> {
-  private readonly lru: LRUCache<string, Entry<T>>;
-  /** Scope key → cache keys built in that scope. */
-  private readonly byScope = new Map<string, Set<string>>();
+  private readonly max: number;
+  /** Question key → entry; a key two questions share holds the later one. */
+  private readonly entries = new Map<number, Entry<T>>();
+  /** Scope key → keys of the entries built in that scope. */
+  private readonly byScope = new Map<string, Set<number>>();
   /** Namespace → the scope keys inside it that hold entries. */
   private readonly scopesByNamespace = new Map<string, Set<string>>();
 
   constructor(max: number) {
-    this.lru = new LRUCache<string, Entry<T>>({
-      max,
-      dispose: (entry, key) => this.forget(entry.scope, key),
-    });
+    this.max = max;
   }
 
   get size(): number {
-    return this.lru.size;
+    return this.entries.size;
   }
 
-  get(key: string): T | undefined {
-    return this.lru.get(key)?.value;
+  get(msg: Buffer, at: QuestionAt): T | undefined {
+    const entry = this.entries.get(at.key);
+    if (entry === undefined || !sameQuestion(msg, at.questionEnd, entry.question)) return undefined;
+    entry.used = true;
+    return entry.value;
   }
 
-  set(key: string, value: T, scope: AnswerScope): void {
+  set(msg: Buffer, at: QuestionAt, value: T, scope: AnswerScope): void {
+    const previous = this.entries.get(at.key);
+    if (previous) this.remove(at.key, previous);
     const scopeText = scopeKey(scope);
-    this.lru.set(key, { value, scope: scopeText });
+    this.entries.set(at.key, { question: questionKeyBytes(msg, at.questionEnd), value, scope: scopeText, used: false });
     let keys = this.byScope.get(scopeText);
     if (!keys) {
       this.byScope.set(scopeText, (keys = new Set()));
@@ -56,11 +70,12 @@ export class AnswerCache<T extends {}> {
         scopes.add(scopeText);
       }
     }
-    keys.add(key);
+    keys.add(at.key);
+    if (this.entries.size > this.max) this.evictOne();
   }
 
   clear(): void {
-    this.lru.clear();
+    this.entries.clear();
     this.byScope.clear();
     this.scopesByNamespace.clear();
   }
@@ -72,21 +87,32 @@ export class AnswerCache<T extends {}> {
     for (const scope of [...(this.scopesByNamespace.get(change.namespace) ?? [])]) this.dropScope(scope);
   }
 
+  /** The oldest entry not used since it was last passed over; used ones move to the back. */
+  private evictOne(): void {
+    for (const [key, entry] of this.entries) {
+      if (!entry.used) return this.remove(key, entry);
+      entry.used = false;
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    }
+  }
+
   private dropScope(scope: string): void {
     const keys = this.byScope.get(scope);
     if (!keys) return;
-    for (const key of [...keys]) this.lru.delete(key);
+    for (const key of [...keys]) this.remove(key, this.entries.get(key) as Entry<T>);
   }
 
-  private forget(scope: string, key: string): void {
-    const keys = this.byScope.get(scope);
+  private remove(key: number, entry: Entry<T>): void {
+    this.entries.delete(key);
+    const keys = this.byScope.get(entry.scope);
     if (!keys) return;
     keys.delete(key);
     if (keys.size > 0) return;
-    this.byScope.delete(scope);
-    const namespace = scope.slice(0, scope.indexOf('/'));
+    this.byScope.delete(entry.scope);
+    const namespace = entry.scope.slice(0, entry.scope.indexOf('/'));
     const scopes = this.scopesByNamespace.get(namespace);
-    scopes?.delete(scope);
+    scopes?.delete(entry.scope);
     if (scopes?.size === 0) this.scopesByNamespace.delete(namespace);
   }
 }

@@ -7,8 +7,8 @@ import { shuffleInPlace } from '../balance/shuffle.ts';
 import { chooseRecords } from '../balance/order.ts';
 import { ClientClassifier } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
-import { type PreparedAnswer, udpLimit, writeBareResponse, writeResponse, writeTruncated } from '../wire/message.ts';
-import { type Query, parseQuery } from '../wire/query.ts';
+import { type PreparedAnswer, type ResponseHead, udpLimit, writeBareResponse, writeResponse, writeTruncated } from '../wire/message.ts';
+import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
@@ -60,8 +60,16 @@ export interface HandlerState {
 
 const TCP_LIMIT = 65535;
 
+/** What the answer cache keeps per question: the route, and the name it was read as. */
+interface CachedRoute {
+  answer: Routed;
+  zone: string;
+  /** Lowercase: the same for every letter case the question comes in. */
+  qname: string;
+}
+
 export class QueryHandler {
-  private readonly cache: AnswerCache<{ answer: Routed; zone: string }> | null;
+  private readonly cache: AnswerCache<CachedRoute> | null;
   private readonly metrics: QueryMetrics | null;
   private readonly router: Router;
   private readonly settings: Settings;
@@ -158,33 +166,46 @@ export class QueryHandler {
 
   private answer(request: Buffer, transport: Transport, client: string, seen: QueryFacts): Buffer | null | Promise<Buffer> {
     const advertised = this.settings.maxUdpSize;
-    const parsed = parseQuery(request);
-    if (parsed.kind === 'drop') return null;
-    if (parsed.kind === 'error') return writeBareResponse(request, parsed, parsed.rcode, advertised);
-    const query = parsed.query;
-    seen.qtype = query.qtype;
-    seen.qname = query.qname;
-    seen.questionEnd = query.questionEnd;
-    if (!this.state.ready) return writeBareResponse(request, query, RCode.SERVFAIL, advertised);
-    if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR || (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY)) {
-      return writeBareResponse(request, query, RCode.REFUSED, advertised);
+    // A repeat query of the usual shape finds its answer from the question's bytes alone.
+    const common = this.cache !== null && this.state.ready ? readCommonQuery(request) : null;
+    let cached = common !== null ? (this.cache as AnswerCache<CachedRoute>).get(request, common) : undefined;
+    let head: ResponseHead & { qtype: number };
+    let query: Query | null = null;
+    if (cached !== undefined) {
+      head = common as CommonQuery;
+    } else {
+      const parsed = parseQuery(request);
+      if (parsed.kind === 'drop') return null;
+      if (parsed.kind === 'error') return writeBareResponse(request, parsed, parsed.rcode, advertised);
+      query = head = parsed.query;
+      seen.qtype = query.qtype;
+      seen.qname = query.qname;
+      seen.questionEnd = query.questionEnd;
+      if (!this.state.ready) return writeBareResponse(request, query, RCode.SERVFAIL, advertised);
+      if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR || (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY)) {
+        return writeBareResponse(request, query, RCode.REFUSED, advertised);
+      }
+      const result = this.router.route(query.qname, query.qtype);
+      cached = { answer: result.answer, zone: result.zone, qname: query.qname };
+      if (common !== null) this.cache?.set(request, common, cached, result.scope);
+    }
+    seen.qtype = head.qtype;
+    seen.qname = cached.qname;
+    seen.questionEnd = head.questionEnd;
+    seen.zone = cached.zone;
+    const routed = cached.answer;
+    const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(head.edns, advertised);
+    if (!('answers' in routed) && !('forward' in routed)) return writeBareResponse(request, head, routed.rcode, advertised);
+    if ('answers' in routed && !routed.chase && (routed.rcode !== RCode.NXDOMAIN || !this.autopath)) {
+      return writeResponse(request, head, routed, this.choose(routed, client), { limit, advertisedUdpSize: advertised });
     }
 
-    const key = `${query.qtype} ${query.qname}`;
-    let cached = this.cache?.get(key);
-    if (cached === undefined) {
-      const result = this.router.route(query.qname, query.qtype);
-      cached = { answer: result.answer, zone: result.zone };
-      this.cache?.set(key, cached, result.scope);
-    }
-    const routed = cached.answer;
-    seen.zone = cached.zone;
-    const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(query.edns, advertised);
+    // What needs the whole query: forwarding, ExternalName targets, autopath.
+    query ??= { ...(head as CommonQuery), qname: cached.qname, qclass: CLASS_IN };
     if ('forward' in routed) {
       if (!this.forwarder || !this.mayRecurse(client)) return writeBareResponse(request, query, RCode.REFUSED, advertised);
       return this.forwarder.answer(request, query, limit);
     }
-    if (!('answers' in routed)) return writeBareResponse(request, query, routed.rcode, advertised);
     if (routed.chase && this.forwarder) return this.chase(request, query, routed, routed.chase, client, limit);
     if (routed.rcode === RCode.NXDOMAIN && this.autopath) {
       const found = this.autopath.attempt(query, cached.zone, client);
@@ -193,7 +214,6 @@ export class QueryHandler {
       }
       if (found) return writeResponse(request, query, found, this.choose(found, client), { limit, advertisedUdpSize: advertised });
     }
-
     return writeResponse(request, query, routed, this.choose(routed, client), { limit, advertisedUdpSize: advertised });
   }
 

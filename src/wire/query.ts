@@ -1,10 +1,13 @@
 /**
- * The fast reader for incoming queries: the header, the one question and an OPT record, nothing
- * else. It never throws; it says whether to answer, answer FORMERR/NOTIMP, or drop.
+ * Reading incoming queries: the header, the one question and an OPT record, nothing else.
+ * `parseQuery` reads any packet and says whether to answer, answer FORMERR/NOTIMP, or drop;
+ * `readCommonQuery` reads the usual shape without decoding the name, for repeat queries. Neither
+ * throws.
  */
 import { CLASSIC_UDP_LIMIT, Flag, HEADER_SIZE, OPCODE_QUERY, RCode, RRType } from './constants.ts';
 import { decodeName } from './name.ts';
 import { readRecord as skipRecord } from './record-walker.ts';
+import { randomBytes } from 'node:crypto';
 
 export interface Edns {
   /** The requestor's UDP payload size, already raised to at least 512 (RFC 6891 §6.2.5). */
@@ -92,4 +95,94 @@ export function parseQuery(msg: Buffer): ParseResult {
       edns,
     },
   };
+}
+
+/**
+ * A query of the shape nearly every client sends, read without decoding its name: what a repeat
+ * query needs to find its prepared answer. `key` hashes the lowercased question name and type.
+ */
+export interface CommonQuery {
+  id: number;
+  flags: number;
+  qtype: number;
+  questionEnd: number;
+  edns: Edns | null;
+  key: number;
+}
+
+/** Per-process, so nobody can pick names whose keys collide with a popular one's. */
+const KEY_SEED = randomBytes(4).readUInt32BE(0);
+const FNV_PRIME = 16777619;
+
+/**
+ * The fast path's reader: one IN-class question with an uncompressed name, no answer or authority
+ * records, and at most an EDNS version 0 OPT. Anything else (compressed or malformed names,
+ * other classes and opcodes, more records) gives null and goes to `parseQuery`, which answers
+ * every query this accepts exactly as this reads it.
+ */
+export function readCommonQuery(msg: Buffer): CommonQuery | null {
+  const length = msg.length;
+  // QR clear and opcode QUERY; QDCOUNT 1, ANCOUNT and NSCOUNT 0, ARCOUNT 0 or 1.
+  if (length < HEADER_SIZE + 5 || ((msg[2] as number) & 0xf8) !== 0) return null;
+  if (msg[4] !== 0 || msg[5] !== 1 || msg[6] !== 0 || msg[7] !== 0 || msg[8] !== 0 || msg[9] !== 0 || msg[10] !== 0 || (msg[11] as number) > 1) return null;
+  let key = KEY_SEED;
+  let at = HEADER_SIZE;
+  for (;;) {
+    const label = msg[at] as number;
+    if (label === 0) break;
+    // Pointers and reserved label types: parseQuery's business.
+    if (label > 63) return null;
+    const next = at + 1 + label;
+    if (next >= length) return null;
+    key = Math.imul(key ^ label, FNV_PRIME);
+    for (let i = at + 1; i < next; i++) {
+      let byte = msg[i] as number;
+      if (byte >= 0x41 && byte <= 0x5a) byte |= 0x20;
+      key = Math.imul(key ^ byte, FNV_PRIME);
+    }
+    at = next;
+  }
+  const nameEnd = at + 1;
+  if (nameEnd - HEADER_SIZE > 255 || nameEnd + 4 > length) return null;
+  if (msg[nameEnd + 2] !== 0 || msg[nameEnd + 3] !== 1) return null;
+  const questionEnd = nameEnd + 4;
+  key = Math.imul(key ^ (msg[nameEnd] as number), FNV_PRIME);
+  key = Math.imul(key ^ (msg[nameEnd + 1] as number), FNV_PRIME);
+
+  let edns: Edns | null = null;
+  if (msg[11] === 1) {
+    // The OPT record, owned by the root, whole, version 0 (others get BADVERS from parseQuery).
+    if (questionEnd + 11 > length || msg[questionEnd] !== 0 || msg[questionEnd + 1] !== 0 || msg[questionEnd + 2] !== RRType.OPT) return null;
+    if (questionEnd + 11 + msg.readUInt16BE(questionEnd + 9) > length || msg[questionEnd + 6] !== 0) return null;
+    edns = { udpSize: Math.max(msg.readUInt16BE(questionEnd + 3), CLASSIC_UDP_LIMIT), version: 0, dnssecOk: ((msg[questionEnd + 7] as number) & 0x80) !== 0 };
+  }
+  return { id: msg.readUInt16BE(0), flags: msg.readUInt16BE(2), qtype: msg.readUInt16BE(nameEnd), questionEnd, edns, key: key & 0x3fffffff };
+}
+
+/**
+ * Whether the question of `msg` (name in any letter case, then type) is the one `stored` holds,
+ * as `questionKeyBytes` wrote it.
+ */
+export function sameQuestion(msg: Buffer, questionEnd: number, stored: Buffer): boolean {
+  const nameEnd = questionEnd - 4;
+  if (stored.length !== nameEnd + 2 - HEADER_SIZE) return false;
+  let i = 0;
+  for (let at = HEADER_SIZE; at < nameEnd; at++, i++) {
+    let byte = msg[at] as number;
+    if (byte >= 0x41 && byte <= 0x5a) byte |= 0x20;
+    if (byte !== stored[i]) return false;
+  }
+  // The type's bytes are compared as they are: 0x41 in a type is no letter.
+  return msg[nameEnd] === stored[i] && msg[nameEnd + 1] === stored[i + 1];
+}
+
+/** The lowercased question name and the type of a common query, for `sameQuestion`. */
+export function questionKeyBytes(msg: Buffer, questionEnd: number): Buffer {
+  const nameEnd = questionEnd - 4;
+  const bytes = Buffer.from(msg.subarray(HEADER_SIZE, nameEnd + 2));
+  for (let i = 0; i < nameEnd - HEADER_SIZE; i++) {
+    const byte = bytes[i] as number;
+    if (byte >= 0x41 && byte <= 0x5a) bytes[i] = byte | 0x20;
+  }
+  return bytes;
 }

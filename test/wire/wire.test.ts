@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as dnsPacket from 'dns-packet';
 import { decode } from '../helpers/dns-client.ts';
 import { decodeName, encodeName, encodeNameAgainst, NameError } from '../../src/wire/name.ts';
-import { parseQuery } from '../../src/wire/query.ts';
+import { parseQuery, questionKeyBytes, readCommonQuery, sameQuestion } from '../../src/wire/query.ts';
 import { writeResponse, writeBareResponse, type PreparedAnswer } from '../../src/wire/message.ts';
 import { RecordEncoder, positive } from '../../src/resolve/answer-builder.ts';
 import { RCode, RRType } from '../../src/wire/constants.ts';
@@ -66,6 +66,51 @@ describe('parseQuery', () => {
     notify[2] = 0x20;
     const result = parseQuery(notify);
     assert.ok(result.kind === 'error' && result.rcode === RCode.NOTIMP);
+  });
+});
+
+describe('readCommonQuery (the fast path)', () => {
+  const opt = (udpPayloadSize: number, flags = 0) => ({ additionals: [{ type: 'OPT', name: '.', udpPayloadSize, flags } as unknown as dnsPacket.Answer] });
+
+  it('reads what parseQuery reads from the usual query, with one key for every letter case', () => {
+    const request = question('Web.Default.svc.cluster.local', 'SRV', opt(4096, dnsPacket.DNSSEC_OK));
+    const common = readCommonQuery(request);
+    const full = parseQuery(request);
+    assert.ok(common !== null && full.kind === 'query');
+    assert.deepEqual({ id: common.id, flags: common.flags, qtype: common.qtype, questionEnd: common.questionEnd, edns: common.edns }, { id: full.query.id, flags: full.query.flags, qtype: full.query.qtype, questionEnd: full.query.questionEnd, edns: full.query.edns });
+    assert.equal(readCommonQuery(question('web.default.SVC.cluster.local', 'SRV'))?.key, common.key);
+    assert.notEqual(readCommonQuery(question('web.default.svc.cluster.local', 'A'))?.key, common.key);
+  });
+
+  it('leaves everything unusual to parseQuery', () => {
+    const response = question('a.b');
+    response[2] = (response[2] as number) | 0x80;
+    const notify = question('a.b');
+    notify[2] = 0x20;
+    const chaos = question('version.bind', 'TXT');
+    chaos.writeUInt16BE(3, chaos.length - 2);
+    const compressed = Buffer.concat([question('').subarray(0, 12), Buffer.from([1, 0x61, 0xc0, 12, 0, 1, 0, 1])]);
+    const ednsV1 = question('a.b', 'A', opt(1232));
+    ednsV1[ednsV1.length - 5] = 1;
+    const twoQuestions = question('a.b');
+    twoQuestions.writeUInt16BE(2, 4);
+    for (const packet of [response, notify, chaos, compressed, ednsV1, twoQuestions, Buffer.alloc(11), question('a.b').subarray(0, 20)]) {
+      assert.equal(readCommonQuery(packet), null);
+    }
+  });
+
+  it('compares questions by bytes, the name in any case and the type exactly', () => {
+    const stored = (name: string, type: number) => {
+      const request = question(name);
+      request.writeUInt16BE(type, request.length - 4);
+      return request;
+    };
+    const https = stored('web.default.svc.cluster.local', 65);
+    const key = questionKeyBytes(https, https.length);
+    assert.ok(sameQuestion(stored('WEB.default.svc.cluster.local', 65), https.length, key));
+    // 65 ends in the byte of 'A' and 97 in that of 'a': lowercasing the type would mix them up.
+    assert.ok(!sameQuestion(stored('web.default.svc.cluster.local', 97), https.length, key));
+    assert.ok(!sameQuestion(stored('web.default.svc.cluster.locam', 65), https.length, key));
   });
 });
 

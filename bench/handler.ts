@@ -1,0 +1,48 @@
+/**
+ * `npm run bench:handler`: the per-query cost of the query handler alone, in process, with no
+ * sockets: the bench's query mix (already encoded, as dnsperf sends it) through
+ * `QueryHandler.handle` over and over, after a warm-up that fills the answer cache. What it
+ * prints is the CPU time lbdns adds to each datagram on top of Node's UDP path.
+ *
+ * Environment: HANDLER_QUERIES (passes over the mix, default 300).
+ */
+import { generateCluster } from './cluster.ts';
+import { parseObjectsText } from '../src/sources/objects-file.ts';
+import { ClusterView } from '../src/view/cluster-view.ts';
+import { parseSettings } from '../src/settings/schema.ts';
+import { ServingThread } from '../src/server/serving.ts';
+import { createLogger } from '../src/log.ts';
+import { buildQuery } from '../test/helpers/dns-client.ts';
+
+const passes = Number(process.env.HANDLER_QUERIES ?? 300);
+const cluster = generateCluster();
+const view = new ClusterView();
+view.replaceAll(parseObjectsText(cluster.objectsJson, 'bench').objects);
+const settings = parseSettings({}, 'bench');
+const serving = new ServingThread(view, settings, createLogger('warn'), { ready: true });
+const queries = cluster.queries.map((line) => {
+  const [name, type] = line.split(' ') as [string, string];
+  return buildQuery(name, type);
+});
+
+function pass(): number {
+  let bytes = 0;
+  for (const query of queries) {
+    const response = serving.dispatch.handle(query, 'udp', '10.244.0.5');
+    if (response instanceof Buffer) bytes += response.length;
+  }
+  return bytes;
+}
+
+for (let i = 0; i < 20; i++) pass();
+const rounds: number[] = [];
+let bytes = 0;
+for (let round = 0; round < 5; round++) {
+  const started = process.cpuUsage();
+  for (let i = 0; i < passes / 5; i++) bytes += pass();
+  const used = process.cpuUsage(started);
+  rounds.push(((used.user + used.system) * 1000) / ((passes / 5) * queries.length));
+}
+rounds.sort((a, b) => a - b);
+console.log(`${queries.length} queries in the mix, ${passes} passes, ${(bytes / (passes * queries.length)).toFixed(0)} response bytes on average`);
+console.log(`handler CPU per query: median ${rounds[2]!.toFixed(0)} ns (rounds: ${rounds.map((r) => r.toFixed(0)).join(', ')})`);
