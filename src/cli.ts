@@ -85,7 +85,8 @@ export async function main(argv: string[]): Promise<void> {
 
   const log = createLogger(settings.logLevel);
   const metrics = new Metrics();
-  const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined });
+  // With workers, this view only feeds theirs: they answer the queries, and keep the IP index.
+  const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined, indexByIp: settings.workers === 1 });
   const state = { ready: false, draining: false };
   metrics.viewCounts = () => view.counts();
   // Settings as last accepted: read by the debug route and the drain, swapped on a reload.

@@ -26,7 +26,10 @@ export function answerReverse(ctx: ZoneContext, qname: string, zone: string, qty
   );
 }
 
-/** The names an IP reverses to: the first Service with that ClusterIP, else every endpoint with it. */
+/**
+ * The names an IP reverses to: the first Service with that ClusterIP, else every endpoint with
+ * it, sorted, so that every replica gives the same answer whatever order the changes came in.
+ */
 export function ptrTargets(ctx: ZoneContext, ip: string): string[] {
   const primaryZone = ctx.settings.zones[0] as string;
   const filtered = ctx.settings.namespaces.length > 0;
@@ -40,5 +43,5 @@ export function ptrTargets(ctx: ZoneContext, ip: string): string[] {
     const hostname = endpointHostname(ref.endpoint.hostname, ref.endpoint.podName, ref.address, ctx.settings.endpointPodNames);
     targets.add(`${hostname}.${ref.service.name}.${ref.service.namespace}.svc.${primaryZone}`);
   }
-  return [...targets];
+  return [...targets].sort();
 }

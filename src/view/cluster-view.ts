@@ -4,6 +4,9 @@
  */
 import type { ClusterObjects, Endpoint, EndpointSlice, Namespace, Pod, Service } from './types.ts';
 import { serviceKey } from './types.ts';
+import { type EndpointRef, IpIndex } from './ip-index.ts';
+
+export type { EndpointRef } from './ip-index.ts';
 
 /**
  * What changed, so caches can drop only what depends on it: one Service (its records), a whole
@@ -31,18 +34,6 @@ export interface EndpointGroup {
   endpoints: EndpointSlice['endpoints'];
 }
 
-/** An endpoint address found by IP, with the Service it belongs to. */
-export interface EndpointRef {
-  service: Service;
-  endpoint: Endpoint;
-  address: string;
-}
-
-interface IpIndex {
-  services: Map<string, Service[]>;
-  endpoints: Map<string, EndpointRef[]>;
-}
-
 /** Whether an endpoint is published: ready, or any endpoint of a publishNotReadyAddresses Service. */
 export function isPublished(service: Service, endpoint: Endpoint): boolean {
   return endpoint.ready || service.publishNotReadyAddresses;
@@ -54,6 +45,11 @@ export interface ClusterViewOptions {
    * force); otherwise a Service in a namespace is proof enough, as objects files may omit them.
    */
   requireNamespaceObjects?: boolean;
+  /**
+   * Keep the index by IP (PTR answers, pods by address, the server's own Service). Off only for
+   * a primary whose workers serve: its view feeds theirs and answers no query.
+   */
+  indexByIp?: boolean;
 }
 
 export class ClusterView {
@@ -69,8 +65,8 @@ export class ClusterView {
   private pods = new Map<string, Pod>();
   /** Namespaces that hold at least one Service, counted. */
   private serviceCountByNamespace = new Map<string, number>();
-  private podsByIpIndex: Map<string, Pod[]> | null = null;
-  private ipIndex: IpIndex | null = null;
+  /** Rebuilt on a full replace, else kept up to date change by change; null when not kept. */
+  private ipIndex: IpIndex | null;
   private listeners: Array<(change: ViewChange) => void> = [];
   private updateListeners: Array<(update: ViewUpdate, serial: number) => void> = [];
 
@@ -81,6 +77,7 @@ export class ClusterView {
 
   constructor(options: ClusterViewOptions = {}) {
     this.requireNamespaceObjects = options.requireNamespaceObjects ?? false;
+    this.ipIndex = (options.indexByIp ?? true) ? new IpIndex() : null;
   }
 
   onChange(listener: (change: ViewChange) => void): void {
@@ -122,6 +119,11 @@ export class ClusterView {
     for (const slice of objects.endpointSlices) this.putSlice(slice);
     this.legacyEndpoints = new Map(objects.legacyEndpoints.map((e) => [serviceKey(e.namespace, e.serviceName), e]));
     this.pods = new Map(objects.pods.map((p) => [serviceKey(p.namespace, p.name), p]));
+    if (this.ipIndex) {
+      this.ipIndex = new IpIndex();
+      for (const key of this.services.keys()) this.reindexService(key);
+      for (const [key, pod] of this.pods) this.ipIndex.setPod(key, pod);
+    }
     this.changed({ scope: 'all' });
     for (const listener of this.updateListeners) listener({ kind: 'replaceAll', objects }, this.serial);
   }
@@ -138,23 +140,35 @@ export class ClusterView {
         return { scope: 'namespace', namespace: event.record.name };
       case 'Service': {
         const { namespace, name } = event.record;
-        const existed = this.removeService(serviceKey(namespace, name));
+        const key = serviceKey(namespace, name);
+        const existed = this.removeService(key);
         this.putService(event.record);
+        this.reindexService(key);
         return existed ? { scope: 'service', namespace, service: name } : { scope: 'namespace', namespace };
       }
       case 'EndpointSlice': {
         const previousOwner = this.removeSlice(event.record.namespace, event.record.name);
         this.putSlice(event.record);
         const owner = serviceKey(event.record.namespace, event.record.serviceName);
-        if (previousOwner !== null && previousOwner !== owner) return { scope: 'namespace', namespace: event.record.namespace };
+        this.reindexService(owner);
+        if (previousOwner !== null && previousOwner !== owner) {
+          this.reindexService(previousOwner);
+          return { scope: 'namespace', namespace: event.record.namespace };
+        }
         return { scope: 'service', namespace: event.record.namespace, service: event.record.serviceName };
       }
-      case 'Endpoints':
-        this.legacyEndpoints.set(serviceKey(event.record.namespace, event.record.serviceName), event.record);
+      case 'Endpoints': {
+        const key = serviceKey(event.record.namespace, event.record.serviceName);
+        this.legacyEndpoints.set(key, event.record);
+        this.reindexService(key);
         return { scope: 'service', namespace: event.record.namespace, service: event.record.serviceName };
-      case 'Pod':
-        this.pods.set(serviceKey(event.record.namespace, event.record.name), event.record);
+      }
+      case 'Pod': {
+        const key = serviceKey(event.record.namespace, event.record.name);
+        this.pods.set(key, event.record);
+        this.ipIndex?.setPod(key, event.record);
         return { scope: 'namespace', namespace: event.record.namespace };
+      }
     }
   }
 
@@ -164,19 +178,25 @@ export class ClusterView {
       return { scope: 'namespace', namespace: event.name };
     }
     const { namespace, name } = event;
+    const key = serviceKey(namespace, name);
     switch (event.kind) {
       case 'Service':
-        this.removeService(serviceKey(namespace, name));
+        this.removeService(key);
+        this.reindexService(key);
         return { scope: 'namespace', namespace };
       case 'EndpointSlice': {
         const owner = this.removeSlice(namespace, name);
-        return owner === null ? { scope: 'namespace', namespace } : { scope: 'service', namespace, service: owner.slice(namespace.length + 1) };
+        if (owner === null) return { scope: 'namespace', namespace };
+        this.reindexService(owner);
+        return { scope: 'service', namespace, service: owner.slice(namespace.length + 1) };
       }
       case 'Endpoints':
-        this.legacyEndpoints.delete(serviceKey(namespace, name));
+        this.legacyEndpoints.delete(key);
+        this.reindexService(key);
         return { scope: 'service', namespace, service: name };
       case 'Pod':
-        this.pods.delete(serviceKey(namespace, name));
+        this.pods.delete(key);
+        this.ipIndex?.removePod(key);
         return { scope: 'namespace', namespace };
     }
   }
@@ -209,53 +229,33 @@ export class ClusterView {
     return legacy ? [legacy] : [];
   }
 
-  podsByIp(ip: string): Pod[] {
-    if (this.podsByIpIndex === null) {
-      const index = new Map<string, Pod[]>();
-      for (const pod of this.pods.values()) {
-        for (const address of pod.ips) {
-          const list = index.get(address);
-          if (list) list.push(pod);
-          else index.set(address, [pod]);
-        }
-      }
-      this.podsByIpIndex = index;
-    }
-    return this.podsByIpIndex.get(ip) ?? [];
+  podsByIp(ip: string): readonly Pod[] {
+    return this.indexed().pods(ip);
   }
 
   /** Services whose ClusterIPs include `ip`. */
-  servicesByClusterIp(ip: string): Service[] {
-    return this.ipIndexNow().services.get(ip) ?? [];
+  servicesByClusterIp(ip: string): readonly Service[] {
+    return this.indexed().services(ip);
   }
 
   /** Published endpoint addresses equal to `ip`, across all Services. */
-  endpointsByIp(ip: string): EndpointRef[] {
-    return this.ipIndexNow().endpoints.get(ip) ?? [];
+  endpointsByIp(ip: string): readonly EndpointRef[] {
+    return this.indexed().endpoints(ip);
   }
 
-  private ipIndexNow(): IpIndex {
-    if (this.ipIndex) return this.ipIndex;
-    const index: IpIndex = { services: new Map(), endpoints: new Map() };
-    for (const service of this.services.values()) {
-      for (const ip of service.clusterIPs) {
-        const list = index.services.get(ip);
-        if (list) list.push(service);
-        else index.services.set(ip, [service]);
-      }
-      for (const group of this.endpointGroups(service)) {
-        for (const endpoint of group.endpoints) {
-          if (!isPublished(service, endpoint)) continue;
-          for (const address of endpoint.addresses) {
-            const ref = { service, endpoint, address };
-            const list = index.endpoints.get(address);
-            if (list) list.push(ref);
-            else index.endpoints.set(address, [ref]);
-          }
-        }
-      }
-    }
-    return (this.ipIndex = index);
+  private indexed(): IpIndex {
+    if (this.ipIndex === null) throw new Error('this view keeps no index by IP (indexByIp: false)');
+    return this.ipIndex;
+  }
+
+  /** Brings one Service's entries in the IP index up to date. */
+  private reindexService(key: string): void {
+    if (this.ipIndex === null) return;
+    const service = this.services.get(key);
+    if (!service) return this.ipIndex.removeService(key);
+    const published: Endpoint[] = [];
+    for (const group of this.endpointGroups(service)) for (const endpoint of group.endpoints) if (isPublished(service, endpoint)) published.push(endpoint);
+    this.ipIndex.setService(key, service, published);
   }
 
   counts(): { namespaces: number; services: number; endpointSlices: number; pods: number } {
@@ -301,8 +301,6 @@ export class ClusterView {
   }
 
   private changed(change: ViewChange): void {
-    this.ipIndex = null;
-    this.podsByIpIndex = null;
     this.version++;
     this.serial = Math.max(this.serial + 1, Math.floor(Date.now() / 1000));
     for (const listener of this.listeners) listener(change);
