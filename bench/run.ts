@@ -300,14 +300,18 @@ const heapColumn = (list: Result[]) => {
   const last = list.at(-1)!.threadHeapMiB;
   return last.length === 0 ? '–' : last.map((mib) => mib.toFixed(0)).join(' / ');
 };
-const baselineQps = median(results.get(baseline)!.map((r) => r.qps));
-console.log(`\n${cluster.queries.length} queries in the mix; 1,000 services (100 headless x 10 endpoints); ${seconds}s per run, median of ${runs}; server on core ${serverCore}, dnsperf on core ${loadCore}\n`);
-const ceilingQps = withCeiling ? median(results.get(echoPeer.name)!.map((r) => r.qps)) : NaN;
+// Ratios are taken run by run (each peer against the baseline's run of the same round), then the
+// median of those: this machine's neighbours slow whole stretches of time, and a paired ratio
+// cancels what both runs of one round suffered alike.
+const pairedRatio = (list: Result[], against: Result[]) => median(list.map((r, i) => r.qps / against[i]!.qps));
+const baselineRuns = results.get(baseline)!;
+console.log(`\n${cluster.queries.length} queries in the mix; 1,000 services (100 headless x 10 endpoints); ${seconds}s per run, median of ${runs}; server on core ${serverCore}, dnsperf on core ${loadCore}; ratios are medians of per-round ratios\n`);
+const ceilingRuns = withCeiling ? results.get(echoPeer.name)! : [];
 console.log(`| ${policiesMode ? 'policy (endpoint mode)' : 'server'} | queries/s | avg latency (ms) | p99 under load (ms) | lost | RSS (MiB) | heap per serving thread (MiB) | server CPU (cores) | queries per CPU-second | vs ${baseline} |${withCeiling ? ' vs node:dgram echo |' : ''}`);
 console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${withCeiling ? ' ---: |' : ''}`);
 for (const [name, list] of results) {
   const qps = median(list.map((r) => r.qps));
-  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.p99LatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${heapColumn(list)} | ${median(list.map((r) => r.cpuCores)).toFixed(2)} | ${median(list.map((r) => r.qps / r.cpuCores)).toFixed(0)} | ${(qps / baselineQps).toFixed(2)} |${withCeiling ? ` ${(qps / ceilingQps).toFixed(2)} |` : ''}`);
+  console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.p99LatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${heapColumn(list)} | ${median(list.map((r) => r.cpuCores)).toFixed(2)} | ${median(list.map((r) => r.qps / r.cpuCores)).toFixed(0)} | ${pairedRatio(list, baselineRuns).toFixed(2)} |${withCeiling ? ` ${pairedRatio(list, ceilingRuns).toFixed(2)} |` : ''}`);
 }
 if (workersMode) {
   console.log('\nCPU per thread (cores, median), for the lbdns rows:');
