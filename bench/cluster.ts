@@ -30,6 +30,9 @@ export interface ClusterOptions {
   clusterIpEndpoints?: number;
 }
 
+/** bench:scale's large cluster: 10,000 Services, 100,000 endpoints. */
+export const LARGE_CLUSTER: ClusterOptions = { services: 10_000, headless: 1000, headlessEndpoints: 10, clusterIpEndpoints: 10 };
+
 export function generateCluster(options: ClusterOptions = {}): BenchCluster {
   const { services = 1000, headless = 100, headlessEndpoints = 10, affinity = false, clusterIpEndpoints = 3 } = options;
   const zone = 'cluster.local';

@@ -7,7 +7,7 @@ import { shuffleInPlace } from '../balance/shuffle.ts';
 import { chooseRecords } from '../balance/order.ts';
 import { ClientClassifier } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
-import { type PreparedAnswer, type ResponseHead, udpLimit, writeBareResponse, writeResponse, writeTruncated } from '../wire/message.ts';
+import { type FixedAnswer, type PreparedAnswer, type ResponseHead, fixAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse, writeTruncated } from '../wire/message.ts';
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
@@ -66,6 +66,8 @@ interface CachedRoute {
   zone: string;
   /** Lowercase: the same for every letter case the question comes in. */
   qname: string;
+  /** The answer as one run of bytes, when every client gets it the same way. */
+  fixed: FixedAnswer | null;
 }
 
 export class QueryHandler {
@@ -186,7 +188,7 @@ export class QueryHandler {
         return writeBareResponse(request, query, RCode.REFUSED, advertised);
       }
       const result = this.router.route(query.qname, query.qtype);
-      cached = { answer: result.answer, zone: result.zone, qname: query.qname };
+      cached = { answer: result.answer, zone: result.zone, qname: query.qname, fixed: this.fixedForm(result.answer) };
       if (common !== null) this.cache?.set(request, common, cached, result.scope);
     }
     seen.qtype = head.qtype;
@@ -195,6 +197,10 @@ export class QueryHandler {
     seen.zone = cached.zone;
     const routed = cached.answer;
     const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(head.edns, advertised);
+    if (cached.fixed !== null) {
+      const response = writeFixedResponse(request, head, cached.fixed, limit, advertised);
+      if (response !== null) return response;
+    }
     if (!('answers' in routed) && !('forward' in routed)) return writeBareResponse(request, head, routed.rcode, advertised);
     if ('answers' in routed && !routed.chase && (routed.rcode !== RCode.NXDOMAIN || !this.autopath)) {
       return writeResponse(request, head, routed, this.choose(routed, client), { limit, advertisedUdpSize: advertised });
@@ -215,6 +221,12 @@ export class QueryHandler {
       if (found) return writeResponse(request, query, found, this.choose(found, client), { limit, advertisedUdpSize: advertised });
     }
     return writeResponse(request, query, routed, this.choose(routed, client), { limit, advertisedUdpSize: advertised });
+  }
+
+  /** An answer every client gets alike, as one run of bytes; null for those that need the query (autopath, forwarding). */
+  private fixedForm(routed: Routed): FixedAnswer | null {
+    if (!('answers' in routed) || (routed.rcode === RCode.NXDOMAIN && this.autopath)) return null;
+    return fixAnswer(routed);
   }
 
   /** An ExternalName's CNAME, completed with its target's records from upstream (or alone, if none). */

@@ -147,6 +147,47 @@ export function writeResponse(request: Buffer, head: ResponseHead, answer: Prepa
 }
 
 /**
+ * An answer sent the same way to everyone (nothing to reorder), its records joined into one run
+ * of bytes: a repeat query then reads this object and one buffer, not every record's.
+ */
+export interface FixedAnswer {
+  rcode: number;
+  authoritative: boolean;
+  /** Answer, authority and additional records, in order. */
+  records: Buffer;
+  answers: number;
+  authority: number;
+  additional: number;
+}
+
+/** The fixed form of an answer, or null when its records are ordered per response. */
+export function fixAnswer(answer: PreparedAnswer): FixedAnswer | null {
+  const balanced = answer.answers.length - answer.balancedFrom;
+  if (answer.chase || balanced > 1 || (balanced === 1 && answer.plan !== null)) return null;
+  return {
+    rcode: answer.rcode,
+    authoritative: answer.authoritative,
+    records: Buffer.concat([...answer.answers, ...answer.authority, ...answer.additional]),
+    answers: answer.answers.length,
+    authority: answer.authority.length,
+    additional: answer.additional.length,
+  };
+}
+
+/** The response with a fixed answer, or null when it does not fit `limit` (writeResponse truncates). */
+export function writeFixedResponse(request: Buffer, head: ResponseHead, answer: FixedAnswer, limit: number, advertisedUdpSize: number): Buffer | null {
+  const optLength = head.edns ? OPT_SIZE : 0;
+  const total = head.questionEnd + answer.records.length + optLength;
+  if (total > limit) return null;
+  const out = Buffer.allocUnsafe(total);
+  writeHeader(out, head, answer.rcode, answer.authoritative, false, 1, answer.answers, answer.authority, answer.additional + (head.edns ? 1 : 0));
+  for (let i = HEADER_SIZE; i < head.questionEnd; i++) out[i] = request[i] as number;
+  out.set(answer.records, head.questionEnd);
+  if (head.edns) writeOpt(out, head.questionEnd + answer.records.length, answer.rcode, head.edns, advertisedUdpSize);
+  return out;
+}
+
+/**
  * A response cut to its header and question with TC set, so the client asks again over TCP
  * (an answer too big for it, or one held back by rate limiting).
  */

@@ -5,8 +5,8 @@ import * as dnsPacket from 'dns-packet';
 import { decode } from '../helpers/dns-client.ts';
 import { decodeName, encodeName, encodeNameAgainst, NameError } from '../../src/wire/name.ts';
 import { parseQuery, questionKeyBytes, readCommonQuery, sameQuestion } from '../../src/wire/query.ts';
-import { writeResponse, writeBareResponse, type PreparedAnswer } from '../../src/wire/message.ts';
-import { RecordEncoder, positive } from '../../src/resolve/answer-builder.ts';
+import { fixAnswer, writeFixedResponse, writeResponse, writeBareResponse, type PreparedAnswer } from '../../src/wire/message.ts';
+import { RecordEncoder, negative, positive } from '../../src/resolve/answer-builder.ts';
 import { RCode, RRType } from '../../src/wire/constants.ts';
 
 const question = (name: string, type: dnsPacket.RecordType = 'A', extra: Partial<dnsPacket.Packet> = {}) =>
@@ -136,6 +136,23 @@ describe('writeResponse', () => {
       ['db-1.db.default.svc.cluster.local', '10.0.0.2'],
       ['db-2.db.default.svc.cluster.local', '10.0.0.3'],
     ]);
+  });
+
+  it('writes an answer fixed once into the same bytes as record by record, and leaves too-big ones to writeResponse', () => {
+    const inOrder = positive(srvs, glue, srvs.length);
+    const nxdomain = negative(RCode.NXDOMAIN, encoder.soa('cluster.local', 1, 5));
+    for (const [request, answer] of [
+      [question('_HTTP._tcp.db.default.svc.cluster.local', 'SRV', { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096, flags: dnsPacket.DNSSEC_OK } as unknown as dnsPacket.Answer] }), inOrder],
+      [question(qname, 'SRV'), nxdomain],
+    ] as const) {
+      const parsed = parseQuery(request);
+      assert.ok(parsed.kind === 'query');
+      const expected = writeResponse(request, parsed.query, answer, null, { limit: 65535, advertisedUdpSize: 1232 });
+      assert.deepEqual(writeFixedResponse(request, parsed.query, fixAnswer(answer)!, 65535, 1232), expected);
+      assert.equal(writeFixedResponse(request, parsed.query, fixAnswer(answer)!, expected.length - 1, 1232), null);
+    }
+    // Records ordered per response have no fixed form.
+    assert.equal(fixAnswer(prepared), null, 'three shuffled SRV records');
   });
 
   it('truncates to whole records and sets TC when the limit is too small', () => {
