@@ -4,7 +4,8 @@
  * different core than the server. Runs are interleaved and the median of each is reported.
  *
  * `npm run bench -- --scale` instead compares lbdns on this cluster with lbdns on 10,000 Services
- * and 100,000 endpoints (each with its own query file of the same mix), with RSS.
+ * and 100,000 endpoints (each with its own query file of the same mix), with RSS, and knot on
+ * the same two clusters: what the larger cluster costs a server on this machine at all.
  * `npm run bench -- --workers` (bench:workers) instead compares lbdns with 1 serving thread on
  * the server core and with one worker per core on every core (dnsperf's core included).
  * `npm run bench -- --policies` instead runs lbdns in endpoint mode once per balancing policy
@@ -17,7 +18,7 @@ import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, readdirSync } from
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateCluster } from './cluster.ts';
+import { LARGE_CLUSTER, generateCluster } from './cluster.ts';
 import { knotConfig } from '../test/helpers/knot.ts';
 import { bindConfig } from './bind.ts';
 import { buildQuery } from '../test/helpers/dns-client.ts';
@@ -52,9 +53,13 @@ const cluster = generateCluster();
 writeFileSync(join(dir, 'objects.json'), cluster.objectsJson);
 writeFileSync(join(dir, 'objects-affinity.json'), generateCluster({ affinity: true }).objectsJson);
 if (scaleMode) {
-  const large = generateCluster({ services: 10_000, headless: 1000, headlessEndpoints: 10, clusterIpEndpoints: 10 });
+  const large = generateCluster(LARGE_CLUSTER);
   writeFileSync(join(dir, 'objects-large.json'), large.objectsJson);
   writeFileSync(join(dir, 'queries-large.txt'), large.queries.join('\n') + '\n');
+  // knot serves the same large cluster, to tell what the cluster's size costs any server here.
+  mkdirSync(join(dir, 'large'));
+  writeFileSync(join(dir, 'large', 'cluster.local.zone'), large.clusterZone);
+  writeFileSync(join(dir, 'large', '10.in-addr.arpa.zone'), large.reverseZone);
 }
 writeFileSync(join(dir, 'cluster.local.zone'), cluster.clusterZone);
 writeFileSync(join(dir, '10.in-addr.arpa.zone'), cluster.reverseZone);
@@ -107,6 +112,22 @@ const policyPeers: Peer[] = [
   lbdnsPeer('affinity', 15363, endpointMode('weighted'), 'objects-affinity.json'),
 ];
 
+/** knotd with one UDP worker on the server core, serving the zone files in `zoneDir`. */
+function knotPeer(name: string, port: number, zoneDir: string, zones: string[]): Peer {
+  return {
+    name,
+    port,
+    start: () => {
+      const storage = join(zoneDir, `knot-${port}`);
+      mkdirSync(storage, { recursive: true });
+      const configFile = join(zoneDir, `knot-${port}.conf`);
+      writeFileSync(configFile, knotConfig(zoneDir, storage, port, zones));
+      return spawn('taskset', ['-c', serverCore, 'knotd', '-c', configFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+    },
+    pin: pinAll,
+  };
+}
+
 const echoPeer: Peer = {
   name: 'node:dgram echo (ceiling)',
   port: 15390,
@@ -118,18 +139,7 @@ const serverPeers: Peer[] = [
   echoPeer,
   lbdnsPeer('lbdns', 15353, '{}\n'),
   { ...lbdnsPeer('lbdns forwarding (cache hits)', 15355, 'forward:\n  upstreams: ["127.0.0.1:15354"]\n'), queries: 'queries-forwarded.txt' },
-  {
-    name: 'knot',
-    port: 15354,
-    start: () => {
-      const storage = join(dir, 'knot');
-      mkdirSync(storage, { recursive: true });
-      const config = knotConfig(dir, storage, 15354, ['cluster.local', '10.in-addr.arpa', 'example.test']);
-      writeFileSync(join(dir, 'knot.conf'), config);
-      return spawn('taskset', ['-c', serverCore, 'knotd', '-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
-    },
-    pin: pinAll,
-  },
+  knotPeer('knot', 15354, dir, ['cluster.local', '10.in-addr.arpa', 'example.test']),
   {
     name: 'BIND 9',
     port: 15356,
@@ -151,6 +161,8 @@ const scalePeers: Peer[] = [
   { ...lbdnsPeer('lbdns, 10,000 services / 100,000 endpoints', 15371, '{}\n', 'objects-large.json'), queries: 'queries-large.txt' },
   // For the memory of each worker's copy of the view; its queries/s share dnsperf's core.
   { ...lbdnsPeer(`lbdns, 10,000 services / 100,000 endpoints, ${cores} workers`, 15372, '{}\n', 'objects-large.json', cores), queries: 'queries-large.txt' },
+  knotPeer('knot, 1,000 services', 15373, dir, ['cluster.local', '10.in-addr.arpa']),
+  { ...knotPeer('knot, 10,000 services / 100,000 endpoints', 15374, join(dir, 'large'), ['cluster.local', '10.in-addr.arpa']), queries: 'queries-large.txt' },
 ];
 const peers = policiesMode ? policyPeers : scaleMode ? scalePeers : workersMode ? workerPeers : serverPeers;
 const baseline = policiesMode ? 'shuffle' : scaleMode ? 'lbdns, 1,000 services' : workersMode ? 'lbdns, 1 worker' : 'knot';
@@ -312,6 +324,10 @@ console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---
 for (const [name, list] of results) {
   const qps = median(list.map((r) => r.qps));
   console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.p99LatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${heapColumn(list)} | ${median(list.map((r) => r.cpuCores)).toFixed(2)} | ${median(list.map((r) => r.qps / r.cpuCores)).toFixed(0)} | ${pairedRatio(list, baselineRuns).toFixed(2)} |${withCeiling ? ` ${pairedRatio(list, ceilingRuns).toFixed(2)} |` : ''}`);
+}
+if (scaleMode) {
+  const scaleRatio = (large: string, small: string) => pairedRatio(results.get(large)!, results.get(small)!).toFixed(2);
+  console.log(`\n10,000 services against 1,000 (median of per-round ratios): lbdns ${scaleRatio(scalePeers[1]!.name, scalePeers[0]!.name)}, knot ${scaleRatio(scalePeers[4]!.name, scalePeers[3]!.name)}`);
 }
 if (workersMode) {
   console.log('\nCPU per thread (cores, median), for the lbdns rows:');
