@@ -60,6 +60,11 @@ export interface HandlerState {
 
 const TCP_LIMIT = 65535;
 
+/** The query a fast-path read stands for: its name is the cached one, its class IN. */
+function wholeQuery(head: CommonQuery, qname: string): Query {
+  return { id: head.id, flags: head.flags, qname, qtype: head.qtype, qclass: CLASS_IN, questionEnd: head.questionEnd, edns: head.edns };
+}
+
 /** What the answer cache keeps per question: the route, and the name it was read as. */
 interface CachedRoute {
   answer: Routed;
@@ -201,26 +206,20 @@ export class QueryHandler {
       const response = writeFixedResponse(request, head, cached.fixed, limit, advertised);
       if (response !== null) return response;
     }
-    if (!('answers' in routed) && !('forward' in routed)) return writeBareResponse(request, head, routed.rcode, advertised);
-    if ('answers' in routed && !routed.chase && (routed.rcode !== RCode.NXDOMAIN || !this.autopath)) {
-      return writeResponse(request, head, routed, this.choose(routed, client), { limit, advertisedUdpSize: advertised });
-    }
-
-    // What needs the whole query: forwarding, ExternalName targets, autopath.
-    query ??= { ...(head as CommonQuery), qname: cached.qname, qclass: CLASS_IN };
+    const options = { limit, advertisedUdpSize: advertised };
+    // Forwarding, ExternalName targets and autopath need the whole query; the fast path read only its head.
     if ('forward' in routed) {
-      if (!this.forwarder || !this.mayRecurse(client)) return writeBareResponse(request, query, RCode.REFUSED, advertised);
-      return this.forwarder.answer(request, query, limit);
+      if (!this.forwarder || !this.mayRecurse(client)) return writeBareResponse(request, head, RCode.REFUSED, advertised);
+      return this.forwarder.answer(request, query ?? wholeQuery(head as CommonQuery, cached.qname), limit);
     }
-    if (routed.chase && this.forwarder) return this.chase(request, query, routed, routed.chase, client, limit);
+    if (!('answers' in routed)) return writeBareResponse(request, head, routed.rcode, advertised);
+    if (routed.chase && this.forwarder) return this.chase(request, query ?? wholeQuery(head as CommonQuery, cached.qname), routed, routed.chase, client, limit);
     if (routed.rcode === RCode.NXDOMAIN && this.autopath) {
-      const found = this.autopath.attempt(query, cached.zone, client);
-      if (found instanceof Promise) {
-        return found.then((answer) => writeResponse(request, query, answer ?? routed, this.choose(answer ?? routed, client), { limit, advertisedUdpSize: advertised }));
-      }
-      if (found) return writeResponse(request, query, found, this.choose(found, client), { limit, advertisedUdpSize: advertised });
+      const found = this.autopath.attempt(query ?? wholeQuery(head as CommonQuery, cached.qname), cached.zone, client);
+      if (found instanceof Promise) return found.then((answer) => writeResponse(request, head, answer ?? routed, this.choose(answer ?? routed, client), options));
+      if (found) return writeResponse(request, head, found, this.choose(found, client), options);
     }
-    return writeResponse(request, query, routed, this.choose(routed, client), { limit, advertisedUdpSize: advertised });
+    return writeResponse(request, head, routed, this.choose(routed, client), options);
   }
 
   /** An answer every client gets alike, as one run of bytes; null for those that need the query (autopath, forwarding). */

@@ -6,8 +6,6 @@ import type { ClusterObjects, Endpoint, EndpointSlice, Namespace, Pod, Service }
 import { serviceKey } from './types.ts';
 import { type EndpointRef, IpIndex } from './ip-index.ts';
 
-export type { EndpointRef } from './ip-index.ts';
-
 /**
  * What changed, so caches can drop only what depends on it: one Service (its records), a whole
  * namespace (a namespace appeared or went, a Service was added or removed, a pod changed), or all.

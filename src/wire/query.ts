@@ -110,6 +110,11 @@ export interface CommonQuery {
   key: number;
 }
 
+/** An ASCII letter's lowercase; any other byte as it is (what DNS compares case-insensitively). */
+function lowerAscii(byte: number): number {
+  return byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
+}
+
 /** Per-process, so nobody can pick names whose keys collide with a popular one's. */
 const KEY_SEED = randomBytes(4).readUInt32BE(0);
 const FNV_PRIME = 16777619;
@@ -135,11 +140,7 @@ export function readCommonQuery(msg: Buffer): CommonQuery | null {
     const next = at + 1 + label;
     if (next >= length) return null;
     key = Math.imul(key ^ label, FNV_PRIME);
-    for (let i = at + 1; i < next; i++) {
-      let byte = msg[i] as number;
-      if (byte >= 0x41 && byte <= 0x5a) byte |= 0x20;
-      key = Math.imul(key ^ byte, FNV_PRIME);
-    }
+    for (let i = at + 1; i < next; i++) key = Math.imul(key ^ lowerAscii(msg[i] as number), FNV_PRIME);
     at = next;
   }
   const nameEnd = at + 1;
@@ -167,11 +168,7 @@ export function sameQuestion(msg: Buffer, questionEnd: number, stored: Buffer): 
   const nameEnd = questionEnd - 4;
   if (stored.length !== nameEnd + 2 - HEADER_SIZE) return false;
   let i = 0;
-  for (let at = HEADER_SIZE; at < nameEnd; at++, i++) {
-    let byte = msg[at] as number;
-    if (byte >= 0x41 && byte <= 0x5a) byte |= 0x20;
-    if (byte !== stored[i]) return false;
-  }
+  for (let at = HEADER_SIZE; at < nameEnd; at++, i++) if (lowerAscii(msg[at] as number) !== stored[i]) return false;
   // The type's bytes are compared as they are: 0x41 in a type is no letter.
   return msg[nameEnd] === stored[i] && msg[nameEnd + 1] === stored[i + 1];
 }
@@ -180,9 +177,6 @@ export function sameQuestion(msg: Buffer, questionEnd: number, stored: Buffer): 
 export function questionKeyBytes(msg: Buffer, questionEnd: number): Buffer {
   const nameEnd = questionEnd - 4;
   const bytes = Buffer.from(msg.subarray(HEADER_SIZE, nameEnd + 2));
-  for (let i = 0; i < nameEnd - HEADER_SIZE; i++) {
-    const byte = bytes[i] as number;
-    if (byte >= 0x41 && byte <= 0x5a) bytes[i] = byte | 0x20;
-  }
+  for (let i = 0; i < nameEnd - HEADER_SIZE; i++) bytes[i] = lowerAscii(bytes[i] as number);
   return bytes;
 }

@@ -38,7 +38,7 @@ describe('AnswerCache', () => {
     assert.equal(lookup(cache, 'A WEB.Default.svc.CLUSTER.local'), 'web');
     assert.equal(lookup(cache, 'AAAA web.default.svc.cluster.local'), undefined);
     assert.equal(lookup(cache, 'A web.default.svc.cluster.loca'), undefined);
-    // Type 65 (HTTPS) ends in the byte of 'A' and 97 in that of 'a': the type is no letter.
+    // Type 65 (HTTPS) ends in the byte of 'A' and 97 in that of 'a' (sameQuestion's own test covers the byte compare).
     put(cache, '65 web.default.svc.cluster.local', 'https', GLOBAL_SCOPE);
     assert.equal(lookup(cache, '97 web.default.svc.cluster.local'), undefined);
     assert.equal(lookup(cache, '65 web.default.svc.cluster.local'), 'https');
