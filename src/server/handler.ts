@@ -7,7 +7,7 @@ import { shuffleInPlace } from '../balance/shuffle.ts';
 import { chooseRecords } from '../balance/order.ts';
 import { ClientClassifier } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
-import { type FixedAnswer, type PreparedAnswer, type ResponseHead, fixAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse, writeTruncated } from '../wire/message.ts';
+import { type FixedAnswer, type PreparedAnswer, type ResponseHead, fixAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
@@ -15,7 +15,7 @@ import type { ViewChange } from '../view/cluster-view.ts';
 import { AnswerCache, type AnswerScope } from './answer-cache.ts';
 import type { QueryMetrics } from '../ops/query-metrics.ts';
 import type { Autopath } from './autopath.ts';
-import { ResponseRateLimiter } from './rate-limit.ts';
+import { type RateDecision, ResponseRateLimiter } from './rate-limit.ts';
 import type { UpstreamResponse } from '../forward/upstream-message.ts';
 import { answerRecordsFor } from '../wire/relocate.ts';
 import { encodeNameAgainst } from '../wire/name.ts';
@@ -124,7 +124,7 @@ export class QueryHandler {
         return response.then(
           (bytes) => {
             this.observe(seen, transport, client, bytes, started);
-            return this.rateLimiter && transport === 'udp' ? this.limit(bytes, seen, client) : bytes;
+            return bytes;
           },
           (error: unknown) => {
             this.log.error({ err: error }, 'query handling failed');
@@ -133,20 +133,22 @@ export class QueryHandler {
         );
       }
       this.observe(seen, transport, client, response, started);
-      return this.rateLimiter && transport === 'udp' ? this.limit(response, seen, client) : response;
+      return response;
     } catch (error) {
       this.log.error({ err: error }, 'query handling failed');
       return null;
     }
   }
 
-  /** Response rate limiting: send, drop, or slip (header and question with TC). */
-  private limit(response: Buffer | null, seen: QueryFacts, client: string): Buffer | null {
-    if (response === null || seen.questionEnd === 0) return response;
-    if (this.clusterZones.has(seen.zone) && !this.settings.rateLimit.clusterZones) return response;
-    const decision = (this.rateLimiter as ResponseRateLimiter).decide(client, `${seen.qtype} ${seen.qname} ${response[3]! & 0xf}`);
-    if (decision === 'send') return response;
-    return decision === 'drop' ? null : writeTruncated(response, seen.questionEnd);
+  /**
+   * Response rate limiting, decided from the route before any answer is built or any upstream
+   * asked: a flood of one question costs a table look-up, not a response. Answers are told apart
+   * by name, type and rcode (forwarded ones by name and type: their rcode is not known yet).
+   */
+  private rateDecision(client: string, seen: QueryFacts, routed: Routed): RateDecision {
+    if (this.clusterZones.has(seen.zone) && !this.settings.rateLimit.clusterZones) return 'send';
+    const rcode = 'forward' in routed ? 'forward' : routed.rcode;
+    return (this.rateLimiter as ResponseRateLimiter).decide(client, `${seen.qtype} ${seen.qname} ${rcode}`);
   }
 
   /** Counts of limited responses, for metrics. */
@@ -201,6 +203,12 @@ export class QueryHandler {
     seen.questionEnd = head.questionEnd;
     seen.zone = cached.zone;
     const routed = cached.answer;
+    if (this.rateLimiter !== null && transport === 'udp') {
+      const decision = this.rateDecision(client, seen, routed);
+      if (decision === 'drop') return null;
+      // A slip: the question alone with TC, so a real client asks again over TCP.
+      if (decision === 'slip') return writeBareResponse(request, head, 'forward' in routed ? RCode.NOERROR : routed.rcode, advertised, true);
+    }
     const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(head.edns, advertised);
     if (cached.fixed !== null) {
       const response = writeFixedResponse(request, head, cached.fixed, limit, advertised);

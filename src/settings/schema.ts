@@ -184,8 +184,13 @@ export const settingsSchema = z
         responsesPerSecond: z.number().min(0).max(1_000_000).default(0),
         /** Limited responses: every slip-th is sent truncated (TC) so real clients retry over TCP; 0: drop all. */
         slip: z.number().int().min(0).max(10).default(2),
-        ipv4PrefixLength: z.number().int().min(8).max(32).default(24),
-        ipv6PrefixLength: z.number().int().min(16).max(128).default(56),
+        /**
+         * Clients that share a budget: by default each address alone. BIND's /24 and /56 suit the
+         * internet; in a pod network a node's pods share one /24 (IPv6: one /64), so one pod's
+         * flood would starve its neighbours, and every pod has an address of its own.
+         */
+        ipv4PrefixLength: z.number().int().min(8).max(32).default(32),
+        ipv6PrefixLength: z.number().int().min(16).max(128).default(128),
         /** Limit answers for the cluster zones too (off: only forwarded names are limited). */
         clusterZones: z.boolean().default(false),
       })

@@ -81,12 +81,15 @@ function writeHeader(out: Buffer, head: ResponseHead, rcode: number, authoritati
   put16(out, 10, additional);
 }
 
-/** A response with no records: errors, REFUSED, SERVFAIL. Echoes the question when there is one. */
-export function writeBareResponse(request: Buffer, head: ResponseHead, rcode: number, advertisedUdpSize: number): Buffer {
+/**
+ * A response with no records: errors, REFUSED, SERVFAIL, or (`truncated`) a rate limiter's slip.
+ * Echoes the question when there is one.
+ */
+export function writeBareResponse(request: Buffer, head: ResponseHead, rcode: number, advertisedUdpSize: number, truncated = false): Buffer {
   const questionLength = head.questionEnd > HEADER_SIZE ? head.questionEnd - HEADER_SIZE : 0;
   const optLength = head.edns ? OPT_SIZE : 0;
   const out = Buffer.allocUnsafe(HEADER_SIZE + questionLength + optLength);
-  writeHeader(out, head, rcode, false, false, questionLength > 0 ? 1 : 0, 0, 0, head.edns ? 1 : 0);
+  writeHeader(out, head, rcode, false, truncated, questionLength > 0 ? 1 : 0, 0, 0, head.edns ? 1 : 0);
   request.copy(out, HEADER_SIZE, HEADER_SIZE, HEADER_SIZE + questionLength);
   if (head.edns) writeOpt(out, HEADER_SIZE + questionLength, rcode, head.edns, advertisedUdpSize);
   return out;
