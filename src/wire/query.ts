@@ -35,6 +35,11 @@ export type ParseResult =
   | { kind: 'error'; id: number; flags: number; rcode: number; questionEnd: number; edns: Edns | null }
   | { kind: 'drop'; reason: string };
 
+/** The wire length of a decoded name written without compression (its dots stand for length bytes). */
+function uncompressedLength(name: string): number {
+  return name === '' ? 1 : name.length + 2;
+}
+
 export function parseQuery(msg: Buffer): ParseResult {
   if (msg.length < HEADER_SIZE) return { kind: 'drop', reason: 'shorter than a header' };
   const id = msg.readUInt16BE(0);
@@ -58,6 +63,9 @@ export function parseQuery(msg: Buffer): ParseResult {
   if (qdcount !== 1) return fail(opcode === OPCODE_QUERY ? RCode.FORMERR : RCode.NOTIMP);
   const question = decodeName(msg, HEADER_SIZE);
   if (question === null || question.end + 4 > msg.length) return fail(RCode.FORMERR);
+  // The question is the first name: a pointer in it can only point into the header or into
+  // itself. Echoing such a question would make a response no resolver can parse.
+  if (question.end - HEADER_SIZE !== uncompressedLength(question.name)) return fail(RCode.FORMERR);
   const questionEnd = question.end + 4;
   if (opcode !== OPCODE_QUERY) return fail(RCode.NOTIMP, questionEnd);
 

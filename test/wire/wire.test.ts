@@ -99,6 +99,21 @@ describe('readCommonQuery (the fast path)', () => {
     }
   });
 
+  it('answers FORMERR without echoing a question whose name is compressed', () => {
+    // Offset 4 holds QDCOUNT's high byte, 0: the pointer reads as the root name in the query,
+    // and as whatever the response's counts spell there.
+    for (const target of [4, 6, 11]) {
+      const packet = Buffer.concat([question('').subarray(0, 12), Buffer.from([0xc0, target, 0, 1, 0, 1])]);
+      const parsed = parseQuery(packet);
+      assert.equal(parsed.kind, 'error');
+      assert.deepEqual(parsed.kind === 'error' && { rcode: parsed.rcode, questionEnd: parsed.questionEnd }, { rcode: RCode.FORMERR, questionEnd: 0 });
+    }
+    const partly = Buffer.concat([question('').subarray(0, 12), Buffer.from([1, 0x61, 0xc0, 4, 0, 1, 0, 1])]);
+    assert.equal(parseQuery(partly).kind, 'error');
+    assert.equal(parseQuery(question('a.b')).kind, 'query');
+    assert.equal(parseQuery(question('')).kind, 'query');
+  });
+
   it('compares questions by bytes, the name in any case and the type exactly', () => {
     const stored = (name: string, type: number) => {
       const request = question(name);
