@@ -106,6 +106,12 @@ export class Metrics {
         { labels: { action: 'slipped' }, value: sum((s) => s.rateLimited.slipped) },
       ]),
     );
+    this.registry.registerMetric(
+      liveCounter('lbdns_udp_send_errors_total', 'UDP replies not sent, by reason (port_zero: the query came from source port 0; failed: the send was refused).', () => [
+        { labels: { reason: 'port_zero' }, value: sum((s) => s.udpSendErrors.portZero) },
+        { labels: { reason: 'failed' }, value: sum((s) => s.udpSendErrors.failed) },
+      ]),
+    );
     const perUpstream = (read: (u: ServingStats['forward']['upstreams'][number]) => number, average = false) => () => {
       const sums = new Map<string, { value: number; threads: number }>();
       for (const thread of threads()) {

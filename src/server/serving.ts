@@ -16,7 +16,7 @@ import { Autopath } from './autopath.ts';
 import { type HandlerState, QueryHandler, type Transport } from './handler.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { ownAddresses } from './own-addresses.ts';
-import { listenUdp } from './udp.ts';
+import { type UdpSendErrors, listenUdp, noUdpSendErrors } from './udp.ts';
 import { listenTcp } from './tcp.ts';
 
 /** Where one listen address is bound, with the ports the kernel gave (they differ when 0 was asked). */
@@ -36,6 +36,7 @@ export interface ServingStats {
     upstreams: Array<{ label: string; requests: number; errors: number; seconds: number; healthy: boolean }>;
   };
   rateLimited: { dropped: number; slipped: number };
+  udpSendErrors: UdpSendErrors;
   heapUsedBytes: number;
 }
 
@@ -57,6 +58,7 @@ export class ServingThread {
   /** Serving threads in the process: TCP's connection cap is shared among them. */
   private readonly threads: number;
   private readonly queries = new QueryMetrics();
+  private readonly udpSendErrors = noUdpSendErrors();
   private readonly sockets: Socket[] = [];
   private readonly servers: Server[] = [];
   private parts: Parts;
@@ -96,7 +98,7 @@ export class ServingThread {
     const limits = { ...tcp, maxConnections: Math.ceil(tcp.maxConnections / this.threads) };
     const bound: BoundListen[] = [];
     for (const address of addresses) {
-      const socket = await listenUdp(address.udp, this.dispatch, this.log, reusePort);
+      const socket = await listenUdp(address.udp, this.dispatch, this.log, reusePort, this.udpSendErrors);
       this.sockets.push(socket);
       const server = await listenTcp(address.tcp, this.dispatch, this.log, limits, reusePort);
       this.servers.push(server);
@@ -117,6 +119,7 @@ export class ServingThread {
         upstreams: forwarder.upstreams.map((u) => ({ label: u.label, requests: u.requests, errors: u.errors, seconds: u.seconds, healthy: u.downUntil <= Date.now() })),
       },
       rateLimited: handler.rateLimited,
+      udpSendErrors: { ...this.udpSendErrors },
       heapUsedBytes: getHeapStatistics().used_heap_size,
     };
   }
