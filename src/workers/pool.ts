@@ -9,6 +9,7 @@ import type { Settings } from '../settings/schema.ts';
 import type { ClusterView } from '../view/cluster-view.ts';
 import type { BoundListen, ServingStats } from '../server/serving.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
+import { ensureAddressesFree } from '../server/port-probe.ts';
 
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './serving-worker.ts' : './serving-worker.js', import.meta.url);
 /** How long a scrape waits for a worker's numbers before using the last ones it sent. */
@@ -45,8 +46,9 @@ export class WorkerPool {
     options.view.onUpdate((update, serial) => this.broadcast({ type: 'view', update, serial }));
   }
 
-  /** Resolves, with where they listen, once every worker listens; rejects if one cannot. */
+  /** Resolves, with where they listen, once every worker listens; rejects if one cannot, or another socket holds a port. */
   async start(): Promise<BoundListen[]> {
+    await ensureAddressesFree(this.options.listen);
     const bound = await this.spawn(0, this.options.listen);
     await Promise.all(Array.from({ length: this.options.count - 1 }, (_, i) => this.spawn(i + 1, bound)));
     return bound;
