@@ -65,6 +65,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly workerRestarts = new Counter({
+    name: 'lbdns_worker_restarts_total',
+    help: 'Serving workers that died and were started again while the others served.',
+    registers: [this.registry],
+  });
+
   /** Read at scrape time; set by whoever owns the cluster view. */
   viewCounts: (() => Record<string, number>) | null = null;
 
