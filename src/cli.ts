@@ -115,8 +115,9 @@ export async function main(argv: string[]): Promise<void> {
         view,
         listen: listenAddresses(settings),
         log,
+        onRestart: () => metrics.workerRestarts.inc(),
         onFailure: (index, reason) => {
-          log.fatal({ worker: index, reason }, 'a serving worker died; exiting so that the process is restarted whole');
+          log.fatal({ worker: index, reason }, 'serving workers keep dying; exiting so that the process is restarted whole');
           log.flush();
           process.exit(1);
         },

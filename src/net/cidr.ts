@@ -40,3 +40,20 @@ export function unmapIpv4(bytes: Uint8Array): Uint8Array {
   for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return bytes;
   return bytes[10] === 0xff && bytes[11] === 0xff ? bytes.subarray(12) : bytes;
 }
+
+/**
+ * The client's network as a key: its first `ipv4Bits` or `ipv6Bits` bits (an IPv4-mapped peer
+ * counts as IPv4), so that the addresses of one node's pods, or one IPv6 site, share one budget.
+ * Text that is not an IP is its own key.
+ */
+export function clientPrefixKey(client: string, ipv4Bits: number, ipv6Bits: number): string {
+  const bytes = clientAddressBytes(client);
+  if (bytes === null) return client;
+  const bits = bytes.length === 4 ? ipv4Bits : ipv6Bits;
+  const out: number[] = [];
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, bits - i * 8));
+    out.push((bytes[i] as number) & ((0xff << (8 - keep)) & 0xff));
+  }
+  return out.join('.');
+}

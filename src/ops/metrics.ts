@@ -5,6 +5,9 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { liveCounter, registerQueryMetrics } from './query-metrics.ts';
 import type { ServingStats } from '../server/serving.ts';
+import { type TcpCloses, noTcpCloses } from '../server/tcp.ts';
+
+const snakeCase = (name: string): string => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 
 export class Metrics {
   readonly registry = new Registry();
@@ -62,6 +65,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly workerRestarts = new Counter({
+    name: 'lbdns_worker_restarts_total',
+    help: 'Serving workers that died and were started again while the others served.',
+    registers: [this.registry],
+  });
+
   /** Read at scrape time; set by whoever owns the cluster view. */
   viewCounts: (() => Record<string, number>) | null = null;
 
@@ -105,6 +114,21 @@ export class Metrics {
         { labels: { action: 'dropped' }, value: sum((s) => s.rateLimited.dropped) },
         { labels: { action: 'slipped' }, value: sum((s) => s.rateLimited.slipped) },
       ]),
+    );
+    this.registry.registerMetric(
+      liveCounter('lbdns_udp_send_errors_total', 'UDP replies not sent, by reason (port_zero: the query came from source port 0; failed: the send was refused).', () => [
+        { labels: { reason: 'port_zero' }, value: sum((s) => s.udpSendErrors.portZero) },
+        { labels: { reason: 'failed' }, value: sum((s) => s.udpSendErrors.failed) },
+      ]),
+    );
+    this.registry.registerMetric(liveCounter('lbdns_tcp_connections', 'Open DNS-over-TCP connections.', () => total((s) => s.tcp.connections), 'gauge'));
+    const closes = Object.keys(noTcpCloses()) as Array<keyof TcpCloses>;
+    this.registry.registerMetric(
+      liveCounter(
+        'lbdns_tcp_connections_closed_total',
+        'DNS-over-TCP connections lbdns refused or closed, by reason (prefix_full, server_full: refused at accept; evicted: made room for a quieter prefix; idle; malformed; unread).',
+        () => closes.map((reason) => ({ labels: { reason: snakeCase(reason) }, value: sum((s) => s.tcp.closes[reason]) })),
+      ),
     );
     const perUpstream = (read: (u: ServingStats['forward']['upstreams'][number]) => number, average = false) => () => {
       const sums = new Map<string, { value: number; threads: number }>();

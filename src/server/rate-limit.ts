@@ -4,7 +4,7 @@
  * retries over TCP while a spoofed victim gets no amplification. TCP is never limited.
  */
 import { LRUCache } from 'lru-cache';
-import { clientAddressBytes } from '../net/cidr.ts';
+import { clientPrefixKey } from '../net/cidr.ts';
 
 export interface RateLimitSettings {
   responsesPerSecond: number;
@@ -31,22 +31,10 @@ export class ResponseRateLimiter {
     this.settings = settings;
   }
 
-  private prefix(client: string): string {
-    const bytes = clientAddressBytes(client);
-    if (bytes === null) return client;
-    const bits = bytes.length === 4 ? this.settings.ipv4PrefixLength : this.settings.ipv6PrefixLength;
-    const out: number[] = [];
-    for (let i = 0; i < bytes.length; i++) {
-      const keep = Math.max(0, Math.min(8, bits - i * 8));
-      out.push((bytes[i] as number) & ((0xff << (8 - keep)) & 0xff));
-    }
-    return out.join('.');
-  }
-
   /** `answerKey` identifies the response (name, type, rcode). */
   decide(client: string, answerKey: string, now = Date.now()): RateDecision {
     const rate = this.settings.responsesPerSecond;
-    const key = `${this.prefix(client)} ${answerKey}`;
+    const key = `${clientPrefixKey(client, this.settings.ipv4PrefixLength, this.settings.ipv6PrefixLength)} ${answerKey}`;
     let bucket = this.buckets.get(key);
     if (!bucket) {
       bucket = { tokens: rate, updated: now, limited: 0 };

@@ -16,8 +16,8 @@ import { Autopath } from './autopath.ts';
 import { type HandlerState, QueryHandler, type Transport } from './handler.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { ownAddresses } from './own-addresses.ts';
-import { listenUdp } from './udp.ts';
-import { listenTcp } from './tcp.ts';
+import { type UdpSendErrors, listenUdp, noUdpSendErrors } from './udp.ts';
+import { type TcpCloses, listenTcp, noTcpCloses, tcpAccounting } from './tcp.ts';
 
 /** Where one listen address is bound, with the ports the kernel gave (they differ when 0 was asked). */
 export interface BoundListen {
@@ -36,6 +36,8 @@ export interface ServingStats {
     upstreams: Array<{ label: string; requests: number; errors: number; seconds: number; healthy: boolean }>;
   };
   rateLimited: { dropped: number; slipped: number };
+  udpSendErrors: UdpSendErrors;
+  tcp: { connections: number; closes: TcpCloses };
   heapUsedBytes: number;
 }
 
@@ -54,9 +56,11 @@ export class ServingThread {
   private readonly view: ClusterView;
   private readonly log: Logger;
   private readonly state: HandlerState;
-  /** Serving threads in the process: TCP's connection cap is shared among them. */
+  /** Serving threads in the process: TCP's connection caps are shared among them. */
   private readonly threads: number;
   private readonly queries = new QueryMetrics();
+  private readonly udpSendErrors = noUdpSendErrors();
+  private tcp: ReturnType<typeof tcpAccounting> | null = null;
   private readonly sockets: Socket[] = [];
   private readonly servers: Server[] = [];
   private parts: Parts;
@@ -93,12 +97,15 @@ export class ServingThread {
    */
   async listen(addresses: BoundListen[], reusePort: boolean): Promise<BoundListen[]> {
     const tcp = this.parts.settings.tcp;
-    const limits = { ...tcp, maxConnections: Math.ceil(tcp.maxConnections / this.threads) };
+    // Each thread accepts the connections the kernel gives it (spread by address and port), and
+    // counts them against its share of the caps.
+    const limits = { ...tcp, maxConnections: Math.ceil(tcp.maxConnections / this.threads), maxConnectionsPerClient: Math.ceil(tcp.maxConnectionsPerClient / this.threads) };
+    const accounting = (this.tcp ??= tcpAccounting(limits));
     const bound: BoundListen[] = [];
     for (const address of addresses) {
-      const socket = await listenUdp(address.udp, this.dispatch, this.log, reusePort);
+      const socket = await listenUdp(address.udp, this.dispatch, this.log, reusePort, this.udpSendErrors);
       this.sockets.push(socket);
-      const server = await listenTcp(address.tcp, this.dispatch, this.log, limits, reusePort);
+      const server = await listenTcp(address.tcp, this.dispatch, this.log, limits, reusePort, accounting);
       this.servers.push(server);
       bound.push({ udp: { ...address.udp, port: socket.address().port }, tcp: { ...address.tcp, port: (server.address() as { port: number }).port } });
     }
@@ -117,6 +124,8 @@ export class ServingThread {
         upstreams: forwarder.upstreams.map((u) => ({ label: u.label, requests: u.requests, errors: u.errors, seconds: u.seconds, healthy: u.downUntil <= Date.now() })),
       },
       rateLimited: handler.rateLimited,
+      udpSendErrors: { ...this.udpSendErrors },
+      tcp: { connections: this.tcp?.slots.size ?? 0, closes: { ...(this.tcp?.closes ?? noTcpCloses()) } },
       heapUsedBytes: getHeapStatistics().used_heap_size,
     };
   }

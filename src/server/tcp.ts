@@ -1,13 +1,17 @@
 /**
  * The TCP listener (RFC 7766): 2-byte length-prefixed messages, pipelined queries answered as
- * they are ready. Limits keep a client from holding resources: connections in total and per
- * client address, and a connection must complete a message every idleTimeoutMs (bytes trickled
- * one at a time do not count), and must read its answers.
+ * they are ready. Limits keep clients from holding resources: connection slots per client prefix
+ * and in total (a newcomer from a quieter prefix takes the slot of the busiest prefix's quietest
+ * connection, see tcp-slots.ts), a connection must complete a message every idleTimeoutMs (bytes
+ * trickled one at a time do not count), must send messages that can be DNS, and must read its
+ * answers.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ListenAddress } from './listen-address.ts';
 import type { QueryHandler } from './handler.ts';
+import { clientPrefixKey } from '../net/cidr.ts';
+import { ConnectionSlots } from './tcp-slots.ts';
 
 /** Whatever answers queries: the current handler, swapped on a settings reload. */
 type Answering = Pick<QueryHandler, 'handle'>;
@@ -16,15 +20,42 @@ export interface TcpLimits {
   /** Milliseconds without a complete message before the connection is closed. */
   idleTimeoutMs: number;
   maxConnections: number;
+  /** Per client prefix. */
   maxConnectionsPerClient: number;
+  ipv4PrefixLength: number;
+  ipv6PrefixLength: number;
+}
+
+/** Connections lbdns refused or closed, by reason; counted per serving thread. */
+export interface TcpCloses {
+  /** Refused: the client's prefix holds maxConnectionsPerClient. */
+  prefixFull: number;
+  /** Refused: every slot taken, and the client's prefix is the busiest. */
+  serverFull: number;
+  /** Closed to make room for a client from a quieter prefix. */
+  evicted: number;
+  /** No complete message for idleTimeoutMs. */
+  idle: number;
+  /** A message shorter than a DNS header, or a callback that failed. */
+  malformed: number;
+  /** The client did not read its answers. */
+  unread: number;
+}
+
+export function noTcpCloses(): TcpCloses {
+  return { prefixFull: 0, serverFull: 0, evicted: 0, idle: 0, malformed: 0, unread: 0 };
 }
 
 /** Unread answers a connection may pile up before it is dropped. */
 const MAX_UNREAD_BYTES = 1 << 20;
+/** A DNS message starts with a 12-byte header; anything shorter has no ID to answer to. */
+const HEADER_BYTES = 12;
+const MAX_FRAME = 0xffff;
 
-function writeFrame(socket: Socket, response: Buffer): void {
-  if (socket.destroyed) return;
+function writeFrame(socket: Socket, response: Buffer, closes: TcpCloses): void {
+  if (socket.destroyed || !socket.writable || response.length > MAX_FRAME) return;
   if (socket.writableLength > MAX_UNREAD_BYTES) {
+    closes.unread++;
     socket.destroy();
     return;
   }
@@ -34,47 +65,127 @@ function writeFrame(socket: Socket, response: Buffer): void {
   socket.write(frame);
 }
 
-export function serveConnection(socket: Socket, handler: Answering, limits: TcpLimits): void {
-  let pending: Buffer = Buffer.alloc(0);
+/**
+ * Splits a byte stream into length-prefixed messages. Chunks are joined once per message, when
+ * it is complete: a message trickled a byte at a time costs its length, not its length squared.
+ */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+  }
+
+  /** The next complete message, or null until more bytes arrive. */
+  next(): Buffer | null {
+    if (this.buffered < 2) return null;
+    let head = this.chunks[0] as Buffer;
+    if (head.length < 2) {
+      head = Buffer.concat(this.chunks, this.buffered);
+      this.chunks = [head];
+    }
+    const end = 2 + head.readUInt16BE(0);
+    if (this.buffered < end) return null;
+    const all = this.chunks.length === 1 ? head : Buffer.concat(this.chunks, this.buffered);
+    const rest = all.subarray(end);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.buffered = rest.length;
+    return all.subarray(2, end);
+  }
+}
+
+export interface ConnectionHooks {
+  closes: TcpCloses;
+  log: Logger;
+  /** A message arrived: the connection is active. */
+  onMessage?: () => void;
+}
+
+export function serveConnection(socket: Socket, handler: Answering, limits: Pick<TcpLimits, 'idleTimeoutMs'>, hooks: ConnectionHooks): void {
+  const { closes, log } = hooks;
+  const frames = new FrameReader();
+  const client = socket.remoteAddress ?? '';
   socket.setNoDelay(true);
-  let idle = setTimeout(() => socket.destroy(), limits.idleTimeoutMs);
+  const idle = setTimeout(() => {
+    closes.idle++;
+    socket.destroy();
+  }, limits.idleTimeoutMs);
   socket.on('close', () => clearTimeout(idle));
   socket.on('error', () => socket.destroy());
+  const write = (bytes: Buffer | null): void => {
+    if (bytes) writeFrame(socket, bytes, closes);
+  };
+  const failed = (error: unknown): void => {
+    log.error({ err: error }, 'tcp query handling failed');
+  };
   socket.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 2) {
-      const length = pending.readUInt16BE(0);
-      if (pending.length < 2 + length) break;
-      const request = pending.subarray(2, 2 + length);
-      pending = pending.subarray(2 + length);
-      clearTimeout(idle);
-      idle = setTimeout(() => socket.destroy(), limits.idleTimeoutMs);
-      const response = handler.handle(request, 'tcp', socket.remoteAddress ?? '');
-      // Answers that wait for an upstream are written when they arrive (RFC 7766 allows any order).
-      if (response instanceof Promise) void response.then((bytes) => bytes && writeFrame(socket, bytes));
-      else if (response !== null) writeFrame(socket, response);
+    try {
+      frames.push(chunk);
+      for (let request = frames.next(); request !== null && !socket.destroyed; request = frames.next()) {
+        // No answer can be sent to a message without a header (an empty frame above all), and it
+        // must not count as activity: a connection that sends them is closed.
+        if (request.length < HEADER_BYTES) {
+          closes.malformed++;
+          socket.destroy();
+          return;
+        }
+        idle.refresh();
+        hooks.onMessage?.();
+        const response = handler.handle(request, 'tcp', client);
+        // Answers that wait for an upstream are written when they arrive (RFC 7766 allows any order).
+        if (response instanceof Promise) response.then(write, failed);
+        else write(response);
+      }
+    } catch (error) {
+      // The handler catches its own errors; this is the last guard of the trust boundary.
+      failed(error);
+      closes.malformed++;
+      socket.destroy();
     }
   });
 }
 
-export function listenTcp(address: ListenAddress, handler: Answering, log: Logger, limits: TcpLimits, reusePort = false): Promise<Server> {
-  const perClient = new Map<string, number>();
+/**
+ * The connection slots and counters of one serving thread, shared by its TCP listeners (the
+ * caps are per thread, whatever the number of listen addresses).
+ */
+export interface TcpAccounting {
+  slots: ConnectionSlots;
+  closes: TcpCloses;
+}
+
+export function tcpAccounting(limits: TcpLimits): TcpAccounting {
+  return { slots: new ConnectionSlots(limits), closes: noTcpCloses() };
+}
+
+export function listenTcp(address: ListenAddress, handler: Answering, log: Logger, limits: TcpLimits, reusePort = false, accounting = tcpAccounting(limits)): Promise<Server> {
+  const { slots, closes } = accounting;
   const server = createServer({ allowHalfOpen: false }, (socket) => {
-    const client = socket.remoteAddress ?? '';
-    const open = perClient.get(client) ?? 0;
-    if (open >= limits.maxConnectionsPerClient) {
+    try {
+      // A connection reset before it was accepted has no address left: nothing to serve.
+      if (socket.remoteAddress === undefined) {
+        socket.destroy();
+        return;
+      }
+      const slot = slots.admit(clientPrefixKey(socket.remoteAddress, limits.ipv4PrefixLength, limits.ipv6PrefixLength), () => {
+        closes.evicted++;
+        socket.destroy();
+      });
+      if (slot === 'prefix_full' || slot === 'server_full') {
+        if (slot === 'prefix_full') closes.prefixFull++;
+        else closes.serverFull++;
+        socket.destroy();
+        return;
+      }
+      socket.on('close', () => slots.release(slot));
+      serveConnection(socket, handler, limits, { closes, log, onMessage: () => slots.touch(slot) });
+    } catch (error) {
+      log.error({ err: error }, 'tcp connection setup failed');
       socket.destroy();
-      return;
     }
-    perClient.set(client, open + 1);
-    socket.on('close', () => {
-      const left = (perClient.get(client) ?? 1) - 1;
-      if (left > 0) perClient.set(client, left);
-      else perClient.delete(client);
-    });
-    serveConnection(socket, handler, limits);
   });
-  server.maxConnections = limits.maxConnections;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port: address.port, host: address.host, ipv6Only: address.family === 'udp6', reusePort }, () => {

@@ -1,5 +1,5 @@
 /** The UDP listener: one datagram in, at most one datagram out. */
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import type { ListenAddress } from './listen-address.ts';
 import type { QueryHandler } from './handler.ts';
@@ -7,8 +7,36 @@ import type { QueryHandler } from './handler.ts';
 /** Whatever answers queries: the current handler, swapped on a settings reload. */
 type Answering = Pick<QueryHandler, 'handle'>;
 
+/** Replies that could not leave, by reason; counted, never thrown, never logged one by one. */
+export interface UdpSendErrors {
+  /** The datagram came from source port 0, which no reply can be sent to (only a raw socket sends it). */
+  portZero: number;
+  /** The kernel or Node refused the send (no buffer space, a route, an address Node will not take). */
+  failed: number;
+}
+
+export function noUdpSendErrors(): UdpSendErrors {
+  return { portZero: 0, failed: 0 };
+}
+
+/**
+ * Sends one reply, never throwing: a client chooses its source address and port, and a reply to
+ * one it forged must not take the serving thread down (socket.send throws on port 0).
+ */
+function sendReply(socket: Socket, bytes: Buffer, peer: RemoteInfo, errors: UdpSendErrors): void {
+  if (peer.port === 0) {
+    errors.portZero++;
+    return;
+  }
+  try {
+    socket.send(bytes, peer.port, peer.address);
+  } catch {
+    errors.failed++;
+  }
+}
+
 /** `reusePort`: serving threads each bind a socket to the port; the kernel spreads datagrams by source. */
-export function listenUdp(address: ListenAddress, handler: Answering, log: Logger, reusePort = false): Promise<Socket> {
+export function listenUdp(address: ListenAddress, handler: Answering, log: Logger, reusePort = false, errors: UdpSendErrors = noUdpSendErrors()): Promise<Socket> {
   // ipv6Only: a [::] socket must not claim IPv4 too, so 0.0.0.0 and [::] can both be listened on.
   const family = address.family === 'udp6' ? 6 : 4;
   const socket = createSocket({
@@ -21,19 +49,31 @@ export function listenUdp(address: ListenAddress, handler: Answering, log: Logge
     lookup: (ip, _options, callback) => callback(null, ip, family),
   });
   socket.on('message', (request, peer) => {
-    const response = handler.handle(request, 'udp', peer.address);
+    let response;
+    try {
+      response = handler.handle(request, 'udp', peer.address);
+    } catch (error) {
+      // The handler catches its own errors; this is the last guard of the trust boundary.
+      log.error({ err: error }, 'udp query handling failed');
+      return;
+    }
     if (response instanceof Promise) {
-      void response.then((bytes) => {
-        if (bytes) socket.send(bytes, peer.port, peer.address);
-      });
-    } else if (response) socket.send(response, peer.port, peer.address);
+      response.then(
+        (bytes) => bytes && sendReply(socket, bytes, peer, errors),
+        (error: unknown) => log.error({ err: error }, 'udp query handling failed'),
+      );
+    } else if (response) sendReply(socket, response, peer, errors);
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(address.port, address.host, () => {
       socket.off('error', reject);
-      // After binding, errors are per datagram (e.g. ICMP unreachable): log, keep serving.
-      socket.on('error', (error) => log.warn({ err: error.message }, 'udp socket error'));
+      // After binding, errors are those of sends that failed in the kernel: a client can cause
+      // them at will, so they are counted, and logged only at debug level.
+      socket.on('error', (error) => {
+        errors.failed++;
+        log.debug({ err: error.message }, 'udp send failed');
+      });
       resolve(socket);
     });
   });

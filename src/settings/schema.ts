@@ -200,8 +200,12 @@ export const settingsSchema = z
       .object({
         /** A connection that completes no message for this long is closed (slow or idle clients). */
         idleTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+        /** At this many, a connection from a prefix quieter than the busiest closes the busiest's longest quiet one. */
         maxConnections: z.number().int().min(1).max(100_000).default(1000),
+        /** Per client prefix (below): a node's pods share one budget. */
         maxConnectionsPerClient: z.number().int().min(1).max(10_000).default(64),
+        ipv4PrefixLength: z.number().int().min(8).max(32).default(24),
+        ipv6PrefixLength: z.number().int().min(16).max(128).default(56),
       })
       .strict()
       .prefault({}),

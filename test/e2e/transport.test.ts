@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { addresses, asList, headlessService, namespaceObject } from '../helpers/objects.ts';
-import { buildQuery, decode, dnsPacket, query, queryTcp, rcodeOf, tcpExchange, udpExchange } from '../helpers/dns-client.ts';
+import { answerData, buildQuery, decode, dnsPacket, query, queryTcp, rcodeOf, tcpExchange, udpExchange } from '../helpers/dns-client.ts';
 
 const big = addresses(1000);
 let server: RunningServer;
@@ -116,7 +116,7 @@ describe('TCP', () => {
 });
 
 describe('TCP limits', () => {
-  it('closes a connection that trickles bytes slower than a message per idle timeout, and caps connections per client', async () => {
+  it('closes a connection that trickles bytes slower than a message per idle timeout, and caps connections per client prefix', async () => {
     const { connect } = await import('node:net');
     const limited = await startLbdns({ config: tempFile('lbdns.yaml', 'tcp:\n  idleTimeoutMs: 800\n  maxConnectionsPerClient: 3\n') });
     try {
@@ -138,18 +138,94 @@ describe('TCP limits', () => {
       });
       assert.ok(closedAfter < 3000, `closed after ${closedAfter.toFixed(0)} ms`);
 
+      // Four addresses of one /24 are one client: the pods of a node share its budget.
       let closed = 0;
-      const sockets = Array.from({ length: 4 }, () => {
-        const socket = connect({ port: limited.port, host: '127.0.0.1' });
+      const sockets = Array.from({ length: 4 }, (_, i) => {
+        const socket = connect({ port: limited.port, host: '127.0.0.1', localAddress: `127.0.0.${i + 1}` });
         socket.on('error', () => undefined);
         socket.on('close', () => closed++);
         return socket;
       });
       await new Promise((r) => setTimeout(r, 500));
-      assert.equal(closed, 1, 'the fourth connection from one address is closed at once; three stay');
+      assert.equal(closed, 1, 'the fourth connection from one prefix is closed at once; three stay');
       for (const s of sockets) s.destroy();
     } finally {
       await limited.stop();
+    }
+  });
+});
+
+describe('TCP slots under a flood of connections', () => {
+  let limited: RunningServer;
+  before(async () => {
+    // A long idle timeout: only lbdns's slot accounting can make room, not the timer.
+    limited = await startLbdns({ config: tempFile('lbdns.yaml', 'tcp:\n  idleTimeoutMs: 60000\n  maxConnections: 8\n  maxConnectionsPerClient: 64\n') });
+  });
+  after(async () => {
+    await limited.stop();
+  });
+
+  async function metric(line: string): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${limited.opsPort}/metrics`)).text();
+    const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+    return found === undefined ? 0 : Number(found.slice(line.length + 1));
+  }
+
+  it('closes a connection that sends an empty frame instead of letting it reset the idle timer', async () => {
+    const { connect } = await import('node:net');
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = connect({ port: limited.port, host: '127.0.0.1' }, () => socket.write(Buffer.from([0, 0])));
+      const giveUp = setTimeout(() => {
+        socket.destroy();
+        resolve(false);
+      }, 5000);
+      socket.on('close', () => {
+        clearTimeout(giveUp);
+        resolve(true);
+      });
+      socket.on('error', () => undefined);
+      socket.resume();
+    });
+    assert.ok(closed, 'closed long before the 60 s idle timeout');
+    assert.equal(await metric('lbdns_tcp_connections_closed_total{reason="malformed"}'), 1);
+  });
+
+  it('serves a client from another prefix, every time, while one /24 holds every slot with trickled queries', async () => {
+    const { connect } = await import('node:net');
+    const request = buildQuery('web.default.svc.cluster.local', 'A');
+    const frame = Buffer.concat([Buffer.from([0, request.length]), request]);
+    let stopped = false;
+    let connects = 0;
+    const answered = new Set<number>();
+    const open = (slot: number): void => {
+      // Bounded: the attack stops by itself whatever happens.
+      if (stopped || ++connects > 300) return;
+      const socket = connect({ port: limited.port, host: '127.0.0.1', localAddress: `127.0.1.${slot + 1}` }, () => socket.write(frame));
+      const trickle = setInterval(() => socket.writable && socket.write(frame), 300);
+      socket.on('data', () => answered.add(slot));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearInterval(trickle);
+        answered.delete(slot);
+        setTimeout(() => open(slot), 100);
+      });
+      attackers.push(socket);
+    };
+    const attackers: import('node:net').Socket[] = [];
+    try {
+      for (let slot = 0; slot < 8; slot++) open(slot);
+      const { within } = await import('../helpers/wait.ts');
+      for (let i = 0; i < 10; i++) {
+        // Every query meets a server whose slots are all held by the attack.
+        await within(10_000, async () => answered.size === 8);
+        const reply = await queryTcp(limited.port, 'web.default.svc.cluster.local', 'A', { from: '127.0.2.1' });
+        assert.deepEqual(answerData(reply, 'A'), ['10.96.0.20'], `query ${i + 1} over TCP from 127.0.2.1`);
+      }
+      assert.ok((await metric('lbdns_tcp_connections_closed_total{reason="evicted"}')) >= 10, 'room was made by evicting');
+      assert.ok((await metric('lbdns_tcp_connections')) <= 8);
+    } finally {
+      stopped = true;
+      for (const socket of attackers) socket.destroy();
     }
   });
 });

@@ -6,7 +6,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { type LogLine, type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { type LogLine, type RunningServer, freePort, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { answerData, query, queryTcp, rcodeOf } from '../helpers/dns-client.ts';
 import { FakeApiServer, type KubeObject } from '../helpers/fake-apiserver.ts';
 import { asList, clusterIpService, headlessService } from '../helpers/objects.ts';
@@ -138,4 +140,39 @@ describe('workers fed by the Kubernetes watch', () => {
     for (let i = 0; i < 30; i++) serials.add(((await query(server.port, 'cluster.local', 'SOA')).answers?.[0]?.data as { serial: number }).serial);
     assert.equal(serials.size, 1, `serials: ${[...serials].join(', ')}`);
   });
+});
+
+describe('a port another process holds', () => {
+  // SO_REUSEPORT lets any socket of the same user that asks for it share the port, and take a
+  // share of the queries: lbdns must refuse to start instead.
+  const holders = {
+    udp: async (port: number) => {
+      const socket = createSocket({ type: 'udp4', reusePort: true });
+      await new Promise<void>((resolve) => socket.bind(port, '127.0.0.1', () => resolve()));
+      return () => new Promise<void>((resolve) => socket.close(() => resolve()));
+    },
+    tcp: async (port: number) => {
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen({ port, host: '127.0.0.1', reusePort: true }, () => resolve()));
+      return () => new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  for (const [proto, hold] of Object.entries(holders)) {
+    it(`exits 1, naming the address, when a ${proto} socket with SO_REUSEPORT already holds it`, async () => {
+      const port = await freePort();
+      const release = await hold(port);
+      try {
+        const server = await startLbdns({ workers: 2, args: ['--listen', `127.0.0.1:${port}`], waitUntilServing: false });
+        // Either it serves (wrong), or it exits, which makes waitForLog reject.
+        const served = await server.waitForLog((l) => l.msg === 'serving DNS over UDP and TCP', 20_000).then(() => true, () => false);
+        const code = await server.stop();
+        assert.ok(!served, 'never served');
+        assert.equal(code, 1, server.stderr());
+        const fatal = server.logs.find((l) => l.level === 60);
+        assert.ok(fatal && String(fatal.err).includes(`127.0.0.1:${port} (${proto})`), server.stderr());
+      } finally {
+        await release();
+      }
+    });
+  }
 });

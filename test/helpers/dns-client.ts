@@ -74,10 +74,13 @@ export function udpExchange(port: number, request: Buffer, timeoutMs = 2000, hos
   });
 }
 
-/** Sends raw bytes as length-prefixed TCP messages; resolves with every reply received before the peer is quiet. */
-export function tcpExchange(port: number, requests: Buffer[], timeoutMs = 3000, host = '127.0.0.1'): Promise<Buffer[]> {
+/**
+ * Sends raw bytes as length-prefixed TCP messages; resolves with every reply received before the
+ * peer is quiet. `from`: the client's source address, as for udpExchange.
+ */
+export function tcpExchange(port: number, requests: Buffer[], timeoutMs = 3000, host = '127.0.0.1', from?: string): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host });
+    const socket = connect({ port, host, localAddress: from });
     const replies: Buffer[] = [];
     let pending = Buffer.alloc(0);
     const timer = setTimeout(() => {
@@ -112,8 +115,8 @@ export async function query(port: number, name: string, type: string, options: Q
   return decode(reply);
 }
 
-export async function queryTcp(port: number, name: string, type: string, options: QueryOptions = {}): Promise<Packet> {
-  const [reply] = await tcpExchange(port, [buildQuery(name, type, options)], options.timeoutMs);
+export async function queryTcp(port: number, name: string, type: string, options: QueryOptions & { from?: string } = {}): Promise<Packet> {
+  const [reply] = await tcpExchange(port, [buildQuery(name, type, options)], options.timeoutMs, '127.0.0.1', options.from);
   if (!reply) throw new Error(`no TCP reply for ${name} ${type}`);
   return decode(reply);
 }
