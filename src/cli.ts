@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import type { Server } from 'node:net';
 import { createLogger } from './log.ts';
-import { type FlagOverrides, loadSettings } from './settings/load.ts';
+import { type FlagOverrides, type SettingsText, parseSettingsText, readSettingsText } from './settings/load.ts';
 import { keysNeedingRestart, watchSettings } from './settings/reload.ts';
 import { SettingsError, type Settings } from './settings/schema.ts';
 import { ClusterView } from './view/cluster-view.ts';
@@ -70,13 +70,16 @@ function settingsFlags(flags: ReturnType<typeof readFlags>): FlagOverrides {
 export async function main(argv: string[]): Promise<void> {
   let flags;
   let settings: Settings;
+  // The bytes the settings came from: the settings watch starts from their digest.
+  let settingsFile: SettingsText | null;
   try {
     flags = readFlags(argv);
     if (flags.help) {
       process.stdout.write(USAGE);
       return;
     }
-    settings = loadSettings(flags.config, settingsFlags(flags));
+    settingsFile = flags.config ? readSettingsText(flags.config) : null;
+    settings = parseSettingsText(settingsFile, flags.config, settingsFlags(flags));
   } catch (error) {
     process.stderr.write(`lbdns: ${(error as Error).message}\n${error instanceof SettingsError ? '' : USAGE}`);
     process.exitCode = 2;
@@ -121,6 +124,33 @@ export async function main(argv: string[]): Promise<void> {
           process.exit(1);
         },
       });
+
+  // Watched before anything is served, starting from the version read above: a ConfigMap update
+  // at any moment after that read is applied, none is taken for the one already served.
+  metrics.configLastReloadSuccessful.set(1);
+  const settingsWatch =
+    flags.config && settingsFile
+      ? watchSettings(
+          flags.config,
+          settingsFile.digest,
+          settingsFlags(flags),
+          log,
+          (next) => {
+            const restart = keysNeedingRestart(current, next);
+            if (restart.length > 0) log.warn({ keys: restart }, 'these settings take effect only after a restart');
+            local?.reload(next);
+            workers?.reload(next);
+            log.level = next.logLevel;
+            current = next;
+          },
+          (ok) => {
+            metrics.configReloads.inc({ result: ok ? 'success' : 'failure' });
+            metrics.configLastReloadSuccessful.set(ok ? 1 : 0);
+          },
+        )
+      : null;
+  process.on('SIGHUP', () => settingsWatch?.reload('SIGHUP'));
+
   const setReady = (): void => {
     state.ready = true;
     workers?.setReady();
@@ -177,29 +207,6 @@ export async function main(argv: string[]): Promise<void> {
     log.fatal({ err: (error as Error).message }, 'cannot listen');
     process.exit(1);
   }
-
-  const overrides = settingsFlags(flags);
-  const settingsWatch = flags.config
-    ? watchSettings(
-        flags.config,
-        overrides,
-        log,
-        (next) => {
-          const restart = keysNeedingRestart(current, next);
-          if (restart.length > 0) log.warn({ keys: restart }, 'these settings take effect only after a restart');
-          local?.reload(next);
-          workers?.reload(next);
-          log.level = next.logLevel;
-          current = next;
-        },
-        (ok) => {
-          metrics.configReloads.inc({ result: ok ? 'success' : 'failure' });
-          metrics.configLastReloadSuccessful.set(ok ? 1 : 0);
-        },
-      )
-    : null;
-  metrics.configLastReloadSuccessful.set(1);
-  process.on('SIGHUP', () => settingsWatch?.reload('SIGHUP'));
 
   const stop = (signal: string, drainSeconds: number): void => {
     if (state.draining) return;
