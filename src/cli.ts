@@ -12,15 +12,15 @@ import { ClusterView } from './view/cluster-view.ts';
 import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
 import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 import { Metrics } from './ops/metrics.ts';
-import { listenOps } from './ops/http-server.ts';
+import { listenHttp, opsRoutes } from './ops/http-server.ts';
 import { auditPorts } from './balance/port-audit.ts';
 import { debugBalanceRoute } from './ops/debug-routes.ts';
-import { formatListenAddress, parseListenAddress } from './server/listen-address.ts';
+import { type ListenAddress, formatListenAddress, parseListenAddress } from './server/listen-address.ts';
 import { type BoundListen, ServingThread, listenAddresses } from './server/serving.ts';
 import { WorkerPool } from './workers/pool.ts';
 
 const USAGE = `Usage: lbdns [--config FILE] [--objects FILE | --kubeconfig FILE] [--listen HOST:PORT]... [--zone NAME]...
-             [--ops-listen HOST:PORT] [--workers N] [--log-level LEVEL]
+             [--ops-listen HOST:PORT] [--debug-listen HOST:PORT] [--workers N] [--log-level LEVEL]
 
   --config FILE          YAML settings (see config/lbdns.yaml); flags override it
   --objects FILE         serve Kubernetes objects from a file (kubectl get -o yaml/json output, multi-document YAML)
@@ -30,6 +30,8 @@ const USAGE = `Usage: lbdns [--config FILE] [--objects FILE | --kubeconfig FILE]
   --zone NAME            cluster zone to serve (repeatable; default cluster.local)
   --upstream ADDR[:PORT] where names outside the zones go (repeatable; default: /etc/resolv.conf's nameservers)
   --ops-listen HOST:PORT HTTP address for /health, /ready and /metrics (default 127.0.0.1:8080)
+  --debug-listen HOST:PORT
+                         HTTP address for /debug/balance (default 127.0.0.1:8081)
   --workers N            serving threads sharing the DNS port (default: the CPUs lbdns may use)
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (default info)
 `;
@@ -42,6 +44,7 @@ function readFlags(argv: string[]) {
       objects: { type: 'string' },
       kubeconfig: { type: 'string' },
       'ops-listen': { type: 'string' },
+      'debug-listen': { type: 'string' },
       listen: { type: 'string', multiple: true },
       zone: { type: 'string', multiple: true },
       upstream: { type: 'string', multiple: true },
@@ -59,12 +62,17 @@ function settingsFlags(flags: ReturnType<typeof readFlags>): FlagOverrides {
     objects: flags.objects,
     kubeconfig: flags.kubeconfig,
     opsListen: flags['ops-listen'],
+    debugListen: flags['debug-listen'],
     listen: flags.listen,
     zone: flags.zone,
     upstream: flags.upstream,
     logLevel: flags['log-level'],
     workers: flags.workers === undefined ? undefined : Number(flags.workers),
   };
+}
+
+function sameAddress(a: ListenAddress, b: ListenAddress): boolean {
+  return a.host === b.host && a.port === b.port;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -199,10 +207,19 @@ export async function main(argv: string[]): Promise<void> {
     } else {
       bound = await local!.listen(listenAddresses(settings), false);
     }
-    for (const { udp } of bound) log.info({ listen: formatListenAddress(udp), zones: settings.zones, workers: settings.workers }, 'serving DNS over UDP and TCP');
     const ops = parseListenAddress(settings.ops.listen);
-    servers.push(await listenOps(ops, { ready: () => state.ready && !state.draining }, metrics, log, [debugBalanceRoute(view, () => current)]));
-    log.info({ listen: formatListenAddress(ops) }, 'serving /health, /ready, /metrics and /debug/balance over HTTP');
+    const debug = parseListenAddress(settings.ops.debugListen);
+    const debugRoutes = [debugBalanceRoute(view, () => current)];
+    const debugShared = sameAddress(ops, debug);
+    servers.push(await listenHttp(ops, [...opsRoutes({ ready: () => state.ready && !state.draining }, metrics, log), ...(debugShared ? debugRoutes : [])], log));
+    // Debug routes are an aid: an address already taken costs them, never the cluster's DNS.
+    const debugServer = debugShared ? null : await listenHttp(debug, debugRoutes, log).catch((error: Error) => error);
+    if (debugServer && !(debugServer instanceof Error)) servers.push(debugServer);
+    // Logged once every listener is up: "serving" means DNS, probes and metrics all answer.
+    for (const { udp } of bound) log.info({ listen: formatListenAddress(udp), zones: settings.zones, workers: settings.workers }, 'serving DNS over UDP and TCP');
+    log.info({ listen: formatListenAddress(ops) }, debugShared ? 'serving /health, /ready, /metrics and /debug/balance over HTTP' : 'serving /health, /ready and /metrics over HTTP');
+    if (debugServer instanceof Error) log.error({ listen: formatListenAddress(debug), err: debugServer.message }, 'cannot serve /debug/balance; serving on without it');
+    else if (debugServer) log.info({ listen: formatListenAddress(debug) }, 'serving /debug/balance over HTTP');
   } catch (error) {
     log.fatal({ err: (error as Error).message }, 'cannot listen');
     process.exit(1);

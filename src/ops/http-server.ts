@@ -115,7 +115,3 @@ export function listenHttp(address: ListenAddress, routes: OpsRoute[], log: Logg
     });
   });
 }
-
-export function listenOps(address: ListenAddress, state: OpsState, metrics: Metrics, log: Logger, routes: OpsRoute[] = []): Promise<Server> {
-  return listenHttp(address, [...opsRoutes(state, metrics, log), ...routes], log);
-}

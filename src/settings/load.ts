@@ -8,6 +8,7 @@ export interface FlagOverrides {
   objects?: string;
   kubeconfig?: string;
   opsListen?: string;
+  debugListen?: string;
   listen?: string[];
   zone?: string[];
   upstream?: string[];
@@ -47,6 +48,7 @@ export function parseSettingsText(file: SettingsText | null, configPath: string 
   if (flags.objects !== undefined) merged.objects = flags.objects;
   if (flags.kubeconfig !== undefined) merged.kubeconfig = flags.kubeconfig;
   if (flags.opsListen !== undefined) merged.ops = { ...(merged.ops as object | undefined), listen: flags.opsListen };
+  if (flags.debugListen !== undefined) merged.ops = { ...(merged.ops as object | undefined), debugListen: flags.debugListen };
   if (flags.listen !== undefined) merged.listen = flags.listen;
   if (flags.zone !== undefined) merged.zones = flags.zone;
   if (flags.upstream !== undefined) merged.forward = { ...(merged.forward as object | undefined), upstreams: flags.upstream };

@@ -107,7 +107,7 @@ describe('settings from a ConfigMap', () => {
     const mount = configMapMount('');
     const server = await startLbdns({ config: mount.path });
     const share = async (address: string) => {
-      const body = (await (await fetch(`http://127.0.0.1:${server.opsPort}/debug/balance?name=checkout.shop.svc.cluster.local`)).json()) as { endpoints: Array<{ address: string; expectedFirstShare: number; weightFrom: string }> };
+      const body = (await (await fetch(`http://127.0.0.1:${server.debugPort}/debug/balance?name=checkout.shop.svc.cluster.local`)).json()) as { endpoints: Array<{ address: string; expectedFirstShare: number; weightFrom: string }> };
       return body.endpoints.find((e) => e.address === address);
     };
     try {
