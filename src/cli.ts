@@ -5,22 +5,22 @@
 import { parseArgs } from 'node:util';
 import type { Server } from 'node:net';
 import { createLogger } from './log.ts';
-import { type FlagOverrides, loadSettings } from './settings/load.ts';
+import { type FlagOverrides, type SettingsText, parseSettingsText, readSettingsText } from './settings/load.ts';
 import { keysNeedingRestart, watchSettings } from './settings/reload.ts';
 import { SettingsError, type Settings } from './settings/schema.ts';
 import { ClusterView } from './view/cluster-view.ts';
 import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
 import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 import { Metrics } from './ops/metrics.ts';
-import { listenOps } from './ops/http-server.ts';
+import { listenHttp, opsRoutes } from './ops/http-server.ts';
 import { auditPorts } from './balance/port-audit.ts';
 import { debugBalanceRoute } from './ops/debug-routes.ts';
-import { formatListenAddress, parseListenAddress } from './server/listen-address.ts';
+import { type ListenAddress, formatListenAddress, parseListenAddress } from './server/listen-address.ts';
 import { type BoundListen, ServingThread, listenAddresses } from './server/serving.ts';
 import { WorkerPool } from './workers/pool.ts';
 
 const USAGE = `Usage: lbdns [--config FILE] [--objects FILE | --kubeconfig FILE] [--listen HOST:PORT]... [--zone NAME]...
-             [--ops-listen HOST:PORT] [--workers N] [--log-level LEVEL]
+             [--ops-listen HOST:PORT] [--debug-listen HOST:PORT] [--workers N] [--log-level LEVEL]
 
   --config FILE          YAML settings (see config/lbdns.yaml); flags override it
   --objects FILE         serve Kubernetes objects from a file (kubectl get -o yaml/json output, multi-document YAML)
@@ -30,6 +30,8 @@ const USAGE = `Usage: lbdns [--config FILE] [--objects FILE | --kubeconfig FILE]
   --zone NAME            cluster zone to serve (repeatable; default cluster.local)
   --upstream ADDR[:PORT] where names outside the zones go (repeatable; default: /etc/resolv.conf's nameservers)
   --ops-listen HOST:PORT HTTP address for /health, /ready and /metrics (default 127.0.0.1:8080)
+  --debug-listen HOST:PORT
+                         HTTP address for /debug/balance (default 127.0.0.1:8081)
   --workers N            serving threads sharing the DNS port (default: the CPUs lbdns may use)
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (default info)
 `;
@@ -42,6 +44,7 @@ function readFlags(argv: string[]) {
       objects: { type: 'string' },
       kubeconfig: { type: 'string' },
       'ops-listen': { type: 'string' },
+      'debug-listen': { type: 'string' },
       listen: { type: 'string', multiple: true },
       zone: { type: 'string', multiple: true },
       upstream: { type: 'string', multiple: true },
@@ -59,6 +62,7 @@ function settingsFlags(flags: ReturnType<typeof readFlags>): FlagOverrides {
     objects: flags.objects,
     kubeconfig: flags.kubeconfig,
     opsListen: flags['ops-listen'],
+    debugListen: flags['debug-listen'],
     listen: flags.listen,
     zone: flags.zone,
     upstream: flags.upstream,
@@ -67,16 +71,23 @@ function settingsFlags(flags: ReturnType<typeof readFlags>): FlagOverrides {
   };
 }
 
+function sameAddress(a: ListenAddress, b: ListenAddress): boolean {
+  return a.host === b.host && a.port === b.port;
+}
+
 export async function main(argv: string[]): Promise<void> {
   let flags;
   let settings: Settings;
+  // The bytes the settings came from: the settings watch starts from their digest.
+  let settingsFile: SettingsText | null;
   try {
     flags = readFlags(argv);
     if (flags.help) {
       process.stdout.write(USAGE);
       return;
     }
-    settings = loadSettings(flags.config, settingsFlags(flags));
+    settingsFile = flags.config ? readSettingsText(flags.config) : null;
+    settings = parseSettingsText(settingsFile, flags.config, settingsFlags(flags));
   } catch (error) {
     process.stderr.write(`lbdns: ${(error as Error).message}\n${error instanceof SettingsError ? '' : USAGE}`);
     process.exitCode = 2;
@@ -122,6 +133,33 @@ export async function main(argv: string[]): Promise<void> {
           process.exit(1);
         },
       });
+
+  // Watched before anything is served, starting from the version read above: a ConfigMap update
+  // at any moment after that read is applied, none is taken for the one already served.
+  metrics.configLastReloadSuccessful.set(1);
+  const settingsWatch =
+    flags.config && settingsFile
+      ? watchSettings(
+          flags.config,
+          settingsFile.digest,
+          settingsFlags(flags),
+          log,
+          (next) => {
+            const restart = keysNeedingRestart(current, next);
+            if (restart.length > 0) log.warn({ keys: restart }, 'these settings take effect only after a restart');
+            local?.reload(next);
+            workers?.reload(next);
+            log.level = next.logLevel;
+            current = next;
+          },
+          (ok) => {
+            metrics.configReloads.inc({ result: ok ? 'success' : 'failure' });
+            metrics.configLastReloadSuccessful.set(ok ? 1 : 0);
+          },
+        )
+      : null;
+  process.on('SIGHUP', () => settingsWatch?.reload('SIGHUP'));
+
   const setReady = (): void => {
     state.ready = true;
     workers?.setReady();
@@ -170,37 +208,23 @@ export async function main(argv: string[]): Promise<void> {
     } else {
       bound = await local!.listen(listenAddresses(settings), false);
     }
-    for (const { udp } of bound) log.info({ listen: formatListenAddress(udp), zones: settings.zones, workers: settings.workers }, 'serving DNS over UDP and TCP');
     const ops = parseListenAddress(settings.ops.listen);
-    servers.push(await listenOps(ops, { ready: () => state.ready && !state.draining }, metrics, log, [debugBalanceRoute(view, () => current)]));
-    log.info({ listen: formatListenAddress(ops) }, 'serving /health, /ready, /metrics and /debug/balance over HTTP');
+    const debug = parseListenAddress(settings.ops.debugListen);
+    const debugRoutes = [debugBalanceRoute(view, () => current)];
+    const debugShared = sameAddress(ops, debug);
+    servers.push(await listenHttp(ops, [...opsRoutes({ ready: () => state.ready && !state.draining }, metrics, log), ...(debugShared ? debugRoutes : [])], log));
+    // Debug routes are an aid: an address already taken costs them, never the cluster's DNS.
+    const debugServer = debugShared ? null : await listenHttp(debug, debugRoutes, log).catch((error: Error) => error);
+    if (debugServer && !(debugServer instanceof Error)) servers.push(debugServer);
+    // Logged once every listener is up: "serving" means DNS, probes and metrics all answer.
+    for (const { udp } of bound) log.info({ listen: formatListenAddress(udp), zones: settings.zones, workers: settings.workers }, 'serving DNS over UDP and TCP');
+    log.info({ listen: formatListenAddress(ops) }, debugShared ? 'serving /health, /ready, /metrics and /debug/balance over HTTP' : 'serving /health, /ready and /metrics over HTTP');
+    if (debugServer instanceof Error) log.error({ listen: formatListenAddress(debug), err: debugServer.message }, 'cannot serve /debug/balance; serving on without it');
+    else if (debugServer) log.info({ listen: formatListenAddress(debug) }, 'serving /debug/balance over HTTP');
   } catch (error) {
     log.fatal({ err: (error as Error).message }, 'cannot listen');
     process.exit(1);
   }
-
-  const overrides = settingsFlags(flags);
-  const settingsWatch = flags.config
-    ? watchSettings(
-        flags.config,
-        overrides,
-        log,
-        (next) => {
-          const restart = keysNeedingRestart(current, next);
-          if (restart.length > 0) log.warn({ keys: restart }, 'these settings take effect only after a restart');
-          local?.reload(next);
-          workers?.reload(next);
-          log.level = next.logLevel;
-          current = next;
-        },
-        (ok) => {
-          metrics.configReloads.inc({ result: ok ? 'success' : 'failure' });
-          metrics.configLastReloadSuccessful.set(ok ? 1 : 0);
-        },
-      )
-    : null;
-  metrics.configLastReloadSuccessful.set(1);
-  process.on('SIGHUP', () => settingsWatch?.reload('SIGHUP'));
 
   const stop = (signal: string, drainSeconds: number): void => {
     if (state.draining) return;

@@ -1,4 +1,8 @@
-/** GET /debug/balance?name=<service fqdn>[&client=<ip>]: the balancer's view of one Service. */
+/**
+ * GET /debug/balance?name=<service fqdn>[&client=<ip>]: the balancer's view of one Service. It
+ * names pods, nodes and zones, so it is served on the debug address (loopback by default), not
+ * on the ops address every pod can reach.
+ */
 import type { ClusterView } from '../view/cluster-view.ts';
 import type { Settings } from '../settings/schema.ts';
 import { ClientClassifier } from '../balance/client.ts';
@@ -9,11 +13,10 @@ import { canonicalIp } from '../net/ip.ts';
 import { type OpsRoute, sendJson } from './http-server.ts';
 
 export function debugBalanceRoute(view: ClusterView, currentSettings: () => Settings): OpsRoute {
-  return (_request, url, response) => {
+  return (_request, target, response) => {
+    if (target.pathname !== '/debug/balance') return false;
     const settings = currentSettings();
-    const clients = new ClientClassifier(settings);
-    if (url.pathname !== '/debug/balance') return false;
-    const name = (url.searchParams.get('name') ?? '').toLowerCase().replace(/\.$/, '');
+    const name = (target.searchParams.get('name') ?? '').toLowerCase().replace(/\.$/, '');
     const zone = [...settings.zones].sort((a, b) => b.length - a.length).find((z) => name.endsWith(`.${z}`));
     const labels = zone ? splitLabels(name).slice(0, -splitLabels(zone).length) : [];
     const request = zone ? parseClusterName(labels) : null;
@@ -26,13 +29,13 @@ export function debugBalanceRoute(view: ClusterView, currentSettings: () => Sett
       sendJson(response, 404, { error: `no Service ${request.namespace}/${request.service}` });
       return true;
     }
-    const clientText = url.searchParams.get('client');
+    const clientText = target.searchParams.get('client');
     const clientIp = clientText ? canonicalIp(clientText) : null;
     if (clientText && !clientIp) {
       sendJson(response, 400, { error: 'client must be an IP address' });
       return true;
     }
-    const client = clientIp ? { address: clientIp, info: clients.classify(clientIp) } : null;
+    const client = clientIp ? { address: clientIp, info: new ClientClassifier(settings).classify(clientIp) } : null;
     sendJson(response, 200, explainBalance(view, settings, service, zone, client));
     return true;
   };

@@ -3,11 +3,9 @@
  * SIGHUP re-reads it too. A version that does not validate is rejected with the key named; the
  * last good settings keep serving.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { watchFile } from '../util/watch-file.ts';
-import { type FlagOverrides, loadSettings } from './load.ts';
+import { type FlagOverrides, parseSettingsText, readSettingsText, type SettingsText } from './load.ts';
 import type { Settings } from './schema.ts';
 
 export interface SettingsWatch {
@@ -16,39 +14,47 @@ export interface SettingsWatch {
   close(): void;
 }
 
-function digestOf(path: string): string {
-  try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex');
-  } catch {
-    return 'unreadable';
-  }
-}
+const UNREADABLE = 'unreadable';
 
-export function watchSettings(configPath: string, flags: FlagOverrides, log: Logger, apply: (settings: Settings) => void, outcome: (ok: boolean) => void): SettingsWatch {
-  let lastDigest = digestOf(configPath);
+/**
+ * Watches `configPath`, starting from `servedDigest`: the digest of the bytes the served settings
+ * were parsed from. Once the watch is in place the file is checked against it, so a version
+ * written between that read and the watch (kubelet may swap the ConfigMap at any time) is applied
+ * rather than taken for the one already served.
+ */
+export function watchSettings(configPath: string, servedDigest: string, flags: FlagOverrides, log: Logger, apply: (settings: Settings) => void, outcome: (ok: boolean) => void): SettingsWatch {
+  let lastDigest = servedDigest;
+  const reject = (reason: string, message: string, why: string): void => {
+    log.error({ file: configPath, reason, err: message }, why);
+    outcome(false);
+  };
   const reload = (reason: string, force: boolean): void => {
-    const digest = digestOf(configPath);
-    if (!force && digest === lastDigest) return;
-    lastDigest = digest;
+    let file: SettingsText;
+    try {
+      file = readSettingsText(configPath);
+    } catch (error) {
+      if (!force && lastDigest === UNREADABLE) return;
+      lastDigest = UNREADABLE;
+      return reject(reason, (error as Error).message, 'settings rejected; the last good settings keep serving');
+    }
+    if (!force && file.digest === lastDigest) return;
+    lastDigest = file.digest;
     let settings: Settings;
     try {
-      settings = loadSettings(configPath, flags);
+      settings = parseSettingsText(file, configPath, flags);
     } catch (error) {
-      log.error({ file: configPath, reason, err: (error as Error).message }, 'settings rejected; the last good settings keep serving');
-      outcome(false);
-      return;
+      return reject(reason, (error as Error).message, 'settings rejected; the last good settings keep serving');
     }
     try {
       apply(settings);
     } catch (error) {
-      log.error({ file: configPath, reason, err: (error as Error).message }, 'settings cannot be served; the last good settings keep serving');
-      outcome(false);
-      return;
+      return reject(reason, (error as Error).message, 'settings cannot be served; the last good settings keep serving');
     }
     outcome(true);
     log.info({ file: configPath, reason }, 'settings reloaded');
   };
   const watcher = watchFile(configPath, () => reload('file changed', false), (message) => log.warn({ file: configPath, err: message }, 'settings watch failed; polling only'));
+  reload('changed while starting', false);
   return { reload: (reason) => reload(reason, true), close: () => watcher.close() };
 }
 

@@ -88,11 +88,16 @@ export const settingsSchema = z
       .default({ watchIdleSeconds: 90, pageSize: 500, retryMaxSeconds: 30 }),
     ops: z
       .object({
-        /** The HTTP listener for /health, /ready, /metrics and /debug. */
+        /** The HTTP listener for /health, /ready and /metrics (probes and Prometheus: may be 0.0.0.0). */
         listen: hostPort.default('127.0.0.1:8080'),
+        /**
+         * The HTTP listener for /debug/…, which names pods, nodes and zones: loopback unless an
+         * operator exposes it. The same address as `listen`: one listener serves both.
+         */
+        debugListen: hostPort.default('127.0.0.1:8081'),
       })
       .strict()
-      .default({ listen: '127.0.0.1:8080' }),
+      .default({ listen: '127.0.0.1:8080', debugListen: '127.0.0.1:8081' }),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Log this share of queries (client, name, type, rcode, duration); 0: none, 1: all. */
     queryLogSampleRate: z.number().min(0).max(1).default(0),

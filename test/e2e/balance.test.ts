@@ -234,7 +234,7 @@ describe('answer caps', () => {
 
 describe('GET /debug/balance', () => {
   it('explains each endpoint’s weight, zone, readiness and expected first-position share', async () => {
-    const response = await fetch(`http://127.0.0.1:${server.opsPort}/debug/balance?name=checkout.shop.svc.cluster.local`);
+    const response = await fetch(`http://127.0.0.1:${server.debugPort}/debug/balance?name=checkout.shop.svc.cluster.local`);
     assert.equal(response.status, 200);
     const body = (await response.json()) as { answer: string; policy: string; portMappings: unknown[]; endpoints: Array<{ address: string; weight: number; weightFrom: string; expectedFirstShare: number; ready: boolean }> };
     assert.equal(body.answer, 'endpoints');
@@ -248,14 +248,14 @@ describe('GET /debug/balance', () => {
   });
 
   it('takes the client’s zone into account', async () => {
-    const response = await fetch(`http://127.0.0.1:${server.opsPort}/debug/balance?name=zonal.shop.svc.cluster.local&client=127.0.1.20`);
+    const response = await fetch(`http://127.0.0.1:${server.debugPort}/debug/balance?name=zonal.shop.svc.cluster.local&client=127.0.1.20`);
     const body = (await response.json()) as { client: { zone: string }; endpoints: Array<{ address: string; expectedFirstShare: number }> };
     assert.equal(body.client.zone, 'zone-b');
     assert.deepEqual(Object.fromEntries(body.endpoints.map((e) => [e.address, e.expectedFirstShare])), { '10.244.1.1': 0, '10.244.1.2': 0, '10.244.1.3': 0.5, '10.244.1.4': 0.5 });
   });
 
   it('says what is wrong with a bad name', async () => {
-    assert.equal((await fetch(`http://127.0.0.1:${server.opsPort}/debug/balance?name=example.com`)).status, 400);
-    assert.equal((await fetch(`http://127.0.0.1:${server.opsPort}/debug/balance?name=nope.shop.svc.cluster.local`)).status, 404);
+    assert.equal((await fetch(`http://127.0.0.1:${server.debugPort}/debug/balance?name=example.com`)).status, 400);
+    assert.equal((await fetch(`http://127.0.0.1:${server.debugPort}/debug/balance?name=nope.shop.svc.cluster.local`)).status, 404);
   });
 });

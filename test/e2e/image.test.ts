@@ -25,7 +25,8 @@ describe('image contents', () => {
 
     const port = await freePort();
     const opsPort = await freePort();
-    const child = spawn(process.execPath, [join(out, 'bin/lbdns.js'), '--config', join(out, 'config/lbdns.yaml'), '--objects', demoObjects, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--upstream', '127.0.0.1:9', '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'], cwd: tmpdir() });
+    const debugPort = await freePort();
+    const child = spawn(process.execPath, [join(out, 'bin/lbdns.js'), '--config', join(out, 'config/lbdns.yaml'), '--objects', demoObjects, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--debug-listen', `127.0.0.1:${debugPort}`, '--upstream', '127.0.0.1:9', '--workers', '2'], { stdio: ['ignore', 'ignore', 'pipe'], cwd: tmpdir() });
     try {
       let stderr = '';
       await new Promise<void>((resolve, reject) => {

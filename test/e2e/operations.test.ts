@@ -67,13 +67,37 @@ describe('settings from a ConfigMap', () => {
     }
   });
 
+  it('applies an update kubelet publishes while lbdns starts', async () => {
+    // Updates are published back to back from the spawn until lbdns says it serves, so the last
+    // one lands after lbdns read its settings: it must be applied, whenever it came.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const mount = configMapMount('ttl: 100\n');
+      const server = await startLbdns({ config: mount.path, waitUntilServing: false });
+      try {
+        let ttl = 100;
+        while (!server.logs.some((l) => l.msg === 'serving DNS over UDP and TCP')) {
+          if (server.process.exitCode !== null) assert.fail(`lbdns exited: ${server.stderr()}`);
+          mount.update(`ttl: ${++ttl}\n`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        await within(5000, async () => (await ttlOf(server.port)) === ttl);
+      } finally {
+        await server.stop();
+      }
+    }
+  });
+
   it('re-reads the settings on SIGHUP', async () => {
     const mount = configMapMount('ttl: 5\n');
     const server = await startLbdns({ config: mount.path });
     try {
+      assert.equal(await ttlOf(server.port), 5);
+      mount.update('ttl: 9\n');
       server.process.kill('SIGHUP');
-      const line = await server.waitForLog((l) => l.msg === 'settings reloaded' && l.reason === 'SIGHUP', 3000);
-      assert.ok(line);
+      await server.waitForLog((l) => l.msg === 'settings reloaded' && l.reason === 'SIGHUP', 3000);
+      assert.equal(await ttlOf(server.port), 9);
+      const metrics = await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text();
+      assert.match(metrics, /^lbdns_config_reloads_total\{result="success"\} [1-9]/m);
     } finally {
       await server.stop();
     }
@@ -83,7 +107,7 @@ describe('settings from a ConfigMap', () => {
     const mount = configMapMount('');
     const server = await startLbdns({ config: mount.path });
     const share = async (address: string) => {
-      const body = (await (await fetch(`http://127.0.0.1:${server.opsPort}/debug/balance?name=checkout.shop.svc.cluster.local`)).json()) as { endpoints: Array<{ address: string; expectedFirstShare: number; weightFrom: string }> };
+      const body = (await (await fetch(`http://127.0.0.1:${server.debugPort}/debug/balance?name=checkout.shop.svc.cluster.local`)).json()) as { endpoints: Array<{ address: string; expectedFirstShare: number; weightFrom: string }> };
       return body.endpoints.find((e) => e.address === address);
     };
     try {

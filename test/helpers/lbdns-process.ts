@@ -24,6 +24,8 @@ export interface RunningServer {
   port: number;
   /** The ops HTTP port (/health, /ready, /metrics). */
   opsPort: number;
+  /** The debug HTTP port (/debug/balance), on 127.0.0.1. */
+  debugPort: number;
   address: string;
   process: ChildProcess;
   logs: LogLine[];
@@ -86,7 +88,8 @@ export interface StartOptions {
 export async function startLbdns(options: StartOptions = {}): Promise<RunningServer> {
   const port = await freePort();
   const opsPort = await freePort();
-  const args = [join(projectRoot, 'bin/lbdns.js'), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'debug'];
+  const debugPort = await freePort();
+  const args = [join(projectRoot, 'bin/lbdns.js'), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--debug-listen', `127.0.0.1:${debugPort}`, '--log-level', 'debug'];
   args.push('--config', options.config ?? demoSettings);
   if (options.objects !== null) args.push('--objects', options.objects ?? demoObjects);
   if (options.upstream !== null) args.push('--upstream', options.upstream ?? '127.0.0.1:9');
@@ -126,6 +129,7 @@ export async function startLbdns(options: StartOptions = {}): Promise<RunningSer
   const server: RunningServer = {
     port,
     opsPort,
+    debugPort,
     address: '127.0.0.1',
     process: child,
     logs,
