@@ -16,6 +16,7 @@ import { type RunningServer, demoObjects, freePort, projectRoot, startLbdns, tem
 import { buildQuery, decode, dnsPacket, rcodeOf, udpExchange, type Packet } from '../test/helpers/dns-client.ts';
 import { StubUpstream, reply } from '../test/helpers/stub-upstream.ts';
 import { seededRandom } from '../test/helpers/random.ts';
+import { sendRawUdp } from '../test/helpers/raw-udp.ts';
 
 const ATTACK_MS = Number(process.env.HOSTILE_SECONDS ?? 5) * 1000;
 const BIG = Number(process.env.HOSTILE_ENDPOINTS ?? 10_000);
@@ -68,22 +69,6 @@ function bigObjects(): unknown[] {
 function clusterJson(): string {
   const demo = parseYaml(readFileSync(demoObjects, 'utf8')) as { items: unknown[] };
   return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...demo.items, ...bigObjects()] });
-}
-
-/** Sends `count` copies of `payload` from 127.0.0.1 port 0 through a raw socket (root); returns how many. */
-function rawPortZero(port: number, payload: Buffer, count: number): Promise<number> {
-  const script = `
-import socket, struct, sys
-port, count, payload = int(sys.argv[1]), int(sys.argv[2]), bytes.fromhex(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
-datagram = struct.pack('!HHHH', 0, port, 8 + len(payload), 0) + payload
-for _ in range(count): s.sendto(datagram, ('127.0.0.1', 0))
-`;
-  return new Promise((resolve) => {
-    const child = spawn('python3', ['-c', script, String(port), String(count), payload.toString('hex')], { stdio: 'ignore' });
-    child.on('exit', (code) => resolve(code === 0 ? count : 0));
-    child.on('error', () => resolve(0));
-  });
 }
 
 // --- measuring ---
@@ -187,10 +172,13 @@ async function main(): Promise<void> {
   const web = (from: string) => askUdp(port, 'web.default.svc.cluster.local', 'A', from);
 
   rows.push(
-    await row(await next(), 'UDP queries from source port 0 (IPv4)', async () => {
+    await row(await next(), 'UDP queries from source port 0', async () => {
       const { attack, done } = during(ATTACK_MS, async (finished) => {
         let sent = 0;
-        while (!finished()) sent += await rawPortZero(port, buildQuery('web.default.svc.cluster.local', 'A'), 200);
+        while (!finished()) {
+          await sendRawUdp({ from: '127.0.0.1', sourcePort: 0, to: '127.0.0.1', port, payload: buildQuery('web.default.svc.cluster.local', 'A'), count: 200 });
+          sent += 200;
+        }
         return sent;
       });
       const legit = await legitimate(web('127.0.0.200'), done);
@@ -370,7 +358,7 @@ async function main(): Promise<void> {
 
   rows.push(
     await row(await next(), 'a second process binds the DNS port (SO_REUSEPORT)', async () => {
-      const second = spawn(process.execPath, [`${projectRoot}bin/lbdns.js`, '--objects', demoObjects, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${await freePort()}`, '--workers', '2', '--log-level', 'fatal'], { stdio: 'ignore' });
+      const second = spawn(process.execPath, [`${projectRoot}bin/lbdns.js`, '--objects', demoObjects, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${await freePort()}`, '--debug-listen', `127.0.0.1:${await freePort()}`, '--workers', '2', '--log-level', 'fatal'], { stdio: 'ignore' });
       const exited = new Promise<number | null>((resolve) => second.once('exit', (code) => resolve(code)));
       const { done } = during(ATTACK_MS, async () => undefined);
       const legit = await legitimate(web('127.0.0.204'), done);
