@@ -14,6 +14,7 @@ import { exchange } from './exchange.ts';
 import { type CachedAnswer, ResponseCache, cacheKey, remainingTtl, renderForClient } from './response-cache.ts';
 import type { UpstreamResponse } from './upstream-message.ts';
 import { type Upstream, UpstreamPool, parseUpstream, resolvConfUpstreams } from './upstreams.ts';
+import type { ExchangeOptions } from './exchange.ts';
 
 class Overloaded extends Error {}
 
@@ -35,6 +36,7 @@ export class Forwarder {
   private readonly cache: ResponseCache;
   private readonly inflight = new Map<string, Promise<UpstreamResponse>>();
   private readonly failedAt = new Map<string, number>();
+  private readonly exchangeOptions: ExchangeOptions;
   readonly stats: ForwardStats = { upstreamQueries: 0, cacheHits: 0, cacheMisses: 0, staleServed: 0 };
 
   constructor(settings: Settings, log: Logger) {
@@ -47,6 +49,11 @@ export class Forwarder {
       .map(([domain, list]) => ({ domain: domain.toLowerCase().replace(/\.$/, ''), pool: pool(list) }))
       .sort((a, b) => b.domain.length - a.domain.length);
     this.cache = new ResponseCache(settings.cache);
+    this.exchangeOptions = {
+      timeoutMs: f.timeoutMs,
+      udpSize: settings.maxUdpSize,
+      scrub: { clusterZones: settings.zones, reverseZones: settings.reverse.zones, maxTtl: settings.cache.maxTtl },
+    };
     this.log.info(
       { upstreams: this.defaultPool.upstreams.map((u) => u.label), stubDomains: this.stubPools.map((s) => s.domain), policy: f.policy },
       this.defaultPool.upstreams.length > 0 ? 'forwarding names outside the served zones' : 'no upstream: names outside the served zones get SERVFAIL',
@@ -159,14 +166,13 @@ export class Forwarder {
 
   private async tryUpstreams(request: Buffer, query: Query): Promise<UpstreamResponse> {
     const pool = this.poolFor(query.qname);
-    const options = { timeoutMs: this.settings.forward.timeoutMs, udpSize: this.settings.maxUdpSize };
     let lastError: unknown = new Error('no upstream configured');
     for (const upstream of pool.candidates()) {
       this.stats.upstreamQueries++;
       upstream.requests++;
       const started = performance.now();
       try {
-        const response = await exchange(upstream, request, query, options);
+        const response = await exchange(upstream, request, query, this.exchangeOptions);
         pool.succeeded(upstream);
         return response;
       } catch (error) {
