@@ -45,15 +45,15 @@ export class Autopath {
       }
     }
     if (!this.forwarder || !base.includes('.')) return null;
-    return this.upstream(query, base);
+    return this.upstream(query, base, client);
   }
 
   private cname(qname: string, target: string): Buffer {
     return encodeRecord(encodeNameAgainst(qname, qname), RRType.CNAME, this.ttl, encodeNameAgainst(target, qname));
   }
 
-  private async upstream(query: Query, name: string): Promise<PreparedAnswer | null> {
-    const response = await this.forwarder!.lookupName(name, query.qtype, query.edns?.dnssecOk ?? false);
+  private async upstream(query: Query, name: string, client: string): Promise<PreparedAnswer | null> {
+    const response = await this.forwarder!.lookupName(name, query.qtype, query.edns?.dnssecOk ?? false, client);
     if (!response || response.rcode !== RCode.NOERROR) return null;
     const records = answerRecordsFor(response, query.qname, encodeNameAgainst);
     if (records === null) return null;

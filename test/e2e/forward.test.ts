@@ -8,6 +8,7 @@ import * as dnsPacket from 'dns-packet';
 import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { answerData, buildQuery, decode, query, rcodeOf, tcpExchange, udpExchange } from '../helpers/dns-client.ts';
 import { StubUpstream, reply } from '../helpers/stub-upstream.ts';
+import { within } from '../helpers/wait.ts';
 import { haveKnot, startKnot, type Knot } from '../helpers/knot.ts';
 import { asList, clusterIpService, namespaceObject } from '../helpers/objects.ts';
 
@@ -499,6 +500,37 @@ describe('what upstream answers may carry to clients', () => {
       const inClass = await query(server.port, 'www.class.test', 'A');
       assert.equal(rcodeOf(inClass), 'NOERROR');
       assert.deepEqual(answerData(inClass, 'A'), ['192.0.2.4']);
+    } finally {
+      await server.stop();
+      await stub.close();
+    }
+  });
+});
+
+describe('upstream slots', () => {
+  it('holds one client to its share of upstream queries in flight: the others’ lookups still go through', async () => {
+    // *.attack.test never answers; *.ok.test answers at once.
+    const stub = await StubUpstream.start((q) => {
+      const name = q.questions![0]!.name;
+      return name.endsWith('.attack.test') ? [] : [{ bytes: reply(q, { answers: [{ type: 'A', name, ttl: 60, data: '192.0.2.5' }] }) }];
+    });
+    const server = await lbdnsWith('forward:\n  timeoutMs: 5000\n  maxConcurrent: 200\n  maxConcurrentPerClient: 50\n', `127.0.0.1:${stub.port}`);
+    try {
+      // 400 random names from 127.0.0.2, each its own upstream query: the old code let them take all 200 slots.
+      const refused: string[] = [];
+      const flood = Array.from({ length: 400 }, (_, i) =>
+        query(server.port, `r${i}-${Math.random().toString(36).slice(2)}.attack.test`, 'A', { from: '127.0.0.2', timeoutMs: 8000 })
+          .then((r) => (rcodeOf(r) === 'REFUSED' ? refused.push(r.questions![0]!.name) : 0))
+          .catch(() => 0),
+      );
+      // Once the flood has been refused at least once, it holds all the slots it can get.
+      await within(5000, async () => stub.queries.filter((q) => q.name.endsWith('.attack.test')).length >= 50 && refused.length > 0);
+      // A datagram of theirs lost in the flood is asked again once, as resolvers do.
+      const ask = (i: number) => query(server.port, `n${i}.ok.test`, 'A', { from: `127.0.0.${3 + i}`, timeoutMs: 2000 }).catch(() => query(server.port, `n${i}.ok.test`, 'A', { from: `127.0.0.${3 + i}`, timeoutMs: 2000 }));
+      const others = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(i)));
+      assert.deepEqual(others.map(rcodeOf), others.map(() => 'NOERROR'));
+      assert.equal(stub.queries.filter((q) => q.name.endsWith('.attack.test')).length, 50, 'the flooding client had 50 upstream queries, no more');
+      await Promise.all(flood);
     } finally {
       await server.stop();
       await stub.close();
