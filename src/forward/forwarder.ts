@@ -2,7 +2,7 @@
  * Names outside the served zones: answered from the response cache when it can (synchronously),
  * else from an upstream, with identical concurrent misses sharing one upstream query, caps on
  * upstream queries in flight (per client prefix and in all), stub domains (longest suffix wins),
- * serve-stale and prefetch.
+ * failover on SERVFAIL/REFUSED/NOTIMP, serve-stale and prefetch.
  */
 import type { Logger } from 'pino';
 import { CLASSIC_UDP_LIMIT, CLASS_IN, HEADER_SIZE, RCode } from '../wire/constants.ts';
@@ -29,6 +29,9 @@ export interface ForwardStats {
 
 /** After a failed refresh, a stale answer is served at once for this long, refreshed in the background. */
 const STALE_FAST_PATH_MS = 30_000;
+
+/** Answers that say "this upstream could not", not "this name is so": another upstream may do better. */
+const FAILOVER_RCODES: ReadonlySet<number> = new Set([RCode.SERVFAIL, RCode.NOTIMP, RCode.REFUSED]);
 
 export class Forwarder {
   private readonly settings: Settings;
@@ -181,17 +184,26 @@ export class Forwarder {
     return this.defaultPool;
   }
 
+  /**
+   * The candidates in turn until one answers. With forward.failover, a SERVFAIL, NOTIMP or REFUSED
+   * answer sends the query on to the next candidate once (as CoreDNS's failover); when that one
+   * fails too, the last answer is relayed.
+   */
   private async tryUpstreams(request: Buffer, query: Query): Promise<UpstreamResponse> {
     const pool = this.poolFor(query.qname);
+    const candidates = pool.candidates();
     let lastError: unknown = new Error('no upstream configured');
-    for (const upstream of pool.candidates()) {
+    let failedAnswer: UpstreamResponse | null = null;
+    for (const [index, upstream] of candidates.entries()) {
       this.stats.upstreamQueries++;
       upstream.requests++;
       const started = performance.now();
       try {
         const response = await exchange(upstream, request, query, this.exchangeOptions);
         pool.succeeded(upstream);
-        return response;
+        const tryNext = this.settings.forward.failover && failedAnswer === null && index < candidates.length - 1 && FAILOVER_RCODES.has(response.rcode);
+        if (!tryNext) return response;
+        failedAnswer = response;
       } catch (error) {
         pool.failed(upstream);
         lastError = error;
@@ -199,6 +211,7 @@ export class Forwarder {
         upstream.seconds += (performance.now() - started) / 1000;
       }
     }
+    if (failedAnswer) return failedAnswer;
     throw lastError;
   }
 }

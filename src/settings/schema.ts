@@ -152,6 +152,8 @@ export const settingsSchema = z
         /** The client prefixes maxConcurrentPerClient counts per: 32 and 128 give every pod its own. */
         ipv4PrefixLength: z.number().int().min(8).max(32).default(32),
         ipv6PrefixLength: z.number().int().min(16).max(128).default(128),
+        /** An upstream's SERVFAIL, NOTIMP or REFUSED sends the query on to the next upstream once (CoreDNS's failover). */
+        failover: z.boolean().default(true),
         /** Consecutive failures after which an upstream is tried last for holdDownSeconds. */
         maxFails: z.number().int().min(1).max(100).default(2),
         holdDownSeconds: z.number().min(0).max(3600).default(10),

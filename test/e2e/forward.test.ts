@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as dnsPacket from 'dns-packet';
 import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { answerData, buildQuery, decode, query, rcodeOf, tcpExchange, udpExchange } from '../helpers/dns-client.ts';
-import { StubUpstream, reply } from '../helpers/stub-upstream.ts';
+import { StubUpstream, refusing, reply } from '../helpers/stub-upstream.ts';
 import { within } from '../helpers/wait.ts';
 import { haveKnot, startKnot, type Knot } from '../helpers/knot.ts';
 import { asList, clusterIpService, namespaceObject } from '../helpers/objects.ts';
@@ -507,7 +507,7 @@ describe('what upstream answers may carry to clients', () => {
   });
 });
 
-describe('upstream slots', () => {
+describe('upstream slots and failover', () => {
   it('holds one client to its share of upstream queries in flight: the others’ lookups still go through', async () => {
     // *.attack.test never answers; *.ok.test answers at once.
     const stub = await StubUpstream.start((q) => {
@@ -534,6 +534,34 @@ describe('upstream slots', () => {
     } finally {
       await server.stop();
       await stub.close();
+    }
+  });
+
+  it('asks the next upstream once when one answers SERVFAIL or REFUSED, and relays the last answer when both do', async () => {
+    const failing = await StubUpstream.start((q) => [{ bytes: reply(q, { rcode: q.questions![0]!.name.startsWith('refused') ? 'REFUSED' : 'SERVFAIL' }) }]);
+    const good = await answering('192.0.2.6');
+    const refusingToo = await refusing();
+    const twoFailing = `["127.0.0.1:${failing.port}", "127.0.0.1:${refusingToo.port}"]`;
+    const upstreams = `["127.0.0.1:${failing.port}", "127.0.0.1:${good.port}"]`;
+    try {
+      const server = await lbdnsWith(`forward:\n  policy: sequential\n  upstreams: ${upstreams}\n  stubDomains:\n    both.test: ${twoFailing}\n`, null);
+      try {
+        assert.equal(await first(server.port, 'servfail.example'), '192.0.2.6');
+        assert.equal(await first(server.port, 'refused.example'), '192.0.2.6');
+        assert.equal(rcodeOf(await query(server.port, 'servfail.both.test', 'A')), 'REFUSED', 'the last upstream’s answer');
+        assert.equal(failing.count('servfail.both.test') + refusingToo.count('servfail.both.test'), 2, 'each asked once');
+      } finally {
+        await server.stop();
+      }
+      const off = await lbdnsWith(`forward:\n  policy: sequential\n  failover: false\n  upstreams: ${upstreams}\n`, null);
+      try {
+        assert.equal(rcodeOf(await query(off.port, 'off.example', 'A')), 'SERVFAIL', 'failover: false relays the first answer');
+        assert.equal(good.count('off.example'), 0);
+      } finally {
+        await off.stop();
+      }
+    } finally {
+      await Promise.all([failing.close(), good.close(), refusingToo.close()]);
     }
   });
 });
