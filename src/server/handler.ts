@@ -214,9 +214,10 @@ export class QueryHandler {
       return this.forwarder.answer(request, query ?? wholeQuery(head as CommonQuery, cached.qname), limit, client);
     }
     if (!('answers' in routed)) return writeBareResponse(request, head, routed.rcode, advertised);
-    if (routed.chase && this.forwarder) return this.chase(request, query ?? wholeQuery(head as CommonQuery, cached.qname), routed, routed.chase, client, limit);
+    // ExternalName completion and autopath ask upstream: only for clients allowed recursion.
+    if (routed.chase && this.forwarder && this.mayRecurse(client)) return this.chase(request, query ?? wholeQuery(head as CommonQuery, cached.qname), routed, routed.chase, client, limit);
     if (routed.rcode === RCode.NXDOMAIN && this.autopath) {
-      const found = this.autopath.attempt(query ?? wholeQuery(head as CommonQuery, cached.qname), cached.zone, client);
+      const found = this.autopath.attempt(query ?? wholeQuery(head as CommonQuery, cached.qname), cached.zone, client, this.mayRecurse(client));
       if (found instanceof Promise) return found.then((answer) => writeResponse(request, head, answer ?? routed, this.choose(answer ?? routed, client), options));
       if (found) return writeResponse(request, head, found, this.choose(found, client), options);
     }

@@ -9,6 +9,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import type { Settings } from '../settings/schema.ts';
 import type { ClusterView } from '../view/cluster-view.ts';
+import type { Service } from '../view/types.ts';
 import { Forwarder } from '../forward/forwarder.ts';
 import { ZoneRouter } from '../resolve/router.ts';
 import { QueryMetrics, type QueryCounts } from '../ops/query-metrics.ts';
@@ -60,6 +61,8 @@ export class ServingThread {
   private readonly sockets: Socket[] = [];
   private readonly servers: Server[] = [];
   private parts: Parts;
+  /** ExternalName targets already logged as unusable, so a query costs no log line. */
+  private readonly reportedTargets = new Set<string>();
 
   /** What the listeners call: always the current handler. */
   readonly dispatch = { handle: (request: Buffer, transport: Transport, client: string) => this.parts.handler.handle(request, transport, client) };
@@ -81,10 +84,18 @@ export class ServingThread {
 
   private build(settings: Settings, previous: Parts | null): Parts {
     const serverIps = ownAddresses(settings.listen.map(parseListenAddress));
-    const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps });
+    const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps, unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason) });
     const forwarder = previous && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
     const autopath = settings.autopath ? new Autopath(this.view, router, forwarder, settings.ttl) : null;
     return { settings, forwarder, handler: new QueryHandler(router, settings, this.state, this.log, forwarder, this.queries, autopath) };
+  }
+
+  private reportUnusableTarget(service: Service, reason: string): void {
+    const key = `${service.namespace}/${service.name} ${service.externalName}`;
+    if (this.reportedTargets.has(key)) return;
+    if (this.reportedTargets.size >= 10_000) this.reportedTargets.clear();
+    this.reportedTargets.add(key);
+    this.log.warn({ service: `${service.namespace}/${service.name}`, externalName: service.externalName, reason }, 'ExternalName target is not a usable DNS name: its name answers NODATA');
   }
 
   /**

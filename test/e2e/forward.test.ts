@@ -565,3 +565,63 @@ describe('upstream slots and failover', () => {
     }
   });
 });
+
+describe('ExternalName completion and access', () => {
+  it('does not ask upstream for an ExternalName’s target on behalf of a client without recursion', async () => {
+    const upstream = await answering('192.0.2.91', 60);
+    const server = await startLbdns({ config: tempFile('lbdns.yaml', 'forward:\n  allowedClients: [127.0.0.1/32]\n'), upstream: `127.0.0.1:${upstream.port}` });
+    try {
+      const outsider = await query(server.port, 'payments.shop.svc.cluster.local', 'A', { from: '127.0.0.5' });
+      assert.deepEqual(rows(outsider.answers), [['CNAME', 'payments.shop.svc.cluster.local', 'payments.example.com']]);
+      assert.equal(upstream.count(), 0, 'no upstream query for a client outside forward.allowedClients');
+      const insider = await query(server.port, 'payments.shop.svc.cluster.local', 'A', { from: '127.0.0.1' });
+      assert.equal(rows(insider.answers).length, 2, 'an allowed client still gets the target’s records');
+    } finally {
+      await server.stop();
+      await upstream.close();
+    }
+  });
+
+  it('does not go upstream for autopath on behalf of a pod without recursion', async () => {
+    const objects = asList([
+      namespaceObject('shop'),
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client', namespace: 'shop' }, status: { podIP: '127.0.0.77', podIPs: [{ ip: '127.0.0.77' }] } },
+    ]);
+    const upstream = await answering('192.0.2.93', 30);
+    const server = await startLbdns({ objects: tempFile('objects.yaml', objects), config: tempFile('lbdns.yaml', 'pods: verified\nautopath: true\nforward:\n  allowedClients: [127.0.0.1/32]\n'), upstream: `127.0.0.1:${upstream.port}` });
+    try {
+      assert.equal(rcodeOf(await query(server.port, 'api.github.com.shop.svc.cluster.local', 'A', { from: '127.0.0.77' })), 'NXDOMAIN');
+      assert.equal(upstream.count(), 0);
+    } finally {
+      await server.stop();
+      await upstream.close();
+    }
+  });
+
+  it('answers NODATA for an ExternalName whose target DNS cannot carry, logging it once', async () => {
+    const objects = asList([
+      namespaceObject('shop'),
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'broken', namespace: 'shop' }, spec: { type: 'ExternalName', externalName: `${'x'.repeat(64)}.example.com` } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'spaced', namespace: 'shop' }, spec: { type: 'ExternalName', externalName: 'two words.example.com' } },
+    ]);
+    const upstream = await answering('192.0.2.92', 60);
+    const server = await startLbdns({ objects: tempFile('objects.yaml', objects), config: tempFile('lbdns.yaml', 'answerCacheSize: 0\n'), upstream: `127.0.0.1:${upstream.port}` });
+    try {
+      for (const name of ['broken', 'spaced']) {
+        for (const type of ['A', 'CNAME', 'A']) {
+          const answer = await query(server.port, `${name}.shop.svc.cluster.local`, type);
+          assert.equal(rcodeOf(answer), 'NOERROR');
+          assert.deepEqual(rows(answer.answers), []);
+          assert.equal(answer.authorities?.[0]?.type, 'SOA');
+        }
+      }
+      const warned = server.logs.filter((l) => /ExternalName target/.test(l.msg));
+      assert.deepEqual(warned.map((l) => l.service).sort(), ['shop/broken', 'shop/spaced']);
+      assert.equal(server.logs.filter((l) => l.msg === 'query handling failed').length, 0);
+      assert.equal(upstream.count(), 0);
+    } finally {
+      await server.stop();
+      await upstream.close();
+    }
+  });
+});
