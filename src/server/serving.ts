@@ -46,9 +46,12 @@ interface Parts {
   handler: QueryHandler;
 }
 
-/** Forwarding state (cache, in-flight queries, upstream health) survives a reload that keeps these. */
+/**
+ * Forwarding state (cache, in-flight queries, upstream health) survives a reload that keeps these;
+ * the zones too, since what an upstream answer may carry depends on them (forward/scrub.ts).
+ */
 function forwardingKey(settings: Settings): string {
-  return JSON.stringify([settings.forward, settings.cache, settings.maxUdpSize]);
+  return JSON.stringify([settings.forward, settings.cache, settings.maxUdpSize, settings.zones, settings.reverse.zones]);
 }
 
 export class ServingThread {
