@@ -55,6 +55,17 @@ export function isAtOrBelow(name: string, zone: string): boolean {
   return zone === '' || name === zone || name.endsWith(`.${zone}`);
 }
 
+/** Whether `name` is at or below one of `zones`: a look-up per label, however many zones. */
+function inAnyOf(name: string, zones: ReadonlySet<string>): boolean {
+  if (zones.size === 0) return false;
+  for (let at = 0; ; ) {
+    if (zones.has(name.slice(at))) return true;
+    const dot = name.indexOf('.', at);
+    if (dot < 0) return zones.has('');
+    at = dot + 1;
+  }
+}
+
 interface Parsed extends RecordPosition {
   section: 0 | 1 | 2;
 }
@@ -214,7 +225,7 @@ export function scrubResponse(msg: Buffer, questionEnd: number, asked: Asked, ru
     }
   }
   for (const r of authority) {
-    if (r.type === RRType.NS ? zones.has(r.owner) : (r.type === RRType.NSEC || r.type === RRType.NSEC3 || r.type === RRType.RRSIG) && [...zones].some((zone) => isAtOrBelow(r.owner, zone))) keep.add(r);
+    if (r.type === RRType.NS ? zones.has(r.owner) : (r.type === RRType.NSEC || r.type === RRType.NSEC3 || r.type === RRType.RRSIG) && inAnyOf(r.owner, zones)) keep.add(r);
   }
 
   // Glue: addresses of the names kept records send the client to.

@@ -96,6 +96,17 @@ describe('scrubResponse', () => {
     });
   }
 
+  it('keeps the DNSSEC records of the zone that signed the answer, and only those', () => {
+    const rrsig = (name: string, signer: string, covered = 'A'): Rec => ({ type: 'RRSIG', name, ttl: 60, data: { typeCovered: covered, algorithm: 13, labels: 2, originalTTL: 60, expiration: 2, inception: 1, keyTag: 7, signersName: signer, signature: Buffer.alloc(8) } }) as Rec;
+    const nsec = (name: string, next: string): Rec => ({ type: 'NSEC', name, ttl: 60, data: { nextDomain: next, rrtypes: ['A'] } }) as Rec;
+    const got = scrub('x.wild.example.test', 'A', {
+      answers: [a('x.wild.example.test'), rrsig('x.wild.example.test', 'example.test')],
+      authorities: [nsec('w.example.test', 'z.example.test'), rrsig('w.example.test', 'example.test', 'NSEC'), nsec('a.evil.test', 'b.evil.test'), ns('example.test', 'ns.example.test'), ns('.', 'ns.evil.test')],
+    });
+    assert.deepEqual(got.answers, ['A x.wild.example.test', 'RRSIG x.wild.example.test']);
+    assert.deepEqual(got.authority, ['NSEC w.example.test', 'RRSIG w.example.test', 'NS example.test']);
+  });
+
   it('relays reverse names only for a question in that reverse zone (reverse.fallthrough)', () => {
     const question = '1.2.0.192.in-addr.arpa';
     const got = scrub(question, 'PTR', { answers: [{ type: 'PTR', name: question, ttl: 60, data: 'host.example.test' }, { type: 'PTR', name: '20.0.96.10.in-addr.arpa', ttl: 60, data: 'evil.test' }] });
