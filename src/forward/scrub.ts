@@ -96,11 +96,18 @@ function labelKey(label: Buffer): string {
 
 /** Writes names compressed against the question (at offset 12) or in full. */
 class NameWriter {
+  private readonly msg: Buffer;
   private readonly qlabels: string[];
+  /**
+   * Names already written, by where their labels start once leading pointers are followed (so
+   * the same bytes) and compression: a thousand records that point at one owner cost one.
+   */
+  private readonly written = new Map<number, Buffer>();
   /** Offset of the question's suffix that has `i` labels left off its front. */
   private readonly suffixOffsets: number[];
 
-  constructor(qname: string) {
+  constructor(msg: Buffer, qname: string) {
+    this.msg = msg;
     this.qlabels = splitLabels(qname);
     this.suffixOffsets = [];
     let at = QUESTION_NAME_OFFSET;
@@ -110,7 +117,21 @@ class NameWriter {
     }
   }
 
-  write(labels: Buffer[], compress: boolean): Buffer {
+  /** The name at `offset` of the message, already checked by decodeName; null if it is not. */
+  writeAt(offset: number, compress: boolean): Buffer | null {
+    let start = offset;
+    while (((this.msg[start] as number) & 0xc0) === 0xc0) start = (((this.msg[start] as number) & 0x3f) << 8) | (this.msg[start + 1] as number);
+    const key = compress ? start : -1 - start;
+    const known = this.written.get(key);
+    if (known) return known;
+    const labels = wireLabels(this.msg, offset);
+    if (labels === null) return null;
+    const bytes = this.write(labels, compress);
+    this.written.set(key, bytes);
+    return bytes;
+  }
+
+  private write(labels: Buffer[], compress: boolean): Buffer {
     let shared = 0;
     if (compress) {
       while (shared < labels.length && shared < this.qlabels.length && labelKey(labels[labels.length - 1 - shared] as Buffer) === this.qlabels[this.qlabels.length - 1 - shared]) shared++;
@@ -246,7 +267,7 @@ export function scrubResponse(msg: Buffer, questionEnd: number, asked: Asked, ru
   }
 
   // Written anew, section by section, in the upstream's order.
-  const names = new NameWriter(qname);
+  const names = new NameWriter(msg, qname);
   const parts: Buffer[] = [head, asked.question];
   let size = HEADER_SIZE + asked.question.length;
   const sent = [0, 0, 0];
@@ -270,8 +291,8 @@ export function scrubResponse(msg: Buffer, questionEnd: number, asked: Asked, ru
 
 /** One record written anew: names through `names`, the TTL as relayed. */
 function rewrite(msg: Buffer, record: RecordPosition, names: NameWriter, maxTtl: number): Buffer | null {
-  const owner = wireLabels(msg, record.start);
-  if (owner === null) return null;
+  const ownerBytes = names.writeAt(record.start, true);
+  if (ownerBytes === null) return null;
   let rdata = msg.subarray(record.rdataStart, record.end);
   const layout = NAMES_IN_RDATA[record.type];
   if (layout) {
@@ -280,15 +301,14 @@ function rewrite(msg: Buffer, record: RecordPosition, names: NameWriter, maxTtl:
     let at = record.rdataStart + layout.before;
     for (let n = 0; n < layout.names; n++) {
       const decoded = decodeName(msg, at);
-      const labels = decoded === null || decoded.end > record.end ? null : wireLabels(msg, at);
-      if (decoded === null || labels === null) return null;
-      parts.push(names.write(labels, layout.compress));
+      const name = decoded === null || decoded.end > record.end ? null : names.writeAt(at, layout.compress);
+      if (decoded === null || name === null) return null;
+      parts.push(name);
       at = decoded.end;
     }
     parts.push(msg.subarray(at, record.end));
     rdata = Buffer.concat(parts);
   }
-  const ownerBytes = names.write(owner, true);
   const out = Buffer.alloc(ownerBytes.length + 10 + rdata.length);
   ownerBytes.copy(out, 0);
   const at = ownerBytes.length;
