@@ -7,7 +7,8 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
 import type { Query } from '../wire/query.ts';
-import { buildUpstreamQuery, inspectResponse, type UpstreamResponse } from './upstream-message.ts';
+import { buildUpstreamQuery, expectedAnswer, inspectResponse, type UpstreamResponse } from './upstream-message.ts';
+import type { ScrubRules } from './scrub.ts';
 import type { Upstream } from './upstreams.ts';
 
 export class ExchangeError extends Error {}
@@ -15,11 +16,14 @@ export class ExchangeError extends Error {}
 export interface ExchangeOptions {
   timeoutMs: number;
   udpSize: number;
+  /** What an answer keeps before it is relayed or cached. */
+  scrub: ScrubRules;
 }
 
 export function exchangeUdp(upstream: Upstream, request: Buffer, query: Query, options: ExchangeOptions): Promise<UpstreamResponse> {
   const id = randomInt(0, 65536);
   const message = buildUpstreamQuery(request, query, id, options.udpSize);
+  const expected = expectedAnswer(request, query, id);
   return new Promise((resolve, reject) => {
     const socket = createSocket(upstream.family === 6 ? 'udp6' : 'udp4');
     const finish = (error: Error | null, response?: UpstreamResponse): void => {
@@ -32,7 +36,7 @@ export function exchangeUdp(upstream: Upstream, request: Buffer, query: Query, o
     socket.on('error', (error) => finish(new ExchangeError(`${upstream.label}: ${error.message}`)));
     socket.on('message', (reply, from) => {
       if (from.port !== upstream.port || from.address !== upstream.host) return;
-      const response = inspectResponse(reply, { id, qname: query.qname, qtype: query.qtype, qclass: query.qclass });
+      const response = inspectResponse(reply, expected, options.scrub);
       if (response) finish(null, response);
     });
     socket.send(message, upstream.port, upstream.host);
@@ -42,6 +46,7 @@ export function exchangeUdp(upstream: Upstream, request: Buffer, query: Query, o
 export function exchangeTcp(upstream: Upstream, request: Buffer, query: Query, options: ExchangeOptions): Promise<UpstreamResponse> {
   const id = randomInt(0, 65536);
   const message = buildUpstreamQuery(request, query, id, options.udpSize);
+  const expected = expectedAnswer(request, query, id);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: upstream.host, port: upstream.port });
     let received = Buffer.alloc(0);
@@ -64,7 +69,7 @@ export function exchangeTcp(upstream: Upstream, request: Buffer, query: Query, o
       while (received.length >= 2 && received.length >= 2 + received.readUInt16BE(0)) {
         const reply = received.subarray(2, 2 + received.readUInt16BE(0));
         received = received.subarray(2 + reply.length);
-        const response = inspectResponse(Buffer.from(reply), { id, qname: query.qname, qtype: query.qtype, qclass: query.qclass });
+        const response = inspectResponse(Buffer.from(reply), expected, options.scrub);
         if (response) return finish(null, response);
       }
     });

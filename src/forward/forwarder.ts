@@ -1,11 +1,12 @@
 /**
  * Names outside the served zones: answered from the response cache when it can (synchronously),
- * else from an upstream, with identical concurrent misses sharing one upstream query, a cap on
- * upstream queries in flight, stub domains (longest suffix wins), serve-stale and prefetch.
+ * else from an upstream, with identical concurrent misses sharing one upstream query, caps on
+ * upstream queries in flight (per client prefix and in all), stub domains (longest suffix wins),
+ * failover on SERVFAIL/REFUSED/NOTIMP, serve-stale and prefetch.
  */
 import type { Logger } from 'pino';
 import { CLASSIC_UDP_LIMIT, CLASS_IN, HEADER_SIZE, RCode } from '../wire/constants.ts';
-import { encodeName } from '../wire/name.ts';
+import { NameError, encodeName } from '../wire/name.ts';
 import { parseQuery } from '../wire/query.ts';
 import { writeBareResponse } from '../wire/message.ts';
 import type { Query } from '../wire/query.ts';
@@ -14,6 +15,8 @@ import { exchange } from './exchange.ts';
 import { type CachedAnswer, ResponseCache, cacheKey, remainingTtl, renderForClient } from './response-cache.ts';
 import type { UpstreamResponse } from './upstream-message.ts';
 import { type Upstream, UpstreamPool, parseUpstream, resolvConfUpstreams } from './upstreams.ts';
+import { REFRESH_HOLDER, UpstreamSlots } from './upstream-slots.ts';
+import type { ExchangeOptions } from './exchange.ts';
 
 class Overloaded extends Error {}
 
@@ -27,6 +30,9 @@ export interface ForwardStats {
 /** After a failed refresh, a stale answer is served at once for this long, refreshed in the background. */
 const STALE_FAST_PATH_MS = 30_000;
 
+/** Answers that say "this upstream could not", not "this name is so": another upstream may do better. */
+const FAILOVER_RCODES: ReadonlySet<number> = new Set([RCode.SERVFAIL, RCode.NOTIMP, RCode.REFUSED]);
+
 export class Forwarder {
   private readonly settings: Settings;
   private readonly log: Logger;
@@ -35,6 +41,8 @@ export class Forwarder {
   private readonly cache: ResponseCache;
   private readonly inflight = new Map<string, Promise<UpstreamResponse>>();
   private readonly failedAt = new Map<string, number>();
+  private readonly slots: UpstreamSlots;
+  private readonly exchangeOptions: ExchangeOptions;
   readonly stats: ForwardStats = { upstreamQueries: 0, cacheHits: 0, cacheMisses: 0, staleServed: 0 };
 
   constructor(settings: Settings, log: Logger) {
@@ -47,6 +55,12 @@ export class Forwarder {
       .map(([domain, list]) => ({ domain: domain.toLowerCase().replace(/\.$/, ''), pool: pool(list) }))
       .sort((a, b) => b.domain.length - a.domain.length);
     this.cache = new ResponseCache(settings.cache);
+    this.slots = new UpstreamSlots({ total: f.maxConcurrent, perClient: f.maxConcurrentPerClient, ipv4PrefixLength: f.ipv4PrefixLength, ipv6PrefixLength: f.ipv6PrefixLength });
+    this.exchangeOptions = {
+      timeoutMs: f.timeoutMs,
+      udpSize: settings.maxUdpSize,
+      scrub: { clusterZones: settings.zones, reverseZones: settings.reverse.zones, maxTtl: settings.cache.maxTtl },
+    };
     this.log.info(
       { upstreams: this.defaultPool.upstreams.map((u) => u.label), stubDomains: this.stubPools.map((s) => s.domain), policy: f.policy },
       this.defaultPool.upstreams.length > 0 ? 'forwarding names outside the served zones' : 'no upstream: names outside the served zones get SERVFAIL',
@@ -62,8 +76,8 @@ export class Forwarder {
     return [...this.defaultPool.upstreams, ...this.stubPools.flatMap((s) => s.pool.upstreams)];
   }
 
-  /** The response to a query for a name outside the served zones: a Buffer on a cache hit. */
-  answer(request: Buffer, query: Query, limit: number): Buffer | Promise<Buffer> {
+  /** The response to a query from `client` for a name outside the served zones: a Buffer on a cache hit. */
+  answer(request: Buffer, query: Query, limit: number, client: string): Buffer | Promise<Buffer> {
     const key = cacheKey(query);
     const now = Date.now();
     const hit = this.cache.lookup(key, now);
@@ -76,18 +90,25 @@ export class Forwarder {
     }
     this.stats.cacheMisses++;
     if (hit && now - (this.failedAt.get(key) ?? -Infinity) < STALE_FAST_PATH_MS) {
-      void this.resolve(key, request, query).catch(() => undefined);
+      void this.resolve(key, request, query, REFRESH_HOLDER).catch(() => undefined);
       return this.serveStale(hit.entry, request, query, limit);
     }
-    return this.miss(key, request, query, limit, hit?.entry);
+    return this.miss(key, request, query, limit, hit?.entry, this.slots.holderOf(client));
   }
 
   /**
-   * The upstream answer for a name lbdns asks about itself (autopath, ExternalName targets):
-   * from the cache, or upstream (coalesced, cached); null when no upstream answers.
+   * The upstream answer for a name lbdns asks about itself for `client` (autopath, ExternalName
+   * targets; the query counts as the client's): from the cache, or upstream (coalesced, cached);
+   * null when no upstream answers or the client has no slot left.
    */
-  async lookupName(name: string, qtype: number, dnssecOk: boolean): Promise<UpstreamResponse | null> {
-    const wireName = encodeName(name);
+  async lookupName(name: string, qtype: number, dnssecOk: boolean, client: string): Promise<UpstreamResponse | null> {
+    let wireName: Buffer;
+    try {
+      wireName = encodeName(name);
+    } catch (error) {
+      if (error instanceof NameError) return null;
+      throw error;
+    }
     const request = Buffer.alloc(HEADER_SIZE + wireName.length + 4);
     request.writeUInt16BE(1, 4);
     wireName.copy(request, HEADER_SIZE);
@@ -100,15 +121,15 @@ export class Forwarder {
     const hit = this.cache.lookup(key);
     if (hit?.fresh) return hit.entry.response;
     try {
-      return await this.resolve(key, request, query);
+      return await this.resolve(key, request, query, this.slots.holderOf(client));
     } catch {
       return hit?.entry.response ?? null;
     }
   }
 
-  private async miss(key: string, request: Buffer, query: Query, limit: number, stale: CachedAnswer | undefined): Promise<Buffer> {
+  private async miss(key: string, request: Buffer, query: Query, limit: number, stale: CachedAnswer | undefined, holder: string): Promise<Buffer> {
     try {
-      const response = await this.resolve(key, request, query);
+      const response = await this.resolve(key, request, query, holder);
       return renderForClient(response, request, query, 0, false, limit, this.settings.maxUdpSize);
     } catch (error) {
       if (error instanceof Overloaded) return writeBareResponse(request, query, RCode.REFUSED, this.settings.maxUdpSize);
@@ -128,14 +149,17 @@ export class Forwarder {
     const prefetch = this.settings.cache.prefetch;
     if (prefetch.hits === 0 || entry.hits < prefetch.hits || this.inflight.has(key)) return;
     if (remainingTtl(entry, now) > Math.max(1, (entry.ttl * prefetch.percent) / 100)) return;
-    void this.resolve(key, request, query).catch(() => undefined);
+    void this.resolve(key, request, query, REFRESH_HOLDER).catch(() => undefined);
   }
 
-  /** One upstream query per key at a time; beyond the cap, Overloaded. */
-  private resolve(key: string, request: Buffer, query: Query): Promise<UpstreamResponse> {
+  /**
+   * One upstream query per key at a time: joining one in flight is free; starting one takes a
+   * slot of `holder`'s (upstream-slots.ts), and without one, Overloaded.
+   */
+  private resolve(key: string, request: Buffer, query: Query, holder: string): Promise<UpstreamResponse> {
     const existing = this.inflight.get(key);
     if (existing) return existing;
-    if (this.inflight.size >= this.settings.forward.maxConcurrent) return Promise.reject(new Overloaded());
+    if (!this.slots.take(holder)) return Promise.reject(new Overloaded());
     const promise = this.tryUpstreams(request, query)
       .then((response) => {
         this.failedAt.delete(key);
@@ -147,7 +171,10 @@ export class Forwarder {
         if (this.failedAt.size > 100_000) this.failedAt.clear();
         throw error;
       })
-      .finally(() => this.inflight.delete(key));
+      .finally(() => {
+        this.inflight.delete(key);
+        this.slots.release(holder);
+      });
     this.inflight.set(key, promise);
     return promise;
   }
@@ -157,18 +184,26 @@ export class Forwarder {
     return this.defaultPool;
   }
 
+  /**
+   * The candidates in turn until one answers. With forward.failover, a SERVFAIL, NOTIMP or REFUSED
+   * answer sends the query on to the next candidate once (as CoreDNS's failover); when that one
+   * fails too, the last answer is relayed.
+   */
   private async tryUpstreams(request: Buffer, query: Query): Promise<UpstreamResponse> {
     const pool = this.poolFor(query.qname);
-    const options = { timeoutMs: this.settings.forward.timeoutMs, udpSize: this.settings.maxUdpSize };
+    const candidates = pool.candidates();
     let lastError: unknown = new Error('no upstream configured');
-    for (const upstream of pool.candidates()) {
+    let failedAnswer: UpstreamResponse | null = null;
+    for (const [index, upstream] of candidates.entries()) {
       this.stats.upstreamQueries++;
       upstream.requests++;
       const started = performance.now();
       try {
-        const response = await exchange(upstream, request, query, options);
+        const response = await exchange(upstream, request, query, this.exchangeOptions);
         pool.succeeded(upstream);
-        return response;
+        const tryNext = this.settings.forward.failover && failedAnswer === null && index < candidates.length - 1 && FAILOVER_RCODES.has(response.rcode);
+        if (!tryNext) return response;
+        failedAnswer = response;
       } catch (error) {
         pool.failed(upstream);
         lastError = error;
@@ -176,6 +211,7 @@ export class Forwarder {
         upstream.seconds += (performance.now() - started) / 1000;
       }
     }
+    if (failedAnswer) return failedAnswer;
     throw lastError;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Upstream answers by (name, type, DO bit), positive and negative in separately sized LRUs
+ * Upstream answers by (name, type, class, DO bit), positive and negative in separately sized LRUs
  * (lru-cache). Served copies count their TTLs down; expired entries stay for serve-stale.
  */
 import { LRUCache } from 'lru-cache';
@@ -28,8 +28,9 @@ export interface CachedAnswer {
 /** RFC 8767 §4: stale answers go out with a short TTL, so clients come back soon. */
 export const STALE_TTL = 30;
 
+/** The class is part of it: a class ANY answer is not a class IN one. */
 export function cacheKey(query: Query): string {
-  return `${query.qtype} ${query.edns?.dnssecOk ? 1 : 0} ${query.qname}`;
+  return `${query.qtype} ${query.qclass} ${query.edns?.dnssecOk ? 1 : 0} ${query.qname}`;
 }
 
 export class ResponseCache {
@@ -91,7 +92,9 @@ export function renderForClient(response: UpstreamResponse, request: Buffer, que
   bytes.writeUInt16BE(query.id, 0);
   const flags = bytes.readUInt16BE(2);
   bytes.writeUInt16BE((flags & ~Flag.RD) | (query.flags & Flag.RD), 2);
-  request.copy(bytes, HEADER_SIZE, HEADER_SIZE, query.questionEnd);
+  // The client's own question (its letter case) when it is the same length as lbdns's, as it is
+  // for the same name written without compression; records point into it (scrub.ts).
+  if (query.questionEnd === response.questionEnd) request.copy(bytes, HEADER_SIZE, HEADER_SIZE, query.questionEnd);
   if (arcountDelta) bytes.writeUInt16BE(bytes.readUInt16BE(10) + arcountDelta, 10);
   const cut = opt && !query.edns ? opt.end - opt.start : 0;
   for (const offset of response.ttlOffsets) {

@@ -7,6 +7,7 @@ import { Flag, HEADER_SIZE, RCode, RRType } from '../wire/constants.ts';
 import { decodeName } from '../wire/name.ts';
 import type { Query } from '../wire/query.ts';
 import { readRecord } from '../wire/record-walker.ts';
+import { type ScrubRules, scrubResponse } from './scrub.ts';
 
 export function buildUpstreamQuery(request: Buffer, query: Query, id: number, udpSize: number): Buffer {
   const questionLength = query.questionEnd - HEADER_SIZE;
@@ -28,9 +29,17 @@ export interface ExpectedAnswer {
   qname: string;
   qtype: number;
   qclass: number;
+  /** The question's bytes as lbdns sent them (name, type, class). */
+  question: Buffer;
+}
+
+/** What lbdns expects of an upstream's answer to `query`, asked with `id`. */
+export function expectedAnswer(request: Buffer, query: Query, id: number): ExpectedAnswer {
+  return { id, qname: query.qname, qtype: query.qtype, qclass: query.qclass, question: request.subarray(HEADER_SIZE, query.questionEnd) };
 }
 
 export interface UpstreamResponse {
+  /** The message as scrub.ts rebuilds it: lbdns's question, names compressed only against it. */
   bytes: Buffer;
   rcode: number;
   truncated: boolean;
@@ -43,15 +52,20 @@ export interface UpstreamResponse {
   cache: { kind: 'positive' | 'negative'; ttl: number } | null;
 }
 
-/** The response if it answers `expected`, else null (spoofed, stray or malformed: drop it). */
-export function inspectResponse(bytes: Buffer, expected: ExpectedAnswer): UpstreamResponse | null {
-  if (bytes.length < HEADER_SIZE) return null;
-  const flags = bytes.readUInt16BE(2);
-  if (bytes.readUInt16BE(0) !== expected.id || !(flags & Flag.QR) || bytes.readUInt16BE(4) !== 1) return null;
-  const question = decodeName(bytes, HEADER_SIZE);
-  if (question === null || question.end + 4 > bytes.length) return null;
-  if (question.name !== expected.qname || bytes.readUInt16BE(question.end) !== expected.qtype || bytes.readUInt16BE(question.end + 2) !== expected.qclass) return null;
-  const questionEnd = question.end + 4;
+/**
+ * The response, scrubbed and rebuilt (scrub.ts), if it answers `expected`; else null (spoofed,
+ * stray or malformed: drop it).
+ */
+export function inspectResponse(received: Buffer, expected: ExpectedAnswer, rules: ScrubRules): UpstreamResponse | null {
+  if (received.length < HEADER_SIZE) return null;
+  const flags = received.readUInt16BE(2);
+  if (received.readUInt16BE(0) !== expected.id || !(flags & Flag.QR) || received.readUInt16BE(4) !== 1) return null;
+  const question = decodeName(received, HEADER_SIZE);
+  if (question === null || question.end + 4 > received.length) return null;
+  if (question.name !== expected.qname || received.readUInt16BE(question.end) !== expected.qtype || received.readUInt16BE(question.end + 2) !== expected.qclass) return null;
+  const bytes = scrubResponse(received, question.end + 4, expected, rules);
+  if (bytes === null) return null;
+  const questionEnd = HEADER_SIZE + expected.question.length;
   const counts = [bytes.readUInt16BE(6), bytes.readUInt16BE(8), bytes.readUInt16BE(10)] as const;
   const rcode = flags & 0xf;
   const ttlOffsets: number[] = [];

@@ -9,6 +9,7 @@ import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Endpoint, Service } from '../view/types.ts';
 import { type ClusterRequest, endpointHostname, podLabelToIp } from './cluster-name.ts';
 import { serviceBalance } from '../balance/policy.ts';
+import { NameError, encodeName } from '../wire/name.ts';
 
 export interface Entry {
   /** A canonical IP, or for ExternalName services the target name. */
@@ -29,6 +30,20 @@ const NO_PORT = { name: '', port: -1, protocol: '' } as const;
 export interface LookupContext {
   view: ClusterView;
   settings: Settings;
+  /** Told each time an ExternalName whose target DNS cannot carry is looked up (the listener logs it once). */
+  unusableTarget?: (service: Service, reason: string) => void;
+}
+
+/** Why an ExternalName target cannot go into a CNAME (labels over 63 bytes, over 255 in all, empty labels, not printable ASCII); null when it can. */
+export function externalNameProblem(target: string): string | null {
+  if (!/^[\x21-\x7e]+$/.test(target)) return `"${target}" has characters other than printable ASCII`;
+  try {
+    encodeName(target);
+    return null;
+  } catch (error) {
+    if (error instanceof NameError) return error.message;
+    throw error;
+  }
 }
 
 function matches(wanted: string, actual: string): boolean {
@@ -66,6 +81,12 @@ function findServices(ctx: LookupContext, request: ClusterRequest, zone: string)
     if (request.endpoint || request.port || request.protocol) return null;
     const target = service.externalName as string;
     if (ipFamily(target) !== null) return null;
+    // A target no CNAME can carry: the name exists with no records (NODATA), see docs/behaviour.md.
+    const problem = externalNameProblem(target);
+    if (problem !== null) {
+      ctx.unusableTarget?.(service, problem);
+      return [];
+    }
     return [{ host: target, port: -1, name: serviceName }];
   }
 

@@ -30,8 +30,11 @@ export class Autopath {
     this.ttl = ttl;
   }
 
-  /** The answer for the search-path name that resolves; null when the query is not one or nothing resolves. */
-  attempt(query: Query, zone: string, client: string): PreparedAnswer | Promise<PreparedAnswer | null> | null {
+  /**
+   * The answer for the search-path name that resolves; null when the query is not one or nothing
+   * resolves. The last candidate goes upstream only when `mayAskUpstream` (the client is allowed recursion).
+   */
+  attempt(query: Query, zone: string, client: string, mayAskUpstream: boolean): PreparedAnswer | Promise<PreparedAnswer | null> | null {
     const bytes = clientAddressBytes(client);
     const namespace = bytes ? this.view.podsByIp(bytesToIp(bytes))[0]?.namespace : undefined;
     if (!namespace) return null;
@@ -44,16 +47,18 @@ export class Autopath {
         return { ...answer, answers: [this.cname(query.qname, candidate), ...answer.answers], balancedFrom: answer.balancedFrom + 1 };
       }
     }
-    if (!this.forwarder || !base.includes('.')) return null;
-    return this.upstream(query, base);
+    if (!this.forwarder || !mayAskUpstream || !base.includes('.')) return null;
+    // A base inside a served zone (`x.cluster.local`) was answered above, not upstream.
+    if (!('forward' in this.router.route(base, query.qtype).answer)) return null;
+    return this.upstream(query, base, client);
   }
 
   private cname(qname: string, target: string): Buffer {
     return encodeRecord(encodeNameAgainst(qname, qname), RRType.CNAME, this.ttl, encodeNameAgainst(target, qname));
   }
 
-  private async upstream(query: Query, name: string): Promise<PreparedAnswer | null> {
-    const response = await this.forwarder!.lookupName(name, query.qtype, query.edns?.dnssecOk ?? false);
+  private async upstream(query: Query, name: string, client: string): Promise<PreparedAnswer | null> {
+    const response = await this.forwarder!.lookupName(name, query.qtype, query.edns?.dnssecOk ?? false, client);
     if (!response || response.rcode !== RCode.NOERROR) return null;
     const records = answerRecordsFor(response, query.qname, encodeNameAgainst);
     if (records === null) return null;

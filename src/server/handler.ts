@@ -36,8 +36,9 @@ export type Routed = PreparedAnswer | { rcode: number } | { forward: true };
 
 /** Answers names outside the served zones: synchronously from its cache, else later. */
 export interface ForwardAnswerer {
-  answer(request: Buffer, query: Query, limit: number): Buffer | Promise<Buffer>;
-  lookupName(name: string, qtype: number, dnssecOk: boolean): Promise<UpstreamResponse | null>;
+  /** `client` counts against its own share of upstream queries in flight. */
+  answer(request: Buffer, query: Query, limit: number, client: string): Buffer | Promise<Buffer>;
+  lookupName(name: string, qtype: number, dnssecOk: boolean, client: string): Promise<UpstreamResponse | null>;
 }
 
 export interface RouteResult {
@@ -218,12 +219,13 @@ export class QueryHandler {
     // Forwarding, ExternalName targets and autopath need the whole query; the fast path read only its head.
     if ('forward' in routed) {
       if (!this.forwarder || !this.mayRecurse(client)) return writeBareResponse(request, head, RCode.REFUSED, advertised);
-      return this.forwarder.answer(request, query ?? wholeQuery(head as CommonQuery, cached.qname), limit);
+      return this.forwarder.answer(request, query ?? wholeQuery(head as CommonQuery, cached.qname), limit, client);
     }
     if (!('answers' in routed)) return writeBareResponse(request, head, routed.rcode, advertised);
-    if (routed.chase && this.forwarder) return this.chase(request, query ?? wholeQuery(head as CommonQuery, cached.qname), routed, routed.chase, client, limit);
+    // ExternalName completion and autopath ask upstream: only for clients allowed recursion.
+    if (routed.chase && this.forwarder && this.mayRecurse(client)) return this.chase(request, query ?? wholeQuery(head as CommonQuery, cached.qname), routed, routed.chase, client, limit);
     if (routed.rcode === RCode.NXDOMAIN && this.autopath) {
-      const found = this.autopath.attempt(query ?? wholeQuery(head as CommonQuery, cached.qname), cached.zone, client);
+      const found = this.autopath.attempt(query ?? wholeQuery(head as CommonQuery, cached.qname), cached.zone, client, this.mayRecurse(client));
       if (found instanceof Promise) return found.then((answer) => writeResponse(request, head, answer ?? routed, this.choose(answer ?? routed, client), options));
       if (found) return writeResponse(request, head, found, this.choose(found, client), options);
     }
@@ -238,7 +240,7 @@ export class QueryHandler {
 
   /** An ExternalName's CNAME, completed with its target's records from upstream (or alone, if none). */
   private async chase(request: Buffer, query: Query, answer: PreparedAnswer, target: string, client: string, limit: number): Promise<Buffer> {
-    const response = await this.forwarder!.lookupName(target, query.qtype, query.edns?.dnssecOk ?? false);
+    const response = await this.forwarder!.lookupName(target, query.qtype, query.edns?.dnssecOk ?? false, client);
     const records = response && response.rcode === RCode.NOERROR ? answerRecordsFor(response, query.qname, encodeNameAgainst) : null;
     const complete = records ? { ...answer, answers: [...answer.answers, ...records], balancedFrom: answer.answers.length + records.length } : answer;
     return writeResponse(request, query, complete, this.choose(complete, client), { limit, advertisedUdpSize: this.settings.maxUdpSize });

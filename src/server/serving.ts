@@ -9,6 +9,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import type { Settings } from '../settings/schema.ts';
 import type { ClusterView } from '../view/cluster-view.ts';
+import type { Service } from '../view/types.ts';
 import { Forwarder } from '../forward/forwarder.ts';
 import { ZoneRouter } from '../resolve/router.ts';
 import { QueryMetrics, type QueryCounts } from '../ops/query-metrics.ts';
@@ -47,9 +48,12 @@ interface Parts {
   handler: QueryHandler;
 }
 
-/** Forwarding state (cache, in-flight queries, upstream health) survives a reload that keeps these. */
+/**
+ * Forwarding state (cache, in-flight queries, upstream health) survives a reload that keeps these;
+ * the zones too, since what an upstream answer may carry depends on them (forward/scrub.ts).
+ */
 function forwardingKey(settings: Settings): string {
-  return JSON.stringify([settings.forward, settings.cache, settings.maxUdpSize]);
+  return JSON.stringify([settings.forward, settings.cache, settings.maxUdpSize, settings.zones, settings.reverse.zones]);
 }
 
 export class ServingThread {
@@ -64,6 +68,8 @@ export class ServingThread {
   private readonly sockets: Socket[] = [];
   private readonly servers: Server[] = [];
   private parts: Parts;
+  /** ExternalName targets already logged as unusable, so a query costs no log line. */
+  private readonly reportedTargets = new Set<string>();
 
   /** What the listeners call: always the current handler. */
   readonly dispatch = { handle: (request: Buffer, transport: Transport, client: string) => this.parts.handler.handle(request, transport, client) };
@@ -85,10 +91,18 @@ export class ServingThread {
 
   private build(settings: Settings, previous: Parts | null): Parts {
     const serverIps = ownAddresses(settings.listen.map(parseListenAddress));
-    const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps });
+    const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps, unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason) });
     const forwarder = previous && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
     const autopath = settings.autopath ? new Autopath(this.view, router, forwarder, settings.ttl) : null;
     return { settings, forwarder, handler: new QueryHandler(router, settings, this.state, this.log, forwarder, this.queries, autopath) };
+  }
+
+  private reportUnusableTarget(service: Service, reason: string): void {
+    const key = `${service.namespace}/${service.name} ${service.externalName}`;
+    if (this.reportedTargets.has(key)) return;
+    if (this.reportedTargets.size >= 10_000) this.reportedTargets.clear();
+    this.reportedTargets.add(key);
+    this.log.warn({ service: `${service.namespace}/${service.name}`, externalName: service.externalName, reason }, 'ExternalName target is not a usable DNS name: its name answers NODATA');
   }
 
   /**

@@ -147,8 +147,18 @@ export const settingsSchema = z
         policy: z.enum(['random', 'round_robin', 'sequential']).default('random'),
         /** Milliseconds to wait for one upstream before trying the next. */
         timeoutMs: z.number().int().min(50).max(30_000).default(2000),
-        /** Upstream queries in flight at most; beyond it, REFUSED (as CoreDNS's max_concurrent). */
+        /** Upstream queries clients may have in flight at most; beyond it, REFUSED (as CoreDNS's max_concurrent). */
         maxConcurrent: z.number().int().min(1).max(100_000).default(1000),
+        /**
+         * Upstream queries one client prefix may have in flight (joining one already in flight is
+         * free); beyond it, REFUSED for that client only. Background refreshes have as many of their own.
+         */
+        maxConcurrentPerClient: z.number().int().min(1).max(100_000).default(100),
+        /** The client prefixes maxConcurrentPerClient counts per: 32 and 128 give every pod its own. */
+        ipv4PrefixLength: z.number().int().min(8).max(32).default(32),
+        ipv6PrefixLength: z.number().int().min(16).max(128).default(128),
+        /** An upstream's SERVFAIL, NOTIMP or REFUSED sends the query on to the next upstream once (CoreDNS's failover). */
+        failover: z.boolean().default(true),
         /** Consecutive failures after which an upstream is tried last for holdDownSeconds. */
         maxFails: z.number().int().min(1).max(100).default(2),
         holdDownSeconds: z.number().min(0).max(3600).default(10),

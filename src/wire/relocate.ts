@@ -4,18 +4,37 @@
  * message they came from.
  */
 import { RRType } from './constants.ts';
-import { decodeName } from './name.ts';
+import { decodeName, encodeName as encodeInFull } from './name.ts';
 import { encodeRecord } from './records.ts';
 import { readRecord } from './record-walker.ts';
 
-/** RDATA layouts with names: bytes before the first name, number of names, bytes after. */
-const NAMES_IN_RDATA: Record<number, { before: number; names: number }> = {
-  [RRType.CNAME]: { before: 0, names: 1 },
-  [RRType.NS]: { before: 0, names: 1 },
-  [RRType.PTR]: { before: 0, names: 1 },
-  [RRType.MX]: { before: 2, names: 1 },
-  [RRType.SRV]: { before: 6, names: 1 },
-  [RRType.SOA]: { before: 0, names: 2 },
+/**
+ * RDATA layouts with names: bytes before the first name, number of names in a row, and whether
+ * they may be compressed. RFC 3597 §4: only RFC 1035's own types may be; names in the others
+ * (SRV, DNAME, RRSIG's signer, NSEC's next name, ...) are read through any pointer a sender
+ * used anyway, but always written out in full.
+ */
+export const NAMES_IN_RDATA: Record<number, { before: number; names: number; compress: boolean }> = {
+  [RRType.NS]: { before: 0, names: 1, compress: true },
+  [RRType.MD]: { before: 0, names: 1, compress: true },
+  [RRType.MF]: { before: 0, names: 1, compress: true },
+  [RRType.CNAME]: { before: 0, names: 1, compress: true },
+  [RRType.SOA]: { before: 0, names: 2, compress: true },
+  [RRType.MB]: { before: 0, names: 1, compress: true },
+  [RRType.MG]: { before: 0, names: 1, compress: true },
+  [RRType.MR]: { before: 0, names: 1, compress: true },
+  [RRType.PTR]: { before: 0, names: 1, compress: true },
+  [RRType.MINFO]: { before: 0, names: 2, compress: true },
+  [RRType.MX]: { before: 2, names: 1, compress: true },
+  [RRType.RP]: { before: 0, names: 2, compress: false },
+  [RRType.AFSDB]: { before: 2, names: 1, compress: false },
+  [RRType.RT]: { before: 2, names: 1, compress: false },
+  [RRType.PX]: { before: 2, names: 2, compress: false },
+  [RRType.SRV]: { before: 6, names: 1, compress: false },
+  [RRType.KX]: { before: 2, names: 1, compress: false },
+  [RRType.DNAME]: { before: 0, names: 1, compress: false },
+  [RRType.RRSIG]: { before: 18, names: 1, compress: false },
+  [RRType.NSEC]: { before: 0, names: 1, compress: false },
 };
 
 export interface RelocatedRecord {
@@ -43,7 +62,7 @@ export function relocateRecords(msg: Buffer, offset: number, count: number, enco
       for (let n = 0; n < layout.names; n++) {
         const name = decodeName(msg, at);
         if (name === null) return null;
-        parts.push(encodeRdataName(name.name));
+        parts.push(layout.compress ? encodeRdataName(name.name) : encodeInFull(name.name));
         at = name.end;
       }
       parts.push(msg.subarray(at, record.end));
