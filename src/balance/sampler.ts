@@ -15,8 +15,12 @@
  *   probabilities, so choosing between them by what happened keeps them.
  */
 
-/** Draws landing on taken records before the tree takes over. */
-const REJECTIONS = 4;
+/**
+ * Draws landing on taken or left-out records before the tree takes over. A draw is only tried
+ * while at least half the weight is open, so it takes 2 tries at most on average, and all of them
+ * miss with a chance of 1 in 65,536 at most.
+ */
+const REJECTIONS = 16;
 
 export class WeightedSampler {
   readonly size: number;
