@@ -143,14 +143,19 @@ async function dnsperfTable(): Promise<void> {
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        execFileSync('dig', ['@127.0.0.1', '-p', String(port), '+short', '+tries=1', '+time=1', 'weighted-large.bench.svc.cluster.local', 'A'], { stdio: 'pipe' });
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
+    // Until a probe is answered: at start, and after each run, when queries of a slow run may
+    // still wait in the socket's buffer and would count against the next run.
+    const settle = async () => {
+      for (let i = 0; i < 300; i++) {
+        try {
+          execFileSync('dig', ['@127.0.0.1', '-p', String(port), '+short', '+tries=1', '+time=1', 'weighted-small.bench.svc.cluster.local', 'A'], { stdio: 'pipe' });
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
-    }
+    };
+    await settle();
     execFileSync('taskset', ['-a', '-p', '-c', serverCore, String(server.pid)], { stdio: 'ignore' });
     const run = (policy: Policy, size: Size) =>
       new Promise<number>((resolve, reject) => {
@@ -167,7 +172,9 @@ async function dnsperfTable(): Promise<void> {
     for (let round = 0; round < dnsperfRounds; round++) {
       for (const [i, policy] of policies.entries()) {
         results[i]!.small.push(await run(policy, 'small'));
+        await settle();
         results[i]!.large.push(await run(policy, 'large'));
+        await settle();
         console.error(`dnsperf round ${round + 1}/${dnsperfRounds} ${policy.name}: ${results[i]!.small.at(-1)!.toFixed(0)} / ${results[i]!.large.at(-1)!.toFixed(0)} q/s`);
       }
     }
