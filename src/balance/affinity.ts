@@ -23,11 +23,8 @@ export const RENDEZVOUS_LIMIT = 64;
 const RING_POINTS = 65_536;
 const MIN_POINTS_PER_RECORD = 16;
 const MAX_POINTS_PER_RECORD = 1024;
-/** Ring entries pack (point << POSITION_BITS) + position into one exact double, then sort. */
-const POSITION_BITS = 21;
-const POSITION_SCALE = 2 ** POSITION_BITS;
-/** Larger groups get no ring (a sorted draw seeded by the client instead): no Service comes close. */
-export const RING_MAX_RECORDS = POSITION_SCALE;
+/** Larger groups get no ring (their first record is drawn by a generator seeded by the client): no Service comes close. */
+export const RING_MAX_RECORDS = 2 ** 24;
 
 export function mix(hash: number): number {
   // murmur3's finaliser: spreads the bits of two combined FNV hashes.
@@ -77,21 +74,18 @@ export class AffinityRing {
       counts[i] = Math.max(1, Math.round((perRecord * weights[i]!) / mean));
       points += counts[i]!;
     }
-    const packed = new Float64Array(points);
+    this.points = new Uint32Array(points);
+    this.positions = new Uint32Array(points);
     let at = 0;
     for (let position = 0; position < count; position++) {
       const hash = hashes[position]!;
       // A record's points are the first of its own sequence: more points only add to them.
-      for (let k = 0; k < counts[position]!; k++) packed[at++] = mix(hash ^ mix(k + 0x9e3779b9)) * POSITION_SCALE + position;
+      for (let k = 0; k < counts[position]!; k++) {
+        this.points[at] = mix(hash ^ mix(k + 0x9e3779b9));
+        this.positions[at++] = position;
+      }
     }
-    packed.sort();
-    this.points = new Uint32Array(points);
-    this.positions = new Uint32Array(points);
-    for (let i = 0; i < points; i++) {
-      const point = Math.floor(packed[i]! / POSITION_SCALE);
-      this.points[i] = point;
-      this.positions[i] = packed[i]! - point * POSITION_SCALE;
-    }
+    sortPoints(this.points, this.positions);
   }
 
   /** The group position a client gets first: the first point at or after its place on the ring. */
@@ -107,6 +101,32 @@ export class AffinityRing {
     }
     return this.positions[low === points.length ? 0 : low]!;
   }
+}
+
+/**
+ * Sorts ring points ascending, their positions along (a stable radix sort, two passes of 16
+ * bits: linear in the points, several times faster than a comparison sort of 160,000 of them).
+ */
+function sortPoints(points: Uint32Array, positions: Uint32Array): void {
+  const count = points.length;
+  let fromPoints: Uint32Array = points;
+  let fromPositions: Uint32Array = positions;
+  let toPoints: Uint32Array = new Uint32Array(count);
+  let toPositions: Uint32Array = new Uint32Array(count);
+  const starts = new Uint32Array(65_537);
+  for (const shift of [0, 16]) {
+    starts.fill(0);
+    for (let i = 0; i < count; i++) starts[((fromPoints[i]! >>> shift) & 0xffff) + 1]!++;
+    for (let digit = 1; digit <= 65_536; digit++) starts[digit]! += starts[digit - 1]!;
+    for (let i = 0; i < count; i++) {
+      const at = starts[(fromPoints[i]! >>> shift) & 0xffff]!++;
+      toPoints[at] = fromPoints[i]!;
+      toPositions[at] = fromPositions[i]!;
+    }
+    [fromPoints, toPoints] = [toPoints, fromPoints];
+    [fromPositions, toPositions] = [toPositions, fromPositions];
+  }
+  // Two passes: the sorted run is back in the arrays given.
 }
 
 /** A small deterministic generator (mulberry32): the rest of an affinity order, the same per client. */

@@ -28,7 +28,8 @@ export interface RecordGlue {
 
 /**
  * Records drawn from together: all of an answer's, or for a client zone its records or the others.
- * Positions run in address order; `members` maps them to record indices.
+ * Positions run in address order under the client-sort trim (else in record order); `members`
+ * maps them to record indices.
  */
 export class RecordGroup {
   readonly size: number;
@@ -38,17 +39,24 @@ export class RecordGroup {
   readonly weights: Float64Array;
   /** Affinity hash at each position. */
   readonly hashes: Uint32Array;
-  /** Address at each position (A/AAAA), ascending. */
+  /** Address at each position (A/AAAA), ascending under the client-sort trim. */
   readonly addresses: Array<Uint8Array | null>;
   readonly sampler: WeightedSampler;
   private affinityRing: AffinityRing | null = null;
 
   constructor(members: Uint32Array, plan: BalancePlan) {
-    this.size = members.length;
+    const size = members.length;
+    this.size = size;
     this.members = members;
-    this.weights = Float64Array.from(members, (i) => plan.drawWeights[i]!);
-    this.hashes = Uint32Array.from(members, (i) => plan.hashes[i]!);
-    this.addresses = Array.from(members, (i) => plan.addresses[i] ?? null);
+    this.weights = new Float64Array(size);
+    this.hashes = new Uint32Array(size);
+    this.addresses = new Array<Uint8Array | null>(size);
+    for (let position = 0; position < size; position++) {
+      const index = members[position]!;
+      this.weights[position] = plan.drawWeights[index]!;
+      this.hashes[position] = plan.hashes[index]!;
+      this.addresses[position] = plan.addresses[index] ?? null;
+    }
     this.sampler = new WeightedSampler(this.weights);
   }
 
@@ -147,25 +155,53 @@ export interface PlanOptions {
   glue?: RecordGlue | null;
 }
 
+/**
+ * Record indices in address order, for the client-sort trim; in record order when there is no
+ * trim (or no address) to need it.
+ */
+function positionOrder(addresses: Array<Uint8Array | null>, trims: boolean): Uint32Array {
+  const count = addresses.length;
+  const order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  if (!trims || addresses.some((a) => a === null)) return order;
+  if (count < 2 ** 21 && addresses.every((a) => a!.length === 4)) {
+    // IPv4: sort (address << 21) + index as numbers, exact in a double, without a comparator.
+    const keys = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const a = addresses[i]!;
+      keys[i] = (((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0) * 2 ** 21 + i;
+    }
+    keys.sort();
+    for (let i = 0; i < count; i++) order[i] = keys[i]! % 2 ** 21;
+    return order;
+  }
+  return order.sort((a, b) => compareAddresses(addresses[a]!, addresses[b]!) || a - b);
+}
+
 export function makePlan(options: PlanOptions, records: BalancedRecord[]): BalancePlan {
-  const weights = Float64Array.from(records, (r) => r.weight);
-  const addresses = records.map((r) => r.address);
-  const byAddress = Uint32Array.from(records.keys()).sort((a, b) => {
-    const x = addresses[a];
-    const y = addresses[b];
-    return (x && y ? compareAddresses(x, y) : 0) || a - b;
-  });
+  const count = records.length;
+  const weights = new Float64Array(count);
+  const hashes = new Uint32Array(count);
+  const addresses = new Array<Uint8Array | null>(count);
+  const zones = new Array<readonly string[]>(count);
+  for (let i = 0; i < count; i++) {
+    const record = records[i]!;
+    weights[i] = record.weight;
+    hashes[i] = fnv1a(record.key);
+    addresses[i] = record.address;
+    zones[i] = record.zones;
+  }
   const plan: Omit<BalancePlan, 'all'> & { all: RecordGroup | null } = {
     policy: options.policy,
     affinity: options.affinity,
     clientSort: options.clientSort,
     maxAnswers: options.maxAnswers,
     zoneStrict: options.zoneStrict,
-    size: records.length,
+    size: count,
     weights,
-    drawWeights: options.policy === 'shuffle' ? new Float64Array(records.length).fill(1) : finiteTotal(weights),
-    zones: records.map((r) => r.zones),
-    hashes: Uint32Array.from(records, (r) => fnv1a(r.key)),
+    drawWeights: options.policy === 'shuffle' ? new Float64Array(count).fill(1) : finiteTotal(weights),
+    zones,
+    hashes,
     addresses,
     otherZoneRecords: options.otherZoneRecords ?? null,
     glue: options.glue ?? null,
@@ -173,7 +209,7 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
     all: null,
     zoneGroups: new Map(),
   };
-  plan.all = new RecordGroup(byAddress, plan as BalancePlan);
+  plan.all = new RecordGroup(positionOrder(addresses, options.clientSort === 'rfc6724'), plan as BalancePlan);
   return plan as BalancePlan;
 }
 

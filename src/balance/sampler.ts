@@ -134,21 +134,28 @@ function aliasTable(weights: Float64Array, total: number): [Float64Array, Uint32
   const n = weights.length;
   const keep = new Float64Array(n);
   const alias = new Uint32Array(n);
-  const scaled = Float64Array.from(weights, (weight) => (weight * n) / total);
-  const small: number[] = [];
-  const large: number[] = [];
-  for (let i = 0; i < n; i++) (scaled[i]! < 1 ? small : large).push(i);
-  while (small.length > 0 && large.length > 0) {
-    const less = small.pop()!;
-    const more = large.pop()!;
+  const scaled = new Float64Array(n);
+  // Two stacks in one array: those below 1 from the front, the others from the back.
+  const stacks = new Uint32Array(n);
+  let small = 0;
+  let large = n;
+  for (let i = 0; i < n; i++) {
+    scaled[i] = (weights[i]! * n) / total;
+    if (scaled[i]! < 1) stacks[small++] = i;
+    else stacks[--large] = i;
+  }
+  while (small > 0 && large < n) {
+    const less = stacks[--small]!;
+    const more = stacks[large++]!;
     keep[less] = scaled[less]!;
     alias[less] = more;
     scaled[more] = scaled[more]! + scaled[less]! - 1;
-    (scaled[more]! < 1 ? small : large).push(more);
+    if (scaled[more]! < 1) stacks[small++] = more;
+    else stacks[--large] = more;
   }
   // What is left holds 1 up to rounding.
-  for (const i of large) keep[i] = 1;
-  for (const i of small) keep[i] = 1;
+  for (let i = 0; i < small; i++) keep[stacks[i]!] = 1;
+  for (let i = large; i < n; i++) keep[stacks[i]!] = 1;
   return [keep, alias];
 }
 
