@@ -1,86 +1,139 @@
 /**
  * The per-query step of balancing: the order (and choice) of a balanced answer's records for one
- * client. Everything it reads was prepared with the answer; it sorts a few numbers.
+ * client. Everything it reads was prepared with the answer (see plan.ts); it draws only the
+ * records it sends, at most as many as can fit the response, so a query costs O(k log n) for k
+ * records sent, whatever the Service's size.
  *
- * - shuffle: uniform random order.
- * - weighted: each next record drawn with probability weight / remaining weight (an exponential
- *   race: sort by Exp(1) / weight).
+ * - shuffle: uniform random order (every weight 1).
+ * - weighted: each next record drawn with probability weight / remaining weight (sampler.ts).
  * - zone: the client's zone first, each group weighted; other zones dropped when strict.
- * - affinity (sessionAffinity: ClientIP): the race's random numbers come from a hash of client
- *   and record instead (weighted rendezvous hashing): stable per client, in proportion to weights
- *   across clients, and only a removed endpoint's clients move.
+ * - affinity (sessionAffinity: ClientIP): see affinity.ts; the first record is stable per client,
+ *   and the rest of a large group is drawn with a generator seeded by the client.
  * - clientSort rfc6724: keep only records whose common prefix with the client is no longer than
- *   the first's, so glibc's RFC 6724 rule 9 cannot put another one first.
+ *   the first's, so glibc's RFC 6724 rule 9 cannot put another one first. Those that share more
+ *   are one run of positions in address order: the draws after the first skip it.
  */
 import { commonPrefixLength } from '../net/cidr.ts';
-import type { BalancePlan } from './plan.ts';
+import { type BalancePlan, type RecordGroup, groupsForZone, inZone } from './plan.ts';
 import type { Client } from './client.ts';
-import { shuffleInPlace } from './shuffle.ts';
+import { RENDEZVOUS_LIMIT, mix, rendezvousOrder, seededRandom } from './affinity.ts';
 
-function mix(hash: number): number {
-  // murmur3's finaliser: spreads the bits of two combined FNV hashes.
-  hash ^= hash >>> 16;
-  hash = Math.imul(hash, 0x85ebca6b);
-  hash ^= hash >>> 13;
-  hash = Math.imul(hash, 0xc2b2ae35);
-  hash ^= hash >>> 16;
-  return hash >>> 0;
+/** One query's walk through the groups. */
+interface Walk {
+  plan: BalancePlan;
+  client: Client;
+  order: number[];
+  limit: number;
+  random: () => number;
+  /** After the first record, under rfc6724: records sharing this many leading bits with the client are trimmed; -1: none. */
+  trimBits: number;
 }
 
-/** Race times: lower goes first. Exp(1) / weight, from a hash (affinity) or from `random`. */
-function raceTimes(plan: BalancePlan, indices: number[], client: Client, random: () => number): Float64Array {
-  const times = new Float64Array(plan.weights.length);
-  for (const i of indices) {
-    const u = plan.affinity ? (mix((plan.hashes[i] as number) ^ client.hash) + 0.5) / 4294967296 : 1 - random();
-    times[i] = -Math.log(u) / (plan.policy === 'shuffle' ? 1 : (plan.weights[i] as number));
+/** How many records the plan sends at most, within `budget`. */
+function recordLimit(plan: BalancePlan, budget: number): number {
+  let limit = Math.min(budget, plan.size);
+  if (plan.clientSort === 'single') limit = Math.min(limit, 1);
+  if (plan.maxAnswers > 0) limit = Math.min(limit, plan.maxAnswers);
+  return limit;
+}
+
+function groupsFor(plan: BalancePlan, client: Client): RecordGroup[] {
+  if (plan.policy !== 'zone' || client.zone === null) return [plan.all];
+  return groupsForZone(plan, client.zone);
+}
+
+/** Sets the trim the first record calls for: those that share more leading bits with the client go. */
+function trimAfterFirst(walk: Walk, first: number): void {
+  const address = walk.client.address;
+  const own = walk.plan.addresses[first];
+  if (walk.plan.clientSort !== 'rfc6724' || !address || !own || own.length !== address.length) return;
+  const shared = commonPrefixLength(own, address);
+  if (shared < own.length * 8) walk.trimBits = shared + 1;
+}
+
+function trimmed(walk: Walk, index: number): boolean {
+  const own = walk.plan.addresses[index];
+  return walk.trimBits >= 0 && own !== null && own !== undefined && commonPrefixLength(own, walk.client.address!) >= walk.trimBits;
+}
+
+/** A small group under affinity: exact rendezvous order, trimmed. */
+function walkRendezvous(group: RecordGroup, walk: Walk): void {
+  for (const position of rendezvousOrder(group.hashes, group.weights, walk.client.hash)) {
+    if (walk.order.length >= walk.limit) return;
+    const index = group.members[position]!;
+    if (walk.order.length === 0) trimAfterFirst(walk, index);
+    else if (trimmed(walk, index)) continue;
+    walk.order.push(index);
   }
-  return times;
 }
 
-function orderGroup(plan: BalancePlan, indices: number[], client: Client, random: () => number): number[] {
-  if (indices.length < 2) return indices;
-  if (plan.policy === 'shuffle' && !plan.affinity) return shuffleInPlace(indices, random);
-  const times = raceTimes(plan, indices, client, random);
-  return indices.sort((a, b) => (times[a] as number) - (times[b] as number));
-}
-
-function inZone(plan: BalancePlan, index: number, zone: string): boolean {
-  return (plan.zones[index] as readonly string[]).includes(zone);
-}
-
-/** Indices of the records to send, in order. */
-export function orderRecords(plan: BalancePlan, client: Client, random: () => number = Math.random): number[] {
-  const all: number[] = [];
-  for (let i = 0; i < plan.weights.length; i++) all.push(i);
-  let order: number[];
-  if (plan.policy === 'zone' && client.zone !== null) {
-    const zone = client.zone;
-    const same = all.filter((i) => inZone(plan, i, zone));
-    const other = plan.zoneStrict && same.length > 0 ? [] : all.filter((i) => !inZone(plan, i, zone));
-    order = [...orderGroup(plan, same, client, random), ...orderGroup(plan, other, client, random)];
-  } else {
-    order = orderGroup(plan, all, client, random);
+function walkGroup(group: RecordGroup, walk: Walk): void {
+  if (walk.plan.affinity && group.size <= RENDEZVOUS_LIMIT) return walkRendezvous(group, walk);
+  const sampler = group.sampler;
+  sampler.begin();
+  if (walk.order.length === 0) {
+    const ring = walk.plan.affinity ? group.ring() : null;
+    const position = ring ? ring.first(walk.client.hash) : sampler.draw(walk.random);
+    sampler.take(position);
+    walk.order.push(group.members[position]!);
+    trimAfterFirst(walk, group.members[position]!);
   }
-
-  if (plan.clientSort !== 'none' && order.length > 1) {
-    if (plan.clientSort === 'single') order.length = 1;
-    else if (client.address) {
-      const address = client.address;
-      const first = plan.addresses[order[0] as number];
-      if (first) {
-        const limit = commonPrefixLength(first, address);
-        order = order.filter((i) => commonPrefixLength(plan.addresses[i] ?? first, address) <= limit);
-      }
-    }
+  const [skipFrom, skipTo] = walk.trimBits >= 0 ? group.prefixRun(walk.client.address!, walk.trimBits) : [0, 0];
+  while (walk.order.length < walk.limit) {
+    const position = sampler.draw(walk.random, skipFrom, skipTo);
+    if (position < 0) return;
+    sampler.take(position);
+    walk.order.push(group.members[position]!);
   }
-  if (plan.maxAnswers > 0 && order.length > plan.maxAnswers) order.length = plan.maxAnswers;
+}
+
+/**
+ * Indices of the records to send, in order: at most `budget` (what can fit the response, see
+ * balancedBudget), fewer when the plan caps or trims.
+ */
+export function orderRecords(plan: BalancePlan, client: Client, random: () => number = Math.random, budget: number = plan.size): number[] {
+  const order: number[] = [];
+  const limit = recordLimit(plan, budget);
+  if (limit <= 0) return order;
+  const groups = groupsFor(plan, client);
+  const walk: Walk = { plan, client, order, limit, random: plan.affinity ? seededRandom(mix(client.hash)) : random, trimBits: -1 };
+  for (const group of groups) {
+    if (order.length >= limit) break;
+    walkGroup(group, walk);
+  }
   return order;
 }
 
-/** The record bytes to send, in order: SRV records of other zones carry priority 1. */
-export function chooseRecords(plan: BalancePlan, records: readonly Buffer[], client: Client, random: () => number = Math.random): Buffer[] {
-  const order = orderRecords(plan, client, random);
+/** The balanced records a response carries, and the additional records that go with them (null: the answer's own). */
+export interface Choice {
+  records: Buffer[];
+  additional: Buffer[] | null;
+}
+
+/**
+ * The record bytes to send, in order: SRV records of other zones carry priority 1. `answers` from
+ * `from` on are the plan's records. When the plan sends only some of its SRV records, the
+ * additional section carries only their targets' glue.
+ */
+export function chooseRecords(plan: BalancePlan, answers: readonly Buffer[], from: number, client: Client, budget: number, random: () => number = Math.random): Choice {
+  const order = orderRecords(plan, client, random, budget);
   const zone = client.zone;
   const other = plan.otherZoneRecords;
-  return order.map((i) => (other && zone !== null && !inZone(plan, i, zone) ? (other[i] as Buffer) : (records[i] as Buffer)));
+  const records = order.map((i) => (other && zone !== null && !inZone(plan, i, zone) ? other[i]! : answers[from + i]!));
+  return { records, additional: plan.glue && order.length < plan.size ? glueOf(plan, order) : null };
+}
+
+function glueOf(plan: BalancePlan, order: number[]): Buffer[] {
+  const { start, index, additional } = plan.glue!;
+  const seen = new Set<number>();
+  const glue: Buffer[] = [];
+  for (const record of order) {
+    for (let j = start[record]!; j < start[record + 1]!; j++) {
+      const at = index[j]!;
+      if (seen.has(at)) continue;
+      seen.add(at);
+      glue.push(additional[at]!);
+    }
+  }
+  return glue;
 }

@@ -1,8 +1,12 @@
 /**
  * What the balancer needs about each record of a balanced answer, prepared with the answer's
- * bytes so that a query only computes an order.
+ * bytes so that a query only draws the records it sends: the weights' prefix sums, the records
+ * in address order (the client-sort trim leaves out one run of them), per client zone the zone's
+ * records and the others (built on the first query from that zone), a ring for affinity.
  */
 import type { ClientSort, Policy } from './policy.ts';
+import { AffinityRing, RENDEZVOUS_LIMIT, RING_MAX_RECORDS } from './affinity.ts';
+import { WeightedSampler } from './sampler.ts';
 
 export interface BalancedRecord {
   weight: number;
@@ -14,19 +18,122 @@ export interface BalancedRecord {
   address: Uint8Array | null;
 }
 
+/** SRV: the additional records (glue) for each record's target, so a response can carry only those of the records it sends. */
+export interface RecordGlue {
+  /** Record i's glue is `additional[index[j]]` for j in [start[i], start[i + 1]). */
+  start: Uint32Array;
+  index: Uint32Array;
+  additional: readonly Buffer[];
+}
+
+/**
+ * Records drawn from together: all of an answer's, or for a client zone its records or the others.
+ * Positions run in address order under the client-sort trim (else in record order); `members`
+ * maps them to record indices.
+ */
+export class RecordGroup {
+  readonly size: number;
+  /** Record index at each position. */
+  readonly members: Uint32Array;
+  /** Draw weight at each position: the record's weight, or 1 under shuffle. */
+  readonly weights: Float64Array;
+  /** Affinity hash at each position. */
+  readonly hashes: Uint32Array;
+  /** Address at each position (A/AAAA), ascending under the client-sort trim. */
+  readonly addresses: Array<Uint8Array | null>;
+  readonly sampler: WeightedSampler;
+  private affinityRing: AffinityRing | null = null;
+
+  constructor(members: Uint32Array, plan: BalancePlan) {
+    const size = members.length;
+    this.size = size;
+    this.members = members;
+    this.weights = new Float64Array(size);
+    this.hashes = new Uint32Array(size);
+    this.addresses = new Array<Uint8Array | null>(size);
+    for (let position = 0; position < size; position++) {
+      const index = members[position]!;
+      this.weights[position] = plan.drawWeights[index]!;
+      this.hashes[position] = plan.hashes[index]!;
+      this.addresses[position] = plan.addresses[index] ?? null;
+    }
+    this.sampler = new WeightedSampler(this.weights);
+  }
+
+  /** The affinity ring over this group, built on first use; null when the group is small enough for exact rendezvous (or too large for a ring). */
+  ring(): AffinityRing | null {
+    if (this.size <= RENDEZVOUS_LIMIT || this.size >= RING_MAX_RECORDS) return null;
+    this.affinityRing ??= new AffinityRing(this.hashes, this.weights);
+    return this.affinityRing;
+  }
+
+  /**
+   * The positions [from, to) whose address starts with the first `bits` bits of `address`: one
+   * run, since positions are in address order. Two binary searches.
+   */
+  prefixRun(address: Uint8Array, bits: number): [number, number] {
+    const below = (position: number, orEqual: boolean): boolean => {
+      const other = this.addresses[position];
+      if (!other) return false;
+      const order = comparePrefix(other, address, bits);
+      return order < 0 || (orEqual && order === 0);
+    };
+    const search = (orEqual: boolean): number => {
+      let low = 0;
+      let high = this.size;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if (below(middle, orEqual)) low = middle + 1;
+        else high = middle;
+      }
+      return low;
+    };
+    return [search(false), search(true)];
+  }
+}
+
+/** Orders addresses: IPv4 before IPv6, then by their bytes. */
+function compareAddresses(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) return a.length - b.length;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+/** Compares the first `bits` bits of two addresses of one family; other families by length, as compareAddresses. */
+function comparePrefix(a: Uint8Array, b: Uint8Array, bits: number): number {
+  if (a.length !== b.length) return a.length - b.length;
+  const whole = bits >> 3;
+  for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  const rest = bits & 7;
+  if (rest === 0) return 0;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (a[whole]! & mask) - (b[whole]! & mask);
+}
+
 export interface BalancePlan {
   policy: Policy;
   affinity: boolean;
   clientSort: ClientSort;
   maxAnswers: number;
   zoneStrict: boolean;
+  /** How many records. */
+  size: number;
   weights: Float64Array;
+  /** What the draws use: the weights, or 1 each under shuffle. */
+  drawWeights: Float64Array;
   zones: Array<readonly string[]>;
   /** FNV-1a of each record's key. */
   hashes: Uint32Array;
   addresses: Array<Uint8Array | null>;
   /** SRV under the zone policy: the same records with priority 1, sent for other-zone targets. */
   otherZoneRecords: Buffer[] | null;
+  glue: RecordGlue | null;
+  /** The label of lbdns_balanced_answers_total. */
+  metricLabel: string;
+  /** Every record. */
+  all: RecordGroup;
+  /** Per client zone, the groups in the order they are drawn from: built on first use. */
+  zoneGroups: Map<string, RecordGroup[]>;
 }
 
 export function fnv1a(text: string): number {
@@ -45,21 +152,101 @@ export interface PlanOptions {
   maxAnswers: number;
   zoneStrict: boolean;
   otherZoneRecords?: Buffer[] | null;
+  glue?: RecordGlue | null;
+}
+
+/**
+ * Record indices in address order, for the client-sort trim; in record order when there is no
+ * trim (or no address) to need it.
+ */
+function positionOrder(addresses: Array<Uint8Array | null>, trims: boolean): Uint32Array {
+  const count = addresses.length;
+  const order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  if (!trims || addresses.some((a) => a === null)) return order;
+  if (count < 2 ** 21 && addresses.every((a) => a!.length === 4)) {
+    // IPv4: sort (address << 21) + index as numbers, exact in a double, without a comparator.
+    const keys = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const a = addresses[i]!;
+      keys[i] = (((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0) * 2 ** 21 + i;
+    }
+    keys.sort();
+    for (let i = 0; i < count; i++) order[i] = keys[i]! % 2 ** 21;
+    return order;
+  }
+  return order.sort((a, b) => compareAddresses(addresses[a]!, addresses[b]!) || a - b);
 }
 
 export function makePlan(options: PlanOptions, records: BalancedRecord[]): BalancePlan {
-  return {
+  const count = records.length;
+  const weights = new Float64Array(count);
+  const hashes = new Uint32Array(count);
+  const addresses = new Array<Uint8Array | null>(count);
+  const zones = new Array<readonly string[]>(count);
+  for (let i = 0; i < count; i++) {
+    const record = records[i]!;
+    weights[i] = record.weight;
+    hashes[i] = fnv1a(record.key);
+    addresses[i] = record.address;
+    zones[i] = record.zones;
+  }
+  const plan: Omit<BalancePlan, 'all'> & { all: RecordGroup | null } = {
     policy: options.policy,
     affinity: options.affinity,
     clientSort: options.clientSort,
     maxAnswers: options.maxAnswers,
     zoneStrict: options.zoneStrict,
-    weights: Float64Array.from(records, (r) => r.weight),
-    zones: records.map((r) => r.zones),
-    hashes: Uint32Array.from(records, (r) => fnv1a(r.key)),
-    addresses: records.map((r) => r.address),
+    size: count,
+    weights,
+    drawWeights: options.policy === 'shuffle' ? new Float64Array(count).fill(1) : finiteTotal(weights),
+    zones,
+    hashes,
+    addresses,
     otherZoneRecords: options.otherZoneRecords ?? null,
+    glue: options.glue ?? null,
+    metricLabel: options.affinity ? `${options.policy}+affinity` : options.policy,
+    all: null,
+    zoneGroups: new Map(),
   };
+  plan.all = new RecordGroup(positionOrder(addresses, options.clientSort === 'rfc6724'), plan as BalancePlan);
+  return plan as BalancePlan;
+}
+
+/** The weights, scaled down when their total would not be a finite number (prefix sums must be). */
+function finiteTotal(weights: Float64Array): Float64Array {
+  let total = 0;
+  let max = 0;
+  for (const weight of weights) {
+    total += weight;
+    max = Math.max(max, weight);
+  }
+  return Number.isFinite(total) ? weights : weights.map((weight) => weight / max);
+}
+
+export function inZone(plan: BalancePlan, index: number, zone: string): boolean {
+  return (plan.zones[index] as readonly string[]).includes(zone);
+}
+
+/** Client zones remembered per plan; they come from the settings, so this is only a backstop. */
+const ZONE_GROUPS_LIMIT = 64;
+
+/**
+ * The groups a client in `zone` draws from, in order: the zone's records (weighted among
+ * themselves), then the others unless strict; every record when none is in the zone.
+ */
+export function groupsForZone(plan: BalancePlan, zone: string): RecordGroup[] {
+  let groups = plan.zoneGroups.get(zone);
+  if (groups) return groups;
+  const same: number[] = [];
+  const other: number[] = [];
+  for (const index of plan.all.members) (inZone(plan, index, zone) ? same : other).push(index);
+  if (same.length === 0) groups = [plan.all];
+  else if (plan.zoneStrict || other.length === 0) groups = [new RecordGroup(Uint32Array.from(same), plan)];
+  else groups = [new RecordGroup(Uint32Array.from(same), plan), new RecordGroup(Uint32Array.from(other), plan)];
+  if (plan.zoneGroups.size >= ZONE_GROUPS_LIMIT) plan.zoneGroups.clear();
+  plan.zoneGroups.set(zone, groups);
+  return groups;
 }
 
 /** A plan that changes nothing but the order: a uniform shuffle of everything (the default). */

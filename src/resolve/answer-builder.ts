@@ -1,6 +1,6 @@
 /** Turns records into the prepared form: bytes encoded once, compressed against the question. */
 import { RCode, RRType } from '../wire/constants.ts';
-import type { PreparedAnswer } from '../wire/message.ts';
+import { type PreparedAnswer, layoutAnswer } from '../wire/message.ts';
 import { encodeName, encodeNameAgainst } from '../wire/name.ts';
 import { encodeRecord, rdata } from '../wire/records.ts';
 import { ipFamily } from '../net/ip.ts';
@@ -49,10 +49,11 @@ export class RecordEncoder {
 }
 
 export function positive(answers: Buffer[], additional: Buffer[] = [], balancedFrom = 0, plan: BalancePlan | null = null): PreparedAnswer {
-  return { rcode: RCode.NOERROR, authoritative: true, answers, balancedFrom, plan, authority: [], additional };
+  const layout = layoutAnswer(answers, balancedFrom, additional, plan === null);
+  return { rcode: RCode.NOERROR, authoritative: true, answers, balancedFrom, plan, authority: [], additional, layout };
 }
 
 /** NODATA (NOERROR, no answers) or NXDOMAIN, with the zone's SOA for negative caching (RFC 2308). */
 export function negative(rcode: number, soa: Buffer): PreparedAnswer {
-  return { rcode, authoritative: true, answers: [], balancedFrom: 0, plan: null, authority: [soa], additional: [] };
+  return { rcode, authoritative: true, answers: [], balancedFrom: 0, plan: null, authority: [soa], additional: [], layout: null };
 }

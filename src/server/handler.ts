@@ -3,11 +3,11 @@
  * Synchronous on purpose: a cache hit awaits nothing and allocates only the response.
  */
 import type { Logger } from 'pino';
-import { shuffleInPlace } from '../balance/shuffle.ts';
-import { chooseRecords } from '../balance/order.ts';
+import { chooseShuffled } from '../balance/shuffle.ts';
+import { type Choice, chooseRecords } from '../balance/order.ts';
 import { ClientClassifier } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
-import { type FixedAnswer, type PreparedAnswer, type ResponseHead, fixAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
+import { type FixedAnswer, type PreparedAnswer, type ResponseHead, type ResponseOptions, answerLayout, balancedBudget, fixAnswer, layoutAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
@@ -226,10 +226,10 @@ export class QueryHandler {
     if (routed.chase && this.forwarder && this.mayRecurse(client)) return this.chase(request, query ?? wholeQuery(head as CommonQuery, cached.qname), routed, routed.chase, client, limit);
     if (routed.rcode === RCode.NXDOMAIN && this.autopath) {
       const found = this.autopath.attempt(query ?? wholeQuery(head as CommonQuery, cached.qname), cached.zone, client, this.mayRecurse(client));
-      if (found instanceof Promise) return found.then((answer) => writeResponse(request, head, answer ?? routed, this.choose(answer ?? routed, client), options));
-      if (found) return writeResponse(request, head, found, this.choose(found, client), options);
+      if (found instanceof Promise) return found.then((answer) => this.respond(request, head, answer ?? routed, client, options));
+      if (found) return this.respond(request, head, found, client, options);
     }
-    return writeResponse(request, head, routed, this.choose(routed, client), options);
+    return this.respond(request, head, routed, client, options);
   }
 
   /** An answer every client gets alike, as one run of bytes; null for those that need the query (autopath, forwarding). */
@@ -243,17 +243,29 @@ export class QueryHandler {
     const response = await this.forwarder!.lookupName(target, query.qtype, query.edns?.dnssecOk ?? false, client);
     const records = response && response.rcode === RCode.NOERROR ? answerRecordsFor(response, query.qname, encodeNameAgainst) : null;
     const complete = records ? { ...answer, answers: [...answer.answers, ...records], balancedFrom: answer.answers.length + records.length } : answer;
-    return writeResponse(request, query, complete, this.choose(complete, client), { limit, advertisedUdpSize: this.settings.maxUdpSize });
+    return this.respond(request, query, complete, client, { limit, advertisedUdpSize: this.settings.maxUdpSize });
   }
 
-  /** The balanced records for this client, in order; null when there is nothing to reorder. */
-  private choose(answer: PreparedAnswer, client: string): Buffer[] | null {
-    const records = answer.answers.length === answer.balancedFrom ? null : answer.answers.slice(answer.balancedFrom);
-    if (records === null) return null;
+  /** The response with the answer's balanced records chosen and ordered for this client. */
+  private respond(request: Buffer, head: ResponseHead, answer: PreparedAnswer, client: string, options: ResponseOptions): Buffer {
+    const chosen = this.choose(answer, client, head, options.limit);
+    return writeResponse(request, head, answer, chosen?.records ?? null, options, chosen?.additional ?? null);
+  }
+
+  /**
+   * The balanced records for this client, in order, only as many as the response can carry (one
+   * more when they do not all fit, so it truncates); null when there is nothing to reorder.
+   */
+  private choose(answer: PreparedAnswer, client: string, head: ResponseHead, limit: number): Choice | null {
+    const count = answer.answers.length - answer.balancedFrom;
+    if (count === 0 || (count === 1 && !answer.plan)) return null;
+    const layout = answerLayout(answer);
+    const budget = balancedBudget(head, answer, layout, limit);
     if (answer.plan) {
-      this.metrics?.balanced(answer.plan.affinity ? `${answer.plan.policy}+affinity` : answer.plan.policy);
-      return chooseRecords(answer.plan, records, this.clients.classify(client));
+      this.metrics?.balanced(answer.plan.metricLabel);
+      return chooseRecords(answer.plan, answer.answers, answer.balancedFrom, this.clients.classify(client), budget);
     }
-    return records.length < 2 ? null : shuffleInPlace(records);
+    const order = layout.shuffleOrder ?? (layoutAnswer(answer.answers, answer.balancedFrom, answer.additional, true).shuffleOrder as Uint32Array);
+    return { records: chooseShuffled(answer.answers, answer.balancedFrom, order, budget), additional: null };
   }
 }

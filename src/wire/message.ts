@@ -22,6 +22,28 @@ export interface PreparedAnswer {
   chase?: string;
   authority: Buffer[];
   additional: Buffer[];
+  /**
+   * Sizes and shuffle state of the records, prepared with them (layoutAnswer); absent: worked
+   * out per response. A copy that changes the balanced records or the additional ones must
+   * drop it (a changed count or additional array is noticed).
+   */
+  layout?: AnswerLayout | null;
+}
+
+/**
+ * What a response needs to know about a prepared answer without walking every record: a large
+ * Service's answer holds thousands of records, of which a response sends a few dozen.
+ */
+export interface AnswerLayout {
+  /** How many balanced records (answers[balancedFrom..]) it describes: a copy that changes them no longer matches. */
+  balancedCount: number;
+  /** The shortest balanced record: at most room / this many fit. */
+  minBalancedLength: number;
+  /** The additional records it describes, and their length. */
+  additional: readonly Buffer[];
+  additionalLength: number;
+  /** Answers without a plan: the balanced records' indices, a permutation partial shuffles keep reusing. */
+  shuffleOrder: Uint32Array | null;
 }
 
 /** What a response echoes from its query. */
@@ -44,10 +66,44 @@ const OPT_SIZE = 11;
 /** The balanced records to send, in order, in place of `answers[balancedFrom..]`; null: as prepared. */
 export type ChosenRecords = readonly Buffer[] | null;
 
-export function sumLength(records: Buffer[]): number {
+export function sumLength(records: readonly Buffer[]): number {
   let total = 0;
   for (const record of records) total += record.length;
   return total;
+}
+
+/** The layout of an answer's records; `shuffled`: it has no plan, responses shuffle it. */
+export function layoutAnswer(answers: readonly Buffer[], balancedFrom: number, additional: readonly Buffer[], shuffled: boolean): AnswerLayout {
+  let minBalancedLength = Infinity;
+  for (let i = balancedFrom; i < answers.length; i++) minBalancedLength = Math.min(minBalancedLength, answers[i]!.length);
+  const balancedCount = answers.length - balancedFrom;
+  return {
+    balancedCount,
+    minBalancedLength,
+    additional,
+    additionalLength: sumLength(additional),
+    shuffleOrder: shuffled && balancedCount > 1 ? Uint32Array.from({ length: balancedCount }, (_, i) => i) : null,
+  };
+}
+
+/** The answer's layout, or a fresh one when it has none that matches (an answer assembled per query). */
+export function answerLayout(answer: PreparedAnswer): AnswerLayout {
+  const layout = answer.layout;
+  if (layout && layout.balancedCount === answer.answers.length - answer.balancedFrom) return layout;
+  return layoutAnswer(answer.answers, answer.balancedFrom, answer.additional, answer.plan === null);
+}
+
+/**
+ * How many balanced records a response within `limit` needs at most: all that fit, and one more
+ * when not all do, so that writeResponse sees it does not fit and truncates as for the whole
+ * answer. The records before them (a CNAME) are summed; the balanced ones are bounded by the
+ * shortest one's length.
+ */
+export function balancedBudget(head: ResponseHead, answer: PreparedAnswer, layout: AnswerLayout, limit: number): number {
+  let room = limit - head.questionEnd - (head.edns ? OPT_SIZE : 0);
+  for (let i = 0; i < answer.balancedFrom; i++) room -= answer.answers[i]!.length;
+  const fit = room < 0 ? 0 : Math.floor(room / layout.minBalancedLength);
+  return Math.min(layout.balancedCount, fit + 1);
 }
 
 // Direct byte stores and TypedArray#set: Buffer's writeUInt16BE and copy check their arguments
@@ -105,7 +161,11 @@ function place(out: Buffer, at: number, records: readonly Buffer[], count: numbe
   return at;
 }
 
-export function writeResponse(request: Buffer, head: ResponseHead, answer: PreparedAnswer, chosen: ChosenRecords, options: ResponseOptions): Buffer {
+/**
+ * `chosenAdditional`: the additional records to send instead of the answer's own (the glue of
+ * the chosen records).
+ */
+export function writeResponse(request: Buffer, head: ResponseHead, answer: PreparedAnswer, chosen: ChosenRecords, options: ResponseOptions, chosenAdditional: readonly Buffer[] | null = null): Buffer {
   const questionLength = head.questionEnd - HEADER_SIZE;
   const optLength = head.edns ? OPT_SIZE : 0;
   const from = answer.balancedFrom;
@@ -114,14 +174,15 @@ export function writeResponse(request: Buffer, head: ResponseHead, answer: Prepa
 
   let answerBytes = 0;
   for (let i = 0; i < answerCount; i++) answerBytes += recordAt(i).length;
+  const additional = chosenAdditional ?? answer.additional;
   const authorityBytes = sumLength(answer.authority);
-  const additionalBytes = sumLength(answer.additional);
+  const additionalBytes = !chosenAdditional && answer.layout?.additional === additional ? answer.layout.additionalLength : sumLength(additional);
   const fixed = HEADER_SIZE + questionLength + optLength;
   let total = fixed + answerBytes + authorityBytes + additionalBytes;
 
   let sentAnswers = answerCount;
   let sentAuthority = answer.authority.length;
-  let sentAdditional = answer.additional.length;
+  let sentAdditional = additional.length;
   let truncated = false;
   if (total > options.limit) {
     // Keep whole answer records while they fit (useful to clients that never retry over TCP),
@@ -144,7 +205,7 @@ export function writeResponse(request: Buffer, head: ResponseHead, answer: Prepa
   at = place(out, at, answer.answers, chosen ? Math.min(sentAnswers, from) : sentAnswers);
   if (chosen && sentAnswers > from) at = place(out, at, chosen, sentAnswers - from);
   at = place(out, at, answer.authority, sentAuthority);
-  at = place(out, at, answer.additional, sentAdditional);
+  at = place(out, at, additional, sentAdditional);
   if (head.edns) writeOpt(out, at, answer.rcode, head.edns, options.advertisedUdpSize);
   return out;
 }

@@ -5,7 +5,7 @@ import * as dnsPacket from 'dns-packet';
 import { decode } from '../helpers/dns-client.ts';
 import { decodeName, encodeName, encodeNameAgainst, NameError } from '../../src/wire/name.ts';
 import { parseQuery, questionKeyBytes, readCommonQuery, sameQuestion } from '../../src/wire/query.ts';
-import { fixAnswer, writeFixedResponse, writeResponse, writeBareResponse, type PreparedAnswer } from '../../src/wire/message.ts';
+import { answerLayout, balancedBudget, fixAnswer, writeFixedResponse, writeResponse, writeBareResponse, type PreparedAnswer } from '../../src/wire/message.ts';
 import { RecordEncoder, negative, positive } from '../../src/resolve/answer-builder.ts';
 import { RCode, RRType } from '../../src/wire/constants.ts';
 
@@ -180,6 +180,31 @@ describe('writeResponse', () => {
     assert.ok(reply.flag_tc);
     assert.equal(reply.answers?.length, 3);
     assert.equal(reply.additionals?.length, 0);
+  });
+
+  it('asks for all the balanced records that fit, and one more when not all do, so the response truncates', () => {
+    const request = question(qname, 'SRV');
+    const parsed = parseQuery(request);
+    assert.ok(parsed.kind === 'query');
+    const many = Array.from({ length: 50 }, (_, i) => encoder.srv(qname, 0, 1, 5000 + i, `db-${i}.db.default.svc.cluster.local`, 5));
+    const answer = positive(many, []);
+    for (const limit of [100, 512, 1232, 4000]) {
+      const budget = balancedBudget(parsed.query, answer, answerLayout(answer), limit);
+      const chosen = many.slice(0, budget);
+      const reply = decode(writeResponse(request, parsed.query, answer, chosen, { limit, advertisedUdpSize: 1232 }));
+      let fit = 0;
+      for (let room = limit - request.length; fit < many.length && many[fit]!.length <= room; fit++) room -= many[fit]!.length;
+      assert.equal(reply.answers?.length, Math.min(fit, many.length), `limit ${limit}`);
+      assert.equal(reply.flag_tc, fit < many.length, `limit ${limit}: TC when not all fit`);
+    }
+  });
+
+  it('sends the chosen records’ additional records in place of the answer’s own', () => {
+    const request = question(qname, 'SRV');
+    const parsed = parseQuery(request);
+    assert.ok(parsed.kind === 'query');
+    const reply = decode(writeResponse(request, parsed.query, prepared, [srvs[1]!], { limit: 65535, advertisedUdpSize: 1232 }, [glue[1]!]));
+    assert.deepEqual(reply.additionals?.map((a) => a.name), ['db-1.db.default.svc.cluster.local']);
   });
 
   it('writes bare error responses with the question echoed', () => {
