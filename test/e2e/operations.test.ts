@@ -58,10 +58,28 @@ describe('settings from a ConfigMap', () => {
       assert.match(metrics, /^lbdns_config_reloads_total\{result="failure"\} 1$/m);
       assert.match(metrics, /^lbdns_config_last_reload_successful 0$/m);
 
-      mount.update('ttl: 7\nkubernetes:\n  pageSize: 100\n');
-      const restart = await server.waitForLog((l) => l.msg === 'these settings take effect only after a restart', 3000);
-      assert.deepEqual(restart.keys, ['kubernetes']);
+      mount.update('ttl: 7\n');
       await within(2000, async () => (await ttlOf(server.port)) === 7);
+      const recovered = await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text();
+      assert.match(recovered, /^lbdns_config_last_reload_successful 1$/m, 'a good version after a bad one');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('applies an update’s other keys at once and leaves the keys it says need a restart as they were', { todo: 'a reload hands namespaces and pods to the new handler at once, while the log says they wait for a restart' }, async () => {
+    const mount = configMapMount('ttl: 5\n');
+    const server = await startLbdns({ config: mount.path });
+    // A Service in the namespace both versions serve carries the TTL that shows the update applied.
+    const shopTtl = async () => (await query(server.port, 'idle.shop.svc.cluster.local', 'A')).answers?.[0]?.ttl;
+    try {
+      mount.update('ttl: 7\nnamespaces: [shop]\npods: disabled\n');
+      const restart = await server.waitForLog((l) => l.msg === 'these settings take effect only after a restart', 3000);
+      assert.deepEqual(restart.keys, ['namespaces', 'pods']);
+      await within(2000, async () => (await shopTtl()) === 7);
+      // What the log line claims: until a restart, every namespace and pod names are still served.
+      assert.deepEqual(answerData(await query(server.port, 'web.default.svc.cluster.local', 'A'), 'A'), ['10.96.0.20'], 'namespaces: [shop] waits for a restart');
+      assert.deepEqual(answerData(await query(server.port, '10-244-0-11.default.pod.cluster.local', 'A'), 'A'), ['10.244.0.11'], 'pods: disabled waits for a restart');
     } finally {
       await server.stop();
     }
