@@ -31,16 +31,22 @@ export class ResponseRateLimiter {
     this.settings = settings;
   }
 
-  /** `answerKey` identifies the response (name, type, rcode). */
-  decide(client: string, answerKey: string, now = Date.now()): RateDecision {
+  /**
+   * `answerKey` identifies the response (name, type, rcode). `now` is in milliseconds of a
+   * monotonic clock: a wall clock stepped back would put every bucket in debt for the step.
+   */
+  decide(client: string, answerKey: string, now = performance.now()): RateDecision {
     const rate = this.settings.responsesPerSecond;
+    // A bucket holds one second's worth, and at least one response, so a rate below 1/s still sends.
+    const capacity = Math.max(1, rate);
     const key = `${clientPrefixKey(client, this.settings.ipv4PrefixLength, this.settings.ipv6PrefixLength)} ${answerKey}`;
     let bucket = this.buckets.get(key);
     if (!bucket) {
-      bucket = { tokens: rate, updated: now, limited: 0 };
+      bucket = { tokens: capacity, updated: now, limited: 0 };
       this.buckets.set(key, bucket);
     }
-    bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.updated) / 1000) * rate);
+    // Time that went backwards refills nothing, and counts again from where it now stands.
+    bucket.tokens = Math.min(capacity, bucket.tokens + (Math.max(0, now - bucket.updated) / 1000) * rate);
     bucket.updated = now;
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;

@@ -36,7 +36,7 @@ describe('ResponseRateLimiter: the bucket', () => {
     assert.deepEqual(burst(limiter, '10.0.0.1', 1, 5_000), ['drop']);
   });
 
-  it('refills as usual after the clock steps back', { todo: 'time is Date.now(): a step back of the wall clock puts every bucket in debt (an hour back silences a client’s answer for an hour)' }, () => {
+  it('refills as usual after the clock steps back', () => {
     const limiter = new ResponseRateLimiter(SETTINGS);
     burst(limiter, '10.0.0.1', 2, 3_600_000);
     burst(limiter, '10.0.0.1', 1, 0);
@@ -51,7 +51,7 @@ describe('ResponseRateLimiter: the bucket', () => {
     assert.deepEqual(burst(limiter, '10.0.0.1', 2, 0, '1 nope.example.com 3'), ['send', 'send']);
   });
 
-  it('allows a rate below one response a second', { todo: 'a bucket never holds more than the rate, so below 1/s it never holds a whole token: every response is dropped' }, () => {
+  it('allows a rate below one response a second', () => {
     const limiter = new ResponseRateLimiter({ ...SETTINGS, responsesPerSecond: 0.5 });
     assert.equal(limiter.decide('10.0.0.1', ANSWER, 0), 'send', 'the first response');
     assert.equal(limiter.decide('10.0.0.1', ANSWER, 1000), 'drop');
