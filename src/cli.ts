@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { Server } from 'node:net';
 import { createLogger } from './log.ts';
 import { type FlagOverrides, type SettingsText, parseSettingsText, readSettingsText } from './settings/load.ts';
-import { keysNeedingRestart, watchSettings } from './settings/reload.ts';
+import { applicableNow, watchSettings } from './settings/reload.ts';
 import { SettingsError, type Settings } from './settings/schema.ts';
 import { ClusterView } from './view/cluster-view.ts';
 import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
@@ -144,9 +144,9 @@ export async function main(argv: string[]): Promise<void> {
           settingsFile.digest,
           settingsFlags(flags),
           log,
-          (next) => {
-            const restart = keysNeedingRestart(current, next);
-            if (restart.length > 0) log.warn({ keys: restart }, 'these settings take effect only after a restart');
+          (published) => {
+            const { settings: next, pendingRestart } = applicableNow(current, published);
+            if (pendingRestart.length > 0) log.warn({ keys: pendingRestart }, 'these settings take effect only after a restart');
             local?.reload(next);
             workers?.reload(next);
             log.level = next.logLevel;

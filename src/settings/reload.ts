@@ -64,3 +64,15 @@ const RESTART_KEYS = ['workers', 'listen', 'ops', 'tcp', 'source', 'objects', 'k
 export function keysNeedingRestart(before: Settings, after: Settings): string[] {
   return RESTART_KEYS.filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
 }
+
+/**
+ * What a reload can apply while running: `next`, except that the keys which take effect only at
+ * start keep their running values, so nothing is half applied (the Kubernetes watch would still
+ * filter by the old namespaces, and pods would not be watched) until the restart the log asks for.
+ */
+export function applicableNow(running: Settings, next: Settings): { settings: Settings; pendingRestart: string[] } {
+  const pendingRestart = keysNeedingRestart(running, next);
+  const settings: Record<string, unknown> = { ...next };
+  for (const key of pendingRestart) settings[key] = running[key as keyof Settings];
+  return { settings: settings as Settings, pendingRestart };
+}
