@@ -6,11 +6,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { projectRoot } from '../helpers/lbdns-process.ts';
 import { parseSettings } from '../../src/settings/schema.ts';
+
 
 const haveKubectl = (() => {
   try {
@@ -44,6 +46,33 @@ async function modelFor(object: K8sObject): Promise<new (data: unknown) => { val
 
 const find = (objects: K8sObject[], kind: string, name?: string) => objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
 
+/** A Deployment or DaemonSet, loosely typed. */
+interface Workload {
+  metadata: { labels?: Record<string, string> };
+  spec: { replicas?: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: Record<string, any> } };
+}
+
+/** What kubeadm installs for cluster DNS (test/deploy/fixtures/kubeadm-kube-dns.yaml). */
+function kubeadmObjects(): K8sObject[] {
+  return parseAllDocuments(readFileSync(join(projectRoot, 'test/deploy/fixtures/kubeadm-kube-dns.yaml'), 'utf8')).map((d) => d.toJS() as K8sObject);
+}
+
+/** `existing` after kubectl's strategic merge of `patch` into it (offline: kubectl patch --local). */
+function strategicMerge(existing: K8sObject, patch: K8sObject): K8sObject {
+  const dir = mkdtempSync(join(tmpdir(), 'lbdns-merge-'));
+  try {
+    writeFileSync(join(dir, 'existing.json'), JSON.stringify(existing));
+    writeFileSync(join(dir, 'patch.json'), JSON.stringify(patch));
+    const merged = execFileSync('kubectl', ['patch', '--local', '-f', join(dir, 'existing.json'), '--type', 'strategic', '--patch-file', join(dir, 'patch.json'), '-o', 'json'], { encoding: 'utf8' });
+    return JSON.parse(merged) as K8sObject;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Whether an equality selector (a Service's, or matchLabels) selects pods with these labels. */
+const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([key, value]) => labels[key] === value);
+
 describe('deploy/ overlays', { skip }, () => {
   for (const overlay of ['replacement', 'stub', 'node-local']) {
     it(`${overlay}: renders, validates against the Kubernetes schemas, and its settings pass lbdns's validation`, async () => {
@@ -63,27 +92,57 @@ describe('deploy/ overlays', { skip }, () => {
     });
   }
 
-  it('replacement: the kube-dns Service at the cluster DNS IP and a hardened, spread Deployment', () => {
+  it('replacement: a hardened Deployment whose pods kube-dns selects, and no Service of its own', () => {
     const objects = render('replacement');
-    const service = find(objects, 'Service', 'kube-dns') as unknown as { metadata: { labels: Record<string, string> }; spec: { clusterIP: string; ports: Array<{ port: number; protocol: string }> } };
-    assert.equal(service.metadata.labels['k8s-app'], 'kube-dns');
-    assert.equal(service.spec.clusterIP, '10.96.0.10');
-    assert.deepEqual(service.spec.ports.filter((p) => p.port === 53).map((p) => p.protocol).sort(), ['TCP', 'UDP']);
-    const deployment = find(objects, 'Deployment', 'lbdns') as unknown as { spec: { replicas: number; template: { spec: Record<string, any> } } };
+    assert.equal(objects.filter((o) => o.kind === 'Service').length, 0, 'the overlay leaves the kube-dns Service to kubeadm');
+    const deployment = find(objects, 'Deployment', 'lbdns') as unknown as Workload;
     const pod = deployment.spec.template.spec;
-    assert.ok(deployment.spec.replicas >= 2);
-    assert.equal(pod.priorityClassName, 'system-cluster-critical');
-    assert.equal(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey, 'kubernetes.io/hostname');
     assert.equal(pod.securityContext.runAsNonRoot, true);
     const container = pod.containers[0];
     assert.equal(container.securityContext.readOnlyRootFilesystem, true);
     assert.deepEqual(container.securityContext.capabilities, { add: ['NET_BIND_SERVICE'], drop: ['ALL'] });
     assert.equal(container.readinessProbe.httpGet.path, '/ready');
     assert.equal(container.livenessProbe.httpGet.path, '/health');
-    assert.ok(container.resources.requests.cpu && container.resources.limits.memory);
     assert.ok(find(objects, 'PodDisruptionBudget'));
     assert.ok(find(objects, 'HorizontalPodAutoscaler'));
     assert.ok(pod.volumes.some((v: { configMap?: { name: string } }) => v.configMap?.name === 'lbdns'));
+  });
+
+  it('replacement: after `kubectl apply` onto kubeadm\'s objects, kube-dns selects the lbdns pods and its ports reach them', () => {
+    const cluster = kubeadmObjects();
+    const rendered = render('replacement');
+    // What the apply leaves in the cluster: rendered objects kubeadm also has are merged into
+    // kubeadm's (its objects carry no last-applied annotation, so apply's three-way merge has no
+    // original and its patch is the rendered object itself), the others are created as rendered.
+    const after = cluster.map((existing) => {
+      const mine = rendered.find((o) => o.kind === existing.kind && o.metadata.name === existing.metadata.name && (o.metadata.namespace ?? 'kube-system') === existing.metadata.namespace);
+      return mine ? strategicMerge(existing, mine) : existing;
+    });
+    const service = find(after, 'Service', 'kube-dns') as unknown as { spec: { selector: Record<string, string>; clusterIP: string; ports: Array<{ port: number; targetPort: number | string; protocol: string }> } };
+    const lbdns = find(rendered, 'Deployment', 'lbdns') as unknown as Workload;
+    const podLabels = lbdns.spec.template.metadata.labels;
+    assert.ok(selects(service.spec.selector, podLabels), `kube-dns selects ${JSON.stringify(service.spec.selector)}, lbdns pods have ${JSON.stringify(podLabels)}`);
+    assert.equal(service.spec.clusterIP, '10.96.0.10', 'the cluster DNS IP kubelet hands pods is untouched');
+    const containerPorts = lbdns.spec.template.spec.containers[0].ports as Array<{ name: string; containerPort: number; protocol: string }>;
+    for (const port of service.spec.ports) {
+      assert.ok(
+        containerPorts.some((p) => p.protocol === port.protocol && (p.containerPort === port.targetPort || p.name === port.targetPort)),
+        `kube-dns port ${port.port}/${port.protocol} → ${port.targetPort} lands on an lbdns container port`,
+      );
+    }
+  });
+
+  it('replacement: lbdns\'s own selectors leave CoreDNS\'s pods alone, and kubeadm still finds one DNS Deployment', () => {
+    const rendered = render('replacement');
+    const coredns = find(kubeadmObjects(), 'Deployment', 'coredns') as unknown as Workload;
+    const corednsPodLabels = coredns.spec.template.metadata.labels;
+    const deployment = find(rendered, 'Deployment', 'lbdns') as unknown as Workload;
+    const pdb = find(rendered, 'PodDisruptionBudget', 'lbdns') as unknown as { spec: { selector: { matchLabels: Record<string, string> } } };
+    assert.ok(selects(deployment.spec.selector.matchLabels, deployment.spec.template.metadata.labels));
+    assert.ok(!selects(deployment.spec.selector.matchLabels, corednsPodLabels), 'the lbdns Deployment does not adopt CoreDNS pods');
+    assert.ok(!selects(pdb.spec.selector.matchLabels, corednsPodLabels), 'the lbdns disruption budget does not count CoreDNS pods');
+    // kubeadm lists Deployments labelled k8s-app=kube-dns to find CoreDNS on upgrade, and fails on two.
+    assert.equal(deployment.metadata.labels?.['k8s-app'], undefined);
   });
 
   it('stub: its own Service and a Corefile snippet that forwards the sub-zone lbdns serves', () => {
