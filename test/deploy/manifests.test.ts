@@ -7,12 +7,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { projectRoot } from '../helpers/lbdns-process.ts';
 import { parseSettings } from '../../src/settings/schema.ts';
-
+import { forwardHost, parseCorefile } from './corefile.ts';
 
 const haveKubectl = (() => {
   try {
@@ -145,13 +146,25 @@ describe('deploy/ overlays', { skip }, () => {
     assert.equal(deployment.metadata.labels?.['k8s-app'], undefined);
   });
 
-  it('stub: its own Service and a Corefile snippet that forwards the sub-zone lbdns serves', () => {
+  it('stub: its own Service at a fixed ClusterIP, and a Corefile block that forwards the sub-zone there without caching', () => {
     const objects = render('stub');
-    assert.ok(find(objects, 'Service', 'lbdns'));
+    const service = find(objects, 'Service', 'lbdns') as unknown as { spec: { clusterIP: string } };
+    assert.ok(isIP(service.spec.clusterIP), 'CoreDNS forwards to addresses only');
     const settings = parseSettings(parseYaml((find(objects, 'ConfigMap', 'lbdns') as unknown as { data: Record<string, string> }).data['lbdns.yaml']!));
-    const snippet = readFileSync(join(projectRoot, 'deploy/overlays/stub/Corefile.snippet'), 'utf8');
-    assert.match(snippet, new RegExp(`^${settings.zones[0]!.replaceAll('.', '\\.')}:53 \\{`, 'm'));
-    assert.match(snippet, /forward \. lbdns\.kube-system\.svc\.cluster\.local:53/);
+    const blocks = parseCorefile(readFileSync(join(projectRoot, 'deploy/overlays/stub/Corefile.snippet'), 'utf8'));
+    assert.equal(blocks.length, 1);
+    const block = blocks[0]!;
+    assert.deepEqual(block.keys, [`${settings.zones[0]}:53`]);
+    const forward = block.directives.filter((d) => d.name === 'forward');
+    assert.equal(forward.length, 1);
+    const [from, ...targets] = forward[0]!.args;
+    assert.equal(from, '.');
+    assert.ok(targets.length > 0);
+    for (const target of targets) {
+      assert.ok(isIP(forwardHost(target)), `forward target ${target} is an IP address`);
+      assert.equal(forwardHost(target), service.spec.clusterIP, `forward target ${target} is the lbdns Service's ClusterIP`);
+    }
+    assert.equal(block.directives.find((d) => d.name === 'cache'), undefined, 'CoreDNS\'s cache would hand every pod the same order');
   });
 
   it('node-local: a DaemonSet that learns its node’s zone from the downward API', () => {
