@@ -71,6 +71,26 @@ function strategicMerge(existing: K8sObject, patch: K8sObject): K8sObject {
   }
 }
 
+/**
+ * RSS of lbdns with the manifests' settings, by serving threads (`npm run bench:memory`, MiB):
+ * with every cache full and churned by new names at 1,000 Services / 10,000 endpoints (what any
+ * pod can keep up in a small cluster, so the request covers it and node pressure does not evict
+ * lbdns first), and the highest peak up to 10,000 Services / 100,000 endpoints, caches churned and
+ * everything relisted (the limit stays a quarter above it).
+ */
+const MEASURED_MIB: Record<number, { cachesFullAt1000Services: number; peakUpTo10000Services: number }> = {
+  1: { cachesFullAt1000Services: 620, peakUpTo10000Services: 620 },
+  2: { cachesFullAt1000Services: 1050, peakUpTo10000Services: 1271 },
+};
+
+/** A Kubernetes memory quantity in MiB. */
+function mebibytes(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|K|M|G)?$/.exec(quantity);
+  assert.ok(match, `a memory quantity: ${quantity}`);
+  const scale: Record<string, number> = { Ki: 1 / 1024, Mi: 1, Gi: 1024, K: 1000 / 1048576, M: 1e6 / 1048576, G: 1e9 / 1048576 };
+  return Number(match[1]) * (match[2] ? scale[match[2]]! : 1 / 1048576);
+}
+
 /** Whether an equality selector (a Service's, or matchLabels) selects pods with these labels. */
 const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([key, value]) => labels[key] === value);
 
@@ -176,6 +196,40 @@ describe('deploy/ overlays', { skip }, () => {
     const settings = parseSettings(parseYaml((find(objects, 'ConfigMap', 'lbdns') as unknown as { data: Record<string, string> }).data['lbdns.yaml']!));
     assert.equal(settings.balance.policy, 'zone');
   });
+
+  it('replacement and stub: the autoscaler owns the replica count, pods spread over zones and nodes without ever waiting for one, at cluster-critical priority', () => {
+    for (const overlay of ['replacement', 'stub']) {
+      const objects = render(overlay);
+      const deployment = find(objects, 'Deployment', 'lbdns') as unknown as Workload;
+      const hpa = find(objects, 'HorizontalPodAutoscaler', 'lbdns') as unknown as { spec: { minReplicas: number; scaleTargetRef: { kind: string; name: string } } };
+      assert.equal(deployment.spec.replicas, undefined, `${overlay}: a replica count in the Deployment would reset the autoscaler's on every apply`);
+      assert.deepEqual([hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name], ['Deployment', 'lbdns']);
+      assert.ok(hpa.spec.minReplicas >= 2, `${overlay}: two replicas at least`);
+      const pod = deployment.spec.template.spec;
+      assert.equal(pod.priorityClassName, 'system-cluster-critical');
+      assert.equal(pod.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution, undefined, `${overlay}: a required anti-affinity leaves replicas Pending once they outnumber nodes`);
+      const spread = pod.topologySpreadConstraints as Array<{ topologyKey: string; whenUnsatisfiable: string; maxSkew: number; labelSelector: { matchLabels: Record<string, string> } }>;
+      assert.deepEqual(spread.map((c) => c.topologyKey).sort(), ['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+      for (const constraint of spread) {
+        assert.equal(constraint.whenUnsatisfiable, 'ScheduleAnyway', `${overlay}: ${constraint.topologyKey} is a preference`);
+        assert.equal(constraint.maxSkew, 1);
+        assert.ok(selects(constraint.labelSelector.matchLabels, deployment.spec.template.metadata.labels), `${overlay}: ${constraint.topologyKey} counts lbdns's own pods`);
+      }
+    }
+  });
+
+  for (const [overlay, kind] of [['replacement', 'Deployment'], ['stub', 'Deployment'], ['node-local', 'DaemonSet']] as const) {
+    it(`${overlay}: memory requested and limited from what lbdns measurably uses with the settings it ships`, () => {
+      const objects = render(overlay);
+      const settings = parseSettings(parseYaml((find(objects, 'ConfigMap', 'lbdns') as unknown as { data: Record<string, string> }).data['lbdns.yaml']!));
+      const workload = find(objects, kind) as unknown as Workload;
+      const resources = workload.spec.template.spec.containers[0].resources as { requests: { memory: string }; limits: { memory: string } };
+      const measured = MEASURED_MIB[settings.workers ?? 0];
+      assert.ok(measured, `${overlay}: no measurement for workers: ${settings.workers}; run npm run bench:memory and size the manifest from it`);
+      assert.ok(mebibytes(resources.requests.memory) >= measured.cachesFullAt1000Services, `${overlay}: the request ${resources.requests.memory} covers ${measured.cachesFullAt1000Services} MiB`);
+      assert.ok(mebibytes(resources.limits.memory) >= measured.peakUpTo10000Services * 1.25, `${overlay}: the limit ${resources.limits.memory} leaves a quarter above the ${measured.peakUpTo10000Services} MiB peak`);
+    });
+  }
 
   it('ships a Grafana dashboard over lbdns’s metrics', () => {
     const path = join(projectRoot, 'deploy/grafana/lbdns.json');
