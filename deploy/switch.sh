@@ -6,6 +6,7 @@
 #   deploy/switch.sh --rollback [--context CTX] [--dry-run]        lbdns → CoreDNS
 #   deploy/switch.sh --mode stub [--image REF] [--dry-run]         lbdns behind CoreDNS (stub)
 #   deploy/switch.sh --mode stub --print-snippet                   the Corefile block, with the lbdns Service's address
+#   deploy/switch.sh --mode stub --rollback                        lbdns out, once the Corefile no longer forwards to it
 #   deploy/switch.sh --status                                      what kube-dns selects and serves from, changing nothing
 #   deploy/switch.sh --render [--mode M] [--image REF]             the manifests that would be applied
 #
@@ -38,6 +39,7 @@ domain=cluster.local
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
   cat <<EOF
+
 Options:
   --mode replacement|stub   replacement (default): lbdns serves the cluster behind kube-dns;
                             stub: CoreDNS stays and forwards a sub-zone to lbdns
