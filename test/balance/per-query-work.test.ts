@@ -14,7 +14,7 @@ import { parseSettings } from '../../src/settings/schema.ts';
 import { ZoneRouter } from '../../src/resolve/router.ts';
 import { QueryHandler, type Transport } from '../../src/server/handler.ts';
 import { buildQuery, decode } from '../helpers/dns-client.ts';
-import { asList, namespaceObject } from '../helpers/objects.ts';
+import { namespaceObject } from '../helpers/objects.ts';
 
 const ENDPOINTS = 10_000;
 
@@ -35,17 +35,21 @@ const weights = { 'lbdns.io/weights': 'zone-0=3,zone-1=1,zone-2=1' };
 const view = new ClusterView();
 view.replaceAll(
   parseObjectsText(
-    asList([
-      namespaceObject('big'),
-      ...largeService('headless', {}, { clusterIP: 'None' }),
-      ...largeService('shuffled', { ...endpointMode, 'lbdns.io/client-sort': 'none' }),
-      ...largeService('weighted', { ...endpointMode, 'lbdns.io/policy': 'weighted', ...weights, 'lbdns.io/client-sort': 'none' }),
-      ...largeService('zonal', { ...endpointMode, 'lbdns.io/policy': 'zone' }),
-      ...largeService('sticky', { ...endpointMode, 'lbdns.io/policy': 'weighted', ...weights }, { sessionAffinity: 'ClientIP' }),
-      ...largeService('capped', { 'lbdns.io/max-answers': '10' }, { clusterIP: 'None' }),
-      // The clients below share 10.70.0.0/16 with these endpoints: the rfc6724 trim has work to do.
-      ...largeService('sorted', endpointMode),
-    ]),
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        namespaceObject('big'),
+        ...largeService('headless', {}, { clusterIP: 'None' }),
+        ...largeService('shuffled', { ...endpointMode, 'lbdns.io/client-sort': 'none' }),
+        ...largeService('weighted', { ...endpointMode, 'lbdns.io/policy': 'weighted', ...weights, 'lbdns.io/client-sort': 'none' }),
+        ...largeService('zonal', { ...endpointMode, 'lbdns.io/policy': 'zone' }),
+        ...largeService('sticky', { ...endpointMode, 'lbdns.io/policy': 'weighted', ...weights }, { sessionAffinity: 'ClientIP' }),
+        ...largeService('capped', { 'lbdns.io/max-answers': '10' }, { clusterIP: 'None' }),
+        // The clients below share 10.70.0.0/16 with these endpoints: the rfc6724 trim has work to do.
+        ...largeService('sorted', endpointMode),
+      ],
+    }),
     'test',
   ).objects,
 );
