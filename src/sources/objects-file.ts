@@ -1,14 +1,19 @@
 /**
  * The objects-file source: Kubernetes objects as `kubectl get … -o yaml` prints them (a List),
- * multi-document YAML, or JSON. The file is re-read when it changes or is replaced by rename.
+ * multi-document YAML, or JSON. The file is re-read when it changes or is replaced by rename,
+ * once it has stopped changing, and away from the serving thread.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { parseAllDocuments } from 'yaml';
 import type { Logger } from 'pino';
 import { ObjectError, describeObject, slimObject } from './api-objects.ts';
 import type { ClusterObjects } from '../view/types.ts';
+import type { ClusterView } from '../view/cluster-view.ts';
 import { watchFile } from '../util/watch-file.ts';
+import { SettleTimer } from './stable-file.ts';
+import { identityOf, upsertsOf } from './objects-diff.ts';
+import type { FromParser, ParserStart, ToParser } from './objects-file-messages.ts';
 
 export class ObjectsFileError extends Error {}
 
@@ -16,7 +21,14 @@ export interface ParsedObjects {
   objects: ClusterObjects;
   /** Kinds that were skipped, with how many of each. */
   skippedKinds: Map<string, number>;
+  /** Objects of served kinds that could not be read: the first MAX_SKIPPED_LISTED, described. */
+  skippedObjects: string[];
+  /** How many such objects there were in all. */
+  skippedCount: number;
 }
+
+/** Unreadable objects named one by one per version; beyond that only counted. */
+export const MAX_SKIPPED_LISTED = 20;
 
 /**
  * The documents of a file. JSON (what `kubectl -o json` prints) takes JSON.parse: the same
@@ -39,9 +51,14 @@ function readDocuments(text: string, fileName: string): unknown[] {
   });
 }
 
+/**
+ * The objects of a file. A file that is not YAML or JSON throws (there is no telling what was
+ * meant); one object that is malformed is skipped and described, as the API source skips one,
+ * and the rest of the cluster is served.
+ */
 export function parseObjectsText(text: string, fileName: string): ParsedObjects {
   const objects: ClusterObjects = { namespaces: [], services: [], endpointSlices: [], legacyEndpoints: [], pods: [] };
-  const skippedKinds = new Map<string, number>();
+  const parsed: ParsedObjects = { objects, skippedKinds: new Map(), skippedObjects: [], skippedCount: 0 };
   readDocuments(text, fileName).forEach((content, documentIndex) => {
     const where = `${fileName}: document ${documentIndex + 1}`;
     if (content === null || content === undefined) return;
@@ -54,11 +71,12 @@ export function parseObjectsText(text: string, fileName: string): ParsedObjects 
       } catch (error) {
         if (!(error instanceof ObjectError)) throw error;
         const position = isList ? `, items[${itemIndex}]` : '';
-        throw new ObjectsFileError(`${where}${position} (${describeObject(item)}): ${error.message}`);
+        if (parsed.skippedCount++ < MAX_SKIPPED_LISTED) parsed.skippedObjects.push(`${where}${position} (${describeObject(item)}): ${error.message}`);
+        return;
       }
       if (slim === null) {
         const kind = String((item as { kind: string }).kind);
-        skippedKinds.set(kind, (skippedKinds.get(kind) ?? 0) + 1);
+        parsed.skippedKinds.set(kind, (parsed.skippedKinds.get(kind) ?? 0) + 1);
         return;
       }
       switch (slim.kind) {
@@ -80,17 +98,38 @@ export function parseObjectsText(text: string, fileName: string): ParsedObjects 
       }
     });
   });
-  return { objects, skippedKinds };
+  return parsed;
+}
+
+/**
+ * Throws when a version holds nothing to serve. A cluster always has Services (`default/kubernetes`
+ * at least); an empty file is one being written, or a command that failed, and serving it would
+ * turn every name into NXDOMAIN.
+ */
+export function requireServedObjects(parsed: ParsedObjects, fileName: string): void {
+  const o = parsed.objects;
+  if (o.namespaces.length + o.services.length + o.endpointSlices.length + o.legacyEndpoints.length + o.pods.length > 0) return;
+  const why = parsed.skippedCount > 0 ? `each of its ${parsed.skippedCount} objects of a served kind is unreadable` : 'it holds no Namespace, Service, EndpointSlice, Endpoints or Pod object (empty, or still being written?)';
+  throw new ObjectsFileError(`${fileName}: nothing to serve: ${why}`);
 }
 
 export function readObjectsFile(path: string): ParsedObjects {
-  let text: string;
+  return parseObjectsText(readText(path), path);
+}
+
+function readText(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     throw new ObjectsFileError(`${path}: cannot read: ${(error as Error).message}`);
   }
-  return parseObjectsText(text, path);
+}
+
+/** One line per unreadable object (up to MAX_SKIPPED_LISTED), one per kind lbdns does not serve. */
+function logSkipped(log: Logger, path: string, skippedKinds: Iterable<[string, number]>, skippedObjects: string[], skippedCount: number): void {
+  for (const [kind, count] of skippedKinds) log.info({ file: path, kind, count }, 'skipping objects of a kind lbdns does not serve');
+  for (const description of skippedObjects) log.warn({ file: path, err: description }, 'skipping an object lbdns cannot read');
+  if (skippedCount > skippedObjects.length) log.warn({ file: path, count: skippedCount - skippedObjects.length }, 'skipping more objects lbdns cannot read');
 }
 
 export interface ObjectsFileSource {
@@ -98,41 +137,188 @@ export interface ObjectsFileSource {
 }
 
 /**
- * Loads the file now (throwing if it is bad: there is no previous view to keep), then keeps
- * `onObjects` fed with every good new version. A bad version is logged and skipped.
+ * Loads the file now, in this thread (nothing is served yet; throwing if it is unreadable, not
+ * YAML or JSON, or holds nothing to serve: there is no previous view to keep), then keeps the
+ * view up to date with every good new version through an ObjectsFileReloader.
  */
-export function watchObjectsFile(path: string, log: Logger, onObjects: (objects: ClusterObjects) => void): ObjectsFileSource {
-  let lastDigest = '';
-  const load = (initial: boolean): void => {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (error) {
-      if (initial) throw new ObjectsFileError(`${path}: cannot read: ${(error as Error).message}`);
-      log.error({ file: path, err: (error as Error).message }, 'objects file unreadable; keeping the previous view');
-      return;
-    }
-    const digest = createHash('sha256').update(text).digest('hex');
-    if (digest === lastDigest) return;
-    let parsed: ParsedObjects;
-    try {
-      parsed = parseObjectsText(text, path);
-    } catch (error) {
-      if (initial) throw error;
-      log.error({ file: path, err: (error as Error).message }, 'objects file rejected; keeping the previous view');
-      return;
-    }
-    lastDigest = digest;
-    for (const [kind, count] of parsed.skippedKinds) log.info({ file: path, kind, count }, 'skipping objects of a kind lbdns does not serve');
-    const o = parsed.objects;
-    log.info(
-      { file: path, namespaces: o.namespaces.length, services: o.services.length, endpointSlices: o.endpointSlices.length, endpoints: o.legacyEndpoints.length, pods: o.pods.length },
-      initial ? 'objects file loaded' : 'objects file reloaded',
-    );
-    onObjects(parsed.objects);
-  };
-  load(true);
+export function watchObjectsFile(path: string, view: ClusterView, log: Logger): ObjectsFileSource {
+  const text = readText(path);
+  const parsed = parseObjectsText(text, path);
+  logSkipped(log, path, parsed.skippedKinds, parsed.skippedObjects, parsed.skippedCount);
+  requireServedObjects(parsed, path);
+  const o = parsed.objects;
+  log.info({ file: path, namespaces: o.namespaces.length, services: o.services.length, endpointSlices: o.endpointSlices.length, endpoints: o.legacyEndpoints.length, pods: o.pods.length }, 'objects file loaded');
+  view.replaceAll(parsed.objects);
 
-  const watcher = watchFile(path, () => load(false), (message) => log.warn({ file: path, err: message }, 'objects file watch failed; polling only'));
-  return { close: () => watcher.close() };
+  const reloader = new ObjectsFileReloader(path, view, log, text);
+  const watcher = watchFile(path, () => reloader.changed(), (message) => log.warn({ file: path, err: message }, 'objects file watch failed; polling only'));
+  return {
+    close: () => {
+      watcher.close();
+      reloader.close();
+    },
+  };
+}
+
+const PARSER_URL = new URL(import.meta.url.endsWith('.ts') ? './objects-file-worker.ts' : './objects-file-worker.js', import.meta.url);
+
+/**
+ * Records and endpoints' worth of events per chunk: what the serving thread takes in (structured
+ * clone) and applies between two turns of its event loop, a few milliseconds on a large cluster.
+ */
+const CHUNK_WEIGHT = 2000;
+
+/** The parser thread, asked one thing at a time; a new one replaces one that died. */
+class ParserThread {
+  private worker: Worker | null = null;
+  private nextId = 0;
+  private waiting: { id: number; resolve: (reply: FromParser) => void; reject: (error: Error) => void } | null = null;
+  private readonly path: string;
+  private readonly onExit: (reason: string) => void;
+
+  constructor(path: string, initialText: string, onExit: (reason: string) => void) {
+    this.path = path;
+    this.onExit = onExit;
+    this.spawn(initialText);
+  }
+
+  get alive(): boolean {
+    return this.worker !== null;
+  }
+
+  spawn(initialText: string | null): void {
+    const worker = new Worker(PARSER_URL, { workerData: { path: this.path, initialText } satisfies ParserStart, name: 'lbdns-objects-parser' });
+    // It only ever works for the source: it must not keep the process alive on its own.
+    worker.unref();
+    worker.on('message', (reply: FromParser) => {
+      if (this.waiting?.id !== reply.id) return;
+      const { resolve } = this.waiting;
+      this.waiting = null;
+      resolve(reply);
+    });
+    const gone = (reason: string): void => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      this.waiting?.reject(new Error(`the objects file parser ${reason}`));
+      this.waiting = null;
+      this.onExit(reason);
+    };
+    worker.on('error', (error) => gone(`failed: ${error.message}`));
+    worker.on('exit', (code) => gone(`exited with code ${code}`));
+    this.worker = worker;
+  }
+
+  ask(message: DistributiveOmit<ToParser, 'id'>): Promise<FromParser> {
+    const worker = this.worker;
+    if (worker === null) return Promise.reject(new Error('the objects file parser is not running'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting = { id, resolve, reject };
+      worker.postMessage({ ...message, id } as ToParser);
+    });
+  }
+
+  close(): void {
+    const worker = this.worker;
+    this.worker = null;
+    void worker?.terminate();
+  }
+}
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+/**
+ * Keeps the view up to date with the file without stalling answers: a change is read once the
+ * file has settled (SettleTimer), parsed and compared in the parser thread, and applied as the
+ * events it differs by, a chunk at a time, the event loop turning between chunks. One version
+ * is applied at a time: a change that arrives meanwhile is read once the running one is in.
+ */
+export class ObjectsFileReloader {
+  private readonly path: string;
+  private readonly view: ClusterView;
+  private readonly log: Logger;
+  private readonly parser: ParserThread;
+  private readonly settle: SettleTimer;
+  private loading = false;
+  private changedWhileLoading = false;
+  private closed = false;
+
+  constructor(path: string, view: ClusterView, log: Logger, initialText: string) {
+    this.path = path;
+    this.view = view;
+    this.log = log;
+    this.parser = new ParserThread(path, initialText, (reason) => {
+      if (!this.closed) this.log.error({ file: path, reason }, 'objects file parser stopped; starting a new one');
+    });
+    this.settle = new SettleTimer(path, (signature) => void this.load(signature));
+  }
+
+  /** A watch event: the file may have changed. */
+  changed(): void {
+    if (this.closed) return;
+    if (this.loading) this.changedWhileLoading = true;
+    else this.settle.changed();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.settle.close();
+    this.parser.close();
+  }
+
+  private async load(settled: string): Promise<void> {
+    if (this.closed) return;
+    this.loading = true;
+    const started = performance.now();
+    try {
+      if (!this.parser.alive) await this.restartParser();
+      const reply = await this.parser.ask({ type: 'load' });
+      if (reply.type === 'unreadable') {
+        this.log.error({ file: this.path, err: reply.error }, 'objects file unreadable; keeping the previous view');
+        return;
+      }
+      if (reply.type !== 'unchanged' && reply.type !== 'rejected' && reply.type !== 'parsed') throw new Error(`the objects file parser answered ${reply.type} to load`);
+      if (reply.signature !== settled) {
+        // Written to again between settling and the read: what was read may be half a file.
+        this.changedWhileLoading = true;
+        return;
+      }
+      if (reply.type === 'unchanged') return;
+      if (reply.type === 'rejected') {
+        logSkipped(this.log, this.path, [], reply.skippedObjects, reply.skippedCount);
+        this.log.error({ file: this.path, err: reply.error }, 'objects file rejected; keeping the previous view');
+        return;
+      }
+      logSkipped(this.log, this.path, reply.skippedKinds, reply.skippedObjects, reply.skippedCount);
+      for (let done = false; !done && !this.closed; ) {
+        const chunk = await this.parser.ask({ type: 'next', weight: CHUNK_WEIGHT });
+        if (chunk.type !== 'events') throw new Error(`the objects file parser answered ${chunk.type} to next`);
+        this.view.applyBatch(chunk.events);
+        done = chunk.done;
+      }
+      const { counts, upserts, deletes } = reply;
+      this.log.info({ file: this.path, ...counts, upserts, deletes, ms: Math.round(performance.now() - started) }, 'objects file reloaded');
+    } catch (error) {
+      // The parser thread died (a bug, or out of memory on a huge file): not retried until the
+      // file changes again, so that a file that kills it cannot keep a thread busy dying.
+      this.log.error({ file: this.path, err: (error as Error).message }, 'objects file reload failed; keeping the view as it is');
+    } finally {
+      this.loading = false;
+      if (this.changedWhileLoading && !this.closed) {
+        this.changedWhileLoading = false;
+        this.settle.changed();
+      }
+    }
+  }
+
+  /**
+   * A parser thread that replaces a dead one knows nothing of the view: it is told which records
+   * the view holds, so that the next version upserts every record and deletes those it lacks.
+   */
+  private async restartParser(): Promise<void> {
+    this.parser.spawn(null);
+    const identities = upsertsOf(this.view.snapshot()).map(identityOf);
+    const reply = await this.parser.ask({ type: 'hold', identities });
+    if (reply.type !== 'held') throw new Error(`the objects file parser answered ${reply.type} to hold`);
+  }
 }
