@@ -105,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
     const thread = local;
     metrics.serving = () => [thread.stats()];
   }
-  view.onChange(auditPorts(view, () => current, log));
+  view.onUpdate(auditPorts(view, () => current, log));
 
   const workers = local
     ? null
