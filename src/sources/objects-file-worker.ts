@@ -27,6 +27,8 @@ if (start.initialText !== null) {
   // The text the serving thread loaded at startup: parsed again here, so the first reload
   // compares against exactly what the view holds.
   held = { digest: digestOf(Buffer.from(start.initialText)), fingerprints: fingerprintsOf(parseObjectsText(start.initialText, start.path).objects) };
+  // Megabytes of text that nothing needs any more.
+  start.initialText = null;
 }
 
 /** The version being handed over: the rest of its events, and what the view holds after them. */
