@@ -3,11 +3,11 @@ import type { ViewEvent } from '../view/cluster-view.ts';
 
 export interface ParserStart {
   path: string;
-  /** The text the view was loaded from at startup; null for a thread that replaces a dead one. */
-  initialText: string | null;
 }
 
 export type ToParser =
+  /** The view holds this text (loaded whole, in the serving thread): compare the next version with it. */
+  | { type: 'baseline'; id: number; text: string }
   /** Read and parse the file; keep its events for `next`. */
   | { type: 'load'; id: number }
   /** Hand over the next events, about `weight` records and endpoints' worth. */

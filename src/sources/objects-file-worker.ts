@@ -23,13 +23,6 @@ function digestOf(bytes: Buffer): string {
 
 /** What the view holds: the file's digest and each record's fingerprint. */
 let held: { digest: string; fingerprints: Fingerprints } = { digest: '', fingerprints: new Map() };
-if (start.initialText !== null) {
-  // The text the serving thread loaded at startup: parsed again here, so the first reload
-  // compares against exactly what the view holds.
-  held = { digest: digestOf(Buffer.from(start.initialText)), fingerprints: fingerprintsOf(parseObjectsText(start.initialText, start.path).objects) };
-  // Megabytes of text that nothing needs any more.
-  start.initialText = null;
-}
 
 /** The version being handed over: the rest of its events, and what the view holds after them. */
 let pending: { events: ViewEvent[]; at: number; digest: string; fingerprints: Fingerprints } | null = null;
@@ -106,6 +99,12 @@ port.on('message', (message: ToParser) => {
       return send(load(message.id));
     case 'next':
       return send(next(message.id, message.weight));
+    case 'baseline':
+      // A text the serving thread loaded whole (at startup), parsed again here, so that the
+      // next version is compared with exactly what the view holds.
+      held = { digest: digestOf(Buffer.from(message.text)), fingerprints: fingerprintsOf(parseObjectsText(message.text, start.path).objects) };
+      pending = null;
+      return send({ type: 'held', id: message.id });
     case 'hold':
       // A new parser thread after the last one died: the view holds these records, contents unknown.
       held = { digest: '', fingerprints: new Map(message.identities.map((identity) => [identity, ''])) };

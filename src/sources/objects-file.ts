@@ -3,7 +3,7 @@
  * multi-document YAML, or JSON. The file is re-read when it changes or is replaced by rename,
  * once it has stopped changing, and away from the serving thread.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { parseAllDocuments } from 'yaml';
 import type { Logger } from 'pino';
@@ -11,7 +11,7 @@ import { ObjectError, describeObject, slimObject } from './api-objects.ts';
 import type { ClusterObjects } from '../view/types.ts';
 import type { ClusterView } from '../view/cluster-view.ts';
 import { watchFile } from '../util/watch-file.ts';
-import { SettleTimer } from './stable-file.ts';
+import { SettleTimer, signatureOf } from './stable-file.ts';
 import { identityOf, upsertsOf } from './objects-diff.ts';
 import type { FromParser, ParserStart, ToParser } from './objects-file-messages.ts';
 
@@ -142,15 +142,22 @@ export interface ObjectsFileSource {
  * view up to date with every good new version through an ObjectsFileReloader.
  */
 export function watchObjectsFile(path: string, view: ClusterView, log: Logger): ObjectsFileSource {
-  const text = readText(path);
-  const parsed = parseObjectsText(text, path);
-  logSkipped(log, path, parsed.skippedKinds, parsed.skippedObjects, parsed.skippedCount);
-  requireServedObjects(parsed, path);
-  const o = parsed.objects;
-  log.info({ file: path, namespaces: o.namespaces.length, services: o.services.length, endpointSlices: o.endpointSlices.length, endpoints: o.legacyEndpoints.length, pods: o.pods.length }, 'objects file loaded');
-  view.replaceAll(parsed.objects);
-
-  const reloader = new ObjectsFileReloader(path, view, log, text);
+  // Made first: its thread loads the parser's modules while this one loads the file.
+  const reloader = new ObjectsFileReloader(path, view, log);
+  let text: string;
+  try {
+    text = readText(path);
+    const parsed = parseObjectsText(text, path);
+    logSkipped(log, path, parsed.skippedKinds, parsed.skippedObjects, parsed.skippedCount);
+    requireServedObjects(parsed, path);
+    const o = parsed.objects;
+    log.info({ file: path, namespaces: o.namespaces.length, services: o.services.length, endpointSlices: o.endpointSlices.length, endpoints: o.legacyEndpoints.length, pods: o.pods.length }, 'objects file loaded');
+    view.replaceAll(parsed.objects);
+  } catch (error) {
+    reloader.close();
+    throw error;
+  }
+  reloader.loaded(text);
   const watcher = watchFile(path, () => reloader.changed(), (message) => log.warn({ file: path, err: message }, 'objects file watch failed; polling only'));
   return {
     close: () => {
@@ -168,39 +175,41 @@ const PARSER_URL = new URL(import.meta.url.endsWith('.ts') ? './objects-file-wor
  */
 const CHUNK_WEIGHT = 2000;
 
-/** The parser thread, asked one thing at a time; a new one replaces one that died. */
+/** 32 KiB: the largest file loaded in the serving thread while the parser thread starts. */
+const LOAD_HERE_MAX_BYTES = 32 * 1024;
+
+/** The parser thread; a new one replaces one that died. It answers in the order it is asked. */
 class ParserThread {
   private worker: Worker | null = null;
   private nextId = 0;
-  private waiting: { id: number; resolve: (reply: FromParser) => void; reject: (error: Error) => void } | null = null;
+  private readonly waiting = new Map<number, { resolve: (reply: FromParser) => void; reject: (error: Error) => void }>();
   private readonly path: string;
   private readonly onExit: (reason: string) => void;
 
-  constructor(path: string, initialText: string, onExit: (reason: string) => void) {
+  constructor(path: string, onExit: (reason: string) => void) {
     this.path = path;
     this.onExit = onExit;
-    this.spawn(initialText);
+    this.spawn();
   }
 
   get alive(): boolean {
     return this.worker !== null;
   }
 
-  spawn(initialText: string | null): void {
-    const worker = new Worker(PARSER_URL, { workerData: { path: this.path, initialText } satisfies ParserStart, name: 'lbdns-objects-parser' });
+  spawn(): void {
+    const worker = new Worker(PARSER_URL, { workerData: { path: this.path } satisfies ParserStart, name: 'lbdns-objects-parser' });
     // It only ever works for the source: it must not keep the process alive on its own.
     worker.unref();
     worker.on('message', (reply: FromParser) => {
-      if (this.waiting?.id !== reply.id) return;
-      const { resolve } = this.waiting;
-      this.waiting = null;
-      resolve(reply);
+      const waiter = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      waiter?.resolve(reply);
     });
     const gone = (reason: string): void => {
       if (this.worker !== worker) return;
       this.worker = null;
-      this.waiting?.reject(new Error(`the objects file parser ${reason}`));
-      this.waiting = null;
+      for (const waiter of this.waiting.values()) waiter.reject(new Error(`the objects file parser ${reason}`));
+      this.waiting.clear();
       this.onExit(reason);
     };
     worker.on('error', (error) => gone(`failed: ${error.message}`));
@@ -213,7 +222,7 @@ class ParserThread {
     if (worker === null) return Promise.reject(new Error('the objects file parser is not running'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.waiting = { id, resolve, reject };
+      this.waiting.set(id, { resolve, reject });
       worker.postMessage({ ...message, id } as ToParser);
     });
   }
@@ -242,15 +251,36 @@ export class ObjectsFileReloader {
   private loading = false;
   private changedWhileLoading = false;
   private closed = false;
+  /**
+   * The text the view was last loaded from whole, while the parser thread has not taken it in
+   * yet (null once it has): until then a small new version is loaded here (see loadHere).
+   */
+  private heldHere: string | null = null;
+  private lastBaseline: Promise<unknown> | null = null;
 
-  constructor(path: string, view: ClusterView, log: Logger, initialText: string) {
+  constructor(path: string, view: ClusterView, log: Logger) {
     this.path = path;
     this.view = view;
     this.log = log;
-    this.parser = new ParserThread(path, initialText, (reason) => {
+    this.parser = new ParserThread(path, (reason) => {
       if (!this.closed) this.log.error({ file: path, reason }, 'objects file parser stopped; starting a new one');
     });
     this.settle = new SettleTimer(path, (signature) => void this.load(signature));
+  }
+
+  /** The view was loaded whole from this text: new versions are compared with it. */
+  loaded(text: string): void {
+    this.heldHere = text;
+    const baseline = this.parser.ask({ type: 'baseline', text });
+    this.lastBaseline = baseline;
+    baseline.then(
+      () => {
+        if (this.lastBaseline !== baseline) return;
+        this.heldHere = null;
+        this.log.debug({ file: this.path }, 'objects file parser thread ready');
+      },
+      () => {},
+    );
   }
 
   /** A watch event: the file may have changed. */
@@ -272,6 +302,7 @@ export class ObjectsFileReloader {
     const started = performance.now();
     try {
       if (!this.parser.alive) await this.restartParser();
+      if (this.heldHere !== null && this.loadHere(settled, started)) return;
       const reply = await this.parser.ask({ type: 'load' });
       if (reply.type === 'unreadable') {
         this.log.error({ file: this.path, err: reply.error }, 'objects file unreadable; keeping the previous view');
@@ -312,12 +343,59 @@ export class ObjectsFileReloader {
   }
 
   /**
+   * A version loaded whole in this thread, as at startup, while the parser thread is still
+   * starting (loading the parser's modules takes it a few hundred milliseconds, seconds on a busy
+   * machine): an edit right after startup still shows within a second. Only a file of at most
+   * LOAD_HERE_MAX_BYTES (tens of milliseconds to parse); a larger one waits for the thread.
+   * Returns false when the file is too large to load here.
+   */
+  private loadHere(settled: string, started: number): boolean {
+    let bytes: Buffer;
+    let signature: string;
+    try {
+      const fd = openSync(this.path, 'r');
+      try {
+        if (fstatSync(fd).size > LOAD_HERE_MAX_BYTES) return false;
+        bytes = readFileSync(fd);
+        signature = signatureOf(fstatSync(fd));
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      this.log.error({ file: this.path, err: `${this.path}: cannot read: ${(error as Error).message}` }, 'objects file unreadable; keeping the previous view');
+      return true;
+    }
+    if (signature !== settled) {
+      this.changedWhileLoading = true;
+      return true;
+    }
+    const text = bytes.toString('utf8');
+    if (text === this.heldHere) return true;
+    let parsed: ParsedObjects;
+    try {
+      parsed = parseObjectsText(text, this.path);
+      logSkipped(this.log, this.path, parsed.skippedKinds, parsed.skippedObjects, parsed.skippedCount);
+      requireServedObjects(parsed, this.path);
+    } catch (error) {
+      if (!(error instanceof ObjectsFileError)) throw error;
+      this.log.error({ file: this.path, err: error.message }, 'objects file rejected; keeping the previous view');
+      return true;
+    }
+    this.view.replaceAll(parsed.objects);
+    this.loaded(text);
+    const o = parsed.objects;
+    this.log.info({ file: this.path, namespaces: o.namespaces.length, services: o.services.length, endpointSlices: o.endpointSlices.length, endpoints: o.legacyEndpoints.length, pods: o.pods.length, ms: Math.round(performance.now() - started) }, 'objects file reloaded');
+    return true;
+  }
+
+  /**
    * A parser thread that replaces a dead one knows nothing of the view: it is told which records
    * the view holds, so that the next version upserts every record and deletes those it lacks.
    */
   private async restartParser(): Promise<void> {
-    this.parser.spawn(null);
+    this.parser.spawn();
     const identities = upsertsOf(this.view.snapshot()).map(identityOf);
+    this.heldHere = null;
     const reply = await this.parser.ask({ type: 'hold', identities });
     if (reply.type !== 'held') throw new Error(`the objects file parser answered ${reply.type} to hold`);
   }

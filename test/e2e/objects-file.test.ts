@@ -9,13 +9,19 @@ import { within } from '../helpers/wait.ts';
 import { closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
-import { startLbdns, tempFile } from '../helpers/lbdns-process.ts';
+import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { asList, clusterIpService, namespaceObject } from '../helpers/objects.ts';
 import { answerData, buildQuery, query, rcodeOf, udpExchange } from '../helpers/dns-client.ts';
 import { generateCluster } from '../../bench/cluster.ts';
 
 
 const ipOf = async (port: number, name: string) => answerData(await query(port, name, 'A'), 'A')[0];
+
+/**
+ * Until its parser thread has started, lbdns loads a small file whole in its serving thread;
+ * tests of what the parser thread does wait for it (a server without one goes on after 5 s).
+ */
+const parserThreadUp = (server: RunningServer) => server.waitForLog((l) => l.msg === 'objects file parser thread ready', 5000).catch(() => undefined);
 
 describe('objects file', () => {
   it('reads multi-document YAML and JSON as well as a List', async () => {
@@ -65,6 +71,7 @@ describe('objects file', () => {
     const path = tempFile('objects.yaml', asList([namespaceObject('a'), clusterIpService('a', 'one', '10.96.1.1')]));
     const server = await startLbdns({ objects: path });
     try {
+      await parserThreadUp(server);
       const bad = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'two', namespace: 'a' }, spec: { clusterIP: '10.96.2.2', ports: [{ name: 'http', port: 'eighty' }] } };
       writeFileSync(path, [namespaceObject('a'), clusterIpService('a', 'one', '10.96.1.1'), bad, clusterIpService('a', 'three', '10.96.3.3')].map((o) => stringify(o)).join('---\n'));
       const line = await server.waitForLog((l) => l.msg === 'skipping an object lbdns cannot read', 3000);
@@ -82,6 +89,7 @@ describe('objects file', () => {
     const path = tempFile('objects.yaml', asList([namespaceObject('a'), clusterIpService('a', 'one', '10.96.1.1')]));
     const server = await startLbdns({ objects: path });
     try {
+      await parserThreadUp(server);
       writeFileSync(path, 'items: [ {kind: Service, metadata: {name: x}} ');
       const syntax = await server.waitForLog((l) => l.msg === 'objects file rejected; keeping the previous view' && String(l.err).includes('not YAML'), 3000);
       assert.match(String(syntax.err), /document 1: not YAML or JSON/);
@@ -95,6 +103,7 @@ describe('objects file', () => {
     const path = tempFile('objects.yaml', asList([namespaceObject('a'), clusterIpService('a', 'one', '10.96.1.1')]));
     const server = await startLbdns({ objects: path });
     try {
+      await parserThreadUp(server);
       const outcome = (l: { msg: string }) => l.msg === 'objects file rejected; keeping the previous view' || l.msg === 'objects file reloaded';
       for (const [n, content] of ['', asList([]), asList([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'a' } }])].entries()) {
         writeFileSync(path, content);

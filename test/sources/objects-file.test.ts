@@ -20,7 +20,8 @@ describe('the objects file reloader', () => {
     const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as { msg: string }) });
     const view = new ClusterView();
     view.replaceAll(readObjectsFile(path).objects);
-    const reloader = new ObjectsFileReloader(path, view, log, first);
+    const reloader = new ObjectsFileReloader(path, view, log);
+    reloader.loaded(first);
     try {
       const parser = (reloader as unknown as { parser: { worker: Worker } }).parser;
       await parser.worker.terminate();
