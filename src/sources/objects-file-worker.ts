@@ -23,12 +23,24 @@ function digestOf(bytes: Buffer): string {
 
 /** What the view holds: the file's digest and each record's fingerprint. */
 let held: { digest: string; fingerprints: Fingerprints } = { digest: '', fingerprints: new Map() };
+/**
+ * A text the view holds, not fingerprinted yet: that waits for the next load, so that at startup
+ * this thread does not parse the file a second time while the serving threads get going.
+ */
+let heldText: string | null = null;
+
+function fingerprintHeldText(): void {
+  if (heldText === null) return;
+  held = { digest: digestOf(Buffer.from(heldText)), fingerprints: fingerprintsOf(parseObjectsText(heldText, start.path).objects) };
+  heldText = null;
+}
 
 /** The version being handed over: the rest of its events, and what the view holds after them. */
 let pending: { events: ViewEvent[]; at: number; digest: string; fingerprints: Fingerprints } | null = null;
 
 function load(id: number): FromParser {
   pending = null;
+  fingerprintHeldText();
   let bytes: Buffer;
   let signature: string;
   try {
@@ -100,14 +112,15 @@ port.on('message', (message: ToParser) => {
     case 'next':
       return send(next(message.id, message.weight));
     case 'baseline':
-      // A text the serving thread loaded whole (at startup), parsed again here, so that the
-      // next version is compared with exactly what the view holds.
-      held = { digest: digestOf(Buffer.from(message.text)), fingerprints: fingerprintsOf(parseObjectsText(message.text, start.path).objects) };
+      // A text the serving thread loaded whole (at startup), parsed again here before the next
+      // load, so that the next version is compared with exactly what the view holds.
+      heldText = message.text;
       pending = null;
       return send({ type: 'held', id: message.id });
     case 'hold':
       // A new parser thread after the last one died: the view holds these records, contents unknown.
       held = { digest: '', fingerprints: new Map(message.identities.map((identity) => [identity, ''])) };
+      heldText = null;
       pending = null;
       return send({ type: 'held', id: message.id });
   }
