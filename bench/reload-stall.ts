@@ -71,6 +71,17 @@ function probes(version: 'moved' | 'original'): Array<{ name: string; type: stri
   ];
 }
 
+/**
+ * The longest the primary thread's event loop was held since the last call (prom-client's
+ * monitorEventLoopDelay, reset on each scrape), in ms: with one worker, the thread that serves.
+ * A measure from inside, beside the client's, which also counts the time the machine's other
+ * processes take the CPU.
+ */
+async function loopLagMaxMs(opsPort: number): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${opsPort}/metrics`).then((r) => r.text());
+  return Number(/^lbdns_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
+}
+
 async function shows(port: number, probe: { name: string; type: string; has: string }): Promise<boolean> {
   const reply = await udpExchange(port, buildQuery(probe.name, probe.type), 1000);
   return reply !== null && (decode(reply).answers ?? []).some((a) => String(a.data).includes(probe.has));
@@ -146,12 +157,17 @@ async function run(workers: number): Promise<string[]> {
     const durations: number[] = [];
     // Steady load first: the latency with no reload, to compare with.
     const quietFrom = Date.now() + 500;
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((r) => setTimeout(r, 500));
+    await loopLagMaxMs(opsPort);
+    await new Promise((r) => setTimeout(r, 2500));
+    const quietLag = await loopLagMaxMs(opsPort);
     const quietTo = Date.now();
+    const reloadLags: number[] = [];
     for (let round = 0; round < rounds; round++) {
       const version = round % 2 === 0 ? 'moved' : 'original';
       const staged = join(dir, '.objects.json.tmp');
       copyFileSync(version === 'moved' ? stagedMoved : stagedOriginal, staged);
+      await loopLagMaxMs(opsPort);
       const from = Date.now();
       const t0 = performance.now();
       renameSync(staged, path);
@@ -163,7 +179,9 @@ async function run(workers: number): Promise<string[]> {
       }
       durations.push(performance.now() - t0);
       windows.push({ from, to: Date.now() + 200 });
-      await new Promise((r) => setTimeout(r, 1500));
+      await new Promise((r) => setTimeout(r, 200));
+      reloadLags.push(await loopLagMaxMs(opsPort));
+      await new Promise((r) => setTimeout(r, 1300));
     }
     const flat = await new Promise<number[]>((resolve) => {
       client.once('message', resolve);
@@ -175,9 +193,10 @@ async function run(workers: number): Promise<string[]> {
     const quiet = summarize(samples.filter((s) => s.at >= quietFrom && s.at < quietTo));
     const during = summarize(samples.filter((s) => windows.some((w) => s.at >= w.from && s.at < w.to)));
     durations.sort((a, b) => a - b);
+    const lag = (ms: number) => (workers === 1 ? ms.toFixed(0) : '');
     return [
-      `| ${workers} | no reload | ${quiet.count} | ${quiet.lost} | ${quiet.p99.toFixed(1)} | ${quiet.worst.toFixed(1)} | |`,
-      `| ${workers} | during ${rounds} reloads | ${during.count} | ${during.lost} | ${during.p99.toFixed(1)} | ${during.worst.toFixed(1)} | ${(durations[Math.floor(durations.length / 2)]! / 1000).toFixed(2)} s (max ${(durations[durations.length - 1]! / 1000).toFixed(2)} s) |`,
+      `| ${workers} | no reload | ${quiet.count} | ${quiet.lost} | ${quiet.p99.toFixed(1)} | ${quiet.worst.toFixed(1)} | ${lag(quietLag)} | |`,
+      `| ${workers} | during ${rounds} reloads | ${during.count} | ${during.lost} | ${during.p99.toFixed(1)} | ${during.worst.toFixed(1)} | ${lag(Math.max(...reloadLags))} | ${(durations[Math.floor(durations.length / 2)]! / 1000).toFixed(2)} s (max ${(durations[durations.length - 1]! / 1000).toFixed(2)} s) |`,
     ];
   } finally {
     const exited = new Promise((r) => child.once('exit', r));
@@ -189,6 +208,6 @@ async function run(workers: number): Promise<string[]> {
 const rows: string[] = [];
 for (const workers of workerCounts) rows.push(...(await run(workers)));
 console.log(`\nobjects file ${fileMb.toFixed(1)} MB (${slices.length} EndpointSlices, ${moved.length} of them change per reload); ${rate} queries/s; ${bin}\n`);
-console.log('| workers | window | queries | unanswered | p99 ms | worst ms | reload visible after (median) |');
-console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: |');
+console.log('| workers | window | queries | unanswered | p99 ms | worst ms | serving loop held, max ms | reload visible after (median) |');
+console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const row of rows) console.log(row);

@@ -263,7 +263,7 @@ export class ObjectsFileReloader {
     this.view = view;
     this.log = log;
     this.parser = new ParserThread(path, (reason) => {
-      if (!this.closed) this.log.error({ file: path, reason }, 'objects file parser stopped; starting a new one');
+      if (!this.closed) this.log.error({ file: path, reason }, 'objects file parser stopped; a new one starts at the next change');
     });
     this.settle = new SettleTimer(path, (signature) => void this.load(signature));
   }
@@ -321,14 +321,17 @@ export class ObjectsFileReloader {
         return;
       }
       logSkipped(this.log, this.path, reply.skippedKinds, reply.skippedObjects, reply.skippedCount);
+      let longestChunkMs = 0;
       for (let done = false; !done && !this.closed; ) {
         const chunk = await this.parser.ask({ type: 'next', weight: CHUNK_WEIGHT });
         if (chunk.type !== 'events') throw new Error(`the objects file parser answered ${chunk.type} to next`);
+        const applying = performance.now();
         this.view.applyBatch(chunk.events);
+        longestChunkMs = Math.max(longestChunkMs, performance.now() - applying);
         done = chunk.done;
       }
       const { counts, upserts, deletes } = reply;
-      this.log.info({ file: this.path, ...counts, upserts, deletes, ms: Math.round(performance.now() - started) }, 'objects file reloaded');
+      this.log.info({ file: this.path, ...counts, upserts, deletes, ms: Math.round(performance.now() - started), longestChunkMs: Math.round(longestChunkMs) }, 'objects file reloaded');
     } catch (error) {
       // The parser thread died (a bug, or out of memory on a huge file): not retried until the
       // file changes again, so that a file that kills it cannot keep a thread busy dying.

@@ -31,7 +31,7 @@ describe('the objects file reloader', () => {
         assert.ok(waited < 10_000, JSON.stringify(lines));
         await new Promise((r) => setTimeout(r, 20));
       }
-      assert.ok(lines.some((l) => l.msg === 'objects file parser stopped; starting a new one'));
+      assert.ok(lines.some((l) => l.msg === 'objects file parser stopped; a new one starts at the next change'));
       assert.deepEqual(view.service('a', 'one')?.clusterIPs, ['10.96.1.9']);
       assert.equal(view.service('a', 'two'), undefined);
     } finally {
