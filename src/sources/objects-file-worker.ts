@@ -5,7 +5,8 @@
  * request, so that the serving thread never has more than one chunk to take in at a time.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ObjectsFileError, parseObjectsText, requireServedObjects, type ParsedObjects } from './objects-file.ts';
 import { diffObjects, fingerprintsOf, weightOf, type Fingerprints } from './objects-diff.ts';
@@ -16,6 +17,21 @@ import type { ViewEvent } from '../view/cluster-view.ts';
 const start = workerData as ParserStart;
 const port = parentPort!;
 const send = (message: FromParser): void => port.postMessage(message);
+
+/**
+ * Below the serving threads: where cores are few and busy (two, in the manifests), the kernel
+ * gives the CPU to answers first and to a reload's parsing after. Linux sets a nice value per
+ * thread, found by its id; elsewhere, or if refused, parsing keeps the normal priority.
+ */
+function lowerThisThreadsPriority(): void {
+  try {
+    const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(threadId) && threadId > 0) setPriority(threadId, 10);
+  } catch {
+    // Not Linux, or not allowed.
+  }
+}
+lowerThisThreadsPriority();
 
 function digestOf(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');

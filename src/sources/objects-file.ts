@@ -173,7 +173,7 @@ const PARSER_URL = new URL(import.meta.url.endsWith('.ts') ? './objects-file-wor
  * Records and endpoints' worth of events per chunk: what the serving thread takes in (structured
  * clone) and applies between two turns of its event loop, a few milliseconds on a large cluster.
  */
-const CHUNK_WEIGHT = 2000;
+const CHUNK_WEIGHT = 1000;
 
 /** 32 KiB: the largest file loaded in the serving thread while the parser thread starts. */
 const LOAD_HERE_MAX_BYTES = 32 * 1024;
