@@ -116,7 +116,7 @@ export async function main(argv: string[]): Promise<void> {
     const thread = local;
     metrics.serving = () => [thread.stats()];
   }
-  view.onChange(auditPorts(view, () => current, log));
+  view.onUpdate(auditPorts(view, () => current, log));
 
   const workers = local
     ? null
@@ -174,7 +174,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     try {
-      stopSource = watchObjectsFile(settings.objects, log, (objects) => view.replaceAll(objects)).close;
+      stopSource = watchObjectsFile(settings.objects, view, log).close;
     } catch (error) {
       log.fatal({ err: (error as Error).message }, error instanceof ObjectsFileError ? 'objects file rejected' : 'cannot start the objects source');
       process.exitCode = 1;

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Settings } from '../settings/schema.ts';
-import type { ClusterView, ViewChange } from '../view/cluster-view.ts';
+import type { ClusterView, ViewUpdate } from '../view/cluster-view.ts';
 import type { Service } from '../view/types.ts';
 import { serviceBalance } from './policy.ts';
 
@@ -19,7 +19,7 @@ export function mappedPorts(service: Service): PortMapping[] {
   return service.ports.filter((p) => p.targetPort !== null).map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort as number | string }));
 }
 
-export function auditPorts(view: ClusterView, settings: () => Settings, log: Logger): (change: ViewChange) => void {
+export function auditPorts(view: ClusterView, settings: () => Settings, log: Logger): (update: ViewUpdate) => void {
   const warned = new Map<string, string>();
   const check = (service: Service): void => {
     const key = `${service.namespace}/${service.name}`;
@@ -29,12 +29,10 @@ export function auditPorts(view: ClusterView, settings: () => Settings, log: Log
     warned.set(key, signature);
     log.warn({ service: key, ports: mapped }, 'Service in endpoint mode maps a port: clients that use A records must use the target port');
   };
-  return (change) => {
-    if (change.scope === 'service') {
-      const service = view.service(change.namespace, change.service);
-      if (service) check(service);
-      return;
-    }
-    for (const service of view.allServices()) if (change.scope === 'all' || service.namespace === change.namespace) check(service);
+  // Only a Service's own record can change its ports or mode: an update that is not a Service
+  // costs nothing (it used to cost a pass over every Service of its namespace, per event).
+  return (update) => {
+    if (update.kind === 'replaceAll') for (const service of view.allServices()) check(service);
+    else if (update.event.op === 'upsert' && update.event.kind === 'Service') check(update.event.record);
   };
 }

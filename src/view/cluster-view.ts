@@ -1,6 +1,7 @@
 /**
  * The cluster view: slim records indexed the ways answers look them up. It does not know where
- * records come from; sources call `replaceAll` (a whole file) or `apply` (one watch event).
+ * records come from; sources call `replaceAll` (a whole file at startup), `apply` (one watch
+ * event) or `applyBatch` (the events a reloaded file differs by).
  */
 import type { ClusterObjects, Endpoint, EndpointSlice, Namespace, Pod, Service } from './types.ts';
 import { serviceKey } from './types.ts';
@@ -127,7 +128,25 @@ export class ClusterView {
   }
 
   apply(event: ViewEvent): void {
-    this.changed(event.op === 'upsert' ? this.upsert(event) : this.remove(event));
+    this.nextSerial();
+    this.applyOne(event);
+  }
+
+  /**
+   * Several events as one change of the view: one step of the serial (a reload of the objects
+   * file is one new version, however many records it touches), each event still told to every
+   * listener, so caches drop only what it touched and replicas make the same events.
+   */
+  applyBatch(events: readonly ViewEvent[]): void {
+    if (events.length === 0) return;
+    this.nextSerial();
+    for (const event of events) this.applyOne(event);
+  }
+
+  private applyOne(event: ViewEvent): void {
+    const change = event.op === 'upsert' ? this.upsert(event) : this.remove(event);
+    this.version++;
+    for (const listener of this.listeners) listener(change);
     for (const listener of this.updateListeners) listener({ kind: 'event', event }, this.serial);
   }
 
@@ -299,8 +318,12 @@ export class ClusterView {
   }
 
   private changed(change: ViewChange): void {
+    this.nextSerial();
     this.version++;
-    this.serial = Math.max(this.serial + 1, Math.floor(Date.now() / 1000));
     for (const listener of this.listeners) listener(change);
+  }
+
+  private nextSerial(): void {
+    this.serial = Math.max(this.serial + 1, Math.floor(Date.now() / 1000));
   }
 }

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.ts';
 import { ClusterView } from '../view/cluster-view.ts';
 import { ServingThread } from '../server/serving.ts';
+import { ReplicaFeed } from './replica-feed.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 
 const start = workerData as WorkerStart;
@@ -17,14 +18,16 @@ const view = new ClusterView({ requireNamespaceObjects: start.settings.kubernete
 view.replicate({ kind: 'replaceAll', objects: start.snapshot }, start.serial);
 const state = { ready: start.ready };
 const serving = new ServingThread(view, start.settings, log, state, start.threads);
+const feed = new ReplicaFeed(view);
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'view':
-      view.replicate(message.update, message.serial);
+      feed.push(message.update, message.serial);
       return;
     case 'ready':
-      state.ready = true;
+      // Ready once the updates the primary made before it are in this replica too.
+      feed.then(() => (state.ready = true));
       return;
     case 'settings':
       log.level = message.settings.logLevel;

@@ -1,0 +1,143 @@
+/**
+ * The objects file's parser thread: reads, parses and slims each new version of the file away
+ * from the thread that answers queries (a 10 MB file costs about a second of CPU), compares it with
+ * the version the view holds, and hands the differing records over in bounded chunks, one per
+ * request, so that the serving thread never has more than one chunk to take in at a time.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import { ObjectsFileError, parseObjectsText, requireServedObjects, type ParsedObjects } from './objects-file.ts';
+import { diffObjects, fingerprintsOf, weightOf, type Fingerprints } from './objects-diff.ts';
+import { signatureOf } from './stable-file.ts';
+import type { FromParser, ParserStart, ToParser } from './objects-file-messages.ts';
+import type { ViewEvent } from '../view/cluster-view.ts';
+
+const start = workerData as ParserStart;
+const port = parentPort!;
+const send = (message: FromParser): void => port.postMessage(message);
+
+/**
+ * Below the serving threads: where cores are few and busy (two, in the manifests), the kernel
+ * gives the CPU to answers first and to a reload's parsing after. Linux sets a nice value per
+ * thread, found by its id; elsewhere, or if refused, parsing keeps the normal priority.
+ */
+function lowerThisThreadsPriority(): void {
+  try {
+    const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(threadId) && threadId > 0) setPriority(threadId, 10);
+  } catch {
+    // Not Linux, or not allowed.
+  }
+}
+lowerThisThreadsPriority();
+
+function digestOf(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** What the view holds: the file's digest and each record's fingerprint. */
+let held: { digest: string; fingerprints: Fingerprints } = { digest: '', fingerprints: new Map() };
+/**
+ * A text the view holds, not fingerprinted yet: that waits for the next load, so that at startup
+ * this thread does not parse the file a second time while the serving threads get going.
+ */
+let heldText: string | null = null;
+
+function fingerprintHeldText(): void {
+  if (heldText === null) return;
+  held = { digest: digestOf(Buffer.from(heldText)), fingerprints: fingerprintsOf(parseObjectsText(heldText, start.path).objects) };
+  heldText = null;
+}
+
+/** The version being handed over: the rest of its events, and what the view holds after them. */
+let pending: { events: ViewEvent[]; at: number; digest: string; fingerprints: Fingerprints } | null = null;
+
+function load(id: number): FromParser {
+  pending = null;
+  fingerprintHeldText();
+  let bytes: Buffer;
+  let signature: string;
+  try {
+    const fd = openSync(start.path, 'r');
+    try {
+      bytes = readFileSync(fd);
+      // Taken from the file that was read, after reading it: if it differs from what the caller
+      // waited to see settle, the file changed under the read.
+      signature = signatureOf(fstatSync(fd));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    return { type: 'unreadable', id, error: `${start.path}: cannot read: ${(error as Error).message}` };
+  }
+  const digest = digestOf(bytes);
+  if (digest === held.digest) return { type: 'unchanged', id, signature };
+  let parsed: ParsedObjects;
+  try {
+    parsed = parseObjectsText(bytes.toString('utf8'), start.path);
+  } catch (error) {
+    if (!(error instanceof ObjectsFileError)) throw error;
+    return { type: 'rejected', id, signature, error: error.message, skippedObjects: [], skippedCount: 0 };
+  }
+  try {
+    requireServedObjects(parsed, start.path);
+  } catch (error) {
+    if (!(error instanceof ObjectsFileError)) throw error;
+    return { type: 'rejected', id, signature, error: error.message, skippedObjects: parsed.skippedObjects, skippedCount: parsed.skippedCount };
+  }
+  const diff = diffObjects(held.fingerprints, parsed.objects);
+  pending = { events: diff.events, at: 0, digest, fingerprints: diff.next };
+  const o = parsed.objects;
+  return {
+    type: 'parsed',
+    id,
+    signature,
+    counts: { namespaces: o.namespaces.length, services: o.services.length, endpointSlices: o.endpointSlices.length, endpoints: o.legacyEndpoints.length, pods: o.pods.length },
+    skippedKinds: [...parsed.skippedKinds],
+    skippedObjects: parsed.skippedObjects,
+    skippedCount: parsed.skippedCount,
+    upserts: diff.upserts,
+    deletes: diff.deletes,
+  };
+}
+
+/** The next chunk of events; with the last one, the new version becomes what the view holds. */
+function next(id: number, weight: number): FromParser {
+  if (pending === null) return { type: 'events', id, events: [], done: true };
+  const events: ViewEvent[] = [];
+  let taken = 0;
+  while (pending.at < pending.events.length && (events.length === 0 || taken + weightOf(pending.events[pending.at]!) <= weight)) {
+    const event = pending.events[pending.at++]!;
+    taken += weightOf(event);
+    events.push(event);
+  }
+  const done = pending.at >= pending.events.length;
+  if (done) {
+    held = { digest: pending.digest, fingerprints: pending.fingerprints };
+    pending = null;
+  }
+  return { type: 'events', id, events, done };
+}
+
+port.on('message', (message: ToParser) => {
+  switch (message.type) {
+    case 'load':
+      return send(load(message.id));
+    case 'next':
+      return send(next(message.id, message.weight));
+    case 'baseline':
+      // A text the serving thread loaded whole (at startup), parsed again here before the next
+      // load, so that the next version is compared with exactly what the view holds.
+      heldText = message.text;
+      pending = null;
+      return send({ type: 'held', id: message.id });
+    case 'hold':
+      // A new parser thread after the last one died: the view holds these records, contents unknown.
+      held = { digest: '', fingerprints: new Map(message.identities.map((identity) => [identity, ''])) };
+      heldText = null;
+      pending = null;
+      return send({ type: 'held', id: message.id });
+  }
+});
