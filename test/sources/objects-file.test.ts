@@ -62,7 +62,7 @@ describe('parseObjectsText: the shapes of a file', () => {
   ];
   for (const [name, text] of shapes) it(name, () => assert.deepEqual(summary(text), EXPECTED));
 
-  it('flow-style YAML documents, as the demo cluster writes its items', { todo: 'a YAML file whose first character is { is read as JSON alone, and rejected' }, () => {
+  it('flow-style YAML documents, as the demo cluster writes its items', () => {
     assert.deepEqual(summary(ITEMS.map((item) => stringify(item, { collectionStyle: 'flow' })).join('---\n')), EXPECTED);
   });
 
@@ -79,22 +79,33 @@ describe('parseObjectsText: the shapes of a file', () => {
   });
 });
 
-describe('parseObjectsText: what is rejected, and how it is named', () => {
+describe('parseObjectsText: what is skipped or rejected, and how it is named', () => {
   const badService = { ...service, metadata: { name: 'broken', namespace: 'shop' }, spec: { clusterIP: 'not-an-ip' } };
-  const cases: Array<[string, string, RegExp]> = [
+  // One unreadable object is skipped and named, as the API source does; the rest is served.
+  const skipped: Array<[string, string, RegExp]> = [
     ['a bad item of a List: document, item index, kind, name and field', stringify(list([namespace, badService])), /^objects\.yaml: document 1, items\[1\] \(Service shop\/broken\): spec\.clusterIP: /],
     ['a bad document of several: its number', `${stringify(namespace)}---\n${stringify(badService)}`, /^objects\.yaml: document 2 \(Service shop\/broken\): spec\.clusterIP: /],
     ['a bad object in JSON', JSON.stringify(list([service, service, badService])), /^objects\.yaml: document 1, items\[2\] \(Service shop\/broken\): spec\.clusterIP: /],
     ['an object without a name', stringify({ kind: 'Service', metadata: {}, spec: {} }), /^objects\.yaml: document 1 \(Service \?\): metadata\.name: /],
     ['an item without kind', stringify(list([{ metadata: { name: 'x' } }])), /^objects\.yaml: document 1, items\[0\] \(object x\): kind: /],
     ['a document that is a plain string', 'hello\n', /^objects\.yaml: document 1 \(object \?\): \(object\): expected an object/],
+    ['a bare JSON array (no kubectl prints one)', JSON.stringify([service]), /^objects\.yaml: document 1 \(object \?\): kind: /],
+  ];
+  for (const [name, text, message] of skipped) {
+    it(`skips ${name}`, () => {
+      const parsed = parseObjectsText(text, 'objects.yaml');
+      assert.equal(parsed.skippedCount, 1);
+      assert.match(parsed.skippedObjects[0] ?? '', message);
+    });
+  }
+
+  const rejected: Array<[string, string, RegExp]> = [
     ['YAML that does not parse', 'kind: Service\n  metadata: [\n', /^objects\.yaml: document 1: not YAML or JSON: /],
     ['YAML that does not parse in a later document', `${stringify(namespace)}---\nkind: [\n`, /^objects\.yaml: document 2: not YAML or JSON: /],
     ['JSON that does not parse', '{"kind": "List", "items": [', /^objects\.yaml: document 1: not YAML or JSON: /],
-    ['a bare JSON array (no kubectl prints one)', JSON.stringify([service]), /^objects\.yaml: document 1 \(object \?\): kind: /],
   ];
-  for (const [name, text, message] of cases) {
-    it(name, () => {
+  for (const [name, text, message] of rejected) {
+    it(`rejects ${name}`, () => {
       assert.throws(() => parseObjectsText(text, 'objects.yaml'), (error: unknown) => {
         assert.ok(error instanceof ObjectsFileError, String(error));
         assert.match(error.message, message);
@@ -103,7 +114,9 @@ describe('parseObjectsText: what is rejected, and how it is named', () => {
     });
   }
 
-  it('rejects the whole file for one bad object: nothing of it is half served', () => {
-    assert.throws(() => parseObjectsText(stringify(list([namespace, service, badService])), 'objects.yaml'), ObjectsFileError);
+  it('serves the rest of a file with one bad object', () => {
+    const parsed = parseObjectsText(stringify(list([namespace, service, badService])), 'objects.yaml');
+    assert.deepEqual(parsed.objects.services.map((s) => `${s.namespace}/${s.name}`), [`${service.metadata.namespace}/${service.metadata.name}`]);
+    assert.equal(parsed.skippedCount, 1);
   });
 });
