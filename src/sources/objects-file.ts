@@ -39,8 +39,8 @@ function readDocuments(text: string, fileName: string): unknown[] {
   if (start === '{' || start === '[') {
     try {
       return [JSON.parse(text)];
-    } catch (error) {
-      throw new ObjectsFileError(`${fileName}: document 1: not YAML or JSON: ${(error as Error).message}`);
+    } catch {
+      // Not JSON alone: flow-style YAML documents start with a brace too; YAML says what is wrong.
     }
   }
   const documents = parseAllDocuments(text);
