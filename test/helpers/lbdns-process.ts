@@ -160,6 +160,15 @@ export async function startLbdns(options: StartOptions = {}): Promise<RunningSer
       return code;
     },
   };
-  if (options.waitUntilServing !== false) await server.waitForLog((l) => l.msg === 'serving DNS over UDP and TCP');
+  if (options.waitUntilServing !== false) {
+    try {
+      // Generous: a loaded machine starts slowly, and this waits for a line, not for a deadline.
+      await server.waitForLog((l) => l.msg === 'serving DNS over UDP and TCP', 30_000);
+    } catch (error) {
+      // A server that never said it serves must not outlive the test: its pipes would keep the run alive.
+      await server.stop('SIGKILL');
+      throw error;
+    }
+  }
   return server;
 }
