@@ -3,11 +3,10 @@
  * Follows CoreDNS's kubernetes plugin; the few places that differ are listed in docs/behaviour.md.
  */
 import { RCode, RRType } from '../wire/constants.ts';
-import type { PreparedAnswer } from '../wire/message.ts';
 import { splitLabels } from '../wire/name.ts';
 import { ipFamily } from '../net/ip.ts';
 import { RecordEncoder, negative, positive } from './answer-builder.ts';
-import { type AnswerScope, GLOBAL_SCOPE } from '../server/answer-cache.ts';
+import { type AnswerScope, GLOBAL_SCOPE, type PreparedAnswer } from './answer.ts';
 import { type ClusterRequest, endpointHostname, parseClusterName } from './cluster-name.ts';
 import { type Entry, type Lookup, type LookupContext, clusterIpEntries, lookupCluster } from './cluster-lookup.ts';
 import { balancedAddresses, balancedSrv, needsPlan, weighEntries } from './balanced-answers.ts';

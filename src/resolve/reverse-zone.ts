@@ -1,6 +1,6 @@
 /** PTR answers for Service ClusterIPs and endpoint addresses, as CoreDNS's reverse.go gives them. */
 import { RCode, RRType } from '../wire/constants.ts';
-import type { PreparedAnswer } from '../wire/message.ts';
+import type { PreparedAnswer } from './answer.ts';
 import { RecordEncoder, negative, positive } from './answer-builder.ts';
 import { endpointHostname } from './cluster-name.ts';
 import type { ZoneContext } from './cluster-zone.ts';

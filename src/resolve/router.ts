@@ -4,8 +4,7 @@
  * wins, as in CoreDNS.
  */
 import { RCode } from '../wire/constants.ts';
-import type { RouteResult, Router } from '../server/handler.ts';
-import { GLOBAL_SCOPE } from '../server/answer-cache.ts';
+import { GLOBAL_SCOPE, type RouteResult, type Router } from './answer.ts';
 import { RecordEncoder, negative } from './answer-builder.ts';
 import { ClusterZoneAnswers, type ZoneContext } from './cluster-zone.ts';
 import { answerReverse } from './reverse-zone.ts';

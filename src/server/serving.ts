@@ -13,7 +13,7 @@ import type { Service } from '../view/types.ts';
 import { Forwarder } from '../forward/forwarder.ts';
 import { ZoneRouter } from '../resolve/router.ts';
 import { QueryMetrics, type QueryCounts } from '../ops/query-metrics.ts';
-import { Autopath } from './autopath.ts';
+import { Autopath } from '../resolve/autopath.ts';
 import { type HandlerState, QueryHandler, type Transport } from './handler.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { ownAddresses } from './own-addresses.ts';
