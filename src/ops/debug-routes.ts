@@ -6,7 +6,7 @@
 import type { ClusterView } from '../view/cluster-view.ts';
 import type { Settings } from '../settings/schema.ts';
 import { ClientClassifier } from '../balance/client.ts';
-import { explainBalance } from '../balance/explain.ts';
+import { explainBalance } from './debug-balance.ts';
 import { parseClusterName } from '../resolve/cluster-name.ts';
 import { splitLabels } from '../wire/name.ts';
 import { canonicalIp } from '../net/ip.ts';

@@ -14,7 +14,7 @@ import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/c
 import type { Settings } from '../settings/schema.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
 import { AnswerCache } from './answer-cache.ts';
-import type { QueryMetrics } from '../ops/query-metrics.ts';
+import type { QueryStats } from './query-stats.ts';
 import type { Autopath } from '../resolve/autopath.ts';
 import { type RateDecision, ResponseRateLimiter } from './rate-limit.ts';
 import type { UpstreamResponse } from '../forward/upstream-message.ts';
@@ -63,7 +63,7 @@ interface CachedRoute {
 
 export class QueryHandler {
   private readonly cache: AnswerCache<CachedRoute> | null;
-  private readonly metrics: QueryMetrics | null;
+  private readonly metrics: QueryStats | null;
   private readonly router: Router;
   private readonly settings: Settings;
   private readonly state: HandlerState;
@@ -76,7 +76,7 @@ export class QueryHandler {
   private readonly rateLimiter: ResponseRateLimiter | null;
   private readonly clusterZones: Set<string>;
 
-  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null, metrics: QueryMetrics | null = null, autopath: Autopath | null = null) {
+  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null, metrics: QueryStats | null = null, autopath: Autopath | null = null) {
     this.router = router;
     this.autopath = autopath;
     this.queryLogRate = settings.queryLogSampleRate;
