@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { formatHostPort, parseServerAddress } from '../net/host-port.ts';
+import { shuffleInPlace } from '../balance/shuffle.ts';
 
 export interface Upstream {
   host: string;
@@ -66,10 +67,7 @@ export class UpstreamPool {
   candidates(now = Date.now()): Upstream[] {
     const list = [...this.upstreams];
     if (this.policy === 'random') {
-      for (let i = list.length - 1; i > 0; i--) {
-        const j = Math.floor(Math.random() * (i + 1));
-        [list[i], list[j]] = [list[j] as Upstream, list[i] as Upstream];
-      }
+      shuffleInPlace(list);
     } else if (this.policy === 'round_robin' && list.length > 0) {
       const start = this.next++ % list.length;
       list.push(...list.splice(0, start));

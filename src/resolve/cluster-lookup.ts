@@ -3,7 +3,8 @@
  * an address or target name, a port, and the name the entry answers as. Record types are chosen
  * later; here only existence and content are decided.
  */
-import { ipFamily, canonicalIp, ipToBytes, bytesToIp } from '../net/ip.ts';
+import { ipFamily, ipToBytes, bytesToIp } from '../net/ip.ts';
+import { unmapIpv4 } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
 import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Endpoint, Service } from '../view/types.ts';
@@ -131,11 +132,7 @@ export function clusterIpEntries(service: Service, request: ClusterRequest, zone
 function podIp(label: string): string | null {
   const text = podLabelToIp(label);
   const bytes = ipToBytes(text);
-  if (bytes === null) return null;
-  if (bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
-    return bytesToIp(bytes.subarray(12));
-  }
-  return canonicalIp(text);
+  return bytes === null ? null : bytesToIp(unmapIpv4(bytes));
 }
 
 function findPods(ctx: LookupContext, request: ClusterRequest, qnameOwner: string): Lookup {

@@ -3,7 +3,7 @@
  * Follows CoreDNS's kubernetes plugin; the few places that differ are listed in docs/behaviour.md.
  */
 import { RCode, RRType } from '../wire/constants.ts';
-import { splitLabels } from '../wire/name.ts';
+import { isAtOrBelow, splitLabels } from '../wire/name.ts';
 import { ipFamily } from '../net/ip.ts';
 import { RecordEncoder, negative, positive } from './answer-builder.ts';
 import { type AnswerScope, GLOBAL_SCOPE, type PreparedAnswer } from './answer.ts';
@@ -204,10 +204,10 @@ export class ClusterZoneAnswers {
       }
       const target = entry.host;
       // A target that is the name itself or below it would loop.
-      if (target === owner || target.endsWith(`.${owner}`) || seen.has(target)) continue;
+      if (isAtOrBelow(target, owner) || seen.has(target)) continue;
       seen.add(target);
       const cname = { type: RRType.CNAME, bytes: encoder.pointing(owner, RRType.CNAME, target, ttl) };
-      if (target === zone || target.endsWith(`.${zone}`)) {
+      if (isAtOrBelow(target, zone)) {
         if (depth >= MAX_CNAME_CHAIN) continue;
         const next = this.lookup(target, zone);
         const chased = next === null ? [] : this.addresses(encoder, zone, target, qtype, next, depth + 1);

@@ -23,6 +23,9 @@ import { encodeNameAgainst } from '../wire/name.ts';
 
 export type Transport = 'udp' | 'tcp';
 
+/** Whatever answers queries: the current handler, swapped on a settings reload. */
+export type Answering = Pick<QueryHandler, 'handle'>;
+
 /** What the handler learned about a query, for its metrics and the query log. */
 interface QueryFacts {
   zone: string;
