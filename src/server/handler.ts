@@ -20,6 +20,7 @@ import { type RateDecision, ResponseRateLimiter } from './rate-limit.ts';
 import type { UpstreamResponse } from '../forward/upstream-message.ts';
 import { answerRecordsFor } from '../wire/relocate.ts';
 import { encodeNameAgainst } from '../wire/name.ts';
+import { headerRcode } from '../wire/header.ts';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -150,7 +151,7 @@ export class QueryHandler {
     this.metrics?.record(seen.zone, transport, seen.qtype, response, seconds);
     if (this.queryLogRate > 0 && Math.random() < this.queryLogRate) {
       this.log.info(
-        { client, proto: transport, name: seen.qname, type: typeName(seen.qtype), rcode: response && response.length >= 4 ? rcodeName(response[3]! & 0xf) : 'dropped', durationMs: Math.round(seconds * 1e6) / 1000 },
+        { client, proto: transport, name: seen.qname, type: typeName(seen.qtype), rcode: response && response.length >= 4 ? rcodeName(headerRcode(response)) : 'dropped', durationMs: Math.round(seconds * 1e6) / 1000 },
         'query',
       );
     }

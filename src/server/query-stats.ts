@@ -5,6 +5,7 @@
  * from ops/.
  */
 import { rcodeName, typeName } from '../wire/constants.ts';
+import { headerRcode } from '../wire/header.ts';
 
 const REPORTED_TYPES = new Set(['A', 'AAAA', 'SRV', 'PTR', 'CNAME', 'TXT', 'MX', 'NS', 'SOA', 'ANY', 'HTTPS', 'SVCB']);
 
@@ -90,7 +91,7 @@ export class QueryStats {
       this.responses.increment(zone, '', 'dropped');
       return;
     }
-    this.responses.increment(zone, '', rcodeName(response[3]! & 0xf));
+    this.responses.increment(zone, '', rcodeName(headerRcode(response)));
     this.duration.observe(seconds);
     this.size.observe(response.length);
   }

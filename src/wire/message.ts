@@ -2,8 +2,9 @@
  * Response assembly: header + the client's own question bytes + prepared record bytes + OPT.
  * Nothing here looks inside a record; the work per response is copying and patching counts.
  */
-import { CLASSIC_UDP_LIMIT, Flag, HEADER_SIZE, RCode, RRType } from './constants.ts';
+import { CLASSIC_UDP_LIMIT, Flag, HEADER_SIZE } from './constants.ts';
 import type { Edns } from './query.ts';
+import { OPT_SIZE, put16, writeOpt as writeOptRecord } from './header.ts';
 
 /**
  * The records a response carries, in the shape this module writes them from. Balancing and
@@ -56,8 +57,6 @@ export interface ResponseOptions {
   advertisedUdpSize: number;
 }
 
-const OPT_SIZE = 11;
-
 /** The balanced records to send, in order, in place of `answers[balancedFrom..]`; null: as prepared. */
 export type ChosenRecords = readonly Buffer[] | null;
 
@@ -94,23 +93,10 @@ export function balancedBudget(head: ResponseHead, answer: ResponseRecords, layo
   return Math.min(layout.balancedCount, fit + 1);
 }
 
-// Direct byte stores and TypedArray#set: Buffer's writeUInt16BE and copy check their arguments
-// on every call, which showed in profiles of the per-query path.
-function put16(out: Buffer, at: number, value: number): void {
-  out[at] = value >>> 8;
-  out[at + 1] = value & 0xff;
-}
-
+// TypedArray#set rather than Buffer#copy, and put16: Buffer's methods check their arguments on
+// every call, which showed in profiles of the per-query path.
 function writeOpt(out: Buffer, at: number, rcode: number, edns: Edns, advertisedUdpSize: number): number {
-  out[at] = 0;
-  put16(out, at + 1, RRType.OPT);
-  put16(out, at + 3, advertisedUdpSize);
-  // TTL field: extended rcode bits, version 0, DO echoed (RFC 3225 §3).
-  out[at + 5] = (rcode >> 4) & 0xff;
-  out[at + 6] = 0;
-  put16(out, at + 7, edns.dnssecOk ? 0x8000 : 0);
-  put16(out, at + 9, 0);
-  return at + OPT_SIZE;
+  return writeOptRecord(out, at, advertisedUdpSize, edns.dnssecOk, rcode);
 }
 
 function writeHeader(out: Buffer, head: ResponseHead, rcode: number, authoritative: boolean, truncated: boolean, questions: number, answers: number, authority: number, additional: number): void {
