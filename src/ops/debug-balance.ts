@@ -13,6 +13,7 @@ import type { Client } from '../balance/client.ts';
 import { mappedPorts } from '../balance/port-audit.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { explainWeight, weightSources } from '../balance/weights.ts';
+import { serviceFqdn } from '../view/names.ts';
 
 export interface EndpointExplanation {
   address: string;
@@ -48,7 +49,7 @@ export interface BalanceExplanation {
 
 export function explainBalance(view: ClusterView, settings: Settings, service: Service, zone: string, client: { address: string; info: Client } | null): BalanceExplanation {
   const config = serviceBalance(service, settings);
-  const fqdn = `${service.name}.${service.namespace}.svc.${zone}`;
+  const fqdn = serviceFqdn(service, zone);
   const sources = weightSources(service, fqdn, settings);
   const endpoints: EndpointExplanation[] = [];
   for (const group of view.endpointGroups(service)) {

@@ -11,6 +11,7 @@ import type { Endpoint, Service } from '../view/types.ts';
 import { type ClusterRequest, endpointHostname, podLabelToIp } from './cluster-name.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { NameError, encodeName } from '../wire/name.ts';
+import { serviceFqdn } from '../view/names.ts';
 
 export interface Entry {
   /** A canonical IP, or for ExternalName services the target name. */
@@ -68,7 +69,7 @@ function findServices(ctx: LookupContext, request: ClusterRequest, zone: string)
   if (request.service === '') return [];
   const service = ctx.view.service(request.namespace, request.service);
   if (!service) return null;
-  const serviceName = `${service.name}.${service.namespace}.svc.${zone}`;
+  const serviceName = serviceFqdn(service, zone);
 
   // `_tcp.svc.ns.svc.zone` is an empty non-terminal above `_port._tcp…` (RFC 8020): it exists.
   if (request.endpoint.startsWith('_') && service.type !== 'ExternalName') {
@@ -118,7 +119,7 @@ function findServices(ctx: LookupContext, request: ClusterRequest, zone: string)
 
 /** A ClusterIP Service's entries: each matching port at each of its ClusterIPs. */
 export function clusterIpEntries(service: Service, request: ClusterRequest, zone: string): Entry[] {
-  const serviceName = `${service.name}.${service.namespace}.svc.${zone}`;
+  const serviceName = serviceFqdn(service, zone);
   const entries: Entry[] = [];
   const ports = service.ports.length > 0 ? service.ports : [NO_PORT];
   for (const port of ports) {

@@ -11,6 +11,7 @@ import { type ClusterRequest, endpointHostname, parseClusterName } from './clust
 import { type Entry, type Lookup, type LookupContext, clusterIpEntries, lookupCluster } from './cluster-lookup.ts';
 import { balancedAddresses, balancedSrv, needsPlan, weighEntries } from './balanced-answers.ts';
 import { serviceBalance } from '../balance/policy.ts';
+import { serviceFqdn } from '../view/names.ts';
 
 export const DNS_SCHEMA_VERSION = '1.1.0';
 /** The TTL the specification's example and CoreDNS give the schema-version TXT record. */
@@ -43,7 +44,7 @@ export function nameServers(ctx: ZoneContext, zone: string): NameServer[] {
   for (const ip of local) {
     for (const ref of ctx.view.endpointsByIp(ip)) {
       const service = ref.service;
-      const serviceName = `${service.name}.${service.namespace}.svc.${zone}`;
+      const serviceName = serviceFqdn(service, zone);
       if (service.headless) {
         for (const group of ctx.view.endpointGroups(service)) {
           for (const endpoint of group.endpoints) {
@@ -148,7 +149,7 @@ export class ClusterZoneAnswers {
     if (!service || !entries.some((e) => e.endpoint)) return undefined;
     const config = serviceBalance(service, this.ctx.settings);
     if (!needsPlan(config)) return undefined;
-    const fqdn = `${service.name}.${service.namespace}.svc.${zone}`;
+    const fqdn = serviceFqdn(service, zone);
     const weighed = weighEntries(service, fqdn, this.ctx.settings, config, entries);
     if (weighed.length === 0) {
       // Every endpoint weighs 0: as if none were ready.
