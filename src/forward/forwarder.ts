@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { CLASSIC_UDP_LIMIT, CLASS_IN, HEADER_SIZE, RCode } from '../wire/constants.ts';
-import { NameError, encodeName } from '../wire/name.ts';
+import { NameError, encodeName, isAtOrBelow } from '../wire/name.ts';
 import { parseQuery } from '../wire/query.ts';
 import { writeBareResponse } from '../wire/message.ts';
 import type { Query } from '../wire/query.ts';
@@ -180,7 +180,7 @@ export class Forwarder {
   }
 
   private poolFor(qname: string): UpstreamPool {
-    for (const stub of this.stubPools) if (qname === stub.domain || qname.endsWith(`.${stub.domain}`)) return stub.pool;
+    for (const stub of this.stubPools) if (isAtOrBelow(qname, stub.domain)) return stub.pool;
     return this.defaultPool;
   }
 

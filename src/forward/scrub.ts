@@ -18,7 +18,7 @@
  * (RFC 2181 §8) and capped at `maxTtl`. Work is linear in the message's size.
  */
 import { CLASS_ANY, Flag, HEADER_SIZE, QUESTION_NAME_OFFSET, RRType } from '../wire/constants.ts';
-import { MAX_NAME_WIRE_LENGTH, decodeName, splitLabels } from '../wire/name.ts';
+import { MAX_NAME_WIRE_LENGTH, decodeName, isAtOrBelow, splitLabels } from '../wire/name.ts';
 import { type RecordPosition, readRecord } from '../wire/record-walker.ts';
 import { NAMES_IN_RDATA } from '../wire/relocate.ts';
 
@@ -48,11 +48,6 @@ const MAX_MESSAGE = 65535;
 /** A TTL as RFC 2181 §8 says to read it (top bit set: 0), capped at `maxTtl`. */
 export function relayedTtl(raw: number, maxTtl: number): number {
   return raw >= 0x80000000 ? 0 : Math.min(raw, maxTtl);
-}
-
-/** Whether `name` is `zone` or below it ('' is the root, above everything). */
-export function isAtOrBelow(name: string, zone: string): boolean {
-  return zone === '' || name === zone || name.endsWith(`.${zone}`);
 }
 
 /** Whether `name` is at or below one of `zones`: a look-up per label, however many zones. */

@@ -7,20 +7,18 @@ import { Flag, HEADER_SIZE, RCode, RRType } from '../wire/constants.ts';
 import { decodeName } from '../wire/name.ts';
 import type { Query } from '../wire/query.ts';
 import { readRecord } from '../wire/record-walker.ts';
+import { OPT_SIZE, headerRcode, writeOpt } from '../wire/header.ts';
 import { type ScrubRules, scrubResponse } from './scrub.ts';
 
 export function buildUpstreamQuery(request: Buffer, query: Query, id: number, udpSize: number): Buffer {
   const questionLength = query.questionEnd - HEADER_SIZE;
-  const out = Buffer.alloc(HEADER_SIZE + questionLength + 11);
+  const out = Buffer.alloc(HEADER_SIZE + questionLength + OPT_SIZE);
   out.writeUInt16BE(id, 0);
   out.writeUInt16BE(Flag.RD | (query.flags & Flag.CD), 2);
   out.writeUInt16BE(1, 4);
   out.writeUInt16BE(1, 10);
   request.copy(out, HEADER_SIZE, HEADER_SIZE, query.questionEnd);
-  const opt = HEADER_SIZE + questionLength;
-  out.writeUInt16BE(RRType.OPT, opt + 1);
-  out.writeUInt16BE(udpSize, opt + 3);
-  out.writeUInt16BE(query.edns?.dnssecOk ? 0x8000 : 0, opt + 7);
+  writeOpt(out, HEADER_SIZE + questionLength, udpSize, query.edns?.dnssecOk ?? false);
   return out;
 }
 
@@ -67,7 +65,7 @@ export function inspectResponse(received: Buffer, expected: ExpectedAnswer, rule
   if (bytes === null) return null;
   const questionEnd = HEADER_SIZE + expected.question.length;
   const counts = [bytes.readUInt16BE(6), bytes.readUInt16BE(8), bytes.readUInt16BE(10)] as const;
-  const rcode = flags & 0xf;
+  const rcode = headerRcode(received);
   const ttlOffsets: number[] = [];
   let opt: UpstreamResponse['opt'] = null;
   let minAnswerTtl = Infinity;

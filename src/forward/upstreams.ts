@@ -3,8 +3,8 @@
  * skipping those that failed recently until their hold-down ends.
  */
 import { readFileSync } from 'node:fs';
-import { isIPv6 } from 'node:net';
-import { canonicalIp } from '../net/ip.ts';
+import { formatHostPort, parseServerAddress } from '../net/host-port.ts';
+import { shuffleInPlace } from '../balance/shuffle.ts';
 
 export interface Upstream {
   host: string;
@@ -24,22 +24,8 @@ export type UpstreamPolicy = 'random' | 'round_robin' | 'sequential';
 
 /** "ADDR", "ADDR:PORT", "[V6]:PORT" or a bare IPv6 address. */
 export function parseUpstream(text: string): Upstream {
-  let host = text;
-  let port = 53;
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  if (bracketed) {
-    host = bracketed[1] as string;
-    if (bracketed[2]) port = Number(bracketed[2]);
-  } else if (!isIPv6(text)) {
-    const colon = text.lastIndexOf(':');
-    if (colon > 0) {
-      host = text.slice(0, colon);
-      port = Number(text.slice(colon + 1));
-    }
-  }
-  const ip = canonicalIp(host);
-  if (ip === null || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`upstream "${text}": expected ADDR or ADDR:PORT`);
-  return { host: ip, port, family: ip.includes(':') ? 6 : 4, label: ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`, failures: 0, downUntil: 0, requests: 0, errors: 0, seconds: 0 };
+  const address = parseServerAddress(text);
+  return { ...address, family: address.host.includes(':') ? 6 : 4, label: formatHostPort(address), failures: 0, downUntil: 0, requests: 0, errors: 0, seconds: 0 };
 }
 
 /** The nameservers of a resolv.conf, as CoreDNS's `forward . /etc/resolv.conf` reads them. */
@@ -81,10 +67,7 @@ export class UpstreamPool {
   candidates(now = Date.now()): Upstream[] {
     const list = [...this.upstreams];
     if (this.policy === 'random') {
-      for (let i = list.length - 1; i > 0; i--) {
-        const j = Math.floor(Math.random() * (i + 1));
-        [list[i], list[j]] = [list[j] as Upstream, list[i] as Upstream];
-      }
+      shuffleInPlace(list);
     } else if (this.policy === 'round_robin' && list.length > 0) {
       const start = this.next++ % list.length;
       list.push(...list.splice(0, start));

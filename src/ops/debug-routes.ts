@@ -6,9 +6,9 @@
 import type { ClusterView } from '../view/cluster-view.ts';
 import type { Settings } from '../settings/schema.ts';
 import { ClientClassifier } from '../balance/client.ts';
-import { explainBalance } from '../balance/explain.ts';
+import { explainBalance } from './debug-balance.ts';
 import { parseClusterName } from '../resolve/cluster-name.ts';
-import { splitLabels } from '../wire/name.ts';
+import { longestZoneOf, splitLabels } from '../wire/name.ts';
 import { canonicalIp } from '../net/ip.ts';
 import { type OpsRoute, sendJson } from './http-server.ts';
 
@@ -17,7 +17,7 @@ export function debugBalanceRoute(view: ClusterView, currentSettings: () => Sett
     if (target.pathname !== '/debug/balance') return false;
     const settings = currentSettings();
     const name = (target.searchParams.get('name') ?? '').toLowerCase().replace(/\.$/, '');
-    const zone = [...settings.zones].sort((a, b) => b.length - a.length).find((z) => name.endsWith(`.${z}`));
+    const zone = longestZoneOf(name, settings.zones);
     const labels = zone ? splitLabels(name).slice(0, -splitLabels(zone).length) : [];
     const request = zone ? parseClusterName(labels) : null;
     if (!zone || request?.podOrSvc !== 'svc' || !request.service || request.endpoint || request.port) {

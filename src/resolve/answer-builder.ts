@@ -1,10 +1,11 @@
 /** Turns records into the prepared form: bytes encoded once, compressed against the question. */
 import { RCode, RRType } from '../wire/constants.ts';
-import { type PreparedAnswer, layoutAnswer } from '../wire/message.ts';
+import { layoutAnswer } from '../wire/message.ts';
 import { encodeName, encodeNameAgainst } from '../wire/name.ts';
 import { encodeRecord, rdata } from '../wire/records.ts';
 import { ipFamily } from '../net/ip.ts';
 import type { BalancePlan } from '../balance/plan.ts';
+import type { PreparedAnswer } from './answer.ts';
 
 /** Record encoders bound to one question name, so every owner and target can point into it. */
 export class RecordEncoder {

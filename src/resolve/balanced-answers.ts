@@ -4,7 +4,6 @@
  * balancer needs per record are prepared here, once per view change.
  */
 import { RRType } from '../wire/constants.ts';
-import type { PreparedAnswer } from '../wire/message.ts';
 import { ipFamily, ipToBytes } from '../net/ip.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { Service, Endpoint } from '../view/types.ts';
@@ -13,6 +12,7 @@ import type { ServiceBalance } from '../balance/policy.ts';
 import { endpointWeight, weightSources } from '../balance/weights.ts';
 import { type RecordEncoder, positive } from './answer-builder.ts';
 import type { Entry } from './cluster-lookup.ts';
+import type { PreparedAnswer } from './answer.ts';
 
 /** The zones an endpoint serves: its topology hints, else the zone it runs in. */
 export function endpointZones(endpoint: Endpoint): readonly string[] {

@@ -3,13 +3,15 @@
  * an address or target name, a port, and the name the entry answers as. Record types are chosen
  * later; here only existence and content are decided.
  */
-import { ipFamily, canonicalIp, ipToBytes, bytesToIp } from '../net/ip.ts';
+import { ipFamily, ipToBytes, bytesToIp } from '../net/ip.ts';
+import { unmapIpv4 } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
 import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Endpoint, Service } from '../view/types.ts';
 import { type ClusterRequest, endpointHostname, podLabelToIp } from './cluster-name.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { NameError, encodeName } from '../wire/name.ts';
+import { serviceFqdn } from '../view/names.ts';
 
 export interface Entry {
   /** A canonical IP, or for ExternalName services the target name. */
@@ -67,7 +69,7 @@ function findServices(ctx: LookupContext, request: ClusterRequest, zone: string)
   if (request.service === '') return [];
   const service = ctx.view.service(request.namespace, request.service);
   if (!service) return null;
-  const serviceName = `${service.name}.${service.namespace}.svc.${zone}`;
+  const serviceName = serviceFqdn(service, zone);
 
   // `_tcp.svc.ns.svc.zone` is an empty non-terminal above `_port._tcp…` (RFC 8020): it exists.
   if (request.endpoint.startsWith('_') && service.type !== 'ExternalName') {
@@ -117,7 +119,7 @@ function findServices(ctx: LookupContext, request: ClusterRequest, zone: string)
 
 /** A ClusterIP Service's entries: each matching port at each of its ClusterIPs. */
 export function clusterIpEntries(service: Service, request: ClusterRequest, zone: string): Entry[] {
-  const serviceName = `${service.name}.${service.namespace}.svc.${zone}`;
+  const serviceName = serviceFqdn(service, zone);
   const entries: Entry[] = [];
   const ports = service.ports.length > 0 ? service.ports : [NO_PORT];
   for (const port of ports) {
@@ -131,11 +133,7 @@ export function clusterIpEntries(service: Service, request: ClusterRequest, zone
 function podIp(label: string): string | null {
   const text = podLabelToIp(label);
   const bytes = ipToBytes(text);
-  if (bytes === null) return null;
-  if (bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
-    return bytesToIp(bytes.subarray(12));
-  }
-  return canonicalIp(text);
+  return bytes === null ? null : bytesToIp(unmapIpv4(bytes));
 }
 
 function findPods(ctx: LookupContext, request: ClusterRequest, qnameOwner: string): Lookup {

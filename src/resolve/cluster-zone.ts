@@ -3,15 +3,15 @@
  * Follows CoreDNS's kubernetes plugin; the few places that differ are listed in docs/behaviour.md.
  */
 import { RCode, RRType } from '../wire/constants.ts';
-import type { PreparedAnswer } from '../wire/message.ts';
-import { splitLabels } from '../wire/name.ts';
+import { isAtOrBelow, splitLabels } from '../wire/name.ts';
 import { ipFamily } from '../net/ip.ts';
 import { RecordEncoder, negative, positive } from './answer-builder.ts';
-import { type AnswerScope, GLOBAL_SCOPE } from '../server/answer-cache.ts';
+import { type AnswerScope, GLOBAL_SCOPE, type PreparedAnswer } from './answer.ts';
 import { type ClusterRequest, endpointHostname, parseClusterName } from './cluster-name.ts';
 import { type Entry, type Lookup, type LookupContext, clusterIpEntries, lookupCluster } from './cluster-lookup.ts';
 import { balancedAddresses, balancedSrv, needsPlan, weighEntries } from './balanced-answers.ts';
 import { serviceBalance } from '../balance/policy.ts';
+import { serviceFqdn } from '../view/names.ts';
 
 export const DNS_SCHEMA_VERSION = '1.1.0';
 /** The TTL the specification's example and CoreDNS give the schema-version TXT record. */
@@ -44,7 +44,7 @@ export function nameServers(ctx: ZoneContext, zone: string): NameServer[] {
   for (const ip of local) {
     for (const ref of ctx.view.endpointsByIp(ip)) {
       const service = ref.service;
-      const serviceName = `${service.name}.${service.namespace}.svc.${zone}`;
+      const serviceName = serviceFqdn(service, zone);
       if (service.headless) {
         for (const group of ctx.view.endpointGroups(service)) {
           for (const endpoint of group.endpoints) {
@@ -149,7 +149,7 @@ export class ClusterZoneAnswers {
     if (!service || !entries.some((e) => e.endpoint)) return undefined;
     const config = serviceBalance(service, this.ctx.settings);
     if (!needsPlan(config)) return undefined;
-    const fqdn = `${service.name}.${service.namespace}.svc.${zone}`;
+    const fqdn = serviceFqdn(service, zone);
     const weighed = weighEntries(service, fqdn, this.ctx.settings, config, entries);
     if (weighed.length === 0) {
       // Every endpoint weighs 0: as if none were ready.
@@ -205,10 +205,10 @@ export class ClusterZoneAnswers {
       }
       const target = entry.host;
       // A target that is the name itself or below it would loop.
-      if (target === owner || target.endsWith(`.${owner}`) || seen.has(target)) continue;
+      if (isAtOrBelow(target, owner) || seen.has(target)) continue;
       seen.add(target);
       const cname = { type: RRType.CNAME, bytes: encoder.pointing(owner, RRType.CNAME, target, ttl) };
-      if (target === zone || target.endsWith(`.${zone}`)) {
+      if (isAtOrBelow(target, zone)) {
         if (depth >= MAX_CNAME_CHAIN) continue;
         const next = this.lookup(target, zone);
         const chased = next === null ? [] : this.addresses(encoder, zone, target, qtype, next, depth + 1);

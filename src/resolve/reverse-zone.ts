@@ -1,10 +1,11 @@
 /** PTR answers for Service ClusterIPs and endpoint addresses, as CoreDNS's reverse.go gives them. */
 import { RCode, RRType } from '../wire/constants.ts';
-import type { PreparedAnswer } from '../wire/message.ts';
+import type { PreparedAnswer } from './answer.ts';
 import { RecordEncoder, negative, positive } from './answer-builder.ts';
 import { endpointHostname } from './cluster-name.ts';
 import type { ZoneContext } from './cluster-zone.ts';
 import { addressFromReverseName } from './reverse-name.ts';
+import { serviceFqdn } from '../view/names.ts';
 
 /** `null` means lbdns does not know the name: the router passes it on or answers NXDOMAIN. */
 export function answerReverse(ctx: ZoneContext, qname: string, zone: string, qtype: number): PreparedAnswer | null {
@@ -35,13 +36,13 @@ export function ptrTargets(ctx: ZoneContext, ip: string): string[] {
   const filtered = ctx.settings.namespaces.length > 0;
   const exposed = (namespace: string): boolean => !filtered || ctx.settings.namespaces.includes(namespace);
   for (const service of ctx.view.servicesByClusterIp(ip)) {
-    if (exposed(service.namespace)) return [`${service.name}.${service.namespace}.svc.${primaryZone}`];
+    if (exposed(service.namespace)) return [serviceFqdn(service, primaryZone)];
   }
   const targets = new Set<string>();
   for (const ref of ctx.view.endpointsByIp(ip)) {
     if (!exposed(ref.service.namespace)) continue;
     const hostname = endpointHostname(ref.endpoint.hostname, ref.endpoint.podName, ref.address, ctx.settings.endpointPodNames);
-    targets.add(`${hostname}.${ref.service.name}.${ref.service.namespace}.svc.${primaryZone}`);
+    targets.add(`${hostname}.${serviceFqdn(ref.service, primaryZone)}`);
   }
   return [...targets].sort();
 }

@@ -4,40 +4,30 @@
  * wins, as in CoreDNS.
  */
 import { RCode } from '../wire/constants.ts';
-import type { RouteResult, Router } from '../server/handler.ts';
-import { GLOBAL_SCOPE } from '../server/answer-cache.ts';
+import { longestZoneOf } from '../wire/name.ts';
+import { GLOBAL_SCOPE, type RouteResult, type Router } from './answer.ts';
 import { RecordEncoder, negative } from './answer-builder.ts';
 import { ClusterZoneAnswers, type ZoneContext } from './cluster-zone.ts';
 import { answerReverse } from './reverse-zone.ts';
 
-interface ZoneRoute {
-  zone: string;
-  reverse: boolean;
-}
-
-function inZone(name: string, zone: string): boolean {
-  return zone === '' || name === zone || name.endsWith(`.${zone}`);
-}
-
 export class ZoneRouter implements Router {
   private readonly ctx: ZoneContext;
-  private readonly routes: ZoneRoute[];
+  /** Cluster zones, then reverse zones: on a tie in length, the cluster zone answers. */
+  private readonly zones: string[];
+  private readonly reverseZones: Set<string>;
   private readonly cluster: ClusterZoneAnswers;
 
   constructor(ctx: ZoneContext) {
     this.ctx = ctx;
     this.cluster = new ClusterZoneAnswers(ctx);
-    this.routes = [
-      ...ctx.settings.zones.map((zone) => ({ zone, reverse: false })),
-      ...ctx.settings.reverse.zones.map((zone) => ({ zone, reverse: true })),
-    ].sort((a, b) => b.zone.length - a.zone.length);
+    this.zones = [...ctx.settings.zones, ...ctx.settings.reverse.zones];
+    this.reverseZones = new Set(ctx.settings.reverse.zones.filter((zone) => !ctx.settings.zones.includes(zone)));
   }
 
   route(qname: string, qtype: number, questionName = qname): RouteResult {
-    const route = this.routes.find((r) => inZone(qname, r.zone));
-    if (!route) return { answer: { forward: true }, zone: '.', scope: GLOBAL_SCOPE };
-    const zone = route.zone;
-    if (!route.reverse) return { answer: this.cluster.answer(qname, zone, qtype, questionName), zone, scope: this.cluster.scopeOf(qname, zone) };
+    const zone = longestZoneOf(qname, this.zones);
+    if (zone === undefined) return { answer: { forward: true }, zone: '.', scope: GLOBAL_SCOPE };
+    if (!this.reverseZones.has(zone)) return { answer: this.cluster.answer(qname, zone, qtype, questionName), zone, scope: this.cluster.scopeOf(qname, zone) };
     // Reverse answers can depend on any Service's addresses.
     const answer = answerReverse(this.ctx, qname, zone, qtype);
     if (answer) return { answer, zone, scope: GLOBAL_SCOPE };

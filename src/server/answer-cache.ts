@@ -9,11 +9,7 @@
  */
 import { type CommonQuery, questionKeyBytes, sameQuestion } from '../wire/query.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
-
-/** What an answer was built from: one Service, one namespace, or anything in the view. */
-export type AnswerScope = { scope: 'global' } | { scope: 'namespace'; namespace: string } | { scope: 'service'; namespace: string; service: string };
-
-export const GLOBAL_SCOPE: AnswerScope = { scope: 'global' };
+import type { AnswerScope } from '../resolve/answer.ts';
 
 const GLOBAL_KEY = '';
 

@@ -7,20 +7,25 @@ import { chooseShuffled } from '../balance/shuffle.ts';
 import { type Choice, chooseRecords } from '../balance/order.ts';
 import { ClientClassifier } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
-import { type FixedAnswer, type PreparedAnswer, type ResponseHead, type ResponseOptions, answerLayout, balancedBudget, fixAnswer, layoutAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
+import { type FixedAnswer, type ResponseHead, type ResponseOptions, balancedBudget, layoutAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
+import { type PreparedAnswer, type Routed, type Router, answerLayout, fixAnswer } from '../resolve/answer.ts';
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
-import { AnswerCache, type AnswerScope } from './answer-cache.ts';
-import type { QueryMetrics } from '../ops/query-metrics.ts';
-import type { Autopath } from './autopath.ts';
+import { AnswerCache } from './answer-cache.ts';
+import type { QueryStats } from './query-stats.ts';
+import type { Autopath } from '../resolve/autopath.ts';
 import { type RateDecision, ResponseRateLimiter } from './rate-limit.ts';
 import type { UpstreamResponse } from '../forward/upstream-message.ts';
 import { answerRecordsFor } from '../wire/relocate.ts';
 import { encodeNameAgainst } from '../wire/name.ts';
+import { headerRcode } from '../wire/header.ts';
 
 export type Transport = 'udp' | 'tcp';
+
+/** Whatever answers queries: the current handler, swapped on a settings reload. */
+export type Answering = Pick<QueryHandler, 'handle'>;
 
 /** What the handler learned about a query, for its metrics and the query log. */
 interface QueryFacts {
@@ -31,27 +36,11 @@ interface QueryFacts {
   questionEnd: number;
 }
 
-/** What the router decides for a name: a prepared answer, a bare rcode, or "ask upstream". */
-export type Routed = PreparedAnswer | { rcode: number } | { forward: true };
-
 /** Answers names outside the served zones: synchronously from its cache, else later. */
 export interface ForwardAnswerer {
   /** `client` counts against its own share of upstream queries in flight. */
   answer(request: Buffer, query: Query, limit: number, client: string): Buffer | Promise<Buffer>;
   lookupName(name: string, qtype: number, dnssecOk: boolean, client: string): Promise<UpstreamResponse | null>;
-}
-
-export interface RouteResult {
-  answer: Routed;
-  /** The zone that answered ('.' for names that go upstream), for metrics. */
-  zone: string;
-  /** What the answer depends on, so a change elsewhere keeps it cached. */
-  scope: AnswerScope;
-}
-
-export interface Router {
-  /** `questionName`: the response's question, when it is not the name answered (autopath). */
-  route(qname: string, qtype: number, questionName?: string): RouteResult;
 }
 
 export interface HandlerState {
@@ -78,7 +67,7 @@ interface CachedRoute {
 
 export class QueryHandler {
   private readonly cache: AnswerCache<CachedRoute> | null;
-  private readonly metrics: QueryMetrics | null;
+  private readonly metrics: QueryStats | null;
   private readonly router: Router;
   private readonly settings: Settings;
   private readonly state: HandlerState;
@@ -91,7 +80,7 @@ export class QueryHandler {
   private readonly rateLimiter: ResponseRateLimiter | null;
   private readonly clusterZones: Set<string>;
 
-  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null, metrics: QueryMetrics | null = null, autopath: Autopath | null = null) {
+  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null, metrics: QueryStats | null = null, autopath: Autopath | null = null) {
     this.router = router;
     this.autopath = autopath;
     this.queryLogRate = settings.queryLogSampleRate;
@@ -162,7 +151,7 @@ export class QueryHandler {
     this.metrics?.record(seen.zone, transport, seen.qtype, response, seconds);
     if (this.queryLogRate > 0 && Math.random() < this.queryLogRate) {
       this.log.info(
-        { client, proto: transport, name: seen.qname, type: typeName(seen.qtype), rcode: response && response.length >= 4 ? rcodeName(response[3]! & 0xf) : 'dropped', durationMs: Math.round(seconds * 1e6) / 1000 },
+        { client, proto: transport, name: seen.qname, type: typeName(seen.qtype), rcode: response && response.length >= 4 ? rcodeName(headerRcode(response)) : 'dropped', durationMs: Math.round(seconds * 1e6) / 1000 },
         'query',
       );
     }

@@ -12,8 +12,8 @@ import type { ClusterView } from '../view/cluster-view.ts';
 import type { Service } from '../view/types.ts';
 import { Forwarder } from '../forward/forwarder.ts';
 import { ZoneRouter } from '../resolve/router.ts';
-import { QueryMetrics, type QueryCounts } from '../ops/query-metrics.ts';
-import { Autopath } from './autopath.ts';
+import { QueryStats, type QueryCounts } from './query-stats.ts';
+import { Autopath } from '../resolve/autopath.ts';
 import { type HandlerState, QueryHandler, type Transport } from './handler.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { ownAddresses } from './own-addresses.ts';
@@ -62,7 +62,7 @@ export class ServingThread {
   private readonly state: HandlerState;
   /** Serving threads in the process: TCP's connection caps are shared among them. */
   private readonly threads: number;
-  private readonly queries = new QueryMetrics();
+  private readonly queries = new QueryStats();
   private readonly udpSendErrors = noUdpSendErrors();
   private tcp: ReturnType<typeof tcpAccounting> | null = null;
   private readonly sockets: Socket[] = [];

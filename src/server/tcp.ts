@@ -9,12 +9,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ListenAddress } from './listen-address.ts';
-import type { QueryHandler } from './handler.ts';
+import type { Answering } from './handler.ts';
 import { clientPrefixKey } from '../net/cidr.ts';
 import { ConnectionSlots } from './tcp-slots.ts';
-
-/** Whatever answers queries: the current handler, swapped on a settings reload. */
-type Answering = Pick<QueryHandler, 'handle'>;
 
 export interface TcpLimits {
   /** Milliseconds without a complete message before the connection is closed. */

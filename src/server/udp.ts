@@ -2,10 +2,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import type { ListenAddress } from './listen-address.ts';
-import type { QueryHandler } from './handler.ts';
-
-/** Whatever answers queries: the current handler, swapped on a settings reload. */
-type Answering = Pick<QueryHandler, 'handle'>;
+import type { Answering } from './handler.ts';
 
 /** Replies that could not leave, by reason; counted, never thrown, never logged one by one. */
 export interface UdpSendErrors {

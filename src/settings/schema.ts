@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 import { NameError, encodeName } from '../wire/name.ts';
-import { parseUpstream } from '../forward/upstreams.ts';
-import { usableCpus } from '../workers/usable-cpus.ts';
+import { parseHostPort, parseServerAddress } from '../net/host-port.ts';
+import { usableCpus } from '../util/usable-cpus.ts';
 
 const zoneName = z
   .string()
@@ -23,13 +23,13 @@ const upstream = z
   .min(1)
   .superRefine((value, ctx) => {
     try {
-      parseUpstream(value);
+      parseServerAddress(value);
     } catch (error) {
       ctx.addIssue({ code: 'custom', message: (error as Error).message });
     }
   });
 
-export const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:5353 or [::1]:53');
+const hostPort = z.string().refine((value) => parseHostPort(value) !== null, 'expected HOST:PORT, e.g. 127.0.0.1:5353 or [::1]:53');
 
 export const settingsSchema = z
   .object({

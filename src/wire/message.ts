@@ -2,26 +2,22 @@
  * Response assembly: header + the client's own question bytes + prepared record bytes + OPT.
  * Nothing here looks inside a record; the work per response is copying and patching counts.
  */
-import { CLASSIC_UDP_LIMIT, Flag, HEADER_SIZE, RCode, RRType } from './constants.ts';
+import { CLASSIC_UDP_LIMIT, Flag, HEADER_SIZE } from './constants.ts';
 import type { Edns } from './query.ts';
-import type { BalancePlan } from '../balance/plan.ts';
+import { OPT_SIZE, put16, writeOpt as writeOptRecord } from './header.ts';
 
-/** An answer as the resolver prepares it, once per (name, type) and view version. */
-export interface PreparedAnswer {
+/**
+ * The records a response carries, in the shape this module writes them from. Balancing and
+ * resolution extend it (resolve/answer.ts); nothing here needs to know how records were chosen.
+ */
+export interface ResponseRecords {
   rcode: number;
   authoritative: boolean;
-  /** Encoded answer records. Records at `balancedFrom` and after may be reordered or cut per response. */
-  answers: Buffer[];
+  /** Encoded answer records; those at `balancedFrom` and after are the ones a response may reorder or cut. */
+  answers: readonly Buffer[];
   balancedFrom: number;
-  /** How to order the balanced records; null: a uniform shuffle. */
-  plan: BalancePlan | null;
-  /**
-   * A CNAME's target outside the served zones (an ExternalName Service): its records, looked up
-   * upstream per query (from the forwarding cache), complete the answer, as CoreDNS does.
-   */
-  chase?: string;
-  authority: Buffer[];
-  additional: Buffer[];
+  authority: readonly Buffer[];
+  additional: readonly Buffer[];
   /**
    * Sizes and shuffle state of the records, prepared with them (layoutAnswer); absent: worked
    * out per response. A copy that changes the balanced records or the additional ones must
@@ -61,8 +57,6 @@ export interface ResponseOptions {
   advertisedUdpSize: number;
 }
 
-const OPT_SIZE = 11;
-
 /** The balanced records to send, in order, in place of `answers[balancedFrom..]`; null: as prepared. */
 export type ChosenRecords = readonly Buffer[] | null;
 
@@ -86,43 +80,23 @@ export function layoutAnswer(answers: readonly Buffer[], balancedFrom: number, a
   };
 }
 
-/** The answer's layout, or a fresh one when it has none that matches (an answer assembled per query). */
-export function answerLayout(answer: PreparedAnswer): AnswerLayout {
-  const layout = answer.layout;
-  if (layout && layout.balancedCount === answer.answers.length - answer.balancedFrom) return layout;
-  return layoutAnswer(answer.answers, answer.balancedFrom, answer.additional, answer.plan === null);
-}
-
 /**
  * How many balanced records a response within `limit` needs at most: all that fit, and one more
  * when not all do, so that writeResponse sees it does not fit and truncates as for the whole
  * answer. The records before them (a CNAME) are summed; the balanced ones are bounded by the
  * shortest one's length.
  */
-export function balancedBudget(head: ResponseHead, answer: PreparedAnswer, layout: AnswerLayout, limit: number): number {
+export function balancedBudget(head: ResponseHead, answer: ResponseRecords, layout: AnswerLayout, limit: number): number {
   let room = limit - head.questionEnd - (head.edns ? OPT_SIZE : 0);
   for (let i = 0; i < answer.balancedFrom; i++) room -= answer.answers[i]!.length;
   const fit = room < 0 ? 0 : Math.floor(room / layout.minBalancedLength);
   return Math.min(layout.balancedCount, fit + 1);
 }
 
-// Direct byte stores and TypedArray#set: Buffer's writeUInt16BE and copy check their arguments
-// on every call, which showed in profiles of the per-query path.
-function put16(out: Buffer, at: number, value: number): void {
-  out[at] = value >>> 8;
-  out[at + 1] = value & 0xff;
-}
-
+// TypedArray#set rather than Buffer#copy, and put16: Buffer's methods check their arguments on
+// every call, which showed in profiles of the per-query path.
 function writeOpt(out: Buffer, at: number, rcode: number, edns: Edns, advertisedUdpSize: number): number {
-  out[at] = 0;
-  put16(out, at + 1, RRType.OPT);
-  put16(out, at + 3, advertisedUdpSize);
-  // TTL field: extended rcode bits, version 0, DO echoed (RFC 3225 §3).
-  out[at + 5] = (rcode >> 4) & 0xff;
-  out[at + 6] = 0;
-  put16(out, at + 7, edns.dnssecOk ? 0x8000 : 0);
-  put16(out, at + 9, 0);
-  return at + OPT_SIZE;
+  return writeOptRecord(out, at, advertisedUdpSize, edns.dnssecOk, rcode);
 }
 
 function writeHeader(out: Buffer, head: ResponseHead, rcode: number, authoritative: boolean, truncated: boolean, questions: number, answers: number, authority: number, additional: number): void {
@@ -165,7 +139,7 @@ function place(out: Buffer, at: number, records: readonly Buffer[], count: numbe
  * `chosenAdditional`: the additional records to send instead of the answer's own (the glue of
  * the chosen records).
  */
-export function writeResponse(request: Buffer, head: ResponseHead, answer: PreparedAnswer, chosen: ChosenRecords, options: ResponseOptions, chosenAdditional: readonly Buffer[] | null = null): Buffer {
+export function writeResponse(request: Buffer, head: ResponseHead, answer: ResponseRecords, chosen: ChosenRecords, options: ResponseOptions, chosenAdditional: readonly Buffer[] | null = null): Buffer {
   const questionLength = head.questionEnd - HEADER_SIZE;
   const optLength = head.edns ? OPT_SIZE : 0;
   const from = answer.balancedFrom;
@@ -222,20 +196,6 @@ export interface FixedAnswer {
   answers: number;
   authority: number;
   additional: number;
-}
-
-/** The fixed form of an answer, or null when its records are ordered per response. */
-export function fixAnswer(answer: PreparedAnswer): FixedAnswer | null {
-  const balanced = answer.answers.length - answer.balancedFrom;
-  if (answer.chase || balanced > 1 || (balanced === 1 && answer.plan !== null)) return null;
-  return {
-    rcode: answer.rcode,
-    authoritative: answer.authoritative,
-    records: Buffer.concat([...answer.answers, ...answer.authority, ...answer.additional]),
-    answers: answer.answers.length,
-    authority: answer.authority.length,
-    additional: answer.additional.length,
-  };
 }
 
 /** The response with a fixed answer, or null when it does not fit `limit` (writeResponse truncates). */

@@ -111,3 +111,15 @@ export function decodeName(msg: Buffer, offset: number): DecodedName | null {
     position += 1 + length;
   }
 }
+
+/** Whether `name` is `zone` or below it ('' is the root, above everything). */
+export function isAtOrBelow(name: string, zone: string): boolean {
+  return zone === '' || name === zone || name.endsWith(`.${zone}`);
+}
+
+/** The longest of `zones` that `name` is at or below (the first of equal length), as CoreDNS picks a zone; undefined: none. */
+export function longestZoneOf(name: string, zones: readonly string[]): string | undefined {
+  let best: string | undefined;
+  for (const zone of zones) if ((best === undefined || zone.length > best.length) && isAtOrBelow(name, zone)) best = zone;
+  return best;
+}

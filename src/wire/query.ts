@@ -6,6 +6,7 @@
  */
 import { CLASSIC_UDP_LIMIT, Flag, HEADER_SIZE, OPCODE_QUERY, RCode, RRType } from './constants.ts';
 import { decodeName } from './name.ts';
+import { OPT_SIZE } from './header.ts';
 import { readRecord as skipRecord } from './record-walker.ts';
 import { randomBytes } from 'node:crypto';
 
@@ -161,8 +162,8 @@ export function readCommonQuery(msg: Buffer): CommonQuery | null {
   let edns: Edns | null = null;
   if (msg[11] === 1) {
     // The OPT record, owned by the root, whole, version 0 (others get BADVERS from parseQuery).
-    if (questionEnd + 11 > length || msg[questionEnd] !== 0 || msg[questionEnd + 1] !== 0 || msg[questionEnd + 2] !== RRType.OPT) return null;
-    if (questionEnd + 11 + msg.readUInt16BE(questionEnd + 9) > length || msg[questionEnd + 6] !== 0) return null;
+    if (questionEnd + OPT_SIZE > length || msg[questionEnd] !== 0 || msg[questionEnd + 1] !== 0 || msg[questionEnd + 2] !== RRType.OPT) return null;
+    if (questionEnd + OPT_SIZE + msg.readUInt16BE(questionEnd + 9) > length || msg[questionEnd + 6] !== 0) return null;
     edns = { udpSize: Math.max(msg.readUInt16BE(questionEnd + 3), CLASSIC_UDP_LIMIT), version: 0, dnssecOk: ((msg[questionEnd + 7] as number) & 0x80) !== 0 };
   }
   return { id: msg.readUInt16BE(0), flags: msg.readUInt16BE(2), qtype: msg.readUInt16BE(nameEnd), questionEnd, edns, key: key & 0x3fffffff };

@@ -5,7 +5,8 @@ import * as dnsPacket from 'dns-packet';
 import { decode } from '../helpers/dns-client.ts';
 import { decodeName, encodeName, encodeNameAgainst, NameError } from '../../src/wire/name.ts';
 import { parseQuery, questionKeyBytes, readCommonQuery, sameQuestion } from '../../src/wire/query.ts';
-import { answerLayout, balancedBudget, fixAnswer, writeFixedResponse, writeResponse, writeBareResponse, type PreparedAnswer } from '../../src/wire/message.ts';
+import { balancedBudget, writeFixedResponse, writeResponse, writeBareResponse } from '../../src/wire/message.ts';
+import { answerLayout, fixAnswer, type PreparedAnswer } from '../../src/resolve/answer.ts';
 import { RecordEncoder, negative, positive } from '../../src/resolve/answer-builder.ts';
 import { RCode, RRType } from '../../src/wire/constants.ts';
 

@@ -1,17 +1,19 @@
 /**
  * Why an answer looks the way it does: every endpoint of a Service with its weight (and where the
  * weight came from), zone, readiness, and its expected share of first position under the active
- * policy for a given client. Served as JSON by GET /debug/balance.
+ * policy for a given client. Served as JSON by GET /debug/balance. It lives with the debug
+ * routes, above both resolve/ and balance/, because it explains how the two combine.
  */
 import type { Settings } from '../settings/schema.ts';
 import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Service } from '../view/types.ts';
 import { endpointHostname } from '../resolve/cluster-name.ts';
 import { endpointZones } from '../resolve/balanced-answers.ts';
-import type { Client } from './client.ts';
-import { mappedPorts } from './port-audit.ts';
-import { serviceBalance } from './policy.ts';
-import { explainWeight, weightSources } from './weights.ts';
+import type { Client } from '../balance/client.ts';
+import { mappedPorts } from '../balance/port-audit.ts';
+import { serviceBalance } from '../balance/policy.ts';
+import { explainWeight, weightSources } from '../balance/weights.ts';
+import { serviceFqdn } from '../view/names.ts';
 
 export interface EndpointExplanation {
   address: string;
@@ -47,7 +49,7 @@ export interface BalanceExplanation {
 
 export function explainBalance(view: ClusterView, settings: Settings, service: Service, zone: string, client: { address: string; info: Client } | null): BalanceExplanation {
   const config = serviceBalance(service, settings);
-  const fqdn = `${service.name}.${service.namespace}.svc.${zone}`;
+  const fqdn = serviceFqdn(service, zone);
   const sources = weightSources(service, fqdn, settings);
   const endpoints: EndpointExplanation[] = [];
   for (const group of view.endpointGroups(service)) {

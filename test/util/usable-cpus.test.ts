@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cgroupCpuLimit, usableCpus } from '../../src/workers/usable-cpus.ts';
+import { cgroupCpuLimit, usableCpus } from '../../src/util/usable-cpus.ts';
 
 function cgroup(files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), 'lbdns-cgroup-'));

@@ -6,7 +6,6 @@
  * the client's namespace, so it works with pods: verified.
  */
 import { RCode, RRType } from '../wire/constants.ts';
-import type { PreparedAnswer } from '../wire/message.ts';
 import { encodeNameAgainst } from '../wire/name.ts';
 import type { Query } from '../wire/query.ts';
 import { encodeRecord } from '../wire/records.ts';
@@ -15,7 +14,7 @@ import { bytesToIp } from '../net/ip.ts';
 import { clientAddressBytes } from '../net/cidr.ts';
 import type { ClusterView } from '../view/cluster-view.ts';
 import type { Forwarder } from '../forward/forwarder.ts';
-import type { Router } from './handler.ts';
+import type { PreparedAnswer, Router } from './answer.ts';
 
 export class Autopath {
   private readonly view: ClusterView;

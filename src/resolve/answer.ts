@@ -1,0 +1,64 @@
+/**
+ * What resolution hands to the server: the answer prepared for a name, what a router decides,
+ * and what that answer depends on. The contracts live here, below the server that consumes them,
+ * so that resolvers never reach up into server/ for their own result types.
+ */
+import { type AnswerLayout, type FixedAnswer, type ResponseRecords, layoutAnswer } from '../wire/message.ts';
+import type { BalancePlan } from '../balance/plan.ts';
+
+/** An answer as the resolver prepares it, once per (name, type) and view version. */
+export interface PreparedAnswer extends ResponseRecords {
+  /** Encoded answer records. Records at `balancedFrom` and after may be reordered or cut per response. */
+  answers: Buffer[];
+  /** How to order the balanced records; null: a uniform shuffle. */
+  plan: BalancePlan | null;
+  /**
+   * A CNAME's target outside the served zones (an ExternalName Service): its records, looked up
+   * upstream per query (from the forwarding cache), complete the answer, as CoreDNS does.
+   */
+  chase?: string;
+  authority: Buffer[];
+  additional: Buffer[];
+}
+
+/** What the router decides for a name: a prepared answer, a bare rcode, or "ask upstream". */
+export type Routed = PreparedAnswer | { rcode: number } | { forward: true };
+
+/** What an answer was built from: one Service, one namespace, or anything in the view. */
+export type AnswerScope = { scope: 'global' } | { scope: 'namespace'; namespace: string } | { scope: 'service'; namespace: string; service: string };
+
+export const GLOBAL_SCOPE: AnswerScope = { scope: 'global' };
+
+export interface RouteResult {
+  answer: Routed;
+  /** The zone that answered ('.' for names that go upstream), for metrics. */
+  zone: string;
+  /** What the answer depends on, so a change elsewhere keeps it cached. */
+  scope: AnswerScope;
+}
+
+export interface Router {
+  /** `questionName`: the response's question, when it is not the name answered (autopath). */
+  route(qname: string, qtype: number, questionName?: string): RouteResult;
+}
+
+/** The answer's layout, or a fresh one when it has none that matches (an answer assembled per query). */
+export function answerLayout(answer: PreparedAnswer): AnswerLayout {
+  const layout = answer.layout;
+  if (layout && layout.balancedCount === answer.answers.length - answer.balancedFrom) return layout;
+  return layoutAnswer(answer.answers, answer.balancedFrom, answer.additional, answer.plan === null);
+}
+
+/** The fixed form of an answer, or null when its records are ordered per response. */
+export function fixAnswer(answer: PreparedAnswer): FixedAnswer | null {
+  const balanced = answer.answers.length - answer.balancedFrom;
+  if (answer.chase || balanced > 1 || (balanced === 1 && answer.plan !== null)) return null;
+  return {
+    rcode: answer.rcode,
+    authoritative: answer.authoritative,
+    records: Buffer.concat([...answer.answers, ...answer.authority, ...answer.additional]),
+    answers: answer.answers.length,
+    authority: answer.authority.length,
+    additional: answer.additional.length,
+  };
+}
