@@ -129,12 +129,3 @@ function sortPoints(points: Uint32Array, positions: Uint32Array): void {
   // Two passes: the sorted run is back in the arrays given.
 }
 
-/** A small deterministic generator (mulberry32): the rest of an affinity order, the same per client. */
-export function seededRandom(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -16,7 +16,8 @@
 import { commonPrefixLength } from '../net/cidr.ts';
 import { type BalancePlan, type RecordGroup, groupsForZone, inZone } from './plan.ts';
 import type { Client } from './client.ts';
-import { RENDEZVOUS_LIMIT, mix, rendezvousOrder, seededRandom } from './affinity.ts';
+import { RENDEZVOUS_LIMIT, mix, rendezvousOrder } from './affinity.ts';
+import { seededRandom } from '../util/seeded-random.ts';
 
 /** One query's walk through the groups. */
 interface Walk {

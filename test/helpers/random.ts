@@ -1,9 +1,2 @@
-/** A small deterministic PRNG (mulberry32), so a failing random test can be replayed. */
-export function seededRandom(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Tests draw from the project's own deterministic generator, so a failing random test can be replayed. */
+export { seededRandom } from '../../src/util/seeded-random.ts';
