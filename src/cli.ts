@@ -20,7 +20,8 @@ import { type BoundListen, ServingThread, listenAddresses } from './server/servi
 import { WorkerPool } from './workers/pool.ts';
 
 const USAGE = `Usage: lbdns [--config FILE] [--objects FILE | --kubeconfig FILE] [--listen HOST:PORT]... [--zone NAME]...
-             [--ops-listen HOST:PORT] [--debug-listen HOST:PORT] [--workers N] [--log-level LEVEL]
+             [--upstream ADDR[:PORT]]... [--ops-listen HOST:PORT] [--debug-listen HOST:PORT] [--workers N]
+             [--log-level LEVEL]
 
   --config FILE          YAML settings (see config/lbdns.yaml); flags override it
   --objects FILE         serve Kubernetes objects from a file (kubectl get -o yaml/json output, multi-document YAML)
