@@ -21,7 +21,6 @@ import type { ExchangeOptions } from './exchange.ts';
 class Overloaded extends Error {}
 
 export interface ForwardStats {
-  upstreamQueries: number;
   cacheHits: number;
   cacheMisses: number;
   staleServed: number;
@@ -43,7 +42,7 @@ export class Forwarder {
   private readonly failedAt = new Map<string, number>();
   private readonly slots: UpstreamSlots;
   private readonly exchangeOptions: ExchangeOptions;
-  readonly stats: ForwardStats = { upstreamQueries: 0, cacheHits: 0, cacheMisses: 0, staleServed: 0 };
+  readonly stats: ForwardStats = { cacheHits: 0, cacheMisses: 0, staleServed: 0 };
 
   constructor(settings: Settings, log: Logger) {
     this.settings = settings;
@@ -195,7 +194,6 @@ export class Forwarder {
     let lastError: unknown = new Error('no upstream configured');
     let failedAnswer: UpstreamResponse | null = null;
     for (const [index, upstream] of candidates.entries()) {
-      this.stats.upstreamQueries++;
       upstream.requests++;
       const started = performance.now();
       try {

@@ -6,7 +6,7 @@
 import { type AnswerLayout, type FixedAnswer, type ResponseRecords, layoutAnswer } from '../wire/message.ts';
 import type { BalancePlan } from '../balance/plan.ts';
 
-/** An answer as the resolver prepares it, once per (name, type) and view version. */
+/** An answer as the resolver prepares it, once per (name, type) until a change it depends on. */
 export interface PreparedAnswer extends ResponseRecords {
   /** Encoded answer records. Records at `balancedFrom` and after may be reordered or cut per response. */
   answers: Buffer[];

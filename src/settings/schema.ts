@@ -245,7 +245,6 @@ export const settingsSchema = z
   });
 
 export type Settings = z.output<typeof settingsSchema>;
-export type SettingsInput = z.input<typeof settingsSchema>;
 
 export class SettingsError extends Error {}
 

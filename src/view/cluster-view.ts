@@ -71,8 +71,6 @@ export class ClusterView {
 
   /** Unix seconds of the last change: the SOA serial, as CoreDNS derives it. */
   serial = Math.floor(Date.now() / 1000);
-  /** Bumped on every change; answers built from an older version are stale. */
-  version = 0;
 
   constructor(options: ClusterViewOptions = {}) {
     this.requireNamespaceObjects = options.requireNamespaceObjects ?? false;
@@ -145,7 +143,6 @@ export class ClusterView {
 
   private applyOne(event: ViewEvent): void {
     const change = event.op === 'upsert' ? this.upsert(event) : this.remove(event);
-    this.version++;
     for (const listener of this.listeners) listener(change);
     for (const listener of this.updateListeners) listener({ kind: 'event', event }, this.serial);
   }
@@ -319,7 +316,6 @@ export class ClusterView {
 
   private changed(change: ViewChange): void {
     this.nextSerial();
-    this.version++;
     for (const listener of this.listeners) listener(change);
   }
 
