@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { ListenAddress } from './listen-address.ts';
 import type { Answering } from './handler.ts';
 import { clientPrefixKey } from '../net/cidr.ts';
+import { HEADER_SIZE } from '../wire/constants.ts';
 import { ConnectionSlots } from './tcp-slots.ts';
 
 export interface TcpLimits {
@@ -45,8 +46,6 @@ export function noTcpCloses(): TcpCloses {
 
 /** Unread answers a connection may pile up before it is dropped. */
 const MAX_UNREAD_BYTES = 1 << 20;
-/** A DNS message starts with a 12-byte header; anything shorter has no ID to answer to. */
-const HEADER_BYTES = 12;
 const MAX_FRAME = 0xffff;
 
 function writeFrame(socket: Socket, response: Buffer, closes: TcpCloses): void {
@@ -123,7 +122,7 @@ export function serveConnection(socket: Socket, handler: Answering, limits: Pick
       for (let request = frames.next(); request !== null && !socket.destroyed; request = frames.next()) {
         // No answer can be sent to a message without a header (an empty frame above all), and it
         // must not count as activity: a connection that sends them is closed.
-        if (request.length < HEADER_BYTES) {
+        if (request.length < HEADER_SIZE) {
           closes.malformed++;
           socket.destroy();
           return;
