@@ -96,11 +96,9 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const log = createLogger(settings.logLevel);
-  const metrics = new Metrics();
   // With workers, this view only feeds theirs: they answer the queries, and keep the IP index.
   const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined, indexByIp: settings.workers === 1 });
   const state = { ready: false, draining: false };
-  metrics.viewCounts = () => view.counts();
   // Settings as last accepted: read by the debug route and the drain, swapped on a reload.
   let current = settings;
 
@@ -114,11 +112,10 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    const thread = local;
-    metrics.serving = () => [thread.stats()];
   }
   view.onUpdate(auditPorts(view, () => current, log));
 
+  let workerRestarts = 0;
   const workers = local
     ? null
     : new WorkerPool({
@@ -127,7 +124,7 @@ export async function main(argv: string[]): Promise<void> {
         view,
         listen: listenAddresses(settings),
         log,
-        onRestart: () => metrics.workerRestarts.inc(),
+        onRestart: () => workerRestarts++,
         onFailure: (index, reason) => {
           log.fatal({ worker: index, reason }, 'serving workers keep dying; exiting so that the process is restarted whole');
           log.flush();
@@ -135,9 +132,17 @@ export async function main(argv: string[]): Promise<void> {
         },
       });
 
+  const serving = local;
+  const metrics = new Metrics({
+    settings: () => current,
+    viewCounts: () => view.counts(),
+    serving: workers ? () => workers.stats() : () => [serving!.stats()],
+    beforeScrape: workers ? () => workers.collect() : undefined,
+    workerRestarts: () => workerRestarts,
+  });
+
   // Watched before anything is served, starting from the version read above: a ConfigMap update
   // at any moment after that read is applied, none is taken for the one already served.
-  metrics.configLastReloadSuccessful.set(1);
   const settingsWatch =
     flags.config && settingsFile
       ? watchSettings(
@@ -203,8 +208,6 @@ export async function main(argv: string[]): Promise<void> {
   try {
     let bound: BoundListen[];
     if (workers) {
-      metrics.serving = () => workers.stats();
-      metrics.beforeScrape = () => workers.collect();
       bound = await workers.start();
     } else {
       bound = await local!.listen(listenAddresses(settings), false);

@@ -113,18 +113,20 @@ export class QueryHandler {
       if (response instanceof Promise) {
         return response.then(
           (bytes) => {
-            this.observe(seen, transport, client, bytes, started);
+            this.observe(seen, transport, client, request.length, bytes, started);
             return bytes;
           },
           (error: unknown) => {
+            this.metrics?.failed();
             this.log.error({ err: error }, 'query handling failed');
             return null;
           },
         );
       }
-      this.observe(seen, transport, client, response, started);
+      this.observe(seen, transport, client, request.length, response, started);
       return response;
     } catch (error) {
+      this.metrics?.failed();
       this.log.error({ err: error }, 'query handling failed');
       return null;
     }
@@ -146,9 +148,9 @@ export class QueryHandler {
     return { dropped: this.rateLimiter?.dropped ?? 0, slipped: this.rateLimiter?.slipped ?? 0 };
   }
 
-  private observe(seen: QueryFacts, transport: Transport, client: string, response: Buffer | null, started: number): void {
+  private observe(seen: QueryFacts, transport: Transport, client: string, requestSize: number, response: Buffer | null, started: number): void {
     const seconds = (performance.now() - started) / 1000;
-    this.metrics?.record(seen.zone, transport, seen.qtype, response, seconds);
+    this.metrics?.record(seen.zone, transport, client, seen.qtype, requestSize, response, seconds);
     if (this.queryLogRate > 0 && Math.random() < this.queryLogRate) {
       this.log.info(
         { client, proto: transport, name: seen.qname, type: typeName(seen.qtype), rcode: response && response.length >= 4 ? rcodeName(headerRcode(response)) : 'dropped', durationMs: Math.round(seconds * 1e6) / 1000 },

@@ -10,9 +10,11 @@ import type { Logger } from 'pino';
 import type { Settings } from '../settings/schema.ts';
 import type { ClusterView } from '../view/cluster-view.ts';
 import type { Service } from '../view/types.ts';
-import { Forwarder } from '../forward/forwarder.ts';
+import { type ForwardStats, Forwarder } from '../forward/forwarder.ts';
 import { ZoneRouter } from '../resolve/router.ts';
-import { QueryStats, type QueryCounts } from './query-stats.ts';
+import { rcodeName } from '../wire/constants.ts';
+import type { BucketCounts } from '../util/histogram.ts';
+import { type Keyed, QueryStats, type QueryCounts } from './query-stats.ts';
 import { Autopath } from '../resolve/autopath.ts';
 import { type HandlerState, QueryHandler, type Transport } from './handler.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
@@ -29,12 +31,10 @@ export interface BoundListen {
 /** One serving thread's numbers, plain data so a worker can post them to the primary. */
 export interface ServingStats {
   queries: QueryCounts;
-  forward: {
-    cacheHits: number;
-    cacheMisses: number;
-    staleServed: number;
+  forward: ForwardStats & {
     cacheEntries: { positive: number; negative: number };
-    upstreams: Array<{ label: string; requests: number; errors: number; seconds: number; healthy: boolean }>;
+    /** `answers`: by rcode name, how long they took. */
+    upstreams: Array<{ label: string; requests: number; errors: number; seconds: number; healthy: boolean; answers: Keyed<BucketCounts> }>;
   };
   rateLimited: { dropped: number; slipped: number };
   udpSendErrors: UdpSendErrors;
@@ -131,11 +131,16 @@ export class ServingThread {
     return {
       queries: this.queries.snapshot(),
       forward: {
-        cacheHits: forwarder.stats.cacheHits,
-        cacheMisses: forwarder.stats.cacheMisses,
-        staleServed: forwarder.stats.staleServed,
+        ...forwarder.stats,
         cacheEntries: forwarder.cacheSize,
-        upstreams: forwarder.upstreams.map((u) => ({ label: u.label, requests: u.requests, errors: u.errors, seconds: u.seconds, healthy: u.downUntil <= Date.now() })),
+        upstreams: forwarder.upstreams.map((u) => ({
+          label: u.label,
+          requests: u.requests,
+          errors: u.errors,
+          seconds: u.seconds,
+          healthy: u.downUntil <= Date.now(),
+          answers: [...u.answers].map(([rcode, buckets]) => [rcodeName(rcode), buckets.snapshot()]),
+        })),
       },
       rateLimited: handler.rateLimited,
       udpSendErrors: { ...this.udpSendErrors },
