@@ -91,10 +91,26 @@ function promtoolTest(series: Array<{ series: string; values: string }>, checks:
   return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
 }
 
-/** One minute's traffic: these questions, all at once; their rcodes. */
-async function round(server: RunningServer, questions: Array<[string, string]>): Promise<string[]> {
-  return Promise.all(questions.map(async ([name, type]) => rcodeOf(await query(server.port, name, type, { timeoutMs: 5000 }))));
+/**
+ * A scrape, then ROUNDS minutes of traffic: each minute's questions sent all at once (each must
+ * get the rcode given with it), then a scrape.
+ */
+async function traffic(server: RunningServer, scrapes: Scrape[], questions: (minute: number) => Array<[name: string, type: string, rcode: string]>): Promise<void> {
+  scrapes.push(await scrape(server));
+  for (let minute = 1; minute <= ROUNDS; minute++) {
+    const asked = questions(minute);
+    const rcodes = await Promise.all(asked.map(async ([name, type]) => rcodeOf(await query(server.port, name, type, { timeoutMs: 5000 }))));
+    assert.deepEqual(rcodes, asked.map(([, , rcode]) => rcode), `minute ${minute}`);
+    scrapes.push(await scrape(server));
+  }
 }
+
+/** Every minute's cluster questions: two names that exist, one that does not. */
+const CLUSTER: Array<[string, string, string]> = [
+  ['web.default.svc.cluster.local', 'A', 'NOERROR'],
+  ['web.default.svc.cluster.local', 'AAAA', 'NOERROR'],
+  ['nope.default.svc.cluster.local', 'A', 'NXDOMAIN'],
+];
 
 describe('the kubernetes-mixin CoreDNS alerts over a real lbdns scrape', () => {
   it('are valid Prometheus rules (promtool check rules)', () => {
@@ -109,18 +125,7 @@ describe('the kubernetes-mixin CoreDNS alerts over a real lbdns scrape', () => {
     before(async () => {
       upstream = await StubUpstream.start((q) => [{ bytes: reply(q, { answers: [{ type: 'A', name: q.questions![0]!.name, ttl: 60, data: '192.0.2.7' }] as dnsPacket.Answer[] }) }]);
       server = await startLbdns({ config: tempFile('lbdns.yaml', 'forward:\n  timeoutMs: 500\n'), upstream: `127.0.0.1:${upstream.port}` });
-      scrapes.push(await scrape(server));
-      for (let minute = 1; minute <= ROUNDS; minute++) {
-        const rcodes = await round(server, [
-          ['web.default.svc.cluster.local', 'A'],
-          ['web.default.svc.cluster.local', 'AAAA'],
-          ['nope.default.svc.cluster.local', 'A'],
-          [`host${minute}.example.org`, 'A'],
-          [`other${minute}.example.org`, 'A'],
-        ]);
-        assert.deepEqual(rcodes, ['NOERROR', 'NOERROR', 'NXDOMAIN', 'NOERROR', 'NOERROR']);
-        scrapes.push(await scrape(server));
-      }
+      await traffic(server, scrapes, (minute) => [...CLUSTER, [`host${minute}.example.org`, 'A', 'NOERROR'], [`other${minute}.example.org`, 'A', 'NOERROR']]);
     });
     after(async () => {
       await server?.stop();
@@ -144,18 +149,8 @@ describe('the kubernetes-mixin CoreDNS alerts over a real lbdns scrape', () => {
       failing = await StubUpstream.start((q) => [{ bytes: reply(q, { rcode: 'SERVFAIL' }) }]);
       const settings = `forward:\n  timeoutMs: 300\n  stubDomains:\n    broken.test: ["127.0.0.1:${failing.port}"]\n`;
       server = await startLbdns({ config: tempFile('lbdns.yaml', settings), upstream: dead });
-      scrapes.push(await scrape(server));
-      for (let minute = 1; minute <= ROUNDS; minute++) {
-        const rcodes = await round(server, [
-          ['web.default.svc.cluster.local', 'A'],
-          ['web.default.svc.cluster.local', 'AAAA'],
-          ['nope.default.svc.cluster.local', 'A'],
-          [`host${minute}.broken.test`, 'A'],
-          [`host${minute}.example.org`, 'A'],
-        ]);
-        assert.deepEqual(rcodes, ['NOERROR', 'NOERROR', 'NXDOMAIN', 'SERVFAIL', 'SERVFAIL']);
-        scrapes.push(await scrape(server));
-      }
+      // One name the failing upstream answers SERVFAIL, one the dead upstream never answers (SERVFAIL).
+      await traffic(server, scrapes, (minute) => [...CLUSTER, [`host${minute}.broken.test`, 'A', 'SERVFAIL'], [`host${minute}.example.org`, 'A', 'SERVFAIL']]);
       await server.stop();
       // Prometheus keeps scraping a target that is gone: every scrape fails.
       for (let minute = 1; minute <= ROUNDS; minute++) scrapes.push(await scrape(server));
