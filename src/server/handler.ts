@@ -48,6 +48,23 @@ export interface HandlerState {
   ready: boolean;
 }
 
+/** What a handler answers with. The last three are absent where a test or bench needs none of them. */
+export interface QueryHandlerOptions {
+  /** Picks the prepared answer (or forwarding) for each question. */
+  router: Router;
+  /** The settings this handler was built from; a reload builds a new handler. */
+  settings: Settings;
+  /** Shared with the serving thread, which sets it ready once the view is complete. */
+  state: HandlerState;
+  log: Logger;
+  /** Absent: names outside the zones are REFUSED and ExternalName targets are not completed. */
+  forwarder?: ForwardAnswerer | null;
+  /** Absent: queries are not counted. */
+  queryStats?: QueryStats | null;
+  /** Absent: autopath is off, an NXDOMAIN is final. */
+  autopath?: Autopath | null;
+}
+
 const TCP_LIMIT = 65535;
 
 /** The query a fast-path read stands for: its name is the cached one, its class IN. */
@@ -67,7 +84,7 @@ interface CachedRoute {
 
 export class QueryHandler {
   private readonly cache: AnswerCache<CachedRoute> | null;
-  private readonly metrics: QueryStats | null;
+  private readonly queryStats: QueryStats | null;
   private readonly router: Router;
   private readonly settings: Settings;
   private readonly state: HandlerState;
@@ -80,13 +97,13 @@ export class QueryHandler {
   private readonly rateLimiter: ResponseRateLimiter | null;
   private readonly clusterZones: Set<string>;
 
-  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null, metrics: QueryStats | null = null, autopath: Autopath | null = null) {
+  constructor({ router, settings, state, log, forwarder = null, queryStats = null, autopath = null }: QueryHandlerOptions) {
     this.router = router;
     this.autopath = autopath;
     this.queryLogRate = settings.queryLogSampleRate;
     this.rateLimiter = settings.rateLimit.responsesPerSecond > 0 ? new ResponseRateLimiter(settings.rateLimit) : null;
     this.clusterZones = new Set([...settings.zones, ...settings.reverse.zones]);
-    this.metrics = metrics;
+    this.queryStats = queryStats;
     this.forwarder = forwarder;
     this.recursionAllowed = settings.forward.allowedClients.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
     this.clients = new ClientClassifier(settings);
@@ -148,7 +165,7 @@ export class QueryHandler {
 
   private observe(seen: QueryFacts, transport: Transport, client: string, response: Buffer | null, started: number): void {
     const seconds = (performance.now() - started) / 1000;
-    this.metrics?.record(seen.zone, transport, seen.qtype, response, seconds);
+    this.queryStats?.record(seen.zone, transport, seen.qtype, response, seconds);
     if (this.queryLogRate > 0 && Math.random() < this.queryLogRate) {
       this.log.info(
         { client, proto: transport, name: seen.qname, type: typeName(seen.qtype), rcode: response && response.length >= 4 ? rcodeName(headerRcode(response)) : 'dropped', durationMs: Math.round(seconds * 1e6) / 1000 },
@@ -251,7 +268,7 @@ export class QueryHandler {
     const layout = answerLayout(answer);
     const budget = balancedBudget(head, answer, layout, limit);
     if (answer.plan) {
-      this.metrics?.balanced(answer.plan.metricLabel);
+      this.queryStats?.balanced(answer.plan.metricLabel);
       return chooseRecords(answer.plan, answer.answers, answer.balancedFrom, this.clients.classify(client), budget);
     }
     const order = layout.shuffleOrder ?? (layoutAnswer(answer.answers, answer.balancedFrom, answer.additional, true).shuffleOrder as Uint32Array);

@@ -94,7 +94,7 @@ export class ServingThread {
     const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps, unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason) });
     const forwarder = previous && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
     const autopath = settings.autopath ? new Autopath(this.view, router, forwarder, settings.ttl) : null;
-    return { settings, forwarder, handler: new QueryHandler(router, settings, this.state, this.log, forwarder, this.queries, autopath) };
+    return { settings, forwarder, handler: new QueryHandler({ router, settings, state: this.state, log: this.log, forwarder, queryStats: this.queries, autopath }) };
   }
 
   private reportUnusableTarget(service: Service, reason: string): void {
