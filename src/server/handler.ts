@@ -18,8 +18,7 @@ import type { QueryStats } from './query-stats.ts';
 import type { Autopath } from '../resolve/autopath.ts';
 import { type RateDecision, ResponseRateLimiter } from './rate-limit.ts';
 import type { UpstreamResponse } from '../forward/upstream-message.ts';
-import { answerRecordsFor } from '../wire/relocate.ts';
-import { encodeNameAgainst } from '../wire/name.ts';
+import { completeExternalName } from '../resolve/external-name.ts';
 import { headerRcode } from '../wire/header.ts';
 
 export type Transport = 'udp' | 'tcp';
@@ -229,7 +228,10 @@ export class QueryHandler {
     }
     if (!('answers' in routed)) return writeBareResponse(request, head, routed.rcode, advertised);
     // ExternalName completion and autopath ask upstream: only for clients allowed recursion.
-    if (routed.chase && this.forwarder && this.mayRecurse(client)) return this.chase(request, query ?? wholeQuery(head as CommonQuery, cached.qname), routed, routed.chase, client, limit);
+    if (routed.chase && this.forwarder && this.mayRecurse(client)) {
+      const whole = query ?? wholeQuery(head as CommonQuery, cached.qname);
+      return completeExternalName(routed, routed.chase, whole, this.forwarder, client).then((complete) => this.respond(request, whole, complete, client, options));
+    }
     if (routed.rcode === RCode.NXDOMAIN && this.autopath) {
       const found = this.autopath.attempt(query ?? wholeQuery(head as CommonQuery, cached.qname), cached.zone, client, this.mayRecurse(client));
       if (found instanceof Promise) return found.then((answer) => this.respond(request, head, answer ?? routed, client, options));
@@ -242,14 +244,6 @@ export class QueryHandler {
   private fixedForm(routed: Routed): FixedAnswer | null {
     if (!('answers' in routed) || (routed.rcode === RCode.NXDOMAIN && this.autopath)) return null;
     return fixAnswer(routed);
-  }
-
-  /** An ExternalName's CNAME, completed with its target's records from upstream (or alone, if none). */
-  private async chase(request: Buffer, query: Query, answer: PreparedAnswer, target: string, client: string, limit: number): Promise<Buffer> {
-    const response = await this.forwarder!.lookupName(target, query.qtype, query.edns?.dnssecOk ?? false, client);
-    const records = response && response.rcode === RCode.NOERROR ? answerRecordsFor(response, query.qname, encodeNameAgainst) : null;
-    const complete = records ? { ...answer, answers: [...answer.answers, ...records], balancedFrom: answer.answers.length + records.length } : answer;
-    return this.respond(request, query, complete, client, { limit, advertisedUdpSize: this.settings.maxUdpSize });
   }
 
   /** The response with the answer's balanced records chosen and ordered for this client. */
