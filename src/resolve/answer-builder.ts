@@ -24,8 +24,8 @@ export class RecordEncoder {
       : encodeRecord(this.name(owner), RRType.AAAA, ttl, rdata.aaaa(ip));
   }
 
-  /** Names in CNAME, PTR, NS and SOA data may be compressed (RFC 3597 §4). */
-  pointing(owner: string, type: number, target: string, ttl: number): Buffer {
+  /** A record whose data is one name (CNAME, PTR, NS), compressed: RFC 3597 §4 allows it for these types. */
+  nameRecord(owner: string, type: number, target: string, ttl: number): Buffer {
     return encodeRecord(this.name(owner), type, ttl, rdata.name(this.name(target)));
   }
 

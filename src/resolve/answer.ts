@@ -49,8 +49,11 @@ export function answerLayout(answer: PreparedAnswer): AnswerLayout {
   return layoutAnswer(answer.answers, answer.balancedFrom, answer.additional, answer.plan === null);
 }
 
-/** The fixed form of an answer, or null when its records are ordered per response. */
-export function fixAnswer(answer: PreparedAnswer): FixedAnswer | null {
+/**
+ * The answer as one run of bytes every client gets alike (what the handler's fast path copies),
+ * or null when its records are ordered or completed per response.
+ */
+export function toFixedAnswer(answer: PreparedAnswer): FixedAnswer | null {
   const balanced = answer.answers.length - answer.balancedFrom;
   if (answer.chase || balanced > 1 || (balanced === 1 && answer.plan !== null)) return null;
   return {

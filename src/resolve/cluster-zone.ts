@@ -126,7 +126,7 @@ export class ClusterZoneAnswers {
       }
       case RRType.CNAME: {
         const target = entries.find(isNameEntry);
-        return target ? positive([encoder.pointing(qname, RRType.CNAME, target.host, ttl)]) : null;
+        return target ? positive([encoder.nameRecord(qname, RRType.CNAME, target.host, ttl)]) : null;
       }
       case RRType.SRV:
         return this.srv(encoder, qname, entries);
@@ -182,7 +182,7 @@ export class ClusterZoneAnswers {
     if (servers.length === 0) return null;
     const names = [...new Set(servers.map((s) => s.name))];
     return positive(
-      names.map((name) => encoder.pointing(zone, RRType.NS, name, ttl)),
+      names.map((name) => encoder.nameRecord(zone, RRType.NS, name, ttl)),
       servers.map((s) => encoder.address(s.name, s.ip, ttl)),
       names.length,
     );
@@ -207,7 +207,7 @@ export class ClusterZoneAnswers {
       // A target that is the name itself or below it would loop.
       if (isAtOrBelow(target, owner) || seen.has(target)) continue;
       seen.add(target);
-      const cname = { type: RRType.CNAME, bytes: encoder.pointing(owner, RRType.CNAME, target, ttl) };
+      const cname = { type: RRType.CNAME, bytes: encoder.nameRecord(owner, RRType.CNAME, target, ttl) };
       if (isAtOrBelow(target, zone)) {
         if (depth >= MAX_CNAME_CHAIN) continue;
         const next = this.lookup(target, zone);

@@ -21,7 +21,7 @@ export function answerReverse(ctx: ZoneContext, qname: string, zone: string, qty
   const targets = ptrTargets(ctx, ip);
   if (targets.length === 0) return null;
   return positive(
-    targets.map((target) => encoder.pointing(qname, RRType.PTR, target, ttl)),
+    targets.map((target) => encoder.nameRecord(qname, RRType.PTR, target, ttl)),
     [],
     targets.length,
   );

@@ -8,7 +8,7 @@ import { type Choice, chooseRecords } from '../balance/order.ts';
 import { ClientClassifier } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
 import { type FixedAnswer, type ResponseHead, type ResponseOptions, balancedBudget, layoutAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
-import { type PreparedAnswer, type Routed, type Router, answerLayout, fixAnswer } from '../resolve/answer.ts';
+import { type PreparedAnswer, type Routed, type Router, answerLayout, toFixedAnswer } from '../resolve/answer.ts';
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
@@ -123,13 +123,15 @@ export class QueryHandler {
    */
   handle(request: Buffer, transport: Transport, client: string): Buffer | null | Promise<Buffer | null> {
     const started = performance.now();
-    const seen: QueryFacts = { zone: '.', qtype: 0, qname: '', questionEnd: 0 };
+    // Filled in by answer() as far as it reads the query: a query answered early (malformed, not
+    // ready, refused) is still counted with what was read, and no result object is made per query.
+    const facts: QueryFacts = { zone: '.', qtype: 0, qname: '', questionEnd: 0 };
     try {
-      const response = this.answer(request, transport, client, seen);
+      const response = this.answer(request, transport, client, facts);
       if (response instanceof Promise) {
         return response.then(
           (bytes) => {
-            this.observe(seen, transport, client, bytes, started);
+            this.observe(facts, transport, client, bytes, started);
             return bytes;
           },
           (error: unknown) => {
@@ -138,7 +140,7 @@ export class QueryHandler {
           },
         );
       }
-      this.observe(seen, transport, client, response, started);
+      this.observe(facts, transport, client, response, started);
       return response;
     } catch (error) {
       this.log.error({ err: error }, 'query handling failed');
@@ -151,10 +153,10 @@ export class QueryHandler {
    * asked: a flood of one question costs a table look-up, not a response. Answers are told apart
    * by name, type and rcode (forwarded ones by name and type: their rcode is not known yet).
    */
-  private rateDecision(client: string, seen: QueryFacts, routed: Routed): RateDecision {
-    if (this.clusterZones.has(seen.zone) && !this.settings.rateLimit.clusterZones) return 'send';
+  private rateDecision(client: string, facts: QueryFacts, routed: Routed): RateDecision {
+    if (this.clusterZones.has(facts.zone) && !this.settings.rateLimit.clusterZones) return 'send';
     const rcode = 'forward' in routed ? 'forward' : routed.rcode;
-    return (this.rateLimiter as ResponseRateLimiter).decide(client, `${seen.qtype} ${seen.qname} ${rcode}`);
+    return (this.rateLimiter as ResponseRateLimiter).decide(client, `${facts.qtype} ${facts.qname} ${rcode}`);
   }
 
   /** Counts of limited responses, for metrics. */
@@ -162,12 +164,12 @@ export class QueryHandler {
     return { dropped: this.rateLimiter?.dropped ?? 0, slipped: this.rateLimiter?.slipped ?? 0 };
   }
 
-  private observe(seen: QueryFacts, transport: Transport, client: string, response: Buffer | null, started: number): void {
+  private observe(facts: QueryFacts, transport: Transport, client: string, response: Buffer | null, started: number): void {
     const seconds = (performance.now() - started) / 1000;
-    this.queryStats?.record(seen.zone, transport, seen.qtype, response, seconds);
+    this.queryStats?.record(facts.zone, transport, facts.qtype, response, seconds);
     if (this.queryLogRate > 0 && Math.random() < this.queryLogRate) {
       this.log.info(
-        { client, proto: transport, name: seen.qname, type: typeName(seen.qtype), rcode: response && response.length >= 4 ? rcodeName(headerRcode(response)) : 'dropped', durationMs: Math.round(seconds * 1e6) / 1000 },
+        { client, proto: transport, name: facts.qname, type: typeName(facts.qtype), rcode: response && response.length >= 4 ? rcodeName(headerRcode(response)) : 'dropped', durationMs: Math.round(seconds * 1e6) / 1000 },
         'query',
       );
     }
@@ -179,7 +181,8 @@ export class QueryHandler {
     return this.recursionAllowed.some((cidr) => cidrContains(cidr, address));
   }
 
-  private answer(request: Buffer, transport: Transport, client: string, seen: QueryFacts): Buffer | null | Promise<Buffer> {
+  /** The response; fills in `facts` (see handle) as it learns them. */
+  private answer(request: Buffer, transport: Transport, client: string, facts: QueryFacts): Buffer | null | Promise<Buffer> {
     const advertised = this.settings.maxUdpSize;
     // A repeat query of the usual shape finds its answer from the question's bytes alone.
     const common = this.cache !== null && this.state.ready ? readCommonQuery(request) : null;
@@ -193,9 +196,9 @@ export class QueryHandler {
       if (parsed.kind === 'drop') return null;
       if (parsed.kind === 'error') return writeBareResponse(request, parsed, parsed.rcode, advertised);
       query = head = parsed.query;
-      seen.qtype = query.qtype;
-      seen.qname = query.qname;
-      seen.questionEnd = query.questionEnd;
+      facts.qtype = query.qtype;
+      facts.qname = query.qname;
+      facts.questionEnd = query.questionEnd;
       if (!this.state.ready) return writeBareResponse(request, query, RCode.SERVFAIL, advertised);
       if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR || (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY)) {
         return writeBareResponse(request, query, RCode.REFUSED, advertised);
@@ -204,13 +207,13 @@ export class QueryHandler {
       cached = { answer: result.answer, zone: result.zone, qname: query.qname, fixed: this.fixedForm(result.answer) };
       if (common !== null) this.cache?.set(request, common, cached, result.scope);
     }
-    seen.qtype = head.qtype;
-    seen.qname = cached.qname;
-    seen.questionEnd = head.questionEnd;
-    seen.zone = cached.zone;
+    facts.qtype = head.qtype;
+    facts.qname = cached.qname;
+    facts.questionEnd = head.questionEnd;
+    facts.zone = cached.zone;
     const routed = cached.answer;
     if (this.rateLimiter !== null && transport === 'udp') {
-      const decision = this.rateDecision(client, seen, routed);
+      const decision = this.rateDecision(client, facts, routed);
       if (decision === 'drop') return null;
       // A slip: the question alone with TC, so a real client asks again over TCP.
       if (decision === 'slip') return writeBareResponse(request, head, 'forward' in routed ? RCode.NOERROR : routed.rcode, advertised, true);
@@ -243,7 +246,7 @@ export class QueryHandler {
   /** An answer every client gets alike, as one run of bytes; null for those that need the query (autopath, forwarding). */
   private fixedForm(routed: Routed): FixedAnswer | null {
     if (!('answers' in routed) || (routed.rcode === RCode.NXDOMAIN && this.autopath)) return null;
-    return fixAnswer(routed);
+    return toFixedAnswer(routed);
   }
 
   /** The response with the answer's balanced records chosen and ordered for this client. */
