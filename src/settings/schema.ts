@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { NameError, encodeName } from '../wire/name.ts';
 import { parseHostPort, parseServerAddress } from '../net/host-port.ts';
 import { usableCpus } from '../util/usable-cpus.ts';
+import { issuePath } from '../util/issue-path.ts';
 
 const zoneName = z
   .string()
@@ -249,7 +250,7 @@ export type Settings = z.output<typeof settingsSchema>;
 export class SettingsError extends Error {}
 
 function keyPath(path: PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(settings)';
+  return issuePath(path) || '(settings)';
 }
 
 /** Validates raw settings, naming the key of every problem. */

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { canonicalIp } from '../net/ip.ts';
+import { issuePath } from '../util/issue-path.ts';
 import type { Endpoint, EndpointPort, EndpointSlice, Namespace, Pod, Protocol, Service, ServicePort } from '../view/types.ts';
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -207,7 +208,7 @@ function slimPod(api: ApiPod): Pod {
 }
 
 function describeIssue(issue: z.core.$ZodIssue): ObjectError {
-  const field = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  const field = issuePath(issue.path);
   return new ObjectError(`${field || '(object)'}: ${issue.message}`, field);
 }
 
