@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { ListenAddress } from './listen-address.ts';
 import type { Answering } from './handler.ts';
 import { clientPrefixKey } from '../net/cidr.ts';
+import { listening } from '../net/listening.ts';
 import { HEADER_SIZE } from '../wire/constants.ts';
 import { FrameReader, MAX_FRAME, frameMessage } from '../wire/tcp-framing.ts';
 import { ConnectionSlots } from './tcp-slots.ts';
@@ -151,12 +152,9 @@ export function listenTcp(address: ListenAddress, handler: Answering, log: Logge
       socket.destroy();
     }
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: address.port, host: address.host, ipv6Only: address.family === 'udp6', reusePort }, () => {
-      server.off('error', reject);
-      server.on('error', (error) => log.warn({ err: error.message }, 'tcp listener error'));
-      resolve(server);
-    });
-  });
+  return listening(
+    server,
+    (bound) => server.listen({ port: address.port, host: address.host, ipv6Only: address.family === 'udp6', reusePort }, bound),
+    (error) => log.warn({ err: error.message }, 'tcp listener error'),
+  );
 }
