@@ -7,10 +7,10 @@ import { RRType } from '../wire/constants.ts';
 import { ipFamily, ipToBytes } from '../net/ip.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { Service, Endpoint } from '../view/types.ts';
-import { type BalancedRecord, type PlanOptions, type RecordGlue, isPlainShuffle, makePlan } from '../balance/plan.ts';
+import { type BalancedRecord, type PlanOptions, isPlainShuffle, makePlan } from '../balance/plan.ts';
 import type { ServiceBalance } from '../balance/policy.ts';
 import { endpointWeight, weightSources } from '../balance/weights.ts';
-import { type RecordEncoder, positive } from './answer-builder.ts';
+import { type RecordEncoder, positive, srvTargets } from './answer-builder.ts';
 import type { Entry } from './cluster-lookup.ts';
 import type { PreparedAnswer } from './answer.ts';
 
@@ -75,45 +75,14 @@ export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: 
  */
 export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: WeightedEntry[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
   const ttl = settings.ttl;
-  const unique: WeightedEntry[] = [];
-  const seen = new Set<string>();
-  for (const item of weighed) {
-    const key = `${item.entry.name} ${item.entry.port}`;
-    if (item.entry.port < 0 || seen.has(key)) continue;
-    seen.add(key);
-    unique.push(item);
-  }
-  if (unique.length === 0) return null;
-  const total = unique.reduce((sum, item) => sum + item.weight, 0);
+  const { targets, glue, glueOf } = srvTargets(encoder, weighed, (item) => item.entry, ttl);
+  if (targets.length === 0) return null;
+  const total = targets.reduce((sum, item) => sum + item.weight, 0);
   const srvWeight = (weight: number) => Math.max(1, Math.floor((weight / total) * 65535));
-  const records = unique.map(({ entry, weight }) => encoder.srv(qname, 0, srvWeight(weight), entry.port, entry.name, ttl));
+  const records = targets.map(({ entry, weight }) => encoder.srv(qname, 0, srvWeight(weight), entry.port, entry.name, ttl));
   const zonePolicy = config.balanced && config.policy === 'zone';
-  const otherZoneRecords = zonePolicy ? unique.map(({ entry, weight }) => encoder.srv(qname, 1, srvWeight(weight), entry.port, entry.name, ttl)) : null;
-  const glue: Buffer[] = [];
-  const glueSeen = new Set<string>();
-  const glueByTarget = new Map<string, number[]>();
-  for (const { entry } of weighed) {
-    const key = `${entry.name} ${entry.host}`;
-    if (glueSeen.has(key)) continue;
-    glueSeen.add(key);
-    const ofTarget = glueByTarget.get(entry.name);
-    if (ofTarget) ofTarget.push(glue.length);
-    else glueByTarget.set(entry.name, [glue.length]);
-    glue.push(encoder.address(entry.name, entry.host, ttl));
-  }
-  const meta = unique.map(({ entry, weight }): BalancedRecord => ({ weight, zones: endpointZones(entry.endpoint), key: `${entry.host} ${entry.port}`, address: null }));
-  const options = { ...planOptions(config, settings, false), otherZoneRecords, glue: recordGlue(unique, glueByTarget, glue) };
+  const otherZoneRecords = zonePolicy ? targets.map(({ entry, weight }) => encoder.srv(qname, 1, srvWeight(weight), entry.port, entry.name, ttl)) : null;
+  const meta = targets.map(({ entry, weight }): BalancedRecord => ({ weight, zones: endpointZones(entry.endpoint), key: `${entry.host} ${entry.port}`, address: null }));
+  const options = { ...planOptions(config, settings, false), otherZoneRecords, glue: glueOf };
   return positive(records, glue, 0, isPlainShuffle(options) ? null : makePlan(options, meta));
-}
-
-/** Each SRV record's glue: the address records of its target. */
-function recordGlue(records: WeightedEntry[], glueByTarget: Map<string, number[]>, additional: Buffer[]): RecordGlue {
-  const start = new Uint32Array(records.length + 1);
-  const index: number[] = [];
-  for (const [i, { entry }] of records.entries()) {
-    start[i] = index.length;
-    for (const at of glueByTarget.get(entry.name) ?? []) index.push(at);
-  }
-  start[records.length] = index.length;
-  return { start, index: Uint32Array.from(index), additional };
 }

@@ -5,7 +5,7 @@
 import { RCode, RRType } from '../wire/constants.ts';
 import { isAtOrBelow, splitLabels } from '../wire/name.ts';
 import { ipFamily } from '../net/ip.ts';
-import { RecordEncoder, negative, positive } from './answer-builder.ts';
+import { RecordEncoder, negative, positive, srvTargets } from './answer-builder.ts';
 import { type AnswerScope, GLOBAL_SCOPE, type PreparedAnswer } from './answer.ts';
 import { type ClusterRequest, endpointHostname, parseClusterName } from './cluster-name.ts';
 import { type Entry, type Lookup, type LookupContext, clusterIpEntries, lookupCluster } from './cluster-lookup.ts';
@@ -227,23 +227,8 @@ export class ClusterZoneAnswers {
     const services = entries.filter((e) => !isNameEntry(e));
     // CoreDNS's weight: 100 split evenly across every entry, counted before duplicates collapse.
     const weight = Math.max(1, Math.floor(100 / services.length));
-    const answers: Buffer[] = [];
-    const glue: Buffer[] = [];
-    const seenTargets = new Set<string>();
-    const seenGlue = new Set<string>();
-    for (const entry of services) {
-      if (entry.port < 0) continue;
-      const srvKey = `${entry.name} ${entry.port}`;
-      if (!seenTargets.has(srvKey)) {
-        seenTargets.add(srvKey);
-        answers.push(encoder.srv(qname, 0, weight, entry.port, entry.name, ttl));
-      }
-      const glueKey = `${entry.name} ${entry.host}`;
-      if (!seenGlue.has(glueKey)) {
-        seenGlue.add(glueKey);
-        glue.push(encoder.address(entry.name, entry.host, ttl));
-      }
-    }
+    const { targets, glue } = srvTargets(encoder, services, (entry) => entry, ttl);
+    const answers = targets.map((entry) => encoder.srv(qname, 0, weight, entry.port, entry.name, ttl));
     return answers.length > 0 ? positive(answers, glue) : null;
   }
 }
