@@ -18,14 +18,6 @@ export interface BalancedRecord {
   address: Uint8Array | null;
 }
 
-/** SRV: the additional records (glue) for each record's target, so a response can carry only those of the records it sends. */
-export interface RecordGlue {
-  /** Record i's glue is `additional[index[j]]` for j in [start[i], start[i + 1]). */
-  start: Uint32Array;
-  index: Uint32Array;
-  additional: readonly Buffer[];
-}
-
 /**
  * Records drawn from together: all of an answer's, or for a client zone its records or the others.
  * Positions run in address order under the client-sort trim (else in record order); `members`
@@ -125,9 +117,6 @@ export interface BalancePlan {
   /** FNV-1a of each record's key. */
   hashes: Uint32Array;
   addresses: Array<Uint8Array | null>;
-  /** SRV under the zone policy: the same records with priority 1, sent for other-zone targets. */
-  otherZoneRecords: Buffer[] | null;
-  glue: RecordGlue | null;
   /** The label of lbdns_balanced_answers_total. */
   metricLabel: string;
   /** Every record. */
@@ -151,8 +140,6 @@ export interface PlanOptions {
   clientSort: ClientSort;
   maxAnswers: number;
   zoneStrict: boolean;
-  otherZoneRecords?: Buffer[] | null;
-  glue?: RecordGlue | null;
 }
 
 /**
@@ -203,8 +190,6 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
     zones,
     hashes,
     addresses,
-    otherZoneRecords: options.otherZoneRecords ?? null,
-    glue: options.glue ?? null,
     metricLabel: options.affinity ? `${options.policy}+affinity` : options.policy,
     all: null,
     zoneGroups: new Map(),

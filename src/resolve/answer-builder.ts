@@ -4,7 +4,8 @@ import { layoutAnswer } from '../wire/message.ts';
 import { encodeName, encodeNameAgainst } from '../wire/name.ts';
 import { encodeRecord, rdata } from '../wire/records.ts';
 import { ipFamily } from '../net/ip.ts';
-import type { BalancePlan, RecordGlue } from '../balance/plan.ts';
+import type { RecordGlue } from '../wire/record-glue.ts';
+import type { BalancePlan } from '../balance/plan.ts';
 import type { PreparedAnswer } from './answer.ts';
 
 /** Record encoders bound to one question name, so every owner and target can point into it. */

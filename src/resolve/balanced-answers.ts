@@ -7,7 +7,10 @@ import { RRType } from '../wire/constants.ts';
 import { ipFamily, ipToBytes } from '../net/ip.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { Service, Endpoint } from '../view/types.ts';
-import { type BalancedRecord, type PlanOptions, isPlainShuffle, makePlan } from '../balance/plan.ts';
+import { glueOf } from '../wire/record-glue.ts';
+import { type BalancePlan, type BalancedRecord, type PlanOptions, inZone, isPlainShuffle, makePlan } from '../balance/plan.ts';
+import { orderRecords } from '../balance/order.ts';
+import type { Client } from '../balance/client.ts';
 import type { ServiceBalance } from '../balance/policy.ts';
 import { endpointWeight, weightSources } from '../balance/weights.ts';
 import { type RecordEncoder, positive, srvTargets } from './answer-builder.ts';
@@ -75,7 +78,7 @@ export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: 
  */
 export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: WeightedEntry[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
   const ttl = settings.ttl;
-  const { targets, glue, glueOf } = srvTargets(encoder, weighed, (item) => item.entry, ttl);
+  const { targets, glue, glueOf: perRecordGlue } = srvTargets(encoder, weighed, (item) => item.entry, ttl);
   if (targets.length === 0) return null;
   const total = targets.reduce((sum, item) => sum + item.weight, 0);
   const srvWeight = (weight: number) => Math.max(1, Math.floor((weight / total) * 65535));
@@ -83,6 +86,26 @@ export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: Weig
   const zonePolicy = config.balanced && config.policy === 'zone';
   const otherZoneRecords = zonePolicy ? targets.map(({ entry, weight }) => encoder.srv(qname, 1, srvWeight(weight), entry.port, entry.name, ttl)) : null;
   const meta = targets.map(({ entry, weight }): BalancedRecord => ({ weight, zones: endpointZones(entry.endpoint), key: `${entry.host} ${entry.port}`, address: null }));
-  const options = { ...planOptions(config, settings, false), otherZoneRecords, glue: glueOf };
-  return positive(records, glue, 0, isPlainShuffle(options) ? null : makePlan(options, meta));
+  const options = planOptions(config, settings, false);
+  if (isPlainShuffle(options)) return positive(records, glue);
+  return { ...positive(records, glue, 0, makePlan(options, meta)), otherZoneRecords, glue: perRecordGlue };
+}
+
+/** The balanced records a response carries, and the additional records that go with them (null: the answer's own). */
+export interface Choice {
+  records: Buffer[];
+  additional: Buffer[] | null;
+}
+
+/**
+ * The records the balancer chose for this client, as bytes, in order: under the zone policy an
+ * SRV record of another zone goes in its priority-1 form. When only some SRV records are sent,
+ * the additional section carries only their targets' glue.
+ */
+export function chooseRecords(answer: PreparedAnswer, plan: BalancePlan, client: Client, budget: number, random: () => number = Math.random): Choice {
+  const order = orderRecords(plan, client, random, budget);
+  const { answers, balancedFrom, otherZoneRecords: other, glue } = answer;
+  const zone = client.zone;
+  const records = order.map((i) => (other && zone !== null && !inZone(plan, i, zone) ? other[i]! : answers[balancedFrom + i]!));
+  return { records, additional: glue && order.length < plan.size ? glueOf(glue, order) : null };
 }
