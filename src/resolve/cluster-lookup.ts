@@ -6,6 +6,7 @@
 import { ipFamily, ipToBytes, bytesToIp } from '../net/ip.ts';
 import { unmapIpv4 } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
+import { servesNamespace } from '../settings/served-namespaces.ts';
 import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Endpoint, Service } from '../view/types.ts';
 import { type ClusterRequest, endpointHostname, podLabelToIp } from './cluster-name.ts';
@@ -53,8 +54,7 @@ function matches(wanted: string, actual: string): boolean {
 }
 
 export function namespaceExposed(ctx: LookupContext, namespace: string): boolean {
-  const listed = ctx.settings.namespaces;
-  return (listed.length === 0 || listed.includes(namespace)) && ctx.view.hasNamespace(namespace);
+  return servesNamespace(ctx.settings, namespace) && ctx.view.hasNamespace(namespace);
 }
 
 function readyAddressCount(ctx: LookupContext, service: Service): number {

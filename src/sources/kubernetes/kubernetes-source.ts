@@ -7,6 +7,7 @@ import { CoreV1Api, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-n
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ops/metrics.ts';
 import type { Settings } from '../../settings/schema.ts';
+import { servesNamespace } from '../../settings/served-namespaces.ts';
 import type { ClusterView } from '../../view/cluster-view.ts';
 import { slimObject } from '../api-objects.ts';
 import { loadKubeConfig } from './kube-config.ts';
@@ -141,7 +142,7 @@ export class KubernetesSource {
       upsert: (kind, object) => this.upsert(kind, object),
       remove: (kind, namespace, name) => {
         if (kind === 'Namespace') this.view.apply({ op: 'delete', kind, name });
-        else if (this.servesNamespace(namespace)) this.view.apply({ op: 'delete', kind, namespace, name });
+        else if (servesNamespace(this.settings, namespace)) this.view.apply({ op: 'delete', kind, namespace, name });
       },
     };
     const options = {
@@ -159,16 +160,11 @@ export class KubernetesSource {
     }
   }
 
-  private servesNamespace(namespace: string): boolean {
-    const listed = this.settings.namespaces;
-    return listed.length === 0 || listed.includes(namespace);
-  }
-
   /** Slims on arrival: only served namespaces and served fields are kept. */
   private upsert(kind: WatchedKind, object: unknown): void {
     const slim = slimObject({ ...(object as object), kind });
     if (slim === null) return;
-    if (slim.kind !== 'Namespace' && !this.servesNamespace(slim.record.namespace)) return;
+    if (slim.kind !== 'Namespace' && !servesNamespace(this.settings, slim.record.namespace)) return;
     this.view.apply({ op: 'upsert', ...slim } as Parameters<ClusterView['apply']>[0]);
   }
 
