@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { canonicalIp } from '../net/ip.ts';
 import { issuePath } from '../util/issue-path.ts';
-import type { Endpoint, EndpointPort, EndpointSlice, Namespace, Pod, Protocol, Service, ServicePort } from '../view/types.ts';
+import type { Endpoint, EndpointPort, EndpointSlice, Namespace, Pod, Protocol, Service, ServicePort, SlimObject } from '../view/types.ts';
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -92,13 +92,6 @@ export type ApiService = z.infer<typeof serviceSchema>;
 export type ApiEndpointSlice = z.infer<typeof endpointSliceSchema>;
 export type ApiEndpoints = z.infer<typeof endpointsSchema>;
 export type ApiPod = z.infer<typeof podSchema>;
-
-export type SlimObject =
-  | { kind: 'Namespace'; record: Namespace }
-  | { kind: 'Service'; record: Service }
-  | { kind: 'EndpointSlice'; record: EndpointSlice }
-  | { kind: 'Endpoints'; record: EndpointSlice }
-  | { kind: 'Pod'; record: Pod };
 
 export class ObjectError extends Error {
   readonly field: string;

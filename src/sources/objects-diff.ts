@@ -6,15 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { ViewEvent } from '../view/cluster-view.ts';
-import type { ClusterObjects } from '../view/types.ts';
+import { type ClusterObjects, WATCHED_KINDS, type WatchedKind } from '../view/types.ts';
 
 /** Record identity → fingerprint of its content ('' when unknown: it is then always upserted). */
 export type Fingerprints = Map<string, string>;
 
-type Kind = ViewEvent['kind'];
-
 /** Upserts in this order (namespaces before what lives in them), deletes in the reverse one. */
-const KIND_ORDER: readonly Kind[] = ['Namespace', 'Service', 'EndpointSlice', 'Endpoints', 'Pod'];
+const KIND_ORDER: readonly WatchedKind[] = WATCHED_KINDS;
 
 /**
  * What the view replaces on an upsert and removes on a delete, as one string: the kind, the
@@ -33,7 +31,7 @@ export function identityOf(event: ViewEvent): string {
 }
 
 function deleteOf(identity: string): ViewEvent {
-  const [kind, namespace, name] = JSON.parse(identity) as [Kind, string, string];
+  const [kind, namespace, name] = JSON.parse(identity) as [WatchedKind, string, string];
   return kind === 'Namespace' ? { op: 'delete', kind, name } : { op: 'delete', kind, namespace, name };
 }
 

@@ -11,7 +11,8 @@ import { servesNamespace } from '../../settings/served-namespaces.ts';
 import type { ClusterView } from '../../view/cluster-view.ts';
 import { slimObject } from '../api-objects.ts';
 import { loadKubeConfig } from './kube-config.ts';
-import { type KindApi, type ListPage, Reflector, type ReflectorSink, type WatchedKind, describeApiError, statusOf } from './reflector.ts';
+import { type KindApi, type ListPage, Reflector, type ReflectorSink, describeApiError, statusOf } from './reflector.ts';
+import type { WatchedKind } from '../../view/types.ts';
 
 interface ListResult {
   metadata?: { resourceVersion?: string; _continue?: string };
@@ -165,7 +166,7 @@ export class KubernetesSource {
     const slim = slimObject({ ...(object as object), kind });
     if (slim === null) return;
     if (slim.kind !== 'Namespace' && !servesNamespace(this.settings, slim.record.namespace)) return;
-    this.view.apply({ op: 'upsert', ...slim } as Parameters<ClusterView['apply']>[0]);
+    this.view.apply({ op: 'upsert', ...slim });
   }
 
   /**

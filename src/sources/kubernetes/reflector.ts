@@ -12,8 +12,8 @@
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ops/metrics.ts';
+import type { WatchedKind } from '../../view/types.ts';
 
-export type WatchedKind = 'Namespace' | 'Service' | 'EndpointSlice' | 'Endpoints' | 'Pod';
 
 export interface ListPage {
   items: unknown[];
