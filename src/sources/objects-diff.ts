@@ -4,9 +4,9 @@
  * not change. What a version held is kept as one fingerprint per record, so comparing costs a hash
  * of each new record and no copy of the old ones.
  */
-import { createHash } from 'node:crypto';
 import type { ViewEvent } from '../view/cluster-view.ts';
 import { type ClusterObjects, WATCHED_KINDS, type WatchedKind } from '../view/types.ts';
+import { contentDigest } from '../util/content-digest.ts';
 
 /** Record identity → fingerprint of its content ('' when unknown: it is then always upserted). */
 export type Fingerprints = Map<string, string>;
@@ -37,7 +37,7 @@ function deleteOf(identity: string): ViewEvent {
 
 /** Slim records are built field by field in a fixed order, so equal records serialize equally. */
 function fingerprint(record: unknown): string {
-  return createHash('sha256').update(JSON.stringify(record)).digest('base64');
+  return contentDigest(JSON.stringify(record));
 }
 
 /** Every record of a version as the upsert that puts it in the view, in KIND_ORDER. */
