@@ -9,10 +9,10 @@ import type { Settings } from '../settings/schema.ts';
 import { servesNamespace } from '../settings/served-namespaces.ts';
 import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Endpoint, Service } from '../view/types.ts';
-import { type ClusterRequest, endpointHostname, podLabelToIp } from './cluster-name.ts';
+import { type ClusterRequest, podLabelToIp } from './cluster-name.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { NameError, encodeName } from '../wire/name.ts';
-import { serviceFqdn } from '../view/names.ts';
+import { endpointHostname, serviceFqdn } from '../view/names.ts';
 
 export interface Entry {
   /** A canonical IP, or for ExternalName services the target name. */

@@ -7,11 +7,11 @@ import { isAtOrBelow, splitLabels } from '../wire/name.ts';
 import { ipFamily } from '../net/ip.ts';
 import { RecordEncoder, negative, positive, srvTargets } from './answer-builder.ts';
 import { type AnswerScope, GLOBAL_SCOPE, type PreparedAnswer } from './answer.ts';
-import { type ClusterRequest, endpointHostname, parseClusterName } from './cluster-name.ts';
+import { type ClusterRequest, parseClusterName } from './cluster-name.ts';
 import { type Entry, type Lookup, type LookupContext, clusterIpEntries, lookupCluster } from './cluster-lookup.ts';
 import { balancedAddresses, balancedSrv, needsPlan, weighEntries } from './balanced-answers.ts';
 import { serviceBalance } from '../balance/policy.ts';
-import { serviceFqdn } from '../view/names.ts';
+import { endpointHostname, serviceFqdn } from '../view/names.ts';
 
 export const DNS_SCHEMA_VERSION = '1.1.0';
 /** The TTL the specification's example and CoreDNS give the schema-version TXT record. */

@@ -2,10 +2,9 @@
 import { RCode, RRType } from '../wire/constants.ts';
 import type { PreparedAnswer } from './answer.ts';
 import { RecordEncoder, negative, positive } from './answer-builder.ts';
-import { endpointHostname } from './cluster-name.ts';
 import type { ZoneContext } from './cluster-zone.ts';
 import { addressFromReverseName } from './reverse-name.ts';
-import { serviceFqdn } from '../view/names.ts';
+import { endpointHostname, serviceFqdn } from '../view/names.ts';
 import { servesNamespace } from '../settings/served-namespaces.ts';
 
 /** `null` means lbdns does not know the name: the router passes it on or answers NXDOMAIN. */
