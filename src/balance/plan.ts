@@ -102,12 +102,16 @@ function comparePrefix(a: Uint8Array, b: Uint8Array, bits: number): number {
   return (a[whole]! & mask) - (b[whole]! & mask);
 }
 
-export interface BalancePlan {
+export interface PlanOptions {
   policy: Policy;
   affinity: boolean;
   clientSort: ClientSort;
   maxAnswers: number;
   zoneStrict: boolean;
+}
+
+/** A plan: its options, and what they need prepared about the records. */
+export interface BalancePlan extends PlanOptions {
   /** How many records. */
   size: number;
   weights: Float64Array;
@@ -132,14 +136,6 @@ export function fnv1a(text: string): number {
     hash = Math.imul(hash, 0x01000193);
   }
   return hash >>> 0;
-}
-
-export interface PlanOptions {
-  policy: Policy;
-  affinity: boolean;
-  clientSort: ClientSort;
-  maxAnswers: number;
-  zoneStrict: boolean;
 }
 
 /**
