@@ -7,10 +7,13 @@ import { RRType } from '../wire/constants.ts';
 import { ipFamily, ipToBytes } from '../net/ip.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { Service, Endpoint } from '../view/types.ts';
-import { type BalancedRecord, type PlanOptions, type RecordGlue, isPlainShuffle, makePlan } from '../balance/plan.ts';
+import { glueOf } from '../wire/record-glue.ts';
+import { type BalancePlan, type BalancedRecord, type PlanOptions, inZone, isPlainShuffle, makePlan } from '../balance/plan.ts';
+import { orderRecords } from '../balance/order.ts';
+import type { Client } from '../balance/client.ts';
 import type { ServiceBalance } from '../balance/policy.ts';
 import { endpointWeight, weightSources } from '../balance/weights.ts';
-import { type RecordEncoder, positive } from './answer-builder.ts';
+import { type RecordEncoder, positive, srvTargets } from './answer-builder.ts';
 import type { NamedAddress } from './cluster-lookup.ts';
 import type { PreparedAnswer } from './answer.ts';
 
@@ -76,45 +79,34 @@ export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: 
  */
 export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: WeightedEndpoint[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
   const ttl = settings.ttl;
-  const unique: WeightedEndpoint[] = [];
-  const seen = new Set<string>();
-  for (const item of weighed) {
-    const key = `${item.address.name} ${item.address.port}`;
-    if (item.address.port < 0 || seen.has(key)) continue;
-    seen.add(key);
-    unique.push(item);
-  }
-  if (unique.length === 0) return null;
-  const total = unique.reduce((sum, item) => sum + item.weight, 0);
+  const { targets, glue, glueOf: perRecordGlue } = srvTargets(encoder, weighed, (item) => item.address, ttl);
+  if (targets.length === 0) return null;
+  const total = targets.reduce((sum, item) => sum + item.weight, 0);
   const srvWeight = (weight: number) => Math.max(1, Math.floor((weight / total) * 65535));
-  const records = unique.map(({ address, weight }) => encoder.srv(qname, 0, srvWeight(weight), address.port, address.name, ttl));
+  const records = targets.map(({ address, weight }) => encoder.srv(qname, 0, srvWeight(weight), address.port, address.name, ttl));
   const zonePolicy = config.balanced && config.policy === 'zone';
-  const otherZoneRecords = zonePolicy ? unique.map(({ address, weight }) => encoder.srv(qname, 1, srvWeight(weight), address.port, address.name, ttl)) : null;
-  const glue: Buffer[] = [];
-  const glueSeen = new Set<string>();
-  const glueByTarget = new Map<string, number[]>();
-  for (const { address } of weighed) {
-    const key = `${address.name} ${address.ip}`;
-    if (glueSeen.has(key)) continue;
-    glueSeen.add(key);
-    const ofTarget = glueByTarget.get(address.name);
-    if (ofTarget) ofTarget.push(glue.length);
-    else glueByTarget.set(address.name, [glue.length]);
-    glue.push(encoder.address(address.name, address.ip, ttl));
-  }
-  const meta = unique.map(({ address, weight }): BalancedRecord => ({ weight, zones: endpointZones(address.endpoint), key: `${address.ip} ${address.port}`, address: null }));
-  const options = { ...planOptions(config, settings, false), otherZoneRecords, glue: recordGlue(unique, glueByTarget, glue) };
-  return positive(records, glue, 0, isPlainShuffle(options) ? null : makePlan(options, meta));
+  const otherZoneRecords = zonePolicy ? targets.map(({ address, weight }) => encoder.srv(qname, 1, srvWeight(weight), address.port, address.name, ttl)) : null;
+  const meta = targets.map(({ address, weight }): BalancedRecord => ({ weight, zones: endpointZones(address.endpoint), key: `${address.ip} ${address.port}`, address: null }));
+  const options = planOptions(config, settings, false);
+  if (isPlainShuffle(options)) return positive(records, glue);
+  return { ...positive(records, glue, 0, makePlan(options, meta)), otherZoneRecords, glue: perRecordGlue };
 }
 
-/** Each SRV record's glue: the address records of its target. */
-function recordGlue(records: WeightedEndpoint[], glueByTarget: Map<string, number[]>, additional: Buffer[]): RecordGlue {
-  const start = new Uint32Array(records.length + 1);
-  const index: number[] = [];
-  for (const [i, { address }] of records.entries()) {
-    start[i] = index.length;
-    for (const at of glueByTarget.get(address.name) ?? []) index.push(at);
-  }
-  start[records.length] = index.length;
-  return { start, index: Uint32Array.from(index), additional };
+/** The balanced records a response carries, and the additional records that go with them (null: the answer's own). */
+export interface Choice {
+  records: Buffer[];
+  additional: Buffer[] | null;
+}
+
+/**
+ * The records the balancer chose for this client, as bytes, in order: under the zone policy an
+ * SRV record of another zone goes in its priority-1 form. When only some SRV records are sent,
+ * the additional section carries only their targets' glue.
+ */
+export function chooseRecords(answer: PreparedAnswer, plan: BalancePlan, client: Client, budget: number, random: () => number = Math.random): Choice {
+  const order = orderRecords(plan, client, random, budget);
+  const { answers, balancedFrom, otherZoneRecords: other, glue } = answer;
+  const zone = client.zone;
+  const records = order.map((i) => (other && zone !== null && !inZone(plan, i, zone) ? other[i]! : answers[balancedFrom + i]!));
+  return { records, additional: glue && order.length < plan.size ? glueOf(glue, order) : null };
 }

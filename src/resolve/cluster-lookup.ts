@@ -6,12 +6,13 @@
 import { ipFamily, ipToBytes, bytesToIp } from '../net/ip.ts';
 import { unmapIpv4 } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
+import { servesNamespace } from '../settings/served-namespaces.ts';
 import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Endpoint, Service } from '../view/types.ts';
-import { type ClusterRequest, endpointHostname, podLabelToIp } from './cluster-name.ts';
+import { type ClusterRequest, podLabelToIp } from './cluster-name.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { NameError, encodeName } from '../wire/name.ts';
-import { serviceFqdn } from '../view/names.ts';
+import { endpointHostname, serviceFqdn } from '../view/names.ts';
 
 /** An address a name stands for: a ClusterIP, an endpoint's address (`endpoint` set) or a pod's. */
 export interface NamedAddress {
@@ -68,8 +69,7 @@ function matches(wanted: string, actual: string): boolean {
 }
 
 export function namespaceExposed(ctx: LookupContext, namespace: string): boolean {
-  const listed = ctx.settings.namespaces;
-  return (listed.length === 0 || listed.includes(namespace)) && ctx.view.hasNamespace(namespace);
+  return servesNamespace(ctx.settings, namespace) && ctx.view.hasNamespace(namespace);
 }
 
 function readyAddressCount(ctx: LookupContext, service: Service): number {

@@ -5,14 +5,14 @@
 import { RCode, RRType } from '../wire/constants.ts';
 import { isAtOrBelow, splitLabels } from '../wire/name.ts';
 import { ipFamily } from '../net/ip.ts';
-import { RecordEncoder, negative, positive } from './answer-builder.ts';
+import { RecordEncoder, negative, positive, srvTargets } from './answer-builder.ts';
 import { type AnswerScope, GLOBAL_SCOPE, type PreparedAnswer } from './answer.ts';
-import { type ClusterRequest, endpointHostname, parseClusterName } from './cluster-name.ts';
+import { type ClusterRequest, parseClusterName } from './cluster-name.ts';
 import { type Found, type Lookup, type LookupContext, type NamedAddress, clusterIpAddresses, lookupCluster } from './cluster-lookup.ts';
 import { balancedAddresses, balancedSrv, needsPlan, weighEndpoints } from './balanced-answers.ts';
 import type { Service } from '../view/types.ts';
 import { type ServiceBalance, serviceBalance } from '../balance/policy.ts';
-import { serviceFqdn } from '../view/names.ts';
+import { endpointHostname, serviceFqdn } from '../view/names.ts';
 
 export const DNS_SCHEMA_VERSION = '1.1.0';
 /** The TTL the specification's example and CoreDNS give the schema-version TXT record. */
@@ -236,23 +236,8 @@ export class ClusterZoneAnswers {
     const ttl = this.ctx.settings.ttl;
     // CoreDNS's weight: 100 split evenly across every address, counted before duplicates collapse.
     const weight = Math.max(1, Math.floor(100 / addresses.length));
-    const answers: Buffer[] = [];
-    const glue: Buffer[] = [];
-    const seenTargets = new Set<string>();
-    const seenGlue = new Set<string>();
-    for (const address of addresses) {
-      if (address.port < 0) continue;
-      const srvKey = `${address.name} ${address.port}`;
-      if (!seenTargets.has(srvKey)) {
-        seenTargets.add(srvKey);
-        answers.push(encoder.srv(qname, 0, weight, address.port, address.name, ttl));
-      }
-      const glueKey = `${address.name} ${address.ip}`;
-      if (!seenGlue.has(glueKey)) {
-        seenGlue.add(glueKey);
-        glue.push(encoder.address(address.name, address.ip, ttl));
-      }
-    }
+    const { targets, glue } = srvTargets(encoder, addresses, (address) => address, ttl);
+    const answers = targets.map((address) => encoder.srv(qname, 0, weight, address.port, address.name, ttl));
     return answers.length > 0 ? positive(answers, glue) : null;
   }
 }

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { chooseShuffled } from '../balance/shuffle.ts';
-import { type Choice, chooseRecords } from '../balance/order.ts';
+import { type Choice, chooseRecords } from '../resolve/balanced-answers.ts';
 import { ClientClassifier } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
 import { type FixedAnswer, type ResponseHead, type ResponseOptions, balancedBudget, layoutAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
@@ -266,7 +266,7 @@ export class QueryHandler {
     const budget = balancedBudget(head, answer, layout, limit);
     if (answer.plan) {
       this.queryStats?.balanced(answer.plan.metricLabel);
-      return chooseRecords(answer.plan, answer.answers, answer.balancedFrom, this.clients.classify(client), budget);
+      return chooseRecords(answer, answer.plan, this.clients.classify(client), budget);
     }
     const order = layout.shuffleOrder ?? (layoutAnswer(answer.answers, answer.balancedFrom, answer.additional, true).shuffleOrder as Uint32Array);
     return { records: chooseShuffled(answer.answers, answer.balancedFrom, order, budget), additional: null };

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { NameError, encodeName } from '../wire/name.ts';
 import { parseHostPort, parseServerAddress } from '../net/host-port.ts';
+import { issuePath } from '../util/issue-path.ts';
 
 const zoneName = z
   .string()
@@ -250,7 +251,7 @@ export type Settings = z.output<typeof settingsSchema>;
 export class SettingsError extends Error {}
 
 function keyPath(path: PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(settings)';
+  return issuePath(path) || '(settings)';
 }
 
 /** Validates raw settings, naming the key of every problem. */
