@@ -18,6 +18,8 @@ import { debugBalanceRoute } from './ops/debug-routes.ts';
 import { type ListenAddress, formatListenAddress, parseListenAddress } from './server/listen-address.ts';
 import { type BoundListen, ServingThread, listenAddresses } from './server/serving.ts';
 import { WorkerPool } from './workers/pool.ts';
+import { lookUpNodeZone } from './sources/node-zone.ts';
+import { type NodeLocalAddresses, setUpNodeLocalAddresses } from './server/node-local-address.ts';
 
 const USAGE = `Usage: lbdns [--config FILE] [--objects FILE | --kubeconfig FILE] [--listen HOST:PORT]... [--zone NAME]...
              [--upstream ADDR[:PORT]]... [--ops-listen HOST:PORT] [--debug-listen HOST:PORT] [--workers N]
@@ -96,6 +98,18 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const log = createLogger(settings.logLevel);
+  // Node-local mode: clients are this node's pods, in its zone (from its Node object) unless
+  // balance.nodeZone says otherwise.
+  let nodeZone: string | null = null;
+  const withNodeZone = (s: Settings): Settings => (nodeZone !== null && s.balance.nodeZone === undefined ? { ...s, balance: { ...s.balance, nodeZone } } : s);
+  const nodeZoneLookup = lookUpNodeZone(settings, log, (zone) => {
+    nodeZone = zone;
+    current = withNodeZone(current);
+    local?.reload(current);
+    workers?.reload(current);
+  });
+  nodeZone = nodeZoneLookup.zone;
+  settings = withNodeZone(settings);
   const metrics = new Metrics();
   // With workers, this view only feeds theirs: they answer the queries, and keep the IP index.
   const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined, indexByIp: settings.workers === 1 });
@@ -146,7 +160,7 @@ export async function main(argv: string[]): Promise<void> {
           settingsFlags(flags),
           log,
           (published) => {
-            const { settings: next, pendingRestart } = applicableNow(current, published);
+            const { settings: next, pendingRestart } = applicableNow(current, withNodeZone(published));
             if (pendingRestart.length > 0) log.warn({ keys: pendingRestart }, 'these settings take effect only after a restart');
             local?.reload(next);
             workers?.reload(next);
@@ -200,7 +214,10 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const servers: Server[] = [];
+  let nodeAddresses: NodeLocalAddresses | null = null;
   try {
+    // The node-local addresses must exist before lbdns can bind them.
+    if (settings.nodeLocal?.setupInterface) nodeAddresses = await setUpNodeLocalAddresses(settings.nodeLocal, log);
     let bound: BoundListen[];
     if (workers) {
       metrics.serving = () => workers.stats();
@@ -224,6 +241,7 @@ export async function main(argv: string[]): Promise<void> {
     else if (debugServer) log.info({ listen: formatListenAddress(debug) }, 'serving /debug/balance over HTTP');
   } catch (error) {
     log.fatal({ err: (error as Error).message }, 'cannot listen');
+    await nodeAddresses?.remove();
     process.exit(1);
   }
 
@@ -233,10 +251,13 @@ export async function main(argv: string[]): Promise<void> {
     log.info({ signal, drainSeconds }, drainSeconds > 0 ? 'not ready any more; answering until the drain time is over' : 'stopping');
     setTimeout(() => {
       stopSource();
+      nodeZoneLookup.stop();
       settingsWatch?.close();
       local?.close();
       for (const server of servers) server.close();
-      void (workers?.stop() ?? Promise.resolve()).then(() => {
+      void (workers?.stop() ?? Promise.resolve()).then(async () => {
+        // Once nothing listens on them: kubelet's second nameserver answers while they are gone.
+        await nodeAddresses?.remove();
         log.info('stopped');
         log.flush();
         setTimeout(() => process.exit(0), 50).unref();
