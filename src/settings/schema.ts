@@ -127,7 +127,7 @@ export const settingsSchema = z
         weights: z.record(z.string(), z.record(z.string(), z.number().min(0).max(1_000_000))).default({}),
         /** Client address ranges (CIDR) → their topology zone, for the zone policy. */
         clientZones: z.record(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR such as 10.244.0.0/16'), z.string().min(1)).default({}),
-        /** The zone of every client without a clientZones match (node-local mode); env LBDNS_NODE_ZONE. */
+        /** The zone of every client without a clientZones match; in node-local mode default: the Node object's zone, else env LBDNS_NODE_ZONE. */
         nodeZone: z.string().min(1).optional(),
         zone: z
           .object({
