@@ -15,7 +15,8 @@ export type IpCommand = (args: string[]) => Promise<void>;
 export const runIp: IpCommand = (args) =>
   new Promise((resolve, reject) => {
     execFile('ip', args, { timeout: 5000 }, (error, _stdout, stderr) => {
-      if (error) reject(new Error(`ip ${args.join(' ')}: ${String(stderr).trim() || error.message}`));
+      if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') reject(new Error('node-local mode needs the ip command (iproute2 or busybox) on PATH'));
+      else if (error) reject(new Error(`ip ${args.join(' ')}: ${String(stderr).trim() || error.message}`));
       else resolve();
     });
   });
