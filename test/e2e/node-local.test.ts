@@ -63,26 +63,41 @@ interface Explanation {
   endpoints: Array<{ address: string; zone: string; expectedFirstShare: number }>;
 }
 
+/** A network namespace of its own, held by a sleeping process so that it outlives what runs in it. */
+async function holdNamespace(): Promise<ChildProcess> {
+  const holder = spawn('unshare', ['--net', 'sleep', '600'], { stdio: 'ignore' });
+  const own = readlinkSync('/proc/self/ns/net');
+  await within(10_000, async () => {
+    try {
+      return readlinkSync(`/proc/${holder.pid}/ns/net`) !== own;
+    } catch {
+      return false;
+    }
+  });
+  return holder;
+}
+
 describe('node-local mode in a network namespace', { skip: namespacesAllowed() }, () => {
+  // The node's host network, and a pod on that node: its own namespace, a veth to the node with a
+  // /24 address and a default route through the node, as bridge CNIs set pods up.
   let holder: ChildProcess;
-  const inNamespace = async (command: string, args: string[]) => (await run('nsenter', [`--net=/proc/${holder.pid}/ns/net`, command, ...args], { timeout: 20_000 })).stdout;
+  let pod: ChildProcess;
+  const enter = async (namespace: ChildProcess, command: string, args: string[]) => (await run('nsenter', [`--net=/proc/${namespace.pid}/ns/net`, command, ...args], { timeout: 20_000 })).stdout;
+  const inNamespace = (command: string, args: string[]) => enter(holder, command, args);
   const addresses = async () => inNamespace('ip', ['-o', 'addr', 'show']);
 
   before(async () => {
-    // Holds the namespace, so that it outlives lbdns and what lbdns left behind can be seen.
-    holder = spawn('unshare', ['--net', 'sleep', '600'], { stdio: 'ignore' });
-    const own = readlinkSync('/proc/self/ns/net');
-    await within(10_000, async () => {
-      try {
-        return readlinkSync(`/proc/${holder.pid}/ns/net`) !== own;
-      } catch {
-        return false;
-      }
-    });
+    holder = await holdNamespace();
+    pod = await holdNamespace();
     await inNamespace('ip', ['link', 'set', 'lo', 'up']);
+    await inNamespace('ip', ['link', 'add', 'veth-pod', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(pod.pid)]);
+    await inNamespace('ip', ['addr', 'add', '10.244.2.1/24', 'dev', 'veth-pod']);
+    await inNamespace('ip', ['link', 'set', 'veth-pod', 'up']);
+    for (const args of [['link', 'set', 'lo', 'up'], ['addr', 'add', '10.244.2.5/24', 'dev', 'eth0'], ['link', 'set', 'eth0', 'up'], ['route', 'add', 'default', 'via', '10.244.2.1']]) await enter(pod, 'ip', args);
   });
   after(() => {
     holder.kill('SIGKILL');
+    pod.kill('SIGKILL');
   });
 
   it(`sets up ${LOCAL_IP} itself, answers there with its node's zone, and removes the address on SIGTERM`, async () => {
@@ -114,6 +129,11 @@ describe('node-local mode in a network namespace', { skip: namespacesAllowed() }
 
       const answer = await inNamespace('dig', [`@${LOCAL_IP}`, 'kubernetes.default.svc.cluster.local', '+short', '+tries=1', '+time=2']);
       assert.equal(answer.trim(), '10.96.0.1');
+      // From the pod: through its default route to the node, where the address is local.
+      const fromPod = await enter(pod, 'dig', [`@${LOCAL_IP}`, 'kubernetes.default.svc.cluster.local', '+short', '+tries=1', '+time=2']);
+      assert.equal(fromPod.trim(), '10.96.0.1');
+      const podZoned = (await enter(pod, 'dig', [`@${LOCAL_IP}`, 'zoned.default.svc.cluster.local', '+short', '+tries=1', '+time=2'])).trim().split('\n');
+      assert.equal(podZoned[0], '10.244.2.10', podZoned.join(' '));
       // The node's zone is zone-b (NODE_NAME=node-b, its Node object's label): the zone-b endpoint comes first, every time.
       for (let i = 0; i < 10; i++) {
         const zoned = (await inNamespace('dig', [`@${LOCAL_IP}`, 'zoned.default.svc.cluster.local', '+short', '+tries=1', '+time=2'])).trim().split('\n');
