@@ -243,9 +243,16 @@ export class App {
       else if (debugServer) log.info({ listen: formatListenAddress(debug) }, 'serving /debug/balance over HTTP');
     } catch (error) {
       log.fatal({ err: (error as Error).message }, 'cannot listen');
-      await this.nodeAddresses?.remove();
+      await this.releaseNodeAddresses();
       throw new StartFailed(1, true);
     }
+  }
+
+  /** Removes the node-local addresses lbdns set up, unless nodeLocal.removeOnExit keeps them. */
+  private async releaseNodeAddresses(): Promise<void> {
+    if (!this.nodeAddresses) return;
+    if (this.options.settings.nodeLocal?.removeOnExit === false) this.log.info({ addresses: this.nodeAddresses.addresses, interface: this.nodeAddresses.device }, 'node-local addresses kept (nodeLocal.removeOnExit: false)');
+    else await this.nodeAddresses.remove();
   }
 
   /**
@@ -266,7 +273,7 @@ export class App {
         for (const server of this.servers) server.close();
         void (this.workers?.stop() ?? Promise.resolve()).then(async () => {
           // Once nothing listens on them: kubelet's second nameserver answers while they are gone.
-          await this.nodeAddresses?.remove();
+          await this.releaseNodeAddresses();
           log.info('stopped');
           log.flush();
           resolve(true);

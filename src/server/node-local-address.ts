@@ -34,7 +34,8 @@ export interface NodeLocalAddresses {
   remove(): Promise<void>;
 }
 
-const exists = (error: unknown) => /File exists/i.test((error as Error).message);
+/** Already there: "File exists" (busybox, links, IPv6), "Address already assigned" (iproute2 6, IPv4). */
+const exists = (error: unknown) => /File exists|already assigned/i.test((error as Error).message);
 const prefixed = (address: string) => `${address}/${isIP(address) === 6 ? 128 : 32}`;
 
 export async function setUpNodeLocalAddresses(config: NodeLocalAddressSettings, log: Logger, ip: IpCommand = runIp): Promise<NodeLocalAddresses> {

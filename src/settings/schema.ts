@@ -248,6 +248,11 @@ export const settingsSchema = z
         interface: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, 'expected a network interface name (at most 15 letters, digits, _ . -)').default('nodelocaldns'),
         /** false: the addresses are already in place (set up by someone else) and are left alone. */
         setupInterface: z.boolean().default(true),
+        /**
+         * Remove what setupInterface added when lbdns stops (node-cache's teardown). false keeps it
+         * through restarts: pods then get "port unreachable" at once and turn to their next nameserver.
+         */
+        removeOnExit: z.boolean().default(true),
         /** This node's name, for its Node object's zone; unset: env NODE_NAME (the downward API's spec.nodeName). */
         nodeName: z.string().min(1).optional(),
       })

@@ -94,23 +94,19 @@ describe('node-local mode in a network namespace', { skip: namespacesAllowed() }
     await inNamespace('ip', ['addr', 'add', '10.244.2.1/24', 'dev', 'veth-pod']);
     await inNamespace('ip', ['link', 'set', 'veth-pod', 'up']);
     for (const args of [['link', 'set', 'lo', 'up'], ['addr', 'add', '10.244.2.5/24', 'dev', 'eth0'], ['link', 'set', 'eth0', 'up'], ['route', 'add', 'default', 'via', '10.244.2.1']]) await enter(pod, 'ip', args);
+    // The node's way out: what it does not have leaves and never answers, as on a real node.
+    await inNamespace('ip', ['route', 'add', 'blackhole', 'default']);
   });
   after(() => {
     holder.kill('SIGKILL');
     pod.kill('SIGKILL');
   });
 
-  it(`sets up ${LOCAL_IP} itself, answers there with its node's zone, and removes the address on SIGTERM`, async () => {
-    assert.doesNotMatch(await addresses(), /169\.254\.20\.10/, 'a fresh namespace');
+  /** lbdns in the node's namespace with the node-local settings (and `nodeLocal` as given), once it serves. */
+  async function startOnNode(nodeLocal: string) {
     const settings = tempFile(
       'lbdns.yaml',
-      [
-        `listen: ['${LOCAL_IP}:53']`,
-        'ops: { listen: 127.0.0.1:18080, debugListen: 127.0.0.1:18081 }',
-        'workers: 1',
-        'shutdown: { drainSeconds: 0 }',
-        'nodeLocal: {}',
-      ].join('\n'),
+      [`listen: ['${LOCAL_IP}:53']`, 'ops: { listen: 127.0.0.1:18080, debugListen: 127.0.0.1:18081 }', 'workers: 1', 'shutdown: { drainSeconds: 0 }', `nodeLocal: ${nodeLocal}`].join('\n'),
     );
     const objects = tempFile('objects.yaml', asList(cluster));
     const child = spawn('nsenter', [`--net=/proc/${holder.pid}/ns/net`, process.execPath, join(projectRoot, 'bin/lbdns.js'), '--config', settings, '--objects', objects, '--upstream', '127.0.0.1:9'], {
@@ -120,9 +116,24 @@ describe('node-local mode in a network namespace', { skip: namespacesAllowed() }
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await within(30_000, async () => stderr.includes('serving DNS over UDP and TCP') || child.exitCode !== null);
+    assert.match(stderr, /serving DNS over UDP and TCP/, stderr);
+    return { child, exited, stderr: () => stderr };
+  }
+
+  /** What dig prints when it gets no answer, without throwing. */
+  async function digFromPod(name: string): Promise<string> {
     try {
-      await within(30_000, async () => stderr.includes('serving DNS over UDP and TCP') || child.exitCode !== null);
-      assert.match(stderr, /serving DNS over UDP and TCP/, stderr);
+      return await enter(pod, 'dig', [`@${LOCAL_IP}`, name, '+tries=1', '+time=1']);
+    } catch (error) {
+      return String((error as { stdout?: string }).stdout);
+    }
+  }
+
+  it(`sets up ${LOCAL_IP} itself, answers there with its node's zone, and removes the address on SIGTERM`, async () => {
+    assert.doesNotMatch(await addresses(), /169\.254\.20\.10/, 'a fresh namespace');
+    const { child, exited, stderr } = await startOnNode('{}');
+    try {
 
       const up = await addresses();
       assert.match(up, /inet 169\.254\.20\.10\/32 /, `the address is on an interface:\n${up}`);
@@ -150,10 +161,32 @@ describe('node-local mode in a network namespace', { skip: namespacesAllowed() }
       );
 
       child.kill('SIGTERM');
-      assert.equal(await exited, 0, stderr);
+      assert.equal(await exited, 0, stderr());
       const down = await addresses();
       assert.doesNotMatch(down, /169\.254\.20\.10/, `the address is gone after SIGTERM:\n${down}`);
       assert.doesNotMatch(await inNamespace('ip', ['-o', 'link', 'show']), /nodelocaldns/);
+      // Until the next lbdns is up, a pod's query to the address gets nothing back: glibc waits out its timeout.
+      assert.match(await digFromPod('kubernetes.default.svc.cluster.local'), /timed out/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('with removeOnExit: false keeps the address after SIGTERM, so pods are refused at once instead of waiting', async () => {
+    const { child, exited, stderr } = await startOnNode('{ removeOnExit: false }');
+    try {
+      assert.match(await enter(pod, 'dig', [`@${LOCAL_IP}`, 'kubernetes.default.svc.cluster.local', '+short', '+tries=1', '+time=2']), /^10\.96\.0\.1$/m);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr());
+      assert.match(await addresses(), /inet 169\.254\.20\.10\/32 /, 'the address stays');
+      // The node answers "port unreachable": the resolver turns to its next nameserver at once.
+      assert.match(await digFromPod('kubernetes.default.svc.cluster.local'), /connection refused/);
+      // The next lbdns takes over what was left, and removes it when it stops.
+      const next = await startOnNode('{}');
+      assert.match(await enter(pod, 'dig', [`@${LOCAL_IP}`, 'kubernetes.default.svc.cluster.local', '+short', '+tries=1', '+time=2']), /^10\.96\.0\.1$/m);
+      next.child.kill('SIGTERM');
+      assert.equal(await next.exited, 0, next.stderr());
+      assert.doesNotMatch(await addresses(), /169\.254\.20\.10/);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

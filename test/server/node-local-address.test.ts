@@ -31,7 +31,8 @@ function fakeKernel(options: { dummy: boolean; failOn?: string }) {
       const addresses = links.get(device!);
       if (!addresses) throw new Error(`ip ${line}: Cannot find device`);
       if (verb === 'add') {
-        if (addresses.has(address!)) throw new Error(`ip ${line}: RTNETLINK answers: File exists`);
+        // What iproute2 6.1 and busybox 1.35 say, seen on the test machine.
+        if (addresses.has(address!)) throw new Error(`ip ${line}: ${address!.includes(':') ? 'RTNETLINK answers: File exists' : 'Error: ipv4: Address already assigned.'}`);
         addresses.add(address!);
       } else if (!addresses.delete(address!)) throw new Error(`ip ${line}: RTNETLINK answers: Cannot assign requested address`);
     }

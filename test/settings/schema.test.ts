@@ -63,7 +63,7 @@ describe('parseSettings: defaults', () => {
 
   it('node-local mode: off unless nodeLocal is given; then 169.254.20.10 on a dummy link lbdns sets up, served from a wildcard or the address itself', () => {
     assert.equal(defaults.nodeLocal, undefined);
-    assert.deepEqual(parseSettings({ nodeLocal: {} }).nodeLocal, { addresses: ['169.254.20.10'], interface: 'nodelocaldns', setupInterface: true });
+    assert.deepEqual(parseSettings({ nodeLocal: {} }).nodeLocal, { addresses: ['169.254.20.10'], interface: 'nodelocaldns', setupInterface: true, removeOnExit: true });
     assert.deepEqual(parseSettings({ listen: ['169.254.20.10:53', '[fd00::a]:53'], nodeLocal: { addresses: ['169.254.20.10', 'fd00::a'] } }).nodeLocal?.addresses, ['169.254.20.10', 'fd00::a']);
   });
 
