@@ -11,8 +11,11 @@ COPY bin ./bin
 COPY src ./src
 COPY config ./config
 RUN npm run build && npm prune --omit=dev --no-fund --no-audit
+# Node-local mode puts its address on the node with `ip` (Node has no netlink): busybox's, static,
+# copied alone under the name ip, so it runs only as ip.
+RUN apt-get update && apt-get install -y --no-install-recommends busybox-static && rm -rf /var/lib/apt/lists/*
 
-# No shell, no package manager at run time; runs as the distroless "nonroot" user (65532).
+# No shell, no package manager at run time (ip is busybox under that one name, no sh link); runs as the distroless "nonroot" user (65532).
 FROM gcr.io/distroless/nodejs24-debian12:nonroot
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
@@ -20,6 +23,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/config/lbdns.yaml ./config/lbdns.yaml
+COPY --from=build /bin/busybox /usr/bin/ip
 USER 65532:65532
 EXPOSE 53/udp 53/tcp 8080/tcp
 # Port 53 as non-root: the pod grants NET_BIND_SERVICE and sets net.ipv4.ip_unprivileged_port_start

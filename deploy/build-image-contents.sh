@@ -16,7 +16,7 @@ npm ci --no-fund --no-audit
 npm run build
 npm prune --omit=dev --no-fund --no-audit
 
-# The run stage's COPY lines.
+# The run stage's COPY lines (all but busybox's ip, which goes outside /app; node-local mode only).
 rm -rf "$out"
 mkdir -p "$out/config"
 cp -r package.json node_modules bin dist "$out/"

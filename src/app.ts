@@ -21,6 +21,8 @@ import { type ListenAddress, formatListenAddress, parseListenAddress } from './s
 import { type BoundListen, ServingThread, listenAddresses } from './server/serving.ts';
 import { WorkerPool } from './workers/pool.ts';
 import { usableCpus } from './util/usable-cpus.ts';
+import { type NodeZoneLookup, lookUpNodeZone } from './sources/node-zone.ts';
+import { type NodeLocalAddresses, setUpNodeLocalAddresses } from './server/node-local-address.ts';
 
 export interface AppOptions {
   settings: Settings;
@@ -80,13 +82,26 @@ export class App {
   private stopSource: () => void = () => {};
   private readonly servers: Server[] = [];
   private readonly options: AppOptions;
+  /** Node-local mode: the node's zone once known (its Node object), and the addresses lbdns set up. */
+  private nodeZone: string | null = null;
+  private readonly nodeZoneLookup: NodeZoneLookup;
+  private nodeAddresses: NodeLocalAddresses | null = null;
 
   /** Assembles lbdns; throws StartFailed (already logged) when these settings cannot be served. */
   constructor(options: AppOptions) {
     this.options = options;
-    const { settings } = options;
-    const log = createLogger(settings.logLevel);
+    const log = createLogger(options.settings.logLevel);
     this.log = log;
+    // Node-local mode: clients are this node's pods, in its zone (from its Node object) unless
+    // balance.nodeZone says otherwise.
+    this.nodeZoneLookup = lookUpNodeZone(options.settings, log, (zone) => {
+      this.nodeZone = zone;
+      this.current = this.withNodeZone(this.current);
+      this.local?.reload(this.current);
+      this.workers?.reload(this.current);
+    });
+    this.nodeZone = this.nodeZoneLookup.zone;
+    const settings = this.withNodeZone(options.settings);
     this.current = settings;
     const threadCount = servingThreadCount(settings);
     this.threadCount = threadCount;
@@ -161,8 +176,13 @@ export class App {
     this.settingsWatch?.reload(reason);
   }
 
+  private withNodeZone(settings: Settings): Settings {
+    const nodeZone = this.nodeZone;
+    return nodeZone !== null && settings.balance.nodeZone === undefined ? { ...settings, balance: { ...settings.balance, nodeZone } } : settings;
+  }
+
   private apply(published: Settings): void {
-    const { settings: next, pendingRestart } = applicableNow(this.current, published);
+    const { settings: next, pendingRestart } = applicableNow(this.current, this.withNodeZone(published));
     if (pendingRestart.length > 0) this.log.warn({ keys: pendingRestart }, 'these settings take effect only after a restart');
     this.local?.reload(next);
     this.workers?.reload(next);
@@ -218,6 +238,8 @@ export class App {
     const { settings } = this.options;
     const { log, view, metrics, workers, state, servers } = this;
     try {
+      // The node-local addresses must exist before lbdns can bind them.
+      if (settings.nodeLocal?.setupInterface) this.nodeAddresses = await setUpNodeLocalAddresses(settings.nodeLocal, log);
       let bound: BoundListen[];
       if (workers) {
         bound = await workers.start();
@@ -239,8 +261,16 @@ export class App {
       else if (debugServer) log.info({ listen: formatListenAddress(debug) }, 'serving /debug/balance over HTTP');
     } catch (error) {
       log.fatal({ err: (error as Error).message }, 'cannot listen');
+      await this.releaseNodeAddresses();
       throw new StartFailed(1, true);
     }
+  }
+
+  /** Removes the node-local addresses lbdns set up, unless nodeLocal.removeOnExit keeps them. */
+  private async releaseNodeAddresses(): Promise<void> {
+    if (!this.nodeAddresses) return;
+    if (this.options.settings.nodeLocal?.removeOnExit === false) this.log.info({ addresses: this.nodeAddresses.addresses, interface: this.nodeAddresses.device }, 'node-local addresses kept (nodeLocal.removeOnExit: false)');
+    else await this.nodeAddresses.remove();
   }
 
   /**
@@ -255,10 +285,13 @@ export class App {
     return new Promise((resolve) => {
       setTimeout(() => {
         this.stopSource();
+        this.nodeZoneLookup.stop();
         this.settingsWatch?.close();
         this.local?.close();
         for (const server of this.servers) server.close();
-        void (this.workers?.stop() ?? Promise.resolve()).then(() => {
+        void (this.workers?.stop() ?? Promise.resolve()).then(async () => {
+          // Once nothing listens on them: kubelet's second nameserver answers while they are gone.
+          await this.releaseNodeAddresses();
           log.info('stopped');
           log.flush();
           resolve(true);

@@ -2,6 +2,7 @@
  * The one settings object. Every key is documented with its default in config/lbdns.yaml;
  * defaults follow the Corefile kubeadm installs for CoreDNS.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { NameError, encodeName } from '../wire/name.ts';
 import { parseHostPort, parseServerAddress } from '../net/host-port.ts';
@@ -128,7 +129,7 @@ export const settingsSchema = z
         weights: z.record(z.string(), z.record(z.string(), z.number().min(0).max(1_000_000))).default({}),
         /** Client address ranges (CIDR) → their topology zone, for the zone policy. */
         clientZones: z.record(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR such as 10.244.0.0/16'), z.string().min(1)).default({}),
-        /** The zone of every client without a clientZones match (node-local mode); env LBDNS_NODE_ZONE. */
+        /** The zone of every client without a clientZones match; in node-local mode default: the Node object's zone, else env LBDNS_NODE_ZONE. */
         nodeZone: z.string().min(1).optional(),
         zone: z
           .object({
@@ -236,6 +237,29 @@ export const settingsSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Node-local mode (a DaemonSet with host networking, as NodeLocal DNSCache): the addresses
+     * kubelet's clusterDNS points at, put on an interface by lbdns at start and removed when it
+     * stops; the node's zone from its Node object. Absent: not node-local. Takes effect on restart.
+     */
+    nodeLocal: z
+      .object({
+        /** Served and set up on `interface`: a link-local address, optionally also the kube-dns ClusterIP. */
+        addresses: z.array(z.string().refine((value) => isIP(value) !== 0, 'expected an IP address')).min(1).default(['169.254.20.10']),
+        /** A dummy link of this name is created; where the kernel has no dummy links, the addresses go on lo. */
+        interface: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, 'expected a network interface name (at most 15 letters, digits, _ . -)').default('nodelocaldns'),
+        /** false: the addresses are already in place (set up by someone else) and are left alone. */
+        setupInterface: z.boolean().default(true),
+        /**
+         * Remove what setupInterface added when lbdns stops (node-cache's teardown). false keeps it
+         * through restarts: pods then get "port unreachable" at once and turn to their next nameserver.
+         */
+        removeOnExit: z.boolean().default(true),
+        /** This node's name, for its Node object's zone; unset: env NODE_NAME (the downward API's spec.nodeName). */
+        nodeName: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     /** Prepared answers kept, by (name, type). */
     answerCacheSize: z.number().int().min(0).default(50_000),
   })
@@ -244,6 +268,15 @@ export const settingsSchema = z
     if (settings.autopath && settings.pods !== 'verified') {
       ctx.addIssue({ code: 'custom', path: ['autopath'], message: 'needs pods: verified, to know the namespace of the asking pod' });
     }
+    // Node-local addresses must be served: an address kubelet hands pods that lbdns does not listen on answers nothing.
+    settings.nodeLocal?.addresses.forEach((address, index) => {
+      const family = isIP(address);
+      const covered = settings.listen.some((text) => {
+        const host = parseHostPort(text)?.host;
+        return host !== undefined && (host === address || host === (family === 4 ? '0.0.0.0' : '::'));
+      });
+      if (!covered) ctx.addIssue({ code: 'custom', path: ['nodeLocal', 'addresses', index], message: `${address} is not in listen; add ${family === 4 ? address : `[${address}]`}:53` });
+    });
   });
 
 export type Settings = z.output<typeof settingsSchema>;

@@ -34,7 +34,7 @@ export const MAX_SKIPPED_LISTED = 20;
  * The documents of a file. JSON (what `kubectl -o json` prints) takes JSON.parse: the same
  * meaning as reading it as YAML, at a fraction of the time and memory for large clusters.
  */
-function readDocuments(text: string, fileName: string): unknown[] {
+export function readDocuments(text: string, fileName: string): unknown[] {
   const start = text.trimStart()[0];
   if (start === '{' || start === '[') {
     try {

@@ -187,14 +187,50 @@ describe('deploy/ overlays', { skip }, () => {
     assert.equal(block.directives.find((d) => d.name === 'cache'), undefined, 'CoreDNS\'s cache would hand every pod the same order');
   });
 
-  it('node-local: a DaemonSet that learns its node’s zone from the downward API', () => {
+  it('node-local: a host-network DaemonSet at 169.254.20.10 that sets up the address itself (NET_ADMIN) and reads its Node’s zone', () => {
     const objects = render('node-local');
     assert.equal(find(objects, 'Deployment'), undefined);
-    const daemonSet = find(objects, 'DaemonSet') as unknown as { spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }> }> } } } };
-    const env = daemonSet.spec.template.spec.containers[0]!.env;
-    assert.equal(env.find((e) => e.name === 'LBDNS_NODE_ZONE')?.valueFrom?.fieldRef?.fieldPath, "metadata.labels['topology.kubernetes.io/zone']");
+    const daemonSet = find(objects, 'DaemonSet') as unknown as Workload;
+    const pod = daemonSet.spec.template.spec;
+    assert.equal(pod.hostNetwork, true, 'kubelet’s clusterDNS names an address on the node');
+    assert.equal(pod.dnsPolicy, 'Default', 'lbdns must not depend on cluster DNS');
+    assert.equal(pod.securityContext.sysctls, undefined, 'the kubelet refuses net.* sysctls on the host network');
+    const container = pod.containers[0];
+    assert.deepEqual([...container.securityContext.capabilities.add].sort(), ['NET_ADMIN', 'NET_BIND_SERVICE']);
+    assert.deepEqual(container.securityContext.capabilities.drop, ['ALL']);
+    // A non-root process gets no effective capability from `add`: NET_ADMIN needs root.
+    assert.equal(pod.securityContext.runAsUser ?? container.securityContext.runAsUser, 0);
+    assert.equal(container.image, (find(render('replacement'), 'Deployment', 'lbdns') as unknown as Workload).spec.template.spec.containers[0].image, 'the same image as the Deployment, which switch.sh --image replaces');
+
+    const env = container.env as Array<{ name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
+    assert.equal(env.find((e) => e.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath, 'spec.nodeName');
+    assert.equal(env.find((e) => e.name === 'LBDNS_NODE_ZONE'), undefined, 'pod topology labels are missing before Kubernetes 1.35');
+    const rules = (find(objects, 'ClusterRole', 'lbdns') as unknown as { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> }).rules;
+    assert.deepEqual(rules.filter((r) => r.resources.includes('nodes')), [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]);
+
     const settings = parseSettings(parseYaml((find(objects, 'ConfigMap', 'lbdns') as unknown as { data: Record<string, string> }).data['lbdns.yaml']!));
+    assert.deepEqual(settings.nodeLocal?.addresses, ['169.254.20.10']);
+    assert.equal(settings.nodeLocal?.setupInterface, true);
+    assert.deepEqual(settings.listen, ['169.254.20.10:53'], 'the node-local address only: never the node’s own addresses');
+    assert.equal(settings.balance.answer, 'clusterIP', 'endpoint answers stay off unless a Service opts in');
     assert.equal(settings.balance.policy, 'zone');
+    // No flag overrides these settings, and the container's ports are the ones lbdns listens on.
+    assert.deepEqual(container.args, ['--config', '/etc/lbdns/lbdns.yaml']);
+    const ports = container.ports as Array<{ name: string; containerPort: number; hostPort?: number; protocol: string }>;
+    assert.deepEqual(ports.filter((p) => p.containerPort === 53).map((p) => p.protocol).sort(), ['TCP', 'UDP']);
+    const opsPort = Number(settings.ops.listen.split(':').pop());
+    const metrics = ports.find((p) => p.name === 'metrics');
+    assert.equal(metrics?.containerPort, opsPort);
+    for (const port of ports) assert.equal(port.hostPort ?? port.containerPort, port.containerPort, `${port.name}: on the host network the container port is the node's`);
+    assert.equal(container.readinessProbe.httpGet.port, 'metrics');
+    assert.equal(container.livenessProbe.httpGet.port, 'metrics');
+  });
+
+  it('replacement and stub: no access to Node objects, which only node-local mode reads', () => {
+    for (const overlay of ['replacement', 'stub']) {
+      const rules = (find(render(overlay), 'ClusterRole', 'lbdns') as unknown as { rules: Array<{ resources: string[] }> }).rules;
+      assert.ok(!rules.some((r) => r.resources.includes('nodes')), overlay);
+    }
   });
 
   it('replacement and stub: the autoscaler owns the replica count, pods spread over zones and nodes without ever waiting for one, at cluster-critical priority', () => {

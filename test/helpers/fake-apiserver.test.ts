@@ -334,6 +334,6 @@ describe('fake API server', () => {
       const watch = await Watching.open(kc, '/apis/discovery.k8s.io/v1/endpointslices', {});
       assert.equal(((await watch.endedWithin()) as { statusCode?: number }).statusCode, 404);
       const resources = await kc.makeApiClient(k8s.CoreV1Api).getAPIResources();
-      assert.deepEqual(resources.resources.map((r) => r.name), ['namespaces', 'services', 'endpoints', 'pods']);
+      assert.deepEqual(resources.resources.map((r) => r.name), ['namespaces', 'services', 'endpoints', 'pods', 'nodes']);
     }));
 });

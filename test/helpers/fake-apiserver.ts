@@ -61,6 +61,7 @@ const KINDS: readonly KindInfo[] = [
   { kind: 'Service', apiVersion: 'v1', group: '', plural: 'services', singular: 'service', namespaced: true, shortNames: ['svc'] },
   { kind: 'Endpoints', apiVersion: 'v1', group: '', plural: 'endpoints', singular: 'endpoints', namespaced: true, shortNames: ['ep'] },
   { kind: 'Pod', apiVersion: 'v1', group: '', plural: 'pods', singular: 'pod', namespaced: true, shortNames: ['po'] },
+  { kind: 'Node', apiVersion: 'v1', group: '', plural: 'nodes', singular: 'node', namespaced: false, shortNames: ['no'] },
   {
     kind: 'EndpointSlice',
     apiVersion: 'discovery.k8s.io/v1',

@@ -56,9 +56,15 @@ describe('parseSettings: defaults', () => {
       }
     };
     // Keys without a default (unset) are documented as comments too.
-    const optional = { workers: 2, source: 'kubernetes', objects: 'x', kubeconfig: 'x', kubernetes: { labels: 'x', namespaceLabels: 'x' }, balance: { nodeZone: 'x' } };
+    const optional = { workers: 2, source: 'kubernetes', objects: 'x', kubeconfig: 'x', kubernetes: { labels: 'x', namespaceLabels: 'x' }, balance: { nodeZone: 'x' }, nodeLocal: { ...parseSettings({ nodeLocal: {} }).nodeLocal, nodeName: 'x' } };
     walk({ ...parseSettings({}), ...optional, kubernetes: { ...parseSettings({}).kubernetes, ...optional.kubernetes }, balance: { ...parseSettings({}).balance, ...optional.balance } }, fileKeys, []);
     assert.deepEqual(missing, []);
+  });
+
+  it('node-local mode: off unless nodeLocal is given; then 169.254.20.10 on a dummy link lbdns sets up, served from a wildcard or the address itself', () => {
+    assert.equal(defaults.nodeLocal, undefined);
+    assert.deepEqual(parseSettings({ nodeLocal: {} }).nodeLocal, { addresses: ['169.254.20.10'], interface: 'nodelocaldns', setupInterface: true, removeOnExit: true });
+    assert.deepEqual(parseSettings({ listen: ['169.254.20.10:53', '[fd00::a]:53'], nodeLocal: { addresses: ['169.254.20.10', 'fd00::a'] } }).nodeLocal?.addresses, ['169.254.20.10', 'fd00::a']);
   });
 
   it('autopath with pods: verified is accepted', () => {
@@ -138,6 +144,10 @@ describe('parseSettings: every rejected value names its key', () => {
     ['an unknown key two sections down', { cache: { prefetch: { minHits: 3 } } }, /^settings: cache\.prefetch\.minHits: unknown key$/],
     ['an unknown key in reverse', { reverse: { zones: ['in-addr.arpa'], fallthru: false } }, /^settings: reverse\.fallthru: unknown key$/],
     ['an unknown key in balance.zone', { balance: { zone: { strictly: true } } }, /^settings: balance\.zone\.strictly: unknown key$/],
+    ['a node-local address that is no IP address', { nodeLocal: { addresses: ['node.local'] } }, /^settings: nodeLocal\.addresses\[0\]: expected an IP address/],
+    ['a node-local address lbdns does not listen on', { listen: ['127.0.0.1:53'], nodeLocal: {} }, /^settings: nodeLocal\.addresses\[0\]: 169\.254\.20\.10 is not in listen; add 169\.254\.20\.10:53$/],
+    ['a node-local interface name longer than Linux allows', { nodeLocal: { interface: 'nodelocaldns-lbdns' } }, /^settings: nodeLocal\.interface: /],
+    ['an unknown key in nodeLocal', { nodeLocal: { address: '169.254.20.10' } }, /^settings: nodeLocal\.address: unknown key$/],
   ];
   for (const [name, raw, message] of cases) {
     it(name, () => {
