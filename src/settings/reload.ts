@@ -31,7 +31,7 @@ export function watchSettings(configPath: string, servedDigest: string, flags: F
   const reload = (reason: string, force: boolean): void => {
     let file: SettingsText;
     try {
-      file = readSettingsText(configPath);
+      file = readSettingsText(configPath, flags);
     } catch (error) {
       if (!force && lastDigest === UNREADABLE) return;
       lastDigest = UNREADABLE;
@@ -52,10 +52,17 @@ export function watchSettings(configPath: string, servedDigest: string, flags: F
     }
     outcome(true);
     log.info({ file: configPath, reason }, 'settings reloaded');
+    logSettingsRemarks(log, configPath, file);
   };
   const watcher = watchFile(configPath, () => reload('file changed', false), (message) => log.warn({ file: configPath, err: message }, 'settings watch failed; polling only'));
   reload('changed while starting', false);
   return { reload: (reason) => reload(reason, true), close: () => watcher.close() };
+}
+
+/** What a Corefile's translation said: warnings (served differently from CoreDNS) and notes (done natively). */
+export function logSettingsRemarks(log: Logger, path: string, file: SettingsText | null): void {
+  for (const note of file?.notes ?? []) log.info({ file: path, note }, 'Corefile: handled natively');
+  for (const warning of file?.warnings ?? []) log.warn({ file: path, warning }, 'Corefile: served differently from CoreDNS');
 }
 
 /** The settings that only take effect at start: where lbdns listens and where its data comes from. */
