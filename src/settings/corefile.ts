@@ -745,7 +745,8 @@ class Translator {
       this.warnings.push('Corefile: no "forward ." in a "." block: names outside the cluster zones are refused');
     }
     if (this.autopathAt && this.pods !== 'verified') this.error(this.autopathAt, 'autopath: needs "pods verified" in the kubernetes block, to know the asking pod\'s namespace');
-    const sameness = (d: Directive | null): string => JSON.stringify(d && [d.args, d.block.map((o) => [o.name, o.args])]);
+    // "disable … cluster.local" changes nothing in lbdns (cluster answers are never forwarded): not a difference.
+    const sameness = (d: Directive | null): string => JSON.stringify(d && [d.args, d.block.filter((o) => o.name !== 'disable').map((o) => [o.name, o.args])]);
     for (const stub of this.stubCaches) {
       if (sameness(stub) !== sameness(this.rootCache)) this.warn(stub.at, 'cache: lbdns has one cache for every forwarded name; the root block\'s cache settings apply here');
     }
