@@ -53,6 +53,8 @@ export interface CorefileSource {
 export interface ParsedCorefile {
   blocks: ServerBlock[];
   files: Array<{ path: string; text: string }>;
+  /** Import globs: a file that starts to match one is a new version too. */
+  globs: string[];
 }
 
 function globFiles(pattern: string): string[] {
@@ -142,6 +144,7 @@ export function readCorefile(text: string, path = 'Corefile', source: CorefileSo
   const readFile = source.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
   const glob = source.glob ?? globFiles;
   const files = [{ path, text }];
+  const globs: string[] = [];
   const snippets = new Map<string, Token[][]>();
   let tokenCount = 0;
 
@@ -167,6 +170,7 @@ export function readCorefile(text: string, path = 'Corefile', source: CorefileSo
         continue;
       }
       const pattern = isAbsolute(target) ? target : join(dirname(file), target);
+      if (/[*?]/.test(basename(pattern))) globs.push(pattern);
       const matches = /[*?]/.test(basename(pattern)) ? glob(pattern) : [pattern];
       for (const match of matches) {
         let imported: string;
@@ -209,7 +213,7 @@ export function readCorefile(text: string, path = 'Corefile', source: CorefileSo
       .filter((k) => k !== '');
     blocks.push({ keys, directives: directives(line.at(-1)!), at: line[0]!.at });
   }
-  return { blocks, files };
+  return { blocks, files, globs };
 }
 
 /**

@@ -30,6 +30,8 @@ export interface SettingsText {
   warnings?: string[];
   /** From a Corefile: plugins whose work lbdns does natively. */
   notes?: string[];
+  /** Other files (and import globs) this version was read from: a change to one is a new version. */
+  alsoRead?: string[];
 }
 
 /**
@@ -74,7 +76,8 @@ function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>)
 function readCorefileSettings(path: string, overlayPath: string | undefined): SettingsText {
   const digest = createHash('sha256');
   const text = readBytes(path).toString('utf8');
-  const { blocks, files } = readCorefile(text, path);
+  const { blocks, files, globs } = readCorefile(text, path);
+  const alsoRead = [...files.slice(1).map((f) => f.path), ...globs];
   const translation = translateCorefile(blocks, dirname(path));
   for (const file of files) digest.update(`${file.path}\0${file.text}\0`);
   // Hosts files are read by the serving threads; their bytes here make a change to one a reload.
@@ -87,10 +90,12 @@ function readCorefileSettings(path: string, overlayPath: string | undefined): Se
       bytes = 'unreadable';
     }
     digest.update(`${file}\0`).update(bytes).update('\0');
+    alsoRead.push(file);
   }
   let settings = translation.settings;
   if (overlayPath !== undefined) {
     const overlay = readBytes(overlayPath);
+    alsoRead.push(overlayPath);
     digest.update(`${overlayPath}\0`).update(overlay);
     let raw: unknown;
     try {
@@ -101,7 +106,7 @@ function readCorefileSettings(path: string, overlayPath: string | undefined): Se
     if (!isMapping(raw)) throw new SettingsError(`${overlayPath}: expected a mapping of settings keys`);
     settings = deepMerge(settings, raw);
   }
-  return { text: JSON.stringify(settings), digest: digest.digest('hex'), warnings: translation.warnings, notes: translation.notes };
+  return { text: JSON.stringify(settings), digest: digest.digest('hex'), warnings: translation.warnings, notes: translation.notes, alsoRead };
 }
 
 /** Settings from a file's text (null: no file) with the flags laid over them. */

@@ -8,11 +8,28 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { type RunningServer, freePort, projectRoot, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { StubUpstream, reply } from '../helpers/stub-upstream.ts';
 import { join } from 'node:path';
+import { within } from '../helpers/wait.ts';
+
+/** As kubelet updates a mounted ConfigMap: the new version appears whole. */
+function replaceFile(path: string, text: string): void {
+  writeFileSync(`${path}.new`, text);
+  renameSync(`${path}.new`, path);
+}
+
+/** Waits (bounded) until dig gives `expected`, for a change that is applied in the background. */
+async function digUntil(port: number, name: string, type: string, expected: string[]): Promise<void> {
+  let last: string[] = [];
+  try {
+    await within(10_000, async () => JSON.stringify((last = await dig(port, name, type))) === JSON.stringify(expected), 100);
+  } catch {
+    assert.deepEqual(last, expected);
+  }
+}
 
 const run = promisify(execFile);
 const haveDig = (() => {
@@ -68,12 +85,15 @@ describe('lbdns -conf Corefile (the coredns Deployment with only its image chang
   let corp: StubUpstream;
   let server: RunningServer;
   let ports: Ports;
+  let hostsFile: string;
 
   before(async () => {
     general = await answering('192.0.2.50');
     corp = await answering('192.0.2.51');
     ports = await freePorts();
-    const corefile = tempFile('Corefile', kubeadmCorefile(ports, general.port, `corp.example:${ports.dns} {\n    errors\n    cache 30\n    forward . 127.0.0.1:${corp.port}\n}\n`));
+    hostsFile = tempFile('NodeHosts', '192.0.2.78 node-1 # from the file\nfd00::78 node-1\n');
+    const hosts = `\n    hosts ${hostsFile} {\n        192.0.2.77 legacy.example legacy\n        ttl 60\n        fallthrough\n    }`;
+    const corefile = tempFile('Corefile', kubeadmCorefile(ports, general.port, `corp.example:${ports.dns} {\n    errors\n    cache 30\n    forward . 127.0.0.1:${corp.port}\n}\n`, hosts));
     server = await startLbdns({ config: null, upstream: null, listenFlags: false, port: ports.dns, opsPort: ports.metrics, args: ['-conf', corefile] });
   });
   after(async () => {
@@ -91,6 +111,24 @@ describe('lbdns -conf Corefile (the coredns Deployment with only its image chang
     assert.deepEqual(await dig(ports.dns, 'www.example.org', 'A'), ['www.example.org. 30 IN A 192.0.2.50']);
     assert.equal(corp.queries.filter((q) => q.name === 'intranet.corp.example').length, 1);
     assert.equal(general.queries.some((q) => q.name === 'intranet.corp.example'), false);
+  });
+
+  it('answers the hosts plugin’s inline entries and hosts file, and PTR for their addresses', async () => {
+    assert.deepEqual(await dig(ports.dns, 'legacy.example', 'A'), ['legacy.example. 60 IN A 192.0.2.77']);
+    assert.deepEqual(await dig(ports.dns, 'node-1', 'A'), ['node-1. 60 IN A 192.0.2.78']);
+    assert.deepEqual(await dig(ports.dns, 'node-1', 'AAAA'), ['node-1. 60 IN AAAA fd00::78']);
+    assert.deepEqual(await dig(ports.dns, '-x', '192.0.2.77'), ['77.2.0.192.in-addr.arpa. 60 IN PTR legacy.example.', '77.2.0.192.in-addr.arpa. 60 IN PTR legacy.']);
+    // A listed name has no other type: NODATA, not a forwarded query (as CoreDNS's hosts).
+    const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(ports.dns), '+tries=1', '+time=2', 'legacy.example', 'MX']);
+    assert.match(stdout, /status: NOERROR/);
+    assert.match(stdout, /ANSWER: 0,/);
+    assert.equal(general.queries.some((q) => q.name === 'legacy.example'), false);
+  });
+
+  it('reads the hosts file again when it changes, in a folder of its own (as a second ConfigMap would be)', async () => {
+    replaceFile(hostsFile, '192.0.2.79 node-1\n');
+    await digUntil(ports.dns, 'node-1', 'A', ['node-1. 60 IN A 192.0.2.79']);
+    assert.deepEqual(await dig(ports.dns, 'node-1', 'AAAA'), []);
   });
 
   it('serves the kubelet probes and the Prometheus scrape on the Corefile’s ports', async () => {
@@ -118,12 +156,15 @@ describe('lbdns --corefile: a changed Corefile is applied as a settings reload',
       assert.deepEqual(await dig(ports.dns, 'web.default.svc.cluster.local', 'A'), ['web.default.svc.cluster.local. 30 IN A 10.96.0.20']);
       assert.deepEqual(await dig(ports.dns, 'intranet.corp.example', 'A'), ['intranet.corp.example. 30 IN A 192.0.2.50']);
 
-      writeFileSync(path, kubeadmCorefile(ports, general.port, `corp.example:${ports.dns} {\n    forward . 127.0.0.1:${corp.port}\n}\n`).replace('ttl 30', 'ttl 12'));
-      await server.waitForLog((l) => l.msg === 'settings reloaded');
-      assert.deepEqual(await dig(ports.dns, 'web.default.svc.cluster.local', 'A'), ['web.default.svc.cluster.local. 12 IN A 10.96.0.20']);
+      replaceFile(path, kubeadmCorefile(ports, general.port, `corp.example:${ports.dns} {\n    forward . 127.0.0.1:${corp.port}\n}\n`).replace('ttl 30', 'ttl 12'));
+      await digUntil(ports.dns, 'web.default.svc.cluster.local', 'A', ['web.default.svc.cluster.local. 12 IN A 10.96.0.20']);
       assert.deepEqual(await dig(ports.dns, 'other.corp.example', 'A'), ['other.corp.example. 30 IN A 192.0.2.51']);
 
-      writeFileSync(path, `${readFileSync(path, 'utf8')}\nbad.example:${ports.dns} {\n    rewrite name a b\n}\n`);
+      const hostsFile = tempFile('hosts', '192.0.2.80 printer\n');
+      replaceFile(path, readFileSync(path, 'utf8').replace('    loop\n', `    hosts ${hostsFile} {\n        fallthrough\n    }\n    loop\n`));
+      await digUntil(ports.dns, 'printer', 'A', ['printer. 3600 IN A 192.0.2.80']);
+
+      replaceFile(path, `${readFileSync(path, 'utf8')}\nbad.example:${ports.dns} {\n    rewrite name a b\n}\n`);
       const rejected = await server.waitForLog((l) => /rejected/.test(l.msg));
       assert.match(String(rejected.err), /Corefile:\d+: plugin "rewrite" is not supported/);
       assert.deepEqual(await dig(ports.dns, 'web.default.svc.cluster.local', 'A'), ['web.default.svc.cluster.local. 12 IN A 10.96.0.20']);

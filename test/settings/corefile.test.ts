@@ -253,3 +253,10 @@ describe('loadSettings with a Corefile', () => {
     assert.equal(settings.ttl, 30);
   });
 });
+
+describe('hosts settings', () => {
+  it('rejects an entry that is not "ADDRESS NAME…", naming the key', () => {
+    assert.throws(() => parseSettings({ hosts: { entries: ['192.0.2.1 ok', '10.0.0.1'] } }), /hosts\.entries\[1\]: "10\.0\.0\.1" names no host/);
+    assert.throws(() => parseSettings({ hosts: { entries: ['999.0.0.1 bad'] } }), /hosts\.entries\[0\]: "999\.0\.0\.1" is not an IP address/);
+  });
+});
