@@ -45,7 +45,7 @@ export interface CorefileSource {
   readFile?: (path: string) => string;
   /** The files an import pattern names (a `*` or `?` in the last part is a glob); default: from disk. */
   glob?: (pattern: string) => string[];
-  /** `{$NAME}` and `{env.NAME}` are replaced from here; default: process.env. */
+  /** `{$NAME}` and `{%NAME%}` are replaced from here; default: process.env. */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -80,7 +80,7 @@ function tokenize(text: string, file: string, env: NodeJS.ProcessEnv): Token[][]
   let line = 1;
   let i = 0;
   const substitute = (word: string): string =>
-    word.replace(/\{\$([A-Za-z_][A-Za-z0-9_]*)\}|\{env\.([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, a: string | undefined, b: string | undefined) => env[(a ?? b)!] ?? '');
+    word.replace(/\{\$([A-Za-z_][A-Za-z0-9_]*)\}|\{%([A-Za-z_][A-Za-z0-9_]*)%\}/g, (_m, a: string | undefined, b: string | undefined) => env[(a ?? b)!] ?? '');
   const endLine = (): void => {
     if (current.length > 0) lines.push(current);
     current = [];
@@ -117,7 +117,8 @@ function tokenize(text: string, file: string, env: NodeJS.ProcessEnv): Token[][]
       current.push({ text: substitute(word), quoted: true, at: `${label}:${startLine}` });
     } else {
       let word = '';
-      while (i < text.length && !/[\s#"]/.test(text[i]!)) word += text[i++];
+      // A "#" inside a word is part of it: only one that starts a word starts a comment.
+      while (i < text.length && !/\s/.test(text[i]!)) word += text[i++];
       // "name{" is a name and a brace.
       const open = word.length > 1 && word.endsWith('{');
       const body = substitute(open ? word.slice(0, -1) : word);

@@ -188,7 +188,7 @@ describe('translateCorefile: one directive at a time', () => {
     ['log with a class filter: every query is logged, with a warning', base('    log . {\n        class denial\n    }\n'), (s) => assert.equal(s.queryLogSampleRate, 1), /Corefile:7: log: every query is logged/],
     ['hosts without fallthrough: a warning', base('    hosts /etc/extra-hosts\n'), (s) => assert.deepEqual(s.hosts.files, ['/etc/extra-hosts']), /Corefile:7: hosts without fallthrough/],
     ['no forward at all: names outside the zones are refused, as CoreDNS does', '.:53 {\n    kubernetes cluster.local\n}\n', (s) => assert.deepEqual(s.forward.allowedClients, []), /no "forward \." in a "\." block/],
-    ['{$ENV} substitution', '.:{$DNS_PORT} {\n    kubernetes cluster.local\n    forward . {$UPSTREAM}\n}\n', (s) => (assert.deepEqual(s.listen, ['0.0.0.0:1053', '[::]:1053']), assert.deepEqual(s.forward.upstreams, ['10.1.2.3:53'])), null],
+    ['{$ENV} substitution', '.:{$DNS_PORT} {\n    kubernetes cluster.local\n    forward . {%UPSTREAM%}\n}\n', (s) => (assert.deepEqual(s.listen, ['0.0.0.0:1053', '[::]:1053']), assert.deepEqual(s.forward.upstreams, ['10.1.2.3:53'])), null],
     ['snippets imported by name', '(common) {\n    errors\n    cache 15\n}\n.:53 {\n    import common\n    kubernetes cluster.local\n    forward . 10.0.0.10\n}\n', (s) => assert.equal(s.cache.maxTtl, 15), null],
   ];
   for (const [name, text, check, warning] of translated) {
@@ -205,10 +205,10 @@ describe('translateCorefile: one directive at a time', () => {
 
 describe('parseCorefile', () => {
   it('reads braces glued to words, quoted words with spaces, and comments', () => {
-    const [block] = parseCorefile('.:53{ # the root\n  log "{remote} asked {name}"\n  forward . 10.0.0.1 # upstream\n}\n');
+    const [block] = parseCorefile('.:53{ # the root\n  log "{remote} asked {name}" a#b\n  forward . 10.0.0.1 # upstream\n}\n');
     assert.deepEqual(block!.keys, ['.:53']);
     assert.deepEqual(block!.directives.map((d) => [d.name, d.args, d.at]), [
-      ['log', ['{remote} asked {name}'], 'Corefile:2'],
+      ['log', ['{remote} asked {name}', 'a#b'], 'Corefile:2'],
       ['forward', ['.', '10.0.0.1'], 'Corefile:3'],
     ]);
   });
