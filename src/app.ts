@@ -216,7 +216,10 @@ export class App {
       const debugServer = debugShared ? null : await listenHttp(debug, debugRoutes, log).catch((error: Error) => error);
       if (debugServer && !(debugServer instanceof Error)) servers.push(debugServer);
       // A Corefile's health, ready and prometheus ports each serve the ops routes: the coredns Deployment's probes stay.
-      for (const also of settings.ops.alsoListen ?? []) servers.push(await listenHttp(parseListenAddress(also), opsRoutes({ ready: () => state.ready && !state.draining }, metrics, log), log));
+      for (const also of settings.ops.alsoListen ?? []) {
+        servers.push(await listenHttp(parseListenAddress(also), opsRoutes({ ready: () => state.ready && !state.draining }, metrics, log), log));
+        log.info({ listen: also }, 'serving /health, /ready and /metrics over HTTP');
+      }
       // Logged once every listener is up: "serving" means DNS, probes and metrics all answer.
       for (const { udp } of bound) log.info({ listen: formatListenAddress(udp), zones: settings.zones, workers: settings.workers }, 'serving DNS over UDP and TCP');
       log.info({ listen: formatListenAddress(ops) }, debugShared ? 'serving /health, /ready, /metrics and /debug/balance over HTTP' : 'serving /health, /ready and /metrics over HTTP');
