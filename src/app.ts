@@ -8,7 +8,7 @@ import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { createLogger } from './log.ts';
 import type { FlagOverrides, SettingsText } from './settings/load.ts';
-import { applicableNow, watchSettings } from './settings/reload.ts';
+import { applicableNow, logSettingsRemarks, watchSettings } from './settings/reload.ts';
 import type { Settings } from './settings/schema.ts';
 import { ClusterView } from './view/cluster-view.ts';
 import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
@@ -151,6 +151,7 @@ export class App {
     // Watched before anything is served, starting from the version read by the caller: a ConfigMap
     // update at any moment after that read is applied, none is taken for the one already served.
     const { config } = options;
+    if (config) logSettingsRemarks(log, config.path, config.file);
     this.settingsWatch = config
       ? watchSettings(
           config.path,
@@ -254,6 +255,11 @@ export class App {
       // Debug routes are an aid: an address already taken costs them, never the cluster's DNS.
       const debugServer = debugShared ? null : await listenHttp(debug, debugRoutes, log).catch((error: Error) => error);
       if (debugServer && !(debugServer instanceof Error)) servers.push(debugServer);
+      // A Corefile's health, ready and prometheus ports each serve the ops routes: the coredns Deployment's probes stay.
+      for (const also of settings.ops.alsoListen ?? []) {
+        servers.push(await listenHttp(parseListenAddress(also), opsRoutes({ ready: () => state.ready && !state.draining }, metrics, log), log));
+        log.info({ listen: also }, 'serving /health, /ready and /metrics over HTTP');
+      }
       // Logged once every listener is up: "serving" means DNS, probes and metrics all answer.
       for (const { udp } of bound) log.info({ listen: formatListenAddress(udp), zones: settings.zones, workers: this.threadCount }, 'serving DNS over UDP and TCP');
       log.info({ listen: formatListenAddress(ops) }, debugShared ? 'serving /health, /ready, /metrics and /debug/balance over HTTP' : 'serving /health, /ready and /metrics over HTTP');

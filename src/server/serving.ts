@@ -15,6 +15,9 @@ import { ZoneRouter } from '../resolve/router.ts';
 import { rcodeName } from '../wire/constants.ts';
 import type { BucketCounts } from '../util/histogram.ts';
 import { type Keyed, QueryStats, type QueryCounts } from './query-stats.ts';
+import { HostsAnswers } from '../resolve/hosts.ts';
+import { parseHostsText } from '../settings/hosts-file.ts';
+import { readFileSync } from 'node:fs';
 import { Autopath } from '../resolve/autopath.ts';
 import { type Answering, type HandlerState, QueryHandler } from './handler.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
@@ -98,10 +101,25 @@ export class ServingThread {
 
   private buildHandler(settings: Settings, previous: HandlerBuild | null): HandlerBuild {
     const serverIps = ownAddresses(settings.listen.map(parseListenAddress));
-    const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps, unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason) });
+    const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps, unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason) }, this.hosts(settings));
     const forwarder = previous && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
     const autopath = settings.autopath ? new Autopath(this.view, router, forwarder, settings.ttl) : null;
     return { settings, forwarder, handler: new QueryHandler({ router, settings, state: this.state, log: this.log, forwarder, queryStats: this.queries, autopath }) };
+  }
+
+  /** The hosts entries and files, read again with every settings version; null when there are none. */
+  private hosts(settings: Settings): HostsAnswers | null {
+    const { entries, files, ttl, reverse } = settings.hosts;
+    if (entries.length === 0 && files.length === 0) return null;
+    const parsed = parseHostsText(entries.join('\n'));
+    for (const file of files) {
+      try {
+        parsed.push(...parseHostsText(readFileSync(file, 'utf8')));
+      } catch (error) {
+        this.log.warn({ file, err: (error as Error).message }, 'hosts file unreadable; serving without it');
+      }
+    }
+    return new HostsAnswers(parsed, ttl, reverse);
   }
 
   private reportUnusableTarget(service: Service, reason: string): void {
