@@ -117,7 +117,10 @@ export async function main(argv: string[]): Promise<void> {
     const thread = local;
     metrics.serving = () => [thread.stats()];
   }
-  view.onUpdate(auditPorts(view, () => current, log));
+  const portAudit = auditPorts(view, () => current, log);
+  view.onUpdate(portAudit.onUpdate);
+  view.onChange(portAudit.onChange);
+  metrics.portMismatch = portAudit.counts;
 
   const workers = local
     ? null
@@ -152,6 +155,7 @@ export async function main(argv: string[]): Promise<void> {
             workers?.reload(next);
             log.level = next.logLevel;
             current = next;
+            portAudit.recheck();
           },
           (ok) => {
             metrics.configReloads.inc({ result: ok ? 'success' : 'failure' });

@@ -84,6 +84,21 @@ export class Metrics {
     },
   });
 
+  /** Read at scrape time; set by whoever audits the Services' ports (balance/port-audit.ts). */
+  portMismatch: (() => { clusterIP: number; endpoints: number }) | null = null;
+
+  readonly portMismatchServices = new Gauge({
+    name: 'lbdns_port_mismatch_services',
+    help: 'Services in endpoint mode with a port whose targetPort differs, by what their A/AAAA records answer: clusterIP (kept for safety; SRV still gives endpoint ports) or endpoints (lbdns.io/ignore-target-port: "true").',
+    labelNames: ['answer'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const counts = this.portMismatch?.() ?? { clusterIP: 0, endpoints: 0 };
+      this.portMismatchServices.set({ answer: 'clusterIP' }, counts.clusterIP);
+      this.portMismatchServices.set({ answer: 'endpoints' }, counts.endpoints);
+    },
+  });
+
   /** Read at scrape time: the numbers of every serving thread (the main thread's, or each worker's). */
   serving: (() => ServingStats[]) | null = null;
   /** Awaited before a scrape: fetches the workers' numbers. */

@@ -99,7 +99,7 @@ export class ClusterZoneAnswers {
     }
 
     const request = parseClusterName(base);
-    const lookup = lookupCluster(this.ctx, request, zone, qname);
+    const lookup = lookupCluster(this.ctx, request, zone, qname, qtype === RRType.A || qtype === RRType.AAAA ? 'addresses' : 'records');
     if (lookup === null) return nxdomain();
     const balanced = this.balanced(qname, zone, qtype, request, lookup, encoder);
     if (balanced !== undefined) return balanced ?? nodata();
@@ -171,7 +171,7 @@ export class ClusterZoneAnswers {
   }
 
   private lookup(name: string, zone: string): Lookup {
-    return lookupCluster(this.ctx, parseClusterName(labelsBelow(name, zone)), zone, name);
+    return lookupCluster(this.ctx, parseClusterName(labelsBelow(name, zone)), zone, name, 'addresses');
   }
 
   private apex(encoder: RecordEncoder, zone: string, qtype: number): PreparedAnswer | null {
