@@ -122,7 +122,7 @@ describe('settings from a ConfigMap', () => {
   });
 
   it('changes weights live from the settings’ weight table', async () => {
-    const mount = configMapMount('');
+    const mount = configMapMount('{}\n');
     const server = await startLbdns({ config: mount.path });
     const share = async (address: string) => {
       const body = (await (await fetch(`http://127.0.0.1:${server.debugPort}/debug/balance?name=checkout.shop.svc.cluster.local`)).json()) as { endpoints: Array<{ address: string; expectedFirstShare: number; weightFrom: string }> };

@@ -103,7 +103,7 @@ describe('lbdns.io/ignore-target-port: "true"', { skip }, () => {
         ],
       }),
     );
-    const forced = await startLbdns({ objects, config: tempFile('lbdns.yaml', '') });
+    const forced = await startLbdns({ objects, config: tempFile('lbdns.yaml', '{}\n') });
     try {
       const line = await forced.waitForLog((l) => l.service === 'default/kubernetes' && String(l.msg).includes('asks for endpoint addresses anyway'));
       assert.equal(line.level, 40);
