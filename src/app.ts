@@ -15,7 +15,7 @@ import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
 import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 import { Metrics } from './ops/metrics.ts';
 import { listenHttp, opsRoutes } from './ops/http-server.ts';
-import { type PortAudit, auditPorts } from './balance/port-audit.ts';
+import { type ServiceAudit, auditServices } from './balance/service-audit.ts';
 import { debugBalanceRoute } from './ops/debug-routes.ts';
 import { type ListenAddress, formatListenAddress, parseListenAddress } from './server/listen-address.ts';
 import { type BoundListen, ServingThread, listenAddresses } from './server/serving.ts';
@@ -68,7 +68,7 @@ export class App {
   private stopSource: () => void = () => {};
   private readonly servers: Server[] = [];
   private readonly options: AppOptions;
-  private readonly portAudit: PortAudit;
+  private readonly serviceAudit: ServiceAudit;
 
   /** Assembles lbdns; throws StartFailed (already logged) when these settings cannot be served. */
   constructor(options: AppOptions) {
@@ -95,11 +95,11 @@ export class App {
       metrics.serving = () => [thread.stats()];
     }
     this.local = local;
-    const portAudit = auditPorts(view, () => this.current, log);
-    this.portAudit = portAudit;
-    view.onUpdate(portAudit.onUpdate);
-    view.onChange(portAudit.onChange);
-    metrics.portMismatch = portAudit.counts;
+    const serviceAudit = auditServices(view, () => this.current, log);
+    this.serviceAudit = serviceAudit;
+    view.onUpdate(serviceAudit.onUpdate);
+    view.onChange(serviceAudit.onChange);
+    metrics.portMismatch = serviceAudit.counts;
 
     this.workers = local
       ? null
@@ -153,8 +153,8 @@ export class App {
     this.workers?.reload(next);
     this.log.level = next.logLevel;
     this.current = next;
-    // Endpoint mode may have been switched on: say again which Services keep their ClusterIP.
-    this.portAudit.recheck();
+    // Endpoint mode, policies or weights may have changed: say again what no longer fits.
+    this.serviceAudit.recheck();
   }
 
   private setReady(): void {

@@ -10,7 +10,7 @@ import type { Service } from '../view/types.ts';
 import { endpointHostname } from '../resolve/cluster-name.ts';
 import { endpointZones } from '../resolve/balanced-answers.ts';
 import type { Client } from '../balance/client.ts';
-import { addressAnswer } from '../balance/port-audit.ts';
+import { addressAnswer } from '../balance/service-audit.ts';
 import type { PortMapping } from '../view/port-map.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { explainWeight, weightSources } from '../balance/weights.ts';

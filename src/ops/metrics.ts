@@ -84,7 +84,7 @@ export class Metrics {
     },
   });
 
-  /** Read at scrape time; set by whoever audits the Services' ports (balance/port-audit.ts). */
+  /** Read at scrape time; set by whoever audits the Services' ports (balance/service-audit.ts). */
   portMismatch: (() => { clusterIP: number; endpoints: number }) | null = null;
 
   readonly portMismatchServices = new Gauge({

@@ -134,3 +134,68 @@ describe('a settings reload to an empty file', () => {
     }
   });
 });
+
+describe('weights a Service’s answers do not use', () => {
+  const service = (name: string, annotations: Record<string, string>) => [
+    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop', annotations }, spec: { clusterIP: `10.96.9.${name.length}`, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] } },
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `${name}-1`, namespace: 'shop', labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.244.9.1'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: `${name}-0` } }, { addresses: ['10.244.9.2'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: `${name}-1` } }],
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    },
+  ];
+  const objects = () =>
+    tempFile(
+      'objects.json',
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          ...service('shuffled', { 'lbdns.io/answer': 'endpoints', 'lbdns.io/weights': 'shuffled-0=3' }),
+          ...service('virtual', { 'lbdns.io/weights': 'virtual-0=3' }),
+          ...service('weighted', { 'lbdns.io/answer': 'endpoints', 'lbdns.io/policy': 'weighted', 'lbdns.io/weights': 'weighted-0=3' }),
+          ...service('removed', { 'lbdns.io/answer': 'endpoints', 'lbdns.io/weights': 'removed-0=0' }),
+        ],
+      }),
+    );
+  const WARNING = /^weights set for a Service that does not use them: /;
+
+  it('are warned about once per Service and change, not per query', async () => {
+    const config = tempFile('lbdns.yaml', 'ttl: 5\n');
+    const server = await startLbdns({ objects: objects(), config });
+    const warned = (service: string) => server.logs.filter((l) => WARNING.test(l.msg) && l.service === service);
+    try {
+      const shuffled = await server.waitForLog((l) => WARNING.test(l.msg) && l.service === 'shop/shuffled');
+      assert.match(shuffled.msg, /shuffle policy/);
+      assert.equal(shuffled.level, 40);
+      const virtual = await server.waitForLog((l) => WARNING.test(l.msg) && l.service === 'shop/virtual');
+      assert.match(virtual.msg, /answers its ClusterIP/);
+      for (let i = 0; i < 5; i++) {
+        await query(server.port, 'shuffled.shop.svc.cluster.local', 'A');
+        await query(server.port, 'virtual.shop.svc.cluster.local', 'A');
+      }
+      // A reload that changes nothing about them says nothing again; one that switches the policy does.
+      server.process.kill('SIGHUP');
+      await server.waitForLog((l) => l.msg === 'settings reloaded');
+      assert.equal(warned('shop/shuffled').length, 1);
+      assert.equal(warned('shop/virtual').length, 1);
+      assert.equal(warned('shop/weighted').length, 0, 'the weighted policy uses them');
+      assert.equal(warned('shop/removed').length, 0, 'weight 0 applies under shuffle');
+      writeFileSync(config, 'ttl: 5\nbalance:\n  policy: weighted\n  weights:\n    removed.shop.svc.cluster.local: { removed-1: 2 }\n');
+      server.process.kill('SIGHUP');
+      await server.waitForLog((l) => l.msg === 'settings reloaded' && server.logs.filter((x) => x.msg === 'settings reloaded').length === 2);
+      assert.equal(warned('shop/shuffled').length, 1, 'weighted by the settings now: nothing to say');
+      assert.equal(warned('shop/removed').length, 0);
+      writeFileSync(config, 'ttl: 5\nbalance:\n  weights:\n    removed.shop.svc.cluster.local: { removed-1: 2 }\n');
+      server.process.kill('SIGHUP');
+      const removed = await server.waitForLog((l) => WARNING.test(l.msg) && l.service === 'shop/removed');
+      assert.match(removed.msg, /shuffle policy/);
+      await server.waitForLog((l) => WARNING.test(l.msg) && l.service === 'shop/shuffled' && warned('shop/shuffled').length === 2);
+    } finally {
+      await server.stop();
+    }
+  });
+});
