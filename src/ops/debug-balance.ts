@@ -7,14 +7,13 @@
 import type { Settings } from '../settings/schema.ts';
 import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Service } from '../view/types.ts';
-import { endpointHostname } from '../resolve/cluster-name.ts';
 import { endpointZones } from '../resolve/balanced-answers.ts';
 import type { Client } from '../balance/client.ts';
 import { addressAnswer } from '../balance/service-audit.ts';
 import type { PortMapping } from '../view/port-map.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { explainWeight, weightSources } from '../balance/weights.ts';
-import { serviceFqdn } from '../view/names.ts';
+import { endpointHostname, serviceFqdn } from '../view/names.ts';
 
 export interface EndpointExplanation {
   address: string;
