@@ -3,5 +3,12 @@
 // directly: Node 24 strips types itself, so a checkout needs no build step.
 import { existsSync } from 'node:fs';
 
+// Checked before anything of lbdns loads: an older Node would fail on it with a stack trace.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write(`lbdns: needs Node.js 24 or later; this is Node.js ${process.versions.node} (${process.execPath})\n`);
+  process.exit(1);
+}
+
 const built = new URL('../dist/cli.js', import.meta.url);
 await import(existsSync(built) ? built.href : new URL('../src/cli.ts', import.meta.url).href);

@@ -15,7 +15,7 @@ import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
 import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 import { Metrics } from './ops/metrics.ts';
 import { listenHttp, opsRoutes } from './ops/http-server.ts';
-import { auditPorts } from './balance/port-audit.ts';
+import { type ServiceAudit, auditServices } from './balance/service-audit.ts';
 import { debugBalanceRoute } from './ops/debug-routes.ts';
 import { type ListenAddress, formatListenAddress, parseListenAddress } from './server/listen-address.ts';
 import { type BoundListen, ServingThread, listenAddresses } from './server/serving.ts';
@@ -86,6 +86,7 @@ export class App {
   private nodeZone: string | null = null;
   private readonly nodeZoneLookup: NodeZoneLookup;
   private nodeAddresses: NodeLocalAddresses | null = null;
+  private readonly serviceAudit: ServiceAudit;
 
   /** Assembles lbdns; throws StartFailed (already logged) when these settings cannot be served. */
   constructor(options: AppOptions) {
@@ -119,7 +120,10 @@ export class App {
       }
     }
     this.local = local;
-    view.onUpdate(auditPorts(view, () => this.current, log));
+    const serviceAudit = auditServices(view, () => this.current, log);
+    this.serviceAudit = serviceAudit;
+    view.onUpdate(serviceAudit.onUpdate);
+    view.onChange(serviceAudit.onChange);
 
     this.workers = local
       ? null
@@ -145,6 +149,7 @@ export class App {
       serving: workers ? () => workers.stats() : () => [serving!.stats()],
       beforeScrape: workers ? () => workers.collect() : undefined,
       workerRestarts: () => this.workerRestarts,
+      portMismatch: serviceAudit.counts,
     });
     this.metrics = metrics;
 
@@ -189,6 +194,8 @@ export class App {
     this.workers?.reload(next);
     this.log.level = next.logLevel;
     this.current = next;
+    // Endpoint mode, policies or weights may have changed: say again what no longer fits.
+    this.serviceAudit.recheck();
   }
 
   private setReady(): void {

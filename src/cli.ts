@@ -2,6 +2,7 @@
  * `lbdns`: reads flags and settings, prints usage, hands the settings to `app.ts` (which builds and
  * runs everything), and turns signals into reloads and drains and failures into exit codes.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type FlagOverrides, type SettingsText, parseSettingsText, readSettingsText } from './settings/load.ts';
 import { SettingsError, type Settings } from './settings/schema.ts';
@@ -10,7 +11,7 @@ import { coreDnsArgs } from './settings/corefile.ts';
 
 const USAGE = `Usage: lbdns [--config FILE] [--corefile FILE] [--objects FILE | --kubeconfig FILE] [--listen HOST:PORT]... [--zone NAME]...
              [--upstream ADDR[:PORT]]... [--ops-listen HOST:PORT] [--debug-listen HOST:PORT] [--workers N]
-             [--log-level LEVEL]
+             [--log-level LEVEL] [--version]
 
   --config FILE          YAML settings (see config/lbdns.yaml); flags override it
   --corefile FILE        CoreDNS's Corefile (also -conf FILE, as the coredns Deployment passes it),
@@ -26,7 +27,13 @@ const USAGE = `Usage: lbdns [--config FILE] [--corefile FILE] [--objects FILE | 
                          HTTP address for /debug/balance (default 127.0.0.1:8081)
   --workers N            serving threads sharing the DNS port (default: the CPUs lbdns may use)
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (default info)
+  --version              print the version and exit
 `;
+
+/** package.json's version: the file sits one folder up from src/cli.ts and from dist/cli.js alike. */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 function readFlags(argv: string[]) {
   const { values } = parseArgs({
@@ -44,6 +51,7 @@ function readFlags(argv: string[]) {
       'log-level': { type: 'string' },
       workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
     },
     strict: true,
   });
@@ -76,6 +84,10 @@ export async function main(argv: string[]): Promise<void> {
     flags = readFlags(argv);
     if (flags.help) {
       process.stdout.write(USAGE);
+      return;
+    }
+    if (flags.version) {
+      process.stdout.write(`lbdns ${version()}\n`);
       return;
     }
     // A Corefile is the file watched; a settings file next to it is read with it.

@@ -14,7 +14,14 @@ export const Annotation = {
   weights: 'lbdns.io/weights',
   maxAnswers: 'lbdns.io/max-answers',
   clientSort: 'lbdns.io/client-sort',
+  /** "true": endpoint mode answers A/AAAA with endpoints even though a port maps to another target port. */
+  ignoreTargetPort: 'lbdns.io/ignore-target-port',
 } as const;
+
+/** Whether the Service's annotation asks for endpoint addresses in spite of a port mapping. */
+export function ignoresTargetPort(service: Service): boolean {
+  return service.annotations[Annotation.ignoreTargetPort] === 'true';
+}
 
 export interface ServiceBalance {
   /** A ClusterIP Service answered with its endpoints instead of its ClusterIP. */

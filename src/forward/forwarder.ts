@@ -55,7 +55,9 @@ export class Forwarder {
     this.log = log.child({ part: 'forward' });
     const f = settings.forward;
     const pool = (list: string[]) => new UpstreamPool(list.map(parseUpstream), f.policy, f.maxFails, f.holdDownSeconds * 1000);
-    this.defaultPool = f.upstreams.length > 0 ? pool(f.upstreams) : new UpstreamPool(resolvConfUpstreams(f.resolvConf), f.policy, f.maxFails, f.holdDownSeconds * 1000);
+    // No resolv.conf (a distroless image, a test box) is worth a warning, not a crash: the cluster zones still serve.
+    const fromResolvConf = () => resolvConfUpstreams(f.resolvConf, (problem) => this.log.warn({ file: f.resolvConf, err: problem }, 'no upstream from resolv.conf; set forward.upstreams or --upstream'));
+    this.defaultPool = f.upstreams.length > 0 ? pool(f.upstreams) : new UpstreamPool(fromResolvConf(), f.policy, f.maxFails, f.holdDownSeconds * 1000);
     this.stubPools = Object.entries(f.stubDomains)
       .map(([domain, list]) => ({ domain: domain.toLowerCase().replace(/\.$/, ''), pool: pool(list) }))
       .sort((a, b) => b.domain.length - a.domain.length);

@@ -38,12 +38,16 @@ export function parseUpstream(text: string): Upstream {
   return { ...address, family: address.host.includes(':') ? 6 : 4, label: formatHostPort(address), failures: 0, downUntil: 0, requests: 0, errors: 0, seconds: 0, answers: new Map() };
 }
 
-/** The nameservers of a resolv.conf, as CoreDNS's `forward . /etc/resolv.conf` reads them. */
-export function resolvConfUpstreams(path: string): Upstream[] {
+/**
+ * The nameservers of a resolv.conf, as CoreDNS's `forward . /etc/resolv.conf` reads them. A file
+ * that cannot be read, or names no usable server, gives none, and `problem` says why.
+ */
+export function resolvConfUpstreams(path: string, problem: (message: string) => void = () => {}): Upstream[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
+  } catch (error) {
+    problem(`cannot read ${path}: ${(error as Error).message}`);
     return [];
   }
   const upstreams: Upstream[] = [];
@@ -56,6 +60,7 @@ export function resolvConfUpstreams(path: string): Upstream[] {
       // A link-local or malformed entry is skipped, as resolvers do.
     }
   }
+  if (upstreams.length === 0) problem(`${path} names no nameserver lbdns can use`);
   return upstreams;
 }
 

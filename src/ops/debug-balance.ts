@@ -9,7 +9,8 @@ import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Service } from '../view/types.ts';
 import { endpointZones } from '../resolve/balanced-answers.ts';
 import type { Client } from '../balance/client.ts';
-import { mappedPorts } from '../balance/port-audit.ts';
+import { addressAnswer } from '../balance/service-audit.ts';
+import type { PortMapping } from '../view/port-map.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { explainWeight, weightSources } from '../balance/weights.ts';
 import { endpointHostname, serviceFqdn } from '../view/names.ts';
@@ -33,7 +34,12 @@ export interface EndpointExplanation {
 export interface BalanceExplanation {
   service: string;
   fqdn: string;
+  /** What A/AAAA records answer. */
   answer: 'clusterIP' | 'endpoints' | 'headless';
+  /** Why a Service in endpoint mode answers A/AAAA otherwise than its mode says (a port mapping); null when it does not. */
+  answerReason: string | null;
+  /** What SRV records answer: in endpoint mode the endpoints, at their own ports, whatever A/AAAA answer. */
+  srvAnswer: 'clusterIP' | 'endpoints' | 'headless';
   balanced: boolean;
   policy: string;
   affinity: boolean;
@@ -42,7 +48,7 @@ export interface BalanceExplanation {
   zoneStrict: boolean;
   client: { address: string; zone: string | null } | null;
   /** Ports whose target port differs: A-record clients must use the target port. */
-  portMappings: ReturnType<typeof mappedPorts>;
+  portMappings: readonly PortMapping[];
   endpoints: EndpointExplanation[];
 }
 
@@ -71,7 +77,9 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
       }
     }
   }
-  const answersEndpoints = service.headless || config.endpointMode;
+  const portSafety = addressAnswer(view, service, settings);
+  const keepsClusterIp = portSafety?.answer === 'clusterIP';
+  const answersEndpoints = service.headless || (config.endpointMode && !keepsClusterIp);
   const answered = endpoints.filter((e) => e.answered);
   const clientZone = client?.info.zone ?? null;
   const sameZone = config.policy === 'zone' && clientZone !== null ? answered.filter((e) => e.zones.includes(clientZone)) : [];
@@ -86,7 +94,14 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
   return {
     service: `${service.namespace}/${service.name}`,
     fqdn,
-    answer: service.headless ? 'headless' : config.endpointMode ? 'endpoints' : 'clusterIP',
+    answer: service.headless ? 'headless' : answersEndpoints ? 'endpoints' : 'clusterIP',
+    answerReason:
+      portSafety === null
+        ? null
+        : keepsClusterIp
+          ? 'a port maps to another target port (see portMappings): A/AAAA records keep the ClusterIP, SRV gives the endpoint ports; lbdns.io/ignore-target-port: "true" answers endpoints anyway'
+          : 'a port maps to another target port, and lbdns.io/ignore-target-port: "true" answers endpoints anyway: A-record clients must dial the target port',
+    srvAnswer: service.headless ? 'headless' : config.endpointMode ? 'endpoints' : 'clusterIP',
     balanced: config.balanced,
     policy: config.policy,
     affinity: config.affinity,
@@ -94,7 +109,7 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
     maxAnswers: config.maxAnswers,
     zoneStrict: settings.balance.zone.strict,
     client: client ? { address: client.address, zone: clientZone } : null,
-    portMappings: mappedPorts(service),
+    portMappings: view.portMappings(service),
     endpoints,
   };
 }

@@ -28,6 +28,8 @@ export interface MetricSources {
   beforeScrape?: () => Promise<void>;
   /** Serving workers started again so far. */
   workerRestarts?: () => number;
+  /** Services in endpoint mode with a port whose targetPort differs, by what their A/AAAA records answer (balance/service-audit.ts). */
+  portMismatch?: () => { clusterIP: number; endpoints: number };
 }
 
 type Upstream = ServingStats['forward']['upstreams'][number];
@@ -87,6 +89,20 @@ export class Metrics {
     register(liveCounter('lbdns_worker_restarts_total', 'Serving workers that died and were started again while the others served.', () => [{ labels: {}, value: sources.workerRestarts?.() ?? 0 }]));
     register(liveCounter('lbdns_view_objects', 'Objects in the cluster view, by kind.', () => Object.entries(sources.viewCounts()).map(([kind, value]) => ({ labels: { kind }, value })), 'gauge'));
     registerQueryMetrics(this.registry, () => threads().map((s) => s.queries));
+    register(
+      liveCounter(
+        'lbdns_port_mismatch_services',
+        'Services in endpoint mode with a port whose targetPort differs, by what their A/AAAA records answer: clusterIP (kept for safety; SRV still gives endpoint ports) or endpoints (lbdns.io/ignore-target-port: "true").',
+        () => {
+          const counts = sources.portMismatch?.() ?? { clusterIP: 0, endpoints: 0 };
+          return [
+            { labels: { answer: 'clusterIP' }, value: counts.clusterIP },
+            { labels: { answer: 'endpoints' }, value: counts.endpoints },
+          ];
+        },
+        'gauge',
+      ),
+    );
     register(liveCounter('lbdns_cache_hits_total', 'Forwarded names answered from the cache.', () => total((s) => s.forward.cacheHits)));
     register(liveCounter('lbdns_cache_misses_total', 'Forwarded names not (freshly) in the cache.', () => total((s) => s.forward.cacheMisses)));
     register(liveCounter('lbdns_cache_stale_served_total', 'Expired answers served because every upstream failed.', () => total((s) => s.forward.staleServed)));

@@ -10,7 +10,7 @@ import { servesNamespace } from '../settings/served-namespaces.ts';
 import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Endpoint, Service } from '../view/types.ts';
 import { type ClusterRequest, podLabelToIp } from './cluster-name.ts';
-import { serviceBalance } from '../balance/policy.ts';
+import { ignoresTargetPort, serviceBalance } from '../balance/policy.ts';
 import { NameError, encodeName } from '../wire/name.ts';
 import { endpointHostname, serviceFqdn } from '../view/names.ts';
 
@@ -80,7 +80,20 @@ function readyAddressCount(ctx: LookupContext, service: Service): number {
   return count;
 }
 
-function findServices(ctx: LookupContext, request: ClusterRequest, zone: string): Lookup {
+/**
+ * What a lookup is for: addresses (A/AAAA, and CNAME chains to them) carry no port, so a Service
+ * in endpoint mode whose port maps to another target port answers them with its ClusterIP;
+ * records (SRV) carry the endpoint's own port.
+ */
+export type LookupPurpose = 'addresses' | 'records';
+
+/** Endpoint mode, unless the lookup wants addresses a port mapping would make wrong. */
+function answersEndpoints(ctx: LookupContext, service: Service, purpose: LookupPurpose): boolean {
+  if (!serviceBalance(service, ctx.settings).endpointMode) return false;
+  return purpose === 'records' || ignoresTargetPort(service) || ctx.view.portMappings(service).length === 0;
+}
+
+function findServices(ctx: LookupContext, request: ClusterRequest, zone: string, purpose: LookupPurpose): Lookup {
   if (request.service === '') return NO_RECORDS;
   const service = ctx.view.service(request.namespace, request.service);
   if (!service) return MISSING;
@@ -108,7 +121,7 @@ function findServices(ctx: LookupContext, request: ClusterRequest, zone: string)
   }
 
   const addresses: NamedAddress[] = [];
-  const endpointMode = serviceBalance(service, ctx.settings).endpointMode && request.endpoint === '';
+  const endpointMode = request.endpoint === '' && answersEndpoints(ctx, service, purpose);
   if (service.headless || request.endpoint !== '' || endpointMode) {
     for (const group of ctx.view.endpointGroups(service)) {
       const ports = group.ports.length > 0 ? group.ports : [NO_PORT];
@@ -165,9 +178,9 @@ function findPods(ctx: LookupContext, request: ClusterRequest, qnameOwner: strin
 }
 
 /** What a parsed cluster-zone name stands for; `zone` is the lowercase zone it was found under. */
-export function lookupCluster(ctx: LookupContext, request: ClusterRequest | null, zone: string, qname: string): Lookup {
+export function lookupCluster(ctx: LookupContext, request: ClusterRequest | null, zone: string, qname: string, purpose: LookupPurpose = 'records'): Lookup {
   if (request === null) return MISSING;
   if (request.podOrSvc === '') return NO_RECORDS;
   if (!namespaceExposed(ctx, request.namespace)) return MISSING;
-  return request.podOrSvc === 'pod' ? findPods(ctx, request, qname) : findServices(ctx, request, zone);
+  return request.podOrSvc === 'pod' ? findPods(ctx, request, qname) : findServices(ctx, request, zone, purpose);
 }

@@ -108,7 +108,7 @@ export class ClusterZoneAnswers {
     }
 
     const request = parseClusterName(base);
-    const found = lookupCluster(this.ctx, request, zone, qname);
+    const found = lookupCluster(this.ctx, request, zone, qname, qtype === RRType.A || qtype === RRType.AAAA ? 'addresses' : 'records');
     if (found.kind === 'missing') return nxdomain();
     const balancing = this.balancing(qtype, request, found);
     if (balancing !== null) return this.balancedAnswer(qname, zone, qtype, balancing, encoder) ?? nodata();
@@ -186,7 +186,7 @@ export class ClusterZoneAnswers {
   }
 
   private lookup(name: string, zone: string): Lookup {
-    return lookupCluster(this.ctx, parseClusterName(labelsBelow(name, zone)), zone, name);
+    return lookupCluster(this.ctx, parseClusterName(labelsBelow(name, zone)), zone, name, 'addresses');
   }
 
   private apex(encoder: RecordEncoder, zone: string, qtype: number): PreparedAnswer | null {

@@ -115,15 +115,19 @@ export function parseSettingsText(file: SettingsText | null, configPath: string 
   let raw: unknown = {};
   if (file) {
     try {
-      raw = parseYaml(file.text) ?? {};
+      raw = parseYaml(file.text);
     } catch (error) {
       throw new SettingsError(`${configPath}: not YAML: ${(error as Error).message}`);
     }
+    // An emptied ConfigMap, or one caught half written, must not reset every setting to its default.
+    if (raw === null || raw === undefined) throw new SettingsError(`${configPath}: empty (no settings in it); write {} to run on every default`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new SettingsError(`${configPath}: expected a mapping of settings keys`);
   const merged: Record<string, unknown> = { ...raw };
-  if (flags.objects !== undefined) merged.objects = flags.objects;
-  if (flags.kubeconfig !== undefined) merged.kubeconfig = flags.kubeconfig;
+  // A source flag wins over the file's `source` as over its other keys.
+  if (flags.objects !== undefined && flags.kubeconfig !== undefined) throw new SettingsError('--objects and --kubeconfig name two sources: give one');
+  if (flags.objects !== undefined) Object.assign(merged, { objects: flags.objects, source: 'file' });
+  if (flags.kubeconfig !== undefined) Object.assign(merged, { kubeconfig: flags.kubeconfig, source: 'kubernetes' });
   if (flags.opsListen !== undefined) merged.ops = { ...(merged.ops as object | undefined), listen: flags.opsListen };
   if (flags.debugListen !== undefined) merged.ops = { ...(merged.ops as object | undefined), debugListen: flags.debugListen };
   if (flags.listen !== undefined) merged.listen = flags.listen;

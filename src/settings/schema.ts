@@ -6,6 +6,8 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { NameError, encodeName } from '../wire/name.ts';
 import { parseHostPort, parseServerAddress } from '../net/host-port.ts';
+import { parseCidr } from '../net/cidr.ts';
+import { canonicalIp } from '../net/ip.ts';
 import { issuePath } from '../util/issue-path.ts';
 import { hostsLineProblem } from './hosts-file.ts';
 
@@ -13,6 +15,7 @@ const zoneName = z
   .string()
   .transform((value) => value.toLowerCase().replace(/\.$/, ''))
   .superRefine((value, ctx) => {
+    if (value === '') return ctx.addIssue({ code: 'custom', message: 'empty: a zone is a DNS name such as cluster.local (the root zone cannot be served)' });
     try {
       encodeName(value);
     } catch (error) {
@@ -36,7 +39,14 @@ const hostsLine = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-const hostPort = z.string().refine((value) => parseHostPort(value) !== null, 'expected HOST:PORT, e.g. 127.0.0.1:5353 or [::1]:53');
+/** A listen address: an IP address (no host name: sockets would bind whatever it resolves to) and a port. */
+const hostPort = z.string().refine((value) => {
+  const parsed = parseHostPort(value);
+  return parsed !== null && canonicalIp(parsed.host) !== null;
+}, 'expected HOST:PORT with an IP address and a port up to 65535, e.g. 127.0.0.1:5353 or [::1]:53');
+
+/** An address range: an IPv4 or IPv6 address and a prefix length that fits it. */
+const cidr = z.string().refine((value) => /^[^/]+\/\d{1,3}$/.test(value) && parseCidr(value) !== null, 'expected a CIDR such as 10.244.0.0/16 or fd00::/8 (an IP address, and a prefix length of at most 32 or 128)');
 
 export const settingsSchema = z
   .object({
@@ -136,7 +146,7 @@ export const settingsSchema = z
         /** Per Service FQDN: endpoint IP, pod name, hostname or zone → weight (0 removes it from answers). */
         weights: z.record(z.string(), z.record(z.string(), z.number().min(0).max(1_000_000))).default({}),
         /** Client address ranges (CIDR) → their topology zone, for the zone policy. */
-        clientZones: z.record(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR such as 10.244.0.0/16'), z.string().min(1)).default({}),
+        clientZones: z.record(cidr, z.string().min(1)).default({}),
         /** The zone of every client without a clientZones match; in node-local mode default: the Node object's zone, else env LBDNS_NODE_ZONE. */
         nodeZone: z.string().min(1).optional(),
         zone: z
@@ -177,7 +187,7 @@ export const settingsSchema = z
         stubDomains: z.record(z.string().min(1), z.array(upstream).min(1)).default({}),
         /** Clients allowed recursion (names outside the served zones); others get REFUSED. */
         allowedClients: z
-          .array(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'expected a CIDR'))
+          .array(cidr)
           .default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7', 'fe80::/10']),
       })
       .strict()
@@ -317,6 +327,8 @@ export function parseSettings(raw: unknown, source = 'settings'): Settings {
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') return `${issue.keys.map((k) => keyPath([...issue.path, k])).join(', ')}: unknown key`;
+    // A record key that does not validate (a clientZones CIDR): its own message, not zod's "Invalid key".
+    if (issue.code === 'invalid_key') return `${keyPath(issue.path)}: ${issue.issues.map((inner) => inner.message).join('; ')}`;
     return `${keyPath(issue.path)}: ${issue.message}`;
   });
   throw new SettingsError(`${source}: ${problems.join('; ')}`);

@@ -6,6 +6,7 @@
 import type { ClusterObjects, Endpoint, EndpointSlice, Namespace, NamespacedKind, Pod, Service, SlimObject } from './types.ts';
 import { serviceKey } from './types.ts';
 import { type EndpointRef, IpIndex } from './ip-index.ts';
+import { type PortMapping, mappedPorts } from './port-map.ts';
 
 /**
  * What changed, so caches can drop only what depends on it: one Service (its records), a whole
@@ -64,6 +65,8 @@ export class ClusterView {
   private serviceCountByNamespace = new Map<string, number>();
   /** Rebuilt on a full replace, else kept up to date change by change; null when not kept. */
   private ipIndex: IpIndex | null;
+  /** Service key → its ports that map to another number, worked out once per change of it. */
+  private portMaps = new Map<string, { service: Service; mapped: readonly PortMapping[] }>();
   private listeners: Array<(change: ViewChange) => void> = [];
   private updateListeners: Array<(update: ViewUpdate, serial: number) => void> = [];
 
@@ -114,6 +117,7 @@ export class ClusterView {
     for (const slice of objects.endpointSlices) this.putSlice(slice);
     this.legacyEndpoints = new Map(objects.legacyEndpoints.map((e) => [serviceKey(e.namespace, e.serviceName), e]));
     this.pods = new Map(objects.pods.map((p) => [serviceKey(p.namespace, p.name), p]));
+    this.portMaps = new Map();
     if (this.ipIndex) {
       this.ipIndex = new IpIndex();
       for (const key of this.services.keys()) this.reindexService(key);
@@ -140,6 +144,7 @@ export class ClusterView {
   }
 
   private applyOne(event: ViewEvent): void {
+    this.forgetPortMaps(event);
     const change = event.op === 'upsert' ? this.upsert(event) : this.remove(event);
     for (const listener of this.listeners) listener(change);
     for (const listener of this.updateListeners) listener({ kind: 'event', event }, this.serial);
@@ -239,6 +244,35 @@ export class ClusterView {
     }
     const legacy = this.legacyEndpoints.get(key);
     return legacy ? [legacy] : [];
+  }
+
+  /**
+   * The Service's ports that reach its pods on another number (see port-map.ts), kept until the
+   * Service or one of its endpoint objects changes: queries never work it out.
+   */
+  portMappings(service: Service): readonly PortMapping[] {
+    const key = serviceKey(service.namespace, service.name);
+    const known = this.portMaps.get(key);
+    if (known?.service === service) return known.mapped;
+    const mapped = mappedPorts(service, this.endpointGroups(service));
+    this.portMaps.set(key, { service, mapped });
+    return mapped;
+  }
+
+  /** Drops the port mappings an event may change: its Service's, or the Services its slice belonged to. */
+  private forgetPortMaps(event: ViewEvent): void {
+    if (this.portMaps.size === 0 || event.kind === 'Namespace' || event.kind === 'Pod') return;
+    if (event.op === 'delete') {
+      if (event.kind === 'EndpointSlice') {
+        const owner = this.sliceOwner.get(serviceKey(event.namespace, event.name));
+        if (owner !== undefined) this.portMaps.delete(owner);
+      } else this.portMaps.delete(serviceKey(event.namespace, event.name));
+      return;
+    }
+    if (event.kind === 'Service') return; // a new record: the memo checks the Service it was made for
+    this.portMaps.delete(serviceKey(event.record.namespace, event.record.serviceName));
+    const previous = this.sliceOwner.get(serviceKey(event.record.namespace, event.record.name));
+    if (previous !== undefined) this.portMaps.delete(previous);
   }
 
   podsByIp(ip: string): readonly Pod[] {

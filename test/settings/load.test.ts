@@ -66,6 +66,10 @@ describe('loadSettings', () => {
       [{ upstream: ['dns.google'] }, /forward\.upstreams\[0\]: /],
       [{ logLevel: 'loud' }, /logLevel: /],
       [{ zone: ['a..b'] }, /zones\[0\]: /],
+      [{ zone: [''] }, /zones\[0\]: empty/],
+      [{ listen: ['localhost:53'] }, /listen\[0\]: expected HOST:PORT with an IP address/],
+      [{ listen: ['127.0.0.1:99999'] }, /listen\[0\]: expected HOST:PORT/],
+      [{ opsListen: 'metrics.internal:9153' }, /ops\.listen: expected HOST:PORT with an IP address/],
     ];
     for (const [flags, message] of cases) {
       assert.throws(() => loadSettings(path, flags), (error: unknown) => {
@@ -88,7 +92,34 @@ describe('loadSettings', () => {
     for (const [path, message] of cases) assert.throws(() => loadSettings(path, {}), (error: unknown) => error instanceof SettingsError && message.test(error.message));
   });
 
-  it('reads an empty file or one of comments as the defaults', () => {
-    for (const text of ['', '# nothing set\n', '---\n']) assert.equal(loadSettings(tempFile('lbdns.yaml', text), {}).ttl, 5, JSON.stringify(text));
+  it('rejects an empty file, or one of comments only, instead of taking every default; {} is every default', () => {
+    for (const text of ['', '# nothing set\n', '---\n', '\n\n']) {
+      const path = tempFile('lbdns.yaml', text);
+      assert.throws(() => loadSettings(path, {}), (error: unknown) => error instanceof SettingsError && error.message === `${path}: empty (no settings in it); write {} to run on every default`, JSON.stringify(text));
+    }
+    assert.equal(loadSettings(tempFile('lbdns.yaml', '{}\n'), {}).ttl, 5);
+  });
+
+  it('lets a source flag win over the file’s source', () => {
+    const fromFile = tempFile('lbdns.yaml', 'source: kubernetes\n');
+    const objects = loadSettings(fromFile, { objects: '/from/the/flag.yaml' });
+    assert.deepEqual([objects.source, objects.objects], ['file', '/from/the/flag.yaml']);
+    const kubernetes = loadSettings(tempFile('lbdns.yaml', 'source: file\nobjects: /from/the/file.yaml\n'), { kubeconfig: '/home/me/.kube/config' });
+    assert.deepEqual([kubernetes.source, kubernetes.kubeconfig], ['kubernetes', '/home/me/.kube/config']);
+    assert.throws(() => loadSettings(fromFile, { objects: '/a.yaml', kubeconfig: '/b' }), /--objects and --kubeconfig name two sources/);
+  });
+
+  it('rejects CIDRs that are no address range in every CIDR setting, naming the key', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['balance:\n  clientZones:\n    999.0.0.0/24: zone-a\n', /: balance\.clientZones\.999\.0\.0\.0\/24: expected a CIDR/],
+      ['balance:\n  clientZones:\n    10.244.0.0/99: zone-a\n', /: balance\.clientZones\.10\.244\.0\.0\/99: expected a CIDR/],
+      ['balance:\n  clientZones:\n    "fd00::/129": zone-a\n', /: balance\.clientZones\.fd00::\/129: expected a CIDR/],
+      ['forward:\n  allowedClients: [10.0.0.0/8, 999.0.0.0/24]\n', /: forward\.allowedClients\[1\]: expected a CIDR/],
+      ['forward:\n  allowedClients: [10.0.0.0/99]\n', /: forward\.allowedClients\[0\]: expected a CIDR/],
+      ['forward:\n  allowedClients: [10.0.0.0/]\n', /: forward\.allowedClients\[0\]: expected a CIDR/],
+    ];
+    for (const [text, message] of cases) assert.throws(() => loadSettings(tempFile('lbdns.yaml', text), {}), (error: unknown) => error instanceof SettingsError && message.test(error.message), text);
+    const good = loadSettings(tempFile('lbdns.yaml', 'balance:\n  clientZones:\n    10.244.0.0/16: zone-a\n    "fd00:10:244::/64": zone-b\nforward:\n  allowedClients: [0.0.0.0/0, "::/0"]\n'), {});
+    assert.deepEqual(Object.keys(good.balance.clientZones), ['10.244.0.0/16', 'fd00:10:244::/64']);
   });
 });
