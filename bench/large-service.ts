@@ -204,7 +204,7 @@ function inProcessTable(): void {
     let used = 0;
     while (used < roundMs * 1000) {
       for (let i = 0; i < 16; i++) {
-        const response = serving.dispatch.handle(query, 'udp', clients[done % clients.length]!);
+        const response = serving.currentHandler.handle(query, 'udp', clients[done % clients.length]!);
         if (response instanceof Buffer) records += response.readUInt16BE(6);
         done++;
       }

@@ -20,6 +20,7 @@ import { debugBalanceRoute } from './ops/debug-routes.ts';
 import { type ListenAddress, formatListenAddress, parseListenAddress } from './server/listen-address.ts';
 import { type BoundListen, ServingThread, listenAddresses } from './server/serving.ts';
 import { WorkerPool } from './workers/pool.ts';
+import { usableCpus } from './util/usable-cpus.ts';
 import { type NodeZoneLookup, lookUpNodeZone } from './sources/node-zone.ts';
 import { type NodeLocalAddresses, setUpNodeLocalAddresses } from './server/node-local-address.ts';
 
@@ -51,6 +52,14 @@ export class StartFailed extends Error {
   }
 }
 
+/**
+ * How many threads serve DNS: the `workers` setting, or when unset the CPUs this process may use
+ * (affinity and cgroup quota). Resolved here, once at start, not while validating settings.
+ */
+export function servingThreadCount(settings: Settings): number {
+  return settings.workers ?? usableCpus();
+}
+
 function sameAddress(a: ListenAddress, b: ListenAddress): boolean {
   return a.host === b.host && a.port === b.port;
 }
@@ -66,6 +75,8 @@ export class App {
   /** One worker: the main thread serves. More: each worker thread serves a replica of this view. */
   private readonly local: ServingThread | null;
   private readonly workers: WorkerPool | null;
+  /** Serving threads: `workers`, or the usable CPUs when it is unset. */
+  private readonly threadCount: number;
   private readonly settingsWatch: ReturnType<typeof watchSettings> | null;
   private stopSource: () => void = () => {};
   private readonly servers: Server[] = [];
@@ -92,13 +103,15 @@ export class App {
     const settings = this.withNodeZone(options.settings);
     this.current = settings;
     const metrics = this.metrics;
+    const threadCount = servingThreadCount(settings);
+    this.threadCount = threadCount;
     // With workers, this view only feeds theirs: they answer the queries, and keep the IP index.
-    const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined, indexByIp: settings.workers === 1 });
+    const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined, indexByIp: threadCount === 1 });
     this.view = view;
     metrics.viewCounts = () => view.counts();
 
     let local: ServingThread | null = null;
-    if (settings.workers === 1) {
+    if (threadCount === 1) {
       try {
         local = new ServingThread(view, settings, log, this.state);
       } catch (error) {
@@ -114,7 +127,7 @@ export class App {
     this.workers = local
       ? null
       : new WorkerPool({
-          count: settings.workers,
+          count: threadCount,
           settings,
           view,
           listen: listenAddresses(settings),
@@ -237,7 +250,7 @@ export class App {
       const debugServer = debugShared ? null : await listenHttp(debug, debugRoutes, log).catch((error: Error) => error);
       if (debugServer && !(debugServer instanceof Error)) servers.push(debugServer);
       // Logged once every listener is up: "serving" means DNS, probes and metrics all answer.
-      for (const { udp } of bound) log.info({ listen: formatListenAddress(udp), zones: settings.zones, workers: settings.workers }, 'serving DNS over UDP and TCP');
+      for (const { udp } of bound) log.info({ listen: formatListenAddress(udp), zones: settings.zones, workers: this.threadCount }, 'serving DNS over UDP and TCP');
       log.info({ listen: formatListenAddress(ops) }, debugShared ? 'serving /health, /ready, /metrics and /debug/balance over HTTP' : 'serving /health, /ready and /metrics over HTTP');
       if (debugServer instanceof Error) log.error({ listen: formatListenAddress(debug), err: debugServer.message }, 'cannot serve /debug/balance; serving on without it');
       else if (debugServer) log.info({ listen: formatListenAddress(debug) }, 'serving /debug/balance over HTTP');

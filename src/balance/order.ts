@@ -14,7 +14,7 @@
  *   are one run of positions in address order: the draws after the first skip it.
  */
 import { commonPrefixLength } from '../net/cidr.ts';
-import { type BalancePlan, type RecordGroup, groupsForZone, inZone } from './plan.ts';
+import { type BalancePlan, type RecordGroup, groupsForZone } from './plan.ts';
 import type { Client } from './client.ts';
 import { RENDEZVOUS_LIMIT, mix, rendezvousOrder } from './affinity.ts';
 import { seededRandom } from '../util/seeded-random.ts';
@@ -103,38 +103,4 @@ export function orderRecords(plan: BalancePlan, client: Client, random: () => nu
     walkGroup(group, walk);
   }
   return order;
-}
-
-/** The balanced records a response carries, and the additional records that go with them (null: the answer's own). */
-export interface Choice {
-  records: Buffer[];
-  additional: Buffer[] | null;
-}
-
-/**
- * The record bytes to send, in order: SRV records of other zones carry priority 1. `answers` from
- * `from` on are the plan's records. When the plan sends only some of its SRV records, the
- * additional section carries only their targets' glue.
- */
-export function chooseRecords(plan: BalancePlan, answers: readonly Buffer[], from: number, client: Client, budget: number, random: () => number = Math.random): Choice {
-  const order = orderRecords(plan, client, random, budget);
-  const zone = client.zone;
-  const other = plan.otherZoneRecords;
-  const records = order.map((i) => (other && zone !== null && !inZone(plan, i, zone) ? other[i]! : answers[from + i]!));
-  return { records, additional: plan.glue && order.length < plan.size ? glueOf(plan, order) : null };
-}
-
-function glueOf(plan: BalancePlan, order: number[]): Buffer[] {
-  const { start, index, additional } = plan.glue!;
-  const seen = new Set<number>();
-  const glue: Buffer[] = [];
-  for (const record of order) {
-    for (let j = start[record]!; j < start[record + 1]!; j++) {
-      const at = index[j]!;
-      if (seen.has(at)) continue;
-      seen.add(at);
-      glue.push(additional[at]!);
-    }
-  }
-  return glue;
 }

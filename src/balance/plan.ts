@@ -18,14 +18,6 @@ export interface BalancedRecord {
   address: Uint8Array | null;
 }
 
-/** SRV: the additional records (glue) for each record's target, so a response can carry only those of the records it sends. */
-export interface RecordGlue {
-  /** Record i's glue is `additional[index[j]]` for j in [start[i], start[i + 1]). */
-  start: Uint32Array;
-  index: Uint32Array;
-  additional: readonly Buffer[];
-}
-
 /**
  * Records drawn from together: all of an answer's, or for a client zone its records or the others.
  * Positions run in address order under the client-sort trim (else in record order); `members`
@@ -110,12 +102,16 @@ function comparePrefix(a: Uint8Array, b: Uint8Array, bits: number): number {
   return (a[whole]! & mask) - (b[whole]! & mask);
 }
 
-export interface BalancePlan {
+export interface PlanOptions {
   policy: Policy;
   affinity: boolean;
   clientSort: ClientSort;
   maxAnswers: number;
   zoneStrict: boolean;
+}
+
+/** A plan: its options, and what they need prepared about the records. */
+export interface BalancePlan extends PlanOptions {
   /** How many records. */
   size: number;
   weights: Float64Array;
@@ -125,9 +121,6 @@ export interface BalancePlan {
   /** FNV-1a of each record's key. */
   hashes: Uint32Array;
   addresses: Array<Uint8Array | null>;
-  /** SRV under the zone policy: the same records with priority 1, sent for other-zone targets. */
-  otherZoneRecords: Buffer[] | null;
-  glue: RecordGlue | null;
   /** The label of lbdns_balanced_answers_total. */
   metricLabel: string;
   /** Every record. */
@@ -143,16 +136,6 @@ export function fnv1a(text: string): number {
     hash = Math.imul(hash, 0x01000193);
   }
   return hash >>> 0;
-}
-
-export interface PlanOptions {
-  policy: Policy;
-  affinity: boolean;
-  clientSort: ClientSort;
-  maxAnswers: number;
-  zoneStrict: boolean;
-  otherZoneRecords?: Buffer[] | null;
-  glue?: RecordGlue | null;
 }
 
 /**
@@ -203,8 +186,6 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
     zones,
     hashes,
     addresses,
-    otherZoneRecords: options.otherZoneRecords ?? null,
-    glue: options.glue ?? null,
     metricLabel: options.affinity ? `${options.policy}+affinity` : options.policy,
     all: null,
     zoneGroups: new Map(),

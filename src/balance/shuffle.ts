@@ -28,10 +28,10 @@ export function partialShuffle(order: Uint32Array, count: number, random: () => 
 }
 
 /** `count` of the records at `answers[from..]`, chosen and ordered uniformly at random, with `order` (their indices) as the kept permutation. */
-export function chooseShuffled(answers: readonly Buffer[], from: number, order: Uint32Array, count: number, random: () => number = Math.random): Buffer[] {
+export function chooseShuffled<T>(answers: readonly T[], from: number, order: Uint32Array, count: number, random: () => number = Math.random): T[] {
   const take = Math.min(count, order.length);
   partialShuffle(order, take, random);
-  const chosen = new Array<Buffer>(take);
+  const chosen = new Array<T>(take);
   for (let i = 0; i < take; i++) chosen[i] = answers[from + order[i]!]!;
   return chosen;
 }

@@ -7,6 +7,7 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
 import type { Query } from '../wire/query.ts';
+import { FrameReader, frameMessage } from '../wire/tcp-framing.ts';
 import { buildUpstreamQuery, expectedAnswer, inspectResponse, type UpstreamResponse } from './upstream-message.ts';
 import type { ScrubRules } from './scrub.ts';
 import type { Upstream } from './upstreams.ts';
@@ -49,7 +50,7 @@ export function exchangeTcp(upstream: Upstream, request: Buffer, query: Query, o
   const expected = expectedAnswer(request, query, id);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: upstream.host, port: upstream.port });
-    let received = Buffer.alloc(0);
+    const frames = new FrameReader();
     const finish = (error: Error | null, response?: UpstreamResponse): void => {
       clearTimeout(timer);
       socket.destroy();
@@ -59,16 +60,11 @@ export function exchangeTcp(upstream: Upstream, request: Buffer, query: Query, o
     const timer = setTimeout(() => finish(new ExchangeError(`${upstream.label}: no TCP answer within ${options.timeoutMs} ms`)), options.timeoutMs);
     socket.on('error', (error) => finish(new ExchangeError(`${upstream.label}: ${error.message}`)));
     socket.on('connect', () => {
-      const frame = Buffer.alloc(2 + message.length);
-      frame.writeUInt16BE(message.length, 0);
-      message.copy(frame, 2);
-      socket.write(frame);
+      socket.write(frameMessage(message));
     });
     socket.on('data', (chunk) => {
-      received = Buffer.concat([received, chunk]);
-      while (received.length >= 2 && received.length >= 2 + received.readUInt16BE(0)) {
-        const reply = received.subarray(2, 2 + received.readUInt16BE(0));
-        received = received.subarray(2 + reply.length);
+      frames.push(chunk);
+      for (let reply = frames.next(); reply !== null; reply = frames.next()) {
         const response = inspectResponse(Buffer.from(reply), expected, options.scrub);
         if (response) return finish(null, response);
       }

@@ -7,13 +7,12 @@
 import type { Settings } from '../settings/schema.ts';
 import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Service } from '../view/types.ts';
-import { endpointHostname } from '../resolve/cluster-name.ts';
 import { endpointZones } from '../resolve/balanced-answers.ts';
 import type { Client } from '../balance/client.ts';
 import { mappedPorts } from '../balance/port-audit.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { explainWeight, weightSources } from '../balance/weights.ts';
-import { serviceFqdn } from '../view/names.ts';
+import { endpointHostname, serviceFqdn } from '../view/names.ts';
 
 export interface EndpointExplanation {
   address: string;

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../server/listen-address.ts';
 import type { Metrics } from './metrics.ts';
+import { listening } from '../net/listening.ts';
 
 export interface OpsState {
   /** True once the cluster view has its first complete data. */
@@ -106,12 +107,9 @@ export function listenHttp(address: ListenAddress, routes: OpsRoute[], log: Logg
       routeFailed(request, response, error, log);
     }
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: address.port, host: address.host }, () => {
-      server.off('error', reject);
-      server.on('error', (error) => log.warn({ err: error.message }, 'ops listener error'));
-      resolve(server);
-    });
-  });
+  return listening(
+    server,
+    (bound) => server.listen({ port: address.port, host: address.host }, bound),
+    (error) => log.warn({ err: error.message }, 'ops listener error'),
+  );
 }

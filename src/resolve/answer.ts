@@ -4,6 +4,7 @@
  * so that resolvers never reach up into server/ for their own result types.
  */
 import { type AnswerLayout, type FixedAnswer, type ResponseRecords, layoutAnswer } from '../wire/message.ts';
+import type { RecordGlue } from '../wire/record-glue.ts';
 import type { BalancePlan } from '../balance/plan.ts';
 
 /** An answer as the resolver prepares it, once per (name, type) until a change it depends on. */
@@ -12,6 +13,10 @@ export interface PreparedAnswer extends ResponseRecords {
   answers: Buffer[];
   /** How to order the balanced records; null: a uniform shuffle. */
   plan: BalancePlan | null;
+  /** SRV under the zone policy: the balanced records again with priority 1, sent in their place for targets outside the client's zone. */
+  otherZoneRecords?: readonly Buffer[] | null;
+  /** SRV: the additional records of each balanced record, so a response that sends some carries only their glue. */
+  glue?: RecordGlue | null;
   /**
    * A CNAME's target outside the served zones (an ExternalName Service): its records, looked up
    * upstream per query (from the forwarding cache), complete the answer, as CoreDNS does.
@@ -49,8 +54,11 @@ export function answerLayout(answer: PreparedAnswer): AnswerLayout {
   return layoutAnswer(answer.answers, answer.balancedFrom, answer.additional, answer.plan === null);
 }
 
-/** The fixed form of an answer, or null when its records are ordered per response. */
-export function fixAnswer(answer: PreparedAnswer): FixedAnswer | null {
+/**
+ * The answer as one run of bytes every client gets alike (what the handler's fast path copies),
+ * or null when its records are ordered or completed per response.
+ */
+export function toFixedAnswer(answer: PreparedAnswer): FixedAnswer | null {
   const balanced = answer.answers.length - answer.balancedFrom;
   if (answer.chase || balanced > 1 || (balanced === 1 && answer.plan !== null)) return null;
   return {

@@ -7,11 +7,14 @@ import { RRType } from '../wire/constants.ts';
 import { ipFamily, ipToBytes } from '../net/ip.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { Service, Endpoint } from '../view/types.ts';
-import { type BalancedRecord, type PlanOptions, type RecordGlue, isPlainShuffle, makePlan } from '../balance/plan.ts';
+import { glueOf } from '../wire/record-glue.ts';
+import { type BalancePlan, type BalancedRecord, type PlanOptions, inZone, isPlainShuffle, makePlan } from '../balance/plan.ts';
+import { orderRecords } from '../balance/order.ts';
+import type { Client } from '../balance/client.ts';
 import type { ServiceBalance } from '../balance/policy.ts';
 import { endpointWeight, weightSources } from '../balance/weights.ts';
-import { type RecordEncoder, positive } from './answer-builder.ts';
-import type { Entry } from './cluster-lookup.ts';
+import { type RecordEncoder, positive, srvTargets } from './answer-builder.ts';
+import type { NamedAddress } from './cluster-lookup.ts';
 import type { PreparedAnswer } from './answer.ts';
 
 /** The zones an endpoint serves: its topology hints, else the zone it runs in. */
@@ -25,19 +28,20 @@ export function needsPlan(config: ServiceBalance): boolean {
   return config.balanced || config.affinity || config.maxAnswers > 0;
 }
 
-export interface WeightedEntry {
-  entry: Entry & { endpoint: Endpoint };
+/** An endpoint's address (one port of it) with the weight its Service's policy gives it. */
+export interface WeightedEndpoint {
+  address: NamedAddress & { endpoint: Endpoint };
   weight: number;
 }
 
-/** Endpoint entries with their weights; weight 0 leaves a balanced answer (its hostname record stays). */
-export function weighEntries(service: Service, fqdn: string, settings: Settings, config: ServiceBalance, entries: Entry[]): WeightedEntry[] {
+/** Endpoints' addresses with their weights; weight 0 leaves a balanced answer (its hostname record stays). */
+export function weighEndpoints(service: Service, fqdn: string, settings: Settings, config: ServiceBalance, addresses: readonly NamedAddress[]): WeightedEndpoint[] {
   const sources = weightSources(service, fqdn, settings);
-  const weighed: WeightedEntry[] = [];
-  for (const entry of entries) {
-    if (!entry.endpoint) continue;
-    const weight = config.balanced ? endpointWeight(sources, entry.endpoint, entry.host) : 1;
-    if (weight > 0) weighed.push({ entry: entry as WeightedEntry['entry'], weight });
+  const weighed: WeightedEndpoint[] = [];
+  for (const address of addresses) {
+    if (!address.endpoint) continue;
+    const weight = config.balanced ? endpointWeight(sources, address.endpoint, address.ip) : 1;
+    if (weight > 0) weighed.push({ address: address as WeightedEndpoint['address'], weight });
   }
   return weighed;
 }
@@ -53,16 +57,16 @@ function planOptions(config: ServiceBalance, settings: Settings, clientSort: boo
 }
 
 /** A/AAAA records of the endpoints, one per address, with the plan that orders them. */
-export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: number, weighed: WeightedEntry[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
+export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: number, weighed: WeightedEndpoint[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
   const family = qtype === RRType.A ? 4 : 6;
   const records: Buffer[] = [];
   const meta: BalancedRecord[] = [];
   const seen = new Set<string>();
-  for (const { entry, weight } of weighed) {
-    if (ipFamily(entry.host) !== family || seen.has(entry.host)) continue;
-    seen.add(entry.host);
-    records.push(encoder.address(owner, entry.host, settings.ttl));
-    meta.push({ weight, zones: endpointZones(entry.endpoint), key: entry.host, address: ipToBytes(entry.host) });
+  for (const { address, weight } of weighed) {
+    if (ipFamily(address.ip) !== family || seen.has(address.ip)) continue;
+    seen.add(address.ip);
+    records.push(encoder.address(owner, address.ip, settings.ttl));
+    meta.push({ weight, zones: endpointZones(address.endpoint), key: address.ip, address: ipToBytes(address.ip) });
   }
   if (records.length === 0) return null;
   const options = planOptions(config, settings, true);
@@ -73,47 +77,36 @@ export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: 
  * SRV records per endpoint and port, with weights in proportion to the endpoint weights (RFC 2782
  * scale, total at most 65535) and, under the zone policy, priority 1 for other zones' targets.
  */
-export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: WeightedEntry[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
+export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: WeightedEndpoint[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
   const ttl = settings.ttl;
-  const unique: WeightedEntry[] = [];
-  const seen = new Set<string>();
-  for (const item of weighed) {
-    const key = `${item.entry.name} ${item.entry.port}`;
-    if (item.entry.port < 0 || seen.has(key)) continue;
-    seen.add(key);
-    unique.push(item);
-  }
-  if (unique.length === 0) return null;
-  const total = unique.reduce((sum, item) => sum + item.weight, 0);
+  const { targets, glue, glueOf: perRecordGlue } = srvTargets(encoder, weighed, (item) => item.address, ttl);
+  if (targets.length === 0) return null;
+  const total = targets.reduce((sum, item) => sum + item.weight, 0);
   const srvWeight = (weight: number) => Math.max(1, Math.floor((weight / total) * 65535));
-  const records = unique.map(({ entry, weight }) => encoder.srv(qname, 0, srvWeight(weight), entry.port, entry.name, ttl));
+  const records = targets.map(({ address, weight }) => encoder.srv(qname, 0, srvWeight(weight), address.port, address.name, ttl));
   const zonePolicy = config.balanced && config.policy === 'zone';
-  const otherZoneRecords = zonePolicy ? unique.map(({ entry, weight }) => encoder.srv(qname, 1, srvWeight(weight), entry.port, entry.name, ttl)) : null;
-  const glue: Buffer[] = [];
-  const glueSeen = new Set<string>();
-  const glueByTarget = new Map<string, number[]>();
-  for (const { entry } of weighed) {
-    const key = `${entry.name} ${entry.host}`;
-    if (glueSeen.has(key)) continue;
-    glueSeen.add(key);
-    const ofTarget = glueByTarget.get(entry.name);
-    if (ofTarget) ofTarget.push(glue.length);
-    else glueByTarget.set(entry.name, [glue.length]);
-    glue.push(encoder.address(entry.name, entry.host, ttl));
-  }
-  const meta = unique.map(({ entry, weight }): BalancedRecord => ({ weight, zones: endpointZones(entry.endpoint), key: `${entry.host} ${entry.port}`, address: null }));
-  const options = { ...planOptions(config, settings, false), otherZoneRecords, glue: recordGlue(unique, glueByTarget, glue) };
-  return positive(records, glue, 0, isPlainShuffle(options) ? null : makePlan(options, meta));
+  const otherZoneRecords = zonePolicy ? targets.map(({ address, weight }) => encoder.srv(qname, 1, srvWeight(weight), address.port, address.name, ttl)) : null;
+  const meta = targets.map(({ address, weight }): BalancedRecord => ({ weight, zones: endpointZones(address.endpoint), key: `${address.ip} ${address.port}`, address: null }));
+  const options = planOptions(config, settings, false);
+  if (isPlainShuffle(options)) return positive(records, glue);
+  return { ...positive(records, glue, 0, makePlan(options, meta)), otherZoneRecords, glue: perRecordGlue };
 }
 
-/** Each SRV record's glue: the address records of its target. */
-function recordGlue(records: WeightedEntry[], glueByTarget: Map<string, number[]>, additional: Buffer[]): RecordGlue {
-  const start = new Uint32Array(records.length + 1);
-  const index: number[] = [];
-  for (const [i, { entry }] of records.entries()) {
-    start[i] = index.length;
-    for (const at of glueByTarget.get(entry.name) ?? []) index.push(at);
-  }
-  start[records.length] = index.length;
-  return { start, index: Uint32Array.from(index), additional };
+/** The balanced records a response carries, and the additional records that go with them (null: the answer's own). */
+export interface Choice {
+  records: Buffer[];
+  additional: Buffer[] | null;
+}
+
+/**
+ * The records the balancer chose for this client, as bytes, in order: under the zone policy an
+ * SRV record of another zone goes in its priority-1 form. When only some SRV records are sent,
+ * the additional section carries only their targets' glue.
+ */
+export function chooseRecords(answer: PreparedAnswer, plan: BalancePlan, client: Client, budget: number, random: () => number = Math.random): Choice {
+  const order = orderRecords(plan, client, random, budget);
+  const { answers, balancedFrom, otherZoneRecords: other, glue } = answer;
+  const zone = client.zone;
+  const records = order.map((i) => (other && zone !== null && !inZone(plan, i, zone) ? other[i]! : answers[balancedFrom + i]!));
+  return { records, additional: glue && order.length < plan.size ? glueOf(glue, order) : null };
 }

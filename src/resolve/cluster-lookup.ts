@@ -1,31 +1,47 @@
 /**
- * What a cluster-zone name stands for, as a list of entries (CoreDNS calls them msg.Service):
- * an address or target name, a port, and the name the entry answers as. Record types are chosen
- * later; here only existence and content are decided.
+ * What a cluster-zone name stands for: nothing (NXDOMAIN), a list of addresses with ports and the
+ * names they answer as (CoreDNS calls them msg.Service), or an ExternalName's target name. Record
+ * types are chosen later; here only existence and content are decided.
  */
 import { ipFamily, ipToBytes, bytesToIp } from '../net/ip.ts';
 import { unmapIpv4 } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
+import { servesNamespace } from '../settings/served-namespaces.ts';
 import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Endpoint, Service } from '../view/types.ts';
-import { type ClusterRequest, endpointHostname, podLabelToIp } from './cluster-name.ts';
+import { type ClusterRequest, podLabelToIp } from './cluster-name.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { NameError, encodeName } from '../wire/name.ts';
-import { serviceFqdn } from '../view/names.ts';
+import { endpointHostname, serviceFqdn } from '../view/names.ts';
 
-export interface Entry {
-  /** A canonical IP, or for ExternalName services the target name. */
-  host: string;
-  /** -1 when the entry has no port (pods, portless services). */
+/** An address a name stands for: a ClusterIP, an endpoint's address (`endpoint` set) or a pod's. */
+export interface NamedAddress {
+  /** A canonical IP. */
+  ip: string;
+  /** -1 when there is no port (pods, portless services). */
   port: number;
-  /** The full name this entry answers as, lowercase: the SRV target and glue owner. */
+  /** The full name this address answers as, lowercase: the SRV target and glue owner. */
   name: string;
-  /** Set for entries that are endpoints: what balancing policies read. */
+  /** Set for endpoints' addresses: what balancing policies read. */
   endpoint?: Endpoint;
 }
 
-/** null: the name does not exist (NXDOMAIN). An empty list: it exists without records. */
-export type Lookup = Entry[] | null;
+/**
+ * What a cluster-zone name stands for. `missing`: the name does not exist (NXDOMAIN). `addresses`:
+ * it exists, and an empty list means it has no records of any type (NODATA), as an empty
+ * non-terminal or a Service without ready endpoints does. `alias`: an ExternalName Service, a CNAME
+ * to `target`.
+ */
+export type Lookup = { kind: 'missing' } | { kind: 'addresses'; addresses: readonly NamedAddress[] } | { kind: 'alias'; target: string };
+/** A name that exists: what the answers are built from. */
+export type Found = Exclude<Lookup, { kind: 'missing' }>;
+
+const MISSING: Lookup = Object.freeze({ kind: 'missing' });
+const NO_RECORDS: Found = Object.freeze({ kind: 'addresses', addresses: Object.freeze([] as NamedAddress[]) });
+
+function addressesOrMissing(addresses: NamedAddress[]): Lookup {
+  return addresses.length > 0 ? { kind: 'addresses', addresses } : MISSING;
+}
 
 const NO_PORT = { name: '', port: -1, protocol: '' } as const;
 
@@ -53,8 +69,7 @@ function matches(wanted: string, actual: string): boolean {
 }
 
 export function namespaceExposed(ctx: LookupContext, namespace: string): boolean {
-  const listed = ctx.settings.namespaces;
-  return (listed.length === 0 || listed.includes(namespace)) && ctx.view.hasNamespace(namespace);
+  return servesNamespace(ctx.settings, namespace) && ctx.view.hasNamespace(namespace);
 }
 
 function readyAddressCount(ctx: LookupContext, service: Service): number {
@@ -66,33 +81,33 @@ function readyAddressCount(ctx: LookupContext, service: Service): number {
 }
 
 function findServices(ctx: LookupContext, request: ClusterRequest, zone: string): Lookup {
-  if (request.service === '') return [];
+  if (request.service === '') return NO_RECORDS;
   const service = ctx.view.service(request.namespace, request.service);
-  if (!service) return null;
+  if (!service) return MISSING;
   const serviceName = serviceFqdn(service, zone);
 
   // `_tcp.svc.ns.svc.zone` is an empty non-terminal above `_port._tcp…` (RFC 8020): it exists.
   if (request.endpoint.startsWith('_') && service.type !== 'ExternalName') {
     const protocol = request.endpoint.slice(1);
-    return service.ports.some((p) => p.name !== '' && p.protocol.toLowerCase() === protocol) ? [] : null;
+    return service.ports.some((p) => p.name !== '' && p.protocol.toLowerCase() === protocol) ? NO_RECORDS : MISSING;
   }
   if (ctx.settings.ignoreEmptyService && service.type !== 'ExternalName' && !service.headless && readyAddressCount(ctx, service) === 0) {
-    return null;
+    return MISSING;
   }
   if (service.type === 'ExternalName') {
-    if (request.endpoint || request.port || request.protocol) return null;
+    if (request.endpoint || request.port || request.protocol) return MISSING;
     const target = service.externalName as string;
-    if (ipFamily(target) !== null) return null;
+    if (ipFamily(target) !== null) return MISSING;
     // A target no CNAME can carry: the name exists with no records (NODATA), see docs/behaviour.md.
     const problem = externalNameProblem(target);
     if (problem !== null) {
       ctx.unusableTarget?.(service, problem);
-      return [];
+      return NO_RECORDS;
     }
-    return [{ host: target, port: -1, name: serviceName }];
+    return { kind: 'alias', target };
   }
 
-  const entries: Entry[] = [];
+  const addresses: NamedAddress[] = [];
   const endpointMode = serviceBalance(service, ctx.settings).endpointMode && request.endpoint === '';
   if (service.headless || request.endpoint !== '' || endpointMode) {
     for (const group of ctx.view.endpointGroups(service)) {
@@ -104,29 +119,28 @@ function findServices(ctx: LookupContext, request: ClusterRequest, zone: string)
           if (request.endpoint !== '' && hostname !== request.endpoint) continue;
           for (const port of ports) {
             if (!matches(request.port, port.name) || !matches(request.protocol, port.protocol)) continue;
-            entries.push({ host: address, port: port.port, name: `${hostname}.${serviceName}`, endpoint });
+            addresses.push({ ip: address, port: port.port, name: `${hostname}.${serviceName}`, endpoint });
           }
         }
       }
     }
-    if (!endpointMode || entries.length > 0) return entries.length > 0 ? entries : null;
+    if (!endpointMode || addresses.length > 0) return addressesOrMissing(addresses);
     // Endpoint mode with no ready endpoint: the ClusterIP, or nothing.
-    if (ctx.settings.balance.emptyFallback === 'nxdomain') return null;
+    if (ctx.settings.balance.emptyFallback === 'nxdomain') return MISSING;
   }
-  const clusterIp = clusterIpEntries(service, request, zone);
-  return clusterIp.length > 0 ? clusterIp : null;
+  return addressesOrMissing(clusterIpAddresses(service, request, zone));
 }
 
-/** A ClusterIP Service's entries: each matching port at each of its ClusterIPs. */
-export function clusterIpEntries(service: Service, request: ClusterRequest, zone: string): Entry[] {
+/** A ClusterIP Service's addresses: each matching port at each of its ClusterIPs. */
+export function clusterIpAddresses(service: Service, request: ClusterRequest, zone: string): NamedAddress[] {
   const serviceName = serviceFqdn(service, zone);
-  const entries: Entry[] = [];
+  const addresses: NamedAddress[] = [];
   const ports = service.ports.length > 0 ? service.ports : [NO_PORT];
   for (const port of ports) {
     if (!matches(request.port, port.name) || !matches(request.protocol, port.protocol)) continue;
-    for (const ip of service.clusterIPs) entries.push({ host: ip, port: port.port, name: serviceName });
+    for (const ip of service.clusterIPs) addresses.push({ ip, port: port.port, name: serviceName });
   }
-  return entries;
+  return addresses;
 }
 
 /** An IPv4-mapped IPv6 address (::ffff:a.b.c.d) answers as the IPv4 address, as Go parses it. */
@@ -137,23 +151,23 @@ function podIp(label: string): string | null {
 }
 
 function findPods(ctx: LookupContext, request: ClusterRequest, qnameOwner: string): Lookup {
-  if (ctx.settings.pods === 'disabled') return null;
-  if (request.service === '') return [];
+  if (ctx.settings.pods === 'disabled') return MISSING;
+  if (request.service === '') return NO_RECORDS;
   const label = request.service;
   if (ctx.settings.pods === 'insecure') {
     const ip = podIp(label);
-    return ip === null ? null : [{ host: ip, port: -1, name: qnameOwner }];
+    return ip === null ? MISSING : { kind: 'addresses', addresses: [{ ip, port: -1, name: qnameOwner }] };
   }
   // verified: the label must spell a pod's IP exactly as the API does, in that pod's namespace.
   const ip = podLabelToIp(label);
   const pods = ctx.view.podsByIp(ip).filter((pod) => pod.namespace === request.namespace);
-  return pods.length > 0 ? [{ host: ip, port: -1, name: qnameOwner }] : null;
+  return pods.length > 0 ? { kind: 'addresses', addresses: [{ ip, port: -1, name: qnameOwner }] } : MISSING;
 }
 
-/** The entries of a parsed cluster-zone name; `zone` is the lowercase zone it was found under. */
+/** What a parsed cluster-zone name stands for; `zone` is the lowercase zone it was found under. */
 export function lookupCluster(ctx: LookupContext, request: ClusterRequest | null, zone: string, qname: string): Lookup {
-  if (request === null) return null;
-  if (request.podOrSvc === '') return [];
-  if (!namespaceExposed(ctx, request.namespace)) return null;
+  if (request === null) return MISSING;
+  if (request.podOrSvc === '') return NO_RECORDS;
+  if (!namespaceExposed(ctx, request.namespace)) return MISSING;
   return request.podOrSvc === 'pod' ? findPods(ctx, request, qname) : findServices(ctx, request, zone);
 }

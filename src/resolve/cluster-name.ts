@@ -43,15 +43,6 @@ export function parseClusterName(labels: string[]): ClusterRequest | null {
   }
 }
 
-/** The label an endpoint address answers to: its hostname, its pod's name (opt-in), or its IP with dashes. */
-export function endpointHostname(hostname: string | null, podName: string | null, address: string, usePodNames: boolean): string {
-  if (hostname) return hostname;
-  if (usePodNames && podName && podName.length < 64) return podName;
-  if (address.includes('.')) return address.replaceAll('.', '-');
-  const dashed = address.replaceAll(':', '-');
-  return dashed.endsWith('-') ? `${dashed}0` : dashed;
-}
-
 /** The IP a pod label like `10-1-2-3` or `fd00--1` stands for (not yet validated). */
 export function podLabelToIp(label: string): string {
   const dashes = label.split('-').length - 1;

@@ -1,17 +1,18 @@
 /**
- * Answers for names under a cluster zone, per query type, from the entries a name stands for.
+ * Answers for names under a cluster zone, per query type, from what a name stands for (cluster-lookup.ts).
  * Follows CoreDNS's kubernetes plugin; the few places that differ are listed in docs/behaviour.md.
  */
 import { RCode, RRType } from '../wire/constants.ts';
 import { isAtOrBelow, splitLabels } from '../wire/name.ts';
 import { ipFamily } from '../net/ip.ts';
-import { RecordEncoder, negative, positive } from './answer-builder.ts';
+import { RecordEncoder, negative, positive, srvTargets } from './answer-builder.ts';
 import { type AnswerScope, GLOBAL_SCOPE, type PreparedAnswer } from './answer.ts';
-import { type ClusterRequest, endpointHostname, parseClusterName } from './cluster-name.ts';
-import { type Entry, type Lookup, type LookupContext, clusterIpEntries, lookupCluster } from './cluster-lookup.ts';
-import { balancedAddresses, balancedSrv, needsPlan, weighEntries } from './balanced-answers.ts';
-import { serviceBalance } from '../balance/policy.ts';
-import { serviceFqdn } from '../view/names.ts';
+import { type ClusterRequest, parseClusterName } from './cluster-name.ts';
+import { type Found, type Lookup, type LookupContext, type NamedAddress, clusterIpAddresses, lookupCluster } from './cluster-lookup.ts';
+import { balancedAddresses, balancedSrv, needsPlan, weighEndpoints } from './balanced-answers.ts';
+import type { Service } from '../view/types.ts';
+import { type ServiceBalance, serviceBalance } from '../balance/policy.ts';
+import { endpointHostname, serviceFqdn } from '../view/names.ts';
 
 export const DNS_SCHEMA_VERSION = '1.1.0';
 /** The TTL the specification's example and CoreDNS give the schema-version TXT record. */
@@ -22,6 +23,14 @@ const MAX_CNAME_CHAIN = 8;
 export interface ZoneContext extends LookupContext {
   /** The addresses this server answers on, for NS records and their glue. */
   serverAddresses(): string[];
+}
+
+/** A Service whose answer the balancer orders, with what it is built from. */
+interface Balancing {
+  service: Service;
+  config: ServiceBalance;
+  request: ClusterRequest;
+  addresses: readonly NamedAddress[];
 }
 
 interface NameServer {
@@ -99,20 +108,20 @@ export class ClusterZoneAnswers {
     }
 
     const request = parseClusterName(base);
-    const lookup = lookupCluster(this.ctx, request, zone, qname);
-    if (lookup === null) return nxdomain();
-    const balanced = this.balanced(qname, zone, qtype, request, lookup, encoder);
-    if (balanced !== undefined) return balanced ?? nodata();
-    return this.plainAnswer(qname, zone, qtype, lookup, encoder) ?? nodata();
+    const found = lookupCluster(this.ctx, request, zone, qname);
+    if (found.kind === 'missing') return nxdomain();
+    const balancing = this.balancing(qtype, request, found);
+    if (balancing !== null) return this.balancedAnswer(qname, zone, qtype, balancing, encoder) ?? nodata();
+    return this.plainAnswer(qname, zone, qtype, found, encoder) ?? nodata();
   }
 
   /** Records as the specification and CoreDNS give them, or null for none of this type. */
-  private plainAnswer(qname: string, zone: string, qtype: number, entries: Entry[], encoder: RecordEncoder): PreparedAnswer | null {
+  private plainAnswer(qname: string, zone: string, qtype: number, found: Found, encoder: RecordEncoder): PreparedAnswer | null {
     const ttl = this.ctx.settings.ttl;
     switch (qtype) {
       case RRType.A:
       case RRType.AAAA: {
-        const answers = this.addresses(encoder, zone, qname, qtype, entries, 0);
+        const answers = this.addresses(encoder, zone, qname, qtype, found, 0);
         if (answers.length === 0) return null;
         // A CNAME leads; the addresses after it are the part to balance.
         const balancedFrom = answers.findIndex((a) => a.type !== RRType.CNAME);
@@ -124,12 +133,10 @@ export class ClusterZoneAnswers {
         const external = answers.find((a) => a.external)?.external;
         return external ? { ...answer, chase: external } : answer;
       }
-      case RRType.CNAME: {
-        const target = entries.find(isNameEntry);
-        return target ? positive([encoder.pointing(qname, RRType.CNAME, target.host, ttl)]) : null;
-      }
+      case RRType.CNAME:
+        return found.kind === 'alias' ? positive([encoder.nameRecord(qname, RRType.CNAME, found.target, ttl)]) : null;
       case RRType.SRV:
-        return this.srv(encoder, qname, entries);
+        return found.kind === 'addresses' ? this.srv(encoder, qname, found.addresses) : null;
       case RRType.ANY:
         // Amplification defence (RFC 8482): a name that exists answers ANY with one small record.
         return positive([encoder.anyRefusal(qname, ttl)]);
@@ -139,24 +146,32 @@ export class ClusterZoneAnswers {
   }
 
   /**
-   * The answer when the name's Service balances (see balanced-answers.ts): undefined when it does
-   * not, null for no records of this type.
+   * Whether the balancer orders this answer (see balanced-answers.ts), and for which Service; null:
+   * it does not, the plain answer applies. Only a Service's own name, for A, AAAA and (when
+   * weighted) SRV, with endpoints among its addresses and a policy that needs a plan.
    */
-  private balanced(qname: string, zone: string, qtype: number, request: ClusterRequest | null, entries: Entry[], encoder: RecordEncoder): PreparedAnswer | null | undefined {
-    if (qtype !== RRType.A && qtype !== RRType.AAAA && qtype !== RRType.SRV) return undefined;
-    if (request?.podOrSvc !== 'svc' || request.service === '' || request.endpoint !== '') return undefined;
+  private balancing(qtype: number, request: ClusterRequest | null, found: Found): Balancing | null {
+    if (qtype !== RRType.A && qtype !== RRType.AAAA && qtype !== RRType.SRV) return null;
+    if (request?.podOrSvc !== 'svc' || request.service === '' || request.endpoint !== '') return null;
     const service = this.ctx.view.service(request.namespace, request.service);
-    if (!service || !entries.some((e) => e.endpoint)) return undefined;
+    if (!service || found.kind !== 'addresses' || !found.addresses.some((a) => a.endpoint)) return null;
     const config = serviceBalance(service, this.ctx.settings);
-    if (!needsPlan(config)) return undefined;
+    if (!needsPlan(config)) return null;
+    // Unweighted SRV records keep CoreDNS's equal weights: the plain answer.
+    if (qtype === RRType.SRV && !config.balanced) return null;
+    return { service, config, request, addresses: found.addresses };
+  }
+
+  /** The balanced answer, or null for no records of this type. */
+  private balancedAnswer(qname: string, zone: string, qtype: number, { service, config, request, addresses }: Balancing, encoder: RecordEncoder): PreparedAnswer | null {
     const fqdn = serviceFqdn(service, zone);
-    const weighed = weighEntries(service, fqdn, this.ctx.settings, config, entries);
+    const weighed = weighEndpoints(service, fqdn, this.ctx.settings, config, addresses);
     if (weighed.length === 0) {
       // Every endpoint weighs 0: as if none were ready.
       if (!config.endpointMode || this.ctx.settings.balance.emptyFallback === 'nxdomain') return null;
-      return this.plainAnswer(qname, zone, qtype, clusterIpEntries(service, request, zone), encoder);
+      return this.plainAnswer(qname, zone, qtype, { kind: 'addresses', addresses: clusterIpAddresses(service, request, zone) }, encoder);
     }
-    if (qtype === RRType.SRV) return config.balanced ? balancedSrv(encoder, qname, weighed, config, this.ctx.settings) : undefined;
+    if (qtype === RRType.SRV) return balancedSrv(encoder, qname, weighed, config, this.ctx.settings);
     return balancedAddresses(encoder, qname, qtype, weighed, config, this.ctx.settings);
   }
 
@@ -182,72 +197,47 @@ export class ClusterZoneAnswers {
     if (servers.length === 0) return null;
     const names = [...new Set(servers.map((s) => s.name))];
     return positive(
-      names.map((name) => encoder.pointing(zone, RRType.NS, name, ttl)),
+      names.map((name) => encoder.nameRecord(zone, RRType.NS, name, ttl)),
       servers.map((s) => encoder.address(s.name, s.ip, ttl)),
       names.length,
     );
   }
 
   /** A/AAAA records for `owner`, following ExternalName CNAMEs that stay inside the zone. */
-  private addresses(encoder: RecordEncoder, zone: string, owner: string, qtype: number, entries: Entry[], depth: number): Array<{ type: number; bytes: Buffer; external?: string }> {
+  private addresses(encoder: RecordEncoder, zone: string, owner: string, qtype: number, found: Found, depth: number): Array<{ type: number; bytes: Buffer; external?: string }> {
     const ttl = this.ctx.settings.ttl;
-    const family = qtype === RRType.A ? 4 : 6;
-    const out: Array<{ type: number; bytes: Buffer; external?: string }> = [];
-    const seen = new Set<string>();
-    for (const entry of entries) {
-      const entryFamily = ipFamily(entry.host);
-      if (entryFamily !== null) {
-        if (entryFamily === family && !seen.has(entry.host)) {
-          seen.add(entry.host);
-          out.push({ type: qtype, bytes: encoder.address(owner, entry.host, ttl) });
-        }
-        continue;
+    if (found.kind === 'addresses') {
+      const family = qtype === RRType.A ? 4 : 6;
+      const out: Array<{ type: number; bytes: Buffer }> = [];
+      const seen = new Set<string>();
+      for (const { ip } of found.addresses) {
+        if (ipFamily(ip) !== family || seen.has(ip)) continue;
+        seen.add(ip);
+        out.push({ type: qtype, bytes: encoder.address(owner, ip, ttl) });
       }
-      const target = entry.host;
-      // A target that is the name itself or below it would loop.
-      if (isAtOrBelow(target, owner) || seen.has(target)) continue;
-      seen.add(target);
-      const cname = { type: RRType.CNAME, bytes: encoder.pointing(owner, RRType.CNAME, target, ttl) };
-      if (isAtOrBelow(target, zone)) {
-        if (depth >= MAX_CNAME_CHAIN) continue;
-        const next = this.lookup(target, zone);
-        const chased = next === null ? [] : this.addresses(encoder, zone, target, qtype, next, depth + 1);
-        // As CoreDNS: an in-zone target that resolves to nothing leaves no dangling CNAME.
-        if (chased.length > 0) out.push(cname, ...chased);
-        continue;
-      }
-      // An out-of-zone target's records are looked up upstream when the query is answered.
-      out.push({ ...cname, external: target });
+      return out;
     }
-    return out;
+    const { target } = found;
+    // A target that is the name itself or below it would loop.
+    if (isAtOrBelow(target, owner)) return [];
+    const cname = { type: RRType.CNAME, bytes: encoder.nameRecord(owner, RRType.CNAME, target, ttl) };
+    if (isAtOrBelow(target, zone)) {
+      if (depth >= MAX_CNAME_CHAIN) return [];
+      const next = this.lookup(target, zone);
+      const chased = next.kind === 'missing' ? [] : this.addresses(encoder, zone, target, qtype, next, depth + 1);
+      // As CoreDNS: an in-zone target that resolves to nothing leaves no dangling CNAME.
+      return chased.length > 0 ? [cname, ...chased] : [];
+    }
+    // An out-of-zone target's records are looked up upstream when the query is answered.
+    return [{ ...cname, external: target }];
   }
 
-  private srv(encoder: RecordEncoder, qname: string, entries: Entry[]): PreparedAnswer | null {
+  private srv(encoder: RecordEncoder, qname: string, addresses: readonly NamedAddress[]): PreparedAnswer | null {
     const ttl = this.ctx.settings.ttl;
-    const services = entries.filter((e) => !isNameEntry(e));
-    // CoreDNS's weight: 100 split evenly across every entry, counted before duplicates collapse.
-    const weight = Math.max(1, Math.floor(100 / services.length));
-    const answers: Buffer[] = [];
-    const glue: Buffer[] = [];
-    const seenTargets = new Set<string>();
-    const seenGlue = new Set<string>();
-    for (const entry of services) {
-      if (entry.port < 0) continue;
-      const srvKey = `${entry.name} ${entry.port}`;
-      if (!seenTargets.has(srvKey)) {
-        seenTargets.add(srvKey);
-        answers.push(encoder.srv(qname, 0, weight, entry.port, entry.name, ttl));
-      }
-      const glueKey = `${entry.name} ${entry.host}`;
-      if (!seenGlue.has(glueKey)) {
-        seenGlue.add(glueKey);
-        glue.push(encoder.address(entry.name, entry.host, ttl));
-      }
-    }
+    // CoreDNS's weight: 100 split evenly across every address, counted before duplicates collapse.
+    const weight = Math.max(1, Math.floor(100 / addresses.length));
+    const { targets, glue } = srvTargets(encoder, addresses, (address) => address, ttl);
+    const answers = targets.map((address) => encoder.srv(qname, 0, weight, address.port, address.name, ttl));
     return answers.length > 0 ? positive(answers, glue) : null;
   }
-}
-
-function isNameEntry(entry: Entry): boolean {
-  return ipFamily(entry.host) === null;
 }

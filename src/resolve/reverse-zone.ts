@@ -2,10 +2,10 @@
 import { RCode, RRType } from '../wire/constants.ts';
 import type { PreparedAnswer } from './answer.ts';
 import { RecordEncoder, negative, positive } from './answer-builder.ts';
-import { endpointHostname } from './cluster-name.ts';
 import type { ZoneContext } from './cluster-zone.ts';
 import { addressFromReverseName } from './reverse-name.ts';
-import { serviceFqdn } from '../view/names.ts';
+import { endpointHostname, serviceFqdn } from '../view/names.ts';
+import { servesNamespace } from '../settings/served-namespaces.ts';
 
 /** `null` means lbdns does not know the name: the router passes it on or answers NXDOMAIN. */
 export function answerReverse(ctx: ZoneContext, qname: string, zone: string, qtype: number): PreparedAnswer | null {
@@ -21,7 +21,7 @@ export function answerReverse(ctx: ZoneContext, qname: string, zone: string, qty
   const targets = ptrTargets(ctx, ip);
   if (targets.length === 0) return null;
   return positive(
-    targets.map((target) => encoder.pointing(qname, RRType.PTR, target, ttl)),
+    targets.map((target) => encoder.nameRecord(qname, RRType.PTR, target, ttl)),
     [],
     targets.length,
   );
@@ -33,8 +33,7 @@ export function answerReverse(ctx: ZoneContext, qname: string, zone: string, qty
  */
 export function ptrTargets(ctx: ZoneContext, ip: string): string[] {
   const primaryZone = ctx.settings.zones[0] as string;
-  const filtered = ctx.settings.namespaces.length > 0;
-  const exposed = (namespace: string): boolean => !filtered || ctx.settings.namespaces.includes(namespace);
+  const exposed = (namespace: string): boolean => servesNamespace(ctx.settings, namespace);
   for (const service of ctx.view.servicesByClusterIp(ip)) {
     if (exposed(service.namespace)) return [serviceFqdn(service, primaryZone)];
   }

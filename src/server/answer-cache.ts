@@ -21,7 +21,8 @@ function scopeKey(scope: AnswerScope): string {
 /** Where a query's question is: what `readCommonQuery` found. */
 export type QuestionAt = Pick<CommonQuery, 'key' | 'questionEnd'>;
 
-interface Entry<T> {
+/** One cached question: its key bytes, the value kept for it, its scope, CLOCK's used bit. */
+interface CachedQuestion<T> {
   question: Buffer;
   value: T;
   scope: string;
@@ -31,7 +32,7 @@ interface Entry<T> {
 export class AnswerCache<T extends {}> {
   private readonly max: number;
   /** Question key → entry; a key two questions share holds the later one. */
-  private readonly entries = new Map<number, Entry<T>>();
+  private readonly entries = new Map<number, CachedQuestion<T>>();
   /** Scope key → keys of the entries built in that scope. */
   private readonly byScope = new Map<string, Set<number>>();
   /** Namespace → the scope keys inside it that hold entries. */
@@ -96,10 +97,10 @@ export class AnswerCache<T extends {}> {
   private dropScope(scope: string): void {
     const keys = this.byScope.get(scope);
     if (!keys) return;
-    for (const key of [...keys]) this.remove(key, this.entries.get(key) as Entry<T>);
+    for (const key of [...keys]) this.remove(key, this.entries.get(key) as CachedQuestion<T>);
   }
 
-  private remove(key: number, entry: Entry<T>): void {
+  private remove(key: number, entry: CachedQuestion<T>): void {
     this.entries.delete(key);
     const keys = this.byScope.get(entry.scope);
     if (!keys) return;

@@ -4,11 +4,11 @@
  */
 import type { Logger } from 'pino';
 import { chooseShuffled } from '../balance/shuffle.ts';
-import { type Choice, chooseRecords } from '../balance/order.ts';
+import { type Choice, chooseRecords } from '../resolve/balanced-answers.ts';
 import { ClientClassifier } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
 import { type FixedAnswer, type ResponseHead, type ResponseOptions, balancedBudget, layoutAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
-import { type PreparedAnswer, type Routed, type Router, answerLayout, fixAnswer } from '../resolve/answer.ts';
+import { type PreparedAnswer, type Routed, type Router, answerLayout, toFixedAnswer } from '../resolve/answer.ts';
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
@@ -18,8 +18,7 @@ import type { QueryStats } from './query-stats.ts';
 import type { Autopath } from '../resolve/autopath.ts';
 import { type RateDecision, ResponseRateLimiter } from './rate-limit.ts';
 import type { UpstreamResponse } from '../forward/upstream-message.ts';
-import { answerRecordsFor } from '../wire/relocate.ts';
-import { encodeNameAgainst } from '../wire/name.ts';
+import { completeExternalName } from '../resolve/external-name.ts';
 import { headerRcode } from '../wire/header.ts';
 
 export type Transport = 'udp' | 'tcp';
@@ -48,6 +47,23 @@ export interface HandlerState {
   ready: boolean;
 }
 
+/** What a handler answers with. The last three are absent where a test or bench needs none of them. */
+export interface QueryHandlerOptions {
+  /** Picks the prepared answer (or forwarding) for each question. */
+  router: Router;
+  /** The settings this handler was built from; a reload builds a new handler. */
+  settings: Settings;
+  /** Shared with the serving thread, which sets it ready once the view is complete. */
+  state: HandlerState;
+  log: Logger;
+  /** Absent: names outside the zones are REFUSED and ExternalName targets are not completed. */
+  forwarder?: ForwardAnswerer | null;
+  /** Absent: queries are not counted. */
+  queryStats?: QueryStats | null;
+  /** Absent: autopath is off, an NXDOMAIN is final. */
+  autopath?: Autopath | null;
+}
+
 const TCP_LIMIT = 65535;
 
 /** The query a fast-path read stands for: its name is the cached one, its class IN. */
@@ -67,7 +83,7 @@ interface CachedRoute {
 
 export class QueryHandler {
   private readonly cache: AnswerCache<CachedRoute> | null;
-  private readonly metrics: QueryStats | null;
+  private readonly queryStats: QueryStats | null;
   private readonly router: Router;
   private readonly settings: Settings;
   private readonly state: HandlerState;
@@ -80,13 +96,13 @@ export class QueryHandler {
   private readonly rateLimiter: ResponseRateLimiter | null;
   private readonly clusterZones: Set<string>;
 
-  constructor(router: Router, settings: Settings, state: HandlerState, log: Logger, forwarder: ForwardAnswerer | null = null, metrics: QueryStats | null = null, autopath: Autopath | null = null) {
+  constructor({ router, settings, state, log, forwarder = null, queryStats = null, autopath = null }: QueryHandlerOptions) {
     this.router = router;
     this.autopath = autopath;
     this.queryLogRate = settings.queryLogSampleRate;
     this.rateLimiter = settings.rateLimit.responsesPerSecond > 0 ? new ResponseRateLimiter(settings.rateLimit) : null;
     this.clusterZones = new Set([...settings.zones, ...settings.reverse.zones]);
-    this.metrics = metrics;
+    this.queryStats = queryStats;
     this.forwarder = forwarder;
     this.recursionAllowed = settings.forward.allowedClients.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
     this.clients = new ClientClassifier(settings);
@@ -107,13 +123,15 @@ export class QueryHandler {
    */
   handle(request: Buffer, transport: Transport, client: string): Buffer | null | Promise<Buffer | null> {
     const started = performance.now();
-    const seen: QueryFacts = { zone: '.', qtype: 0, qname: '', questionEnd: 0 };
+    // Filled in by answer() as far as it reads the query: a query answered early (malformed, not
+    // ready, refused) is still counted with what was read, and no result object is made per query.
+    const facts: QueryFacts = { zone: '.', qtype: 0, qname: '', questionEnd: 0 };
     try {
-      const response = this.answer(request, transport, client, seen);
+      const response = this.answer(request, transport, client, facts);
       if (response instanceof Promise) {
         return response.then(
           (bytes) => {
-            this.observe(seen, transport, client, bytes, started);
+            this.observe(facts, transport, client, bytes, started);
             return bytes;
           },
           (error: unknown) => {
@@ -122,7 +140,7 @@ export class QueryHandler {
           },
         );
       }
-      this.observe(seen, transport, client, response, started);
+      this.observe(facts, transport, client, response, started);
       return response;
     } catch (error) {
       this.log.error({ err: error }, 'query handling failed');
@@ -135,10 +153,10 @@ export class QueryHandler {
    * asked: a flood of one question costs a table look-up, not a response. Answers are told apart
    * by name, type and rcode (forwarded ones by name and type: their rcode is not known yet).
    */
-  private rateDecision(client: string, seen: QueryFacts, routed: Routed): RateDecision {
-    if (this.clusterZones.has(seen.zone) && !this.settings.rateLimit.clusterZones) return 'send';
+  private rateDecision(client: string, facts: QueryFacts, routed: Routed): RateDecision {
+    if (this.clusterZones.has(facts.zone) && !this.settings.rateLimit.clusterZones) return 'send';
     const rcode = 'forward' in routed ? 'forward' : routed.rcode;
-    return (this.rateLimiter as ResponseRateLimiter).decide(client, `${seen.qtype} ${seen.qname} ${rcode}`);
+    return (this.rateLimiter as ResponseRateLimiter).decide(client, `${facts.qtype} ${facts.qname} ${rcode}`);
   }
 
   /** Counts of limited responses, for metrics. */
@@ -146,12 +164,12 @@ export class QueryHandler {
     return { dropped: this.rateLimiter?.dropped ?? 0, slipped: this.rateLimiter?.slipped ?? 0 };
   }
 
-  private observe(seen: QueryFacts, transport: Transport, client: string, response: Buffer | null, started: number): void {
+  private observe(facts: QueryFacts, transport: Transport, client: string, response: Buffer | null, started: number): void {
     const seconds = (performance.now() - started) / 1000;
-    this.metrics?.record(seen.zone, transport, seen.qtype, response, seconds);
+    this.queryStats?.record(facts.zone, transport, facts.qtype, response, seconds);
     if (this.queryLogRate > 0 && Math.random() < this.queryLogRate) {
       this.log.info(
-        { client, proto: transport, name: seen.qname, type: typeName(seen.qtype), rcode: response && response.length >= 4 ? rcodeName(headerRcode(response)) : 'dropped', durationMs: Math.round(seconds * 1e6) / 1000 },
+        { client, proto: transport, name: facts.qname, type: typeName(facts.qtype), rcode: response && response.length >= 4 ? rcodeName(headerRcode(response)) : 'dropped', durationMs: Math.round(seconds * 1e6) / 1000 },
         'query',
       );
     }
@@ -163,7 +181,8 @@ export class QueryHandler {
     return this.recursionAllowed.some((cidr) => cidrContains(cidr, address));
   }
 
-  private answer(request: Buffer, transport: Transport, client: string, seen: QueryFacts): Buffer | null | Promise<Buffer> {
+  /** The response; fills in `facts` (see handle) as it learns them. */
+  private answer(request: Buffer, transport: Transport, client: string, facts: QueryFacts): Buffer | null | Promise<Buffer> {
     const advertised = this.settings.maxUdpSize;
     // A repeat query of the usual shape finds its answer from the question's bytes alone.
     const common = this.cache !== null && this.state.ready ? readCommonQuery(request) : null;
@@ -177,9 +196,9 @@ export class QueryHandler {
       if (parsed.kind === 'drop') return null;
       if (parsed.kind === 'error') return writeBareResponse(request, parsed, parsed.rcode, advertised);
       query = head = parsed.query;
-      seen.qtype = query.qtype;
-      seen.qname = query.qname;
-      seen.questionEnd = query.questionEnd;
+      facts.qtype = query.qtype;
+      facts.qname = query.qname;
+      facts.questionEnd = query.questionEnd;
       if (!this.state.ready) return writeBareResponse(request, query, RCode.SERVFAIL, advertised);
       if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR || (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY)) {
         return writeBareResponse(request, query, RCode.REFUSED, advertised);
@@ -188,13 +207,13 @@ export class QueryHandler {
       cached = { answer: result.answer, zone: result.zone, qname: query.qname, fixed: this.fixedForm(result.answer) };
       if (common !== null) this.cache?.set(request, common, cached, result.scope);
     }
-    seen.qtype = head.qtype;
-    seen.qname = cached.qname;
-    seen.questionEnd = head.questionEnd;
-    seen.zone = cached.zone;
+    facts.qtype = head.qtype;
+    facts.qname = cached.qname;
+    facts.questionEnd = head.questionEnd;
+    facts.zone = cached.zone;
     const routed = cached.answer;
     if (this.rateLimiter !== null && transport === 'udp') {
-      const decision = this.rateDecision(client, seen, routed);
+      const decision = this.rateDecision(client, facts, routed);
       if (decision === 'drop') return null;
       // A slip: the question alone with TC, so a real client asks again over TCP.
       if (decision === 'slip') return writeBareResponse(request, head, 'forward' in routed ? RCode.NOERROR : routed.rcode, advertised, true);
@@ -212,7 +231,10 @@ export class QueryHandler {
     }
     if (!('answers' in routed)) return writeBareResponse(request, head, routed.rcode, advertised);
     // ExternalName completion and autopath ask upstream: only for clients allowed recursion.
-    if (routed.chase && this.forwarder && this.mayRecurse(client)) return this.chase(request, query ?? wholeQuery(head as CommonQuery, cached.qname), routed, routed.chase, client, limit);
+    if (routed.chase && this.forwarder && this.mayRecurse(client)) {
+      const whole = query ?? wholeQuery(head as CommonQuery, cached.qname);
+      return completeExternalName(routed, routed.chase, whole, this.forwarder, client).then((complete) => this.respond(request, whole, complete, client, options));
+    }
     if (routed.rcode === RCode.NXDOMAIN && this.autopath) {
       const found = this.autopath.attempt(query ?? wholeQuery(head as CommonQuery, cached.qname), cached.zone, client, this.mayRecurse(client));
       if (found instanceof Promise) return found.then((answer) => this.respond(request, head, answer ?? routed, client, options));
@@ -224,15 +246,7 @@ export class QueryHandler {
   /** An answer every client gets alike, as one run of bytes; null for those that need the query (autopath, forwarding). */
   private fixedForm(routed: Routed): FixedAnswer | null {
     if (!('answers' in routed) || (routed.rcode === RCode.NXDOMAIN && this.autopath)) return null;
-    return fixAnswer(routed);
-  }
-
-  /** An ExternalName's CNAME, completed with its target's records from upstream (or alone, if none). */
-  private async chase(request: Buffer, query: Query, answer: PreparedAnswer, target: string, client: string, limit: number): Promise<Buffer> {
-    const response = await this.forwarder!.lookupName(target, query.qtype, query.edns?.dnssecOk ?? false, client);
-    const records = response && response.rcode === RCode.NOERROR ? answerRecordsFor(response, query.qname, encodeNameAgainst) : null;
-    const complete = records ? { ...answer, answers: [...answer.answers, ...records], balancedFrom: answer.answers.length + records.length } : answer;
-    return this.respond(request, query, complete, client, { limit, advertisedUdpSize: this.settings.maxUdpSize });
+    return toFixedAnswer(routed);
   }
 
   /** The response with the answer's balanced records chosen and ordered for this client. */
@@ -251,8 +265,8 @@ export class QueryHandler {
     const layout = answerLayout(answer);
     const budget = balancedBudget(head, answer, layout, limit);
     if (answer.plan) {
-      this.metrics?.balanced(answer.plan.metricLabel);
-      return chooseRecords(answer.plan, answer.answers, answer.balancedFrom, this.clients.classify(client), budget);
+      this.queryStats?.balanced(answer.plan.metricLabel);
+      return chooseRecords(answer, answer.plan, this.clients.classify(client), budget);
     }
     const order = layout.shuffleOrder ?? (layoutAnswer(answer.answers, answer.balancedFrom, answer.additional, true).shuffleOrder as Uint32Array);
     return { records: chooseShuffled(answer.answers, answer.balancedFrom, order, budget), additional: null };

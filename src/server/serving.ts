@@ -14,7 +14,7 @@ import { Forwarder } from '../forward/forwarder.ts';
 import { ZoneRouter } from '../resolve/router.ts';
 import { QueryStats, type QueryCounts } from './query-stats.ts';
 import { Autopath } from '../resolve/autopath.ts';
-import { type HandlerState, QueryHandler, type Transport } from './handler.ts';
+import { type Answering, type HandlerState, QueryHandler } from './handler.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { ownAddresses } from './own-addresses.ts';
 import { type UdpSendErrors, listenUdp, noUdpSendErrors } from './udp.ts';
@@ -42,7 +42,11 @@ export interface ServingStats {
   heapUsedBytes: number;
 }
 
-interface Parts {
+/**
+ * What one version of the settings builds, swapped whole on a reload so that a query never sees
+ * a handler of one version with a forwarder of another.
+ */
+interface HandlerBuild {
   settings: Settings;
   forwarder: Forwarder;
   handler: QueryHandler;
@@ -67,12 +71,15 @@ export class ServingThread {
   private tcp: ReturnType<typeof tcpAccounting> | null = null;
   private readonly sockets: Socket[] = [];
   private readonly servers: Server[] = [];
-  private parts: Parts;
+  private active: HandlerBuild;
   /** ExternalName targets already logged as unusable, so a query costs no log line. */
   private readonly reportedTargets = new Set<string>();
 
-  /** What the listeners call: always the current handler. */
-  readonly dispatch = { handle: (request: Buffer, transport: Transport, client: string) => this.parts.handler.handle(request, transport, client) };
+  /**
+   * What the listeners call: a fixed object that passes each query to the handler active now, so
+   * a reload swaps the handler without touching the sockets.
+   */
+  readonly currentHandler: Answering = { handle: (request, transport, client) => this.active.handler.handle(request, transport, client) };
 
   /** Throws when the settings cannot be served (an upstream that is not an address). */
   constructor(view: ClusterView, settings: Settings, log: Logger, state: HandlerState, threads = 1) {
@@ -80,21 +87,21 @@ export class ServingThread {
     this.log = log;
     this.state = state;
     this.threads = threads;
-    this.parts = this.build(settings, null);
-    view.onChange((change) => this.parts.handler.invalidate(change));
+    this.active = this.buildHandler(settings, null);
+    view.onChange((change) => this.active.handler.invalidate(change));
   }
 
   /** Swaps in handlers built from new settings; the sockets stay. */
   reload(settings: Settings): void {
-    this.parts = this.build(settings, this.parts);
+    this.active = this.buildHandler(settings, this.active);
   }
 
-  private build(settings: Settings, previous: Parts | null): Parts {
+  private buildHandler(settings: Settings, previous: HandlerBuild | null): HandlerBuild {
     const serverIps = ownAddresses(settings.listen.map(parseListenAddress));
     const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps, unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason) });
     const forwarder = previous && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
     const autopath = settings.autopath ? new Autopath(this.view, router, forwarder, settings.ttl) : null;
-    return { settings, forwarder, handler: new QueryHandler(router, settings, this.state, this.log, forwarder, this.queries, autopath) };
+    return { settings, forwarder, handler: new QueryHandler({ router, settings, state: this.state, log: this.log, forwarder, queryStats: this.queries, autopath }) };
   }
 
   private reportUnusableTarget(service: Service, reason: string): void {
@@ -110,16 +117,16 @@ export class ServingThread {
    * sockets to the same ports and the kernel spreads datagrams and connections among them.
    */
   async listen(addresses: BoundListen[], reusePort: boolean): Promise<BoundListen[]> {
-    const tcp = this.parts.settings.tcp;
+    const tcp = this.active.settings.tcp;
     // Each thread accepts the connections the kernel gives it (spread by address and port), and
     // counts them against its share of the caps.
     const limits = { ...tcp, maxConnections: Math.ceil(tcp.maxConnections / this.threads), maxConnectionsPerClient: Math.ceil(tcp.maxConnectionsPerClient / this.threads) };
     const accounting = (this.tcp ??= tcpAccounting(limits));
     const bound: BoundListen[] = [];
     for (const address of addresses) {
-      const socket = await listenUdp(address.udp, this.dispatch, this.log, reusePort, this.udpSendErrors);
+      const socket = await listenUdp(address.udp, this.currentHandler, this.log, reusePort, this.udpSendErrors);
       this.sockets.push(socket);
-      const server = await listenTcp(address.tcp, this.dispatch, this.log, limits, reusePort, accounting);
+      const server = await listenTcp(address.tcp, this.currentHandler, this.log, limits, reusePort, accounting);
       this.servers.push(server);
       bound.push({ udp: { ...address.udp, port: socket.address().port }, tcp: { ...address.tcp, port: (server.address() as { port: number }).port } });
     }
@@ -127,7 +134,7 @@ export class ServingThread {
   }
 
   stats(): ServingStats {
-    const { forwarder, handler } = this.parts;
+    const { forwarder, handler } = this.active;
     return {
       queries: this.queries.snapshot(),
       forward: {

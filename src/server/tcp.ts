@@ -11,8 +11,13 @@ import type { Logger } from 'pino';
 import type { ListenAddress } from './listen-address.ts';
 import type { Answering } from './handler.ts';
 import { clientPrefixKey } from '../net/cidr.ts';
+import { listening } from '../net/listening.ts';
 import { HEADER_SIZE } from '../wire/constants.ts';
+import { FrameReader, MAX_FRAME, frameMessage } from '../wire/tcp-framing.ts';
 import { ConnectionSlots } from './tcp-slots.ts';
+
+/** The framing is wire/'s; re-exported for the listener's tests. */
+export { FrameReader };
 
 export interface TcpLimits {
   /** Milliseconds without a complete message before the connection is closed. */
@@ -46,7 +51,6 @@ export function noTcpCloses(): TcpCloses {
 
 /** Unread answers a connection may pile up before it is dropped. */
 const MAX_UNREAD_BYTES = 1 << 20;
-const MAX_FRAME = 0xffff;
 
 function writeFrame(socket: Socket, response: Buffer, closes: TcpCloses): void {
   if (socket.destroyed || !socket.writable || response.length > MAX_FRAME) return;
@@ -55,41 +59,7 @@ function writeFrame(socket: Socket, response: Buffer, closes: TcpCloses): void {
     socket.destroy();
     return;
   }
-  const frame = Buffer.allocUnsafe(2 + response.length);
-  frame.writeUInt16BE(response.length, 0);
-  response.copy(frame, 2);
-  socket.write(frame);
-}
-
-/**
- * Splits a byte stream into length-prefixed messages. Chunks are joined once per message, when
- * it is complete: a message trickled a byte at a time costs its length, not its length squared.
- */
-export class FrameReader {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-  }
-
-  /** The next complete message, or null until more bytes arrive. */
-  next(): Buffer | null {
-    if (this.buffered < 2) return null;
-    let head = this.chunks[0] as Buffer;
-    if (head.length < 2) {
-      head = Buffer.concat(this.chunks, this.buffered);
-      this.chunks = [head];
-    }
-    const end = 2 + head.readUInt16BE(0);
-    if (this.buffered < end) return null;
-    const all = this.chunks.length === 1 ? head : Buffer.concat(this.chunks, this.buffered);
-    const rest = all.subarray(end);
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.buffered = rest.length;
-    return all.subarray(2, end);
-  }
+  socket.write(frameMessage(response));
 }
 
 export interface ConnectionHooks {
@@ -182,12 +152,9 @@ export function listenTcp(address: ListenAddress, handler: Answering, log: Logge
       socket.destroy();
     }
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: address.port, host: address.host, ipv6Only: address.family === 'udp6', reusePort }, () => {
-      server.off('error', reject);
-      server.on('error', (error) => log.warn({ err: error.message }, 'tcp listener error'));
-      resolve(server);
-    });
-  });
+  return listening(
+    server,
+    (bound) => server.listen({ port: address.port, host: address.host, ipv6Only: address.family === 'udp6', reusePort }, bound),
+    (error) => log.warn({ err: error.message }, 'tcp listener error'),
+  );
 }

@@ -3,6 +3,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import type { ListenAddress } from './listen-address.ts';
 import type { Answering } from './handler.ts';
+import { listening } from '../net/listening.ts';
 
 /** Replies that could not leave, by reason; counted, never thrown, never logged one by one. */
 export interface UdpSendErrors {
@@ -61,17 +62,14 @@ export function listenUdp(address: ListenAddress, handler: Answering, log: Logge
       );
     } else if (response) sendReply(socket, response, peer, errors);
   });
-  return new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(address.port, address.host, () => {
-      socket.off('error', reject);
-      // After binding, errors are those of sends that failed in the kernel: a client can cause
-      // them at will, so they are counted, and logged only at debug level.
-      socket.on('error', (error) => {
-        errors.failed++;
-        log.debug({ err: error.message }, 'udp send failed');
-      });
-      resolve(socket);
-    });
-  });
+  // After binding, errors are those of sends that failed in the kernel: a client can cause them
+  // at will, so they are counted, and logged only at debug level.
+  return listening(
+    socket,
+    (bound) => socket.bind(address.port, address.host, bound),
+    (error) => {
+      errors.failed++;
+      log.debug({ err: error.message }, 'udp send failed');
+    },
+  );
 }

@@ -1,8 +1,8 @@
 /** Reads the settings file and lays command-line flags over it. */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { SettingsError, parseSettings, type Settings } from './schema.ts';
+import { contentDigest } from '../util/content-digest.ts';
 
 export interface FlagOverrides {
   objects?: string;
@@ -30,7 +30,7 @@ export function readSettingsText(path: string): SettingsText {
   } catch (error) {
     throw new SettingsError(`${path}: cannot read: ${(error as Error).message}`);
   }
-  return { text: bytes.toString('utf8'), digest: createHash('sha256').update(bytes).digest('hex') };
+  return { text: bytes.toString('utf8'), digest: contentDigest(bytes) };
 }
 
 /** Settings from a file's text (null: no file) with the flags laid over them. */

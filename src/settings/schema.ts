@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { NameError, encodeName } from '../wire/name.ts';
 import { parseHostPort, parseServerAddress } from '../net/host-port.ts';
-import { usableCpus } from '../util/usable-cpus.ts';
+import { issuePath } from '../util/issue-path.ts';
 
 const zoneName = z
   .string()
@@ -58,9 +58,11 @@ export const settingsSchema = z
     /**
      * Serving threads, each with its own sockets on the listen ports (SO_REUSEPORT: the kernel
      * spreads queries among them) and a replica of the cluster view fed from the one source.
-     * 1: the main thread serves. Default: the CPUs the process may use (affinity and cgroup quota).
+     * 1: the main thread serves. Unset: the CPUs the process may use (affinity and cgroup quota),
+     * resolved by app.ts when it starts: validating settings reads no cgroup file, so a reload or
+     * a test parses the same text to the same object on any machine.
      */
-    workers: z.number().int().min(1).max(256).default(() => usableCpus()),
+    workers: z.number().int().min(1).max(256).optional(),
     /** Where UDP and TCP are both served. */
     listen: z.array(hostPort).min(1).default(['0.0.0.0:53']),
     /**
@@ -282,7 +284,7 @@ export type Settings = z.output<typeof settingsSchema>;
 export class SettingsError extends Error {}
 
 function keyPath(path: PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(settings)';
+  return issuePath(path) || '(settings)';
 }
 
 /** Validates raw settings, naming the key of every problem. */

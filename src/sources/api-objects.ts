@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { canonicalIp } from '../net/ip.ts';
-import type { Endpoint, EndpointPort, EndpointSlice, Namespace, Pod, Protocol, Service, ServicePort } from '../view/types.ts';
+import { issuePath } from '../util/issue-path.ts';
+import type { Endpoint, EndpointPort, EndpointSlice, Namespace, Pod, Protocol, Service, ServicePort, SlimObject } from '../view/types.ts';
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -91,13 +92,6 @@ export type ApiService = z.infer<typeof serviceSchema>;
 export type ApiEndpointSlice = z.infer<typeof endpointSliceSchema>;
 export type ApiEndpoints = z.infer<typeof endpointsSchema>;
 export type ApiPod = z.infer<typeof podSchema>;
-
-export type SlimObject =
-  | { kind: 'Namespace'; record: Namespace }
-  | { kind: 'Service'; record: Service }
-  | { kind: 'EndpointSlice'; record: EndpointSlice }
-  | { kind: 'Endpoints'; record: EndpointSlice }
-  | { kind: 'Pod'; record: Pod };
 
 export class ObjectError extends Error {
   readonly field: string;
@@ -207,7 +201,7 @@ function slimPod(api: ApiPod): Pod {
 }
 
 function describeIssue(issue: z.core.$ZodIssue): ObjectError {
-  const field = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  const field = issuePath(issue.path);
   return new ObjectError(`${field || '(object)'}: ${issue.message}`, field);
 }
 

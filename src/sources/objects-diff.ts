@@ -4,17 +4,15 @@
  * not change. What a version held is kept as one fingerprint per record, so comparing costs a hash
  * of each new record and no copy of the old ones.
  */
-import { createHash } from 'node:crypto';
 import type { ViewEvent } from '../view/cluster-view.ts';
-import type { ClusterObjects } from '../view/types.ts';
+import { type ClusterObjects, WATCHED_KINDS, type WatchedKind } from '../view/types.ts';
+import { contentDigest } from '../util/content-digest.ts';
 
 /** Record identity → fingerprint of its content ('' when unknown: it is then always upserted). */
 export type Fingerprints = Map<string, string>;
 
-type Kind = ViewEvent['kind'];
-
 /** Upserts in this order (namespaces before what lives in them), deletes in the reverse one. */
-const KIND_ORDER: readonly Kind[] = ['Namespace', 'Service', 'EndpointSlice', 'Endpoints', 'Pod'];
+const KIND_ORDER: readonly WatchedKind[] = WATCHED_KINDS;
 
 /**
  * What the view replaces on an upsert and removes on a delete, as one string: the kind, the
@@ -33,13 +31,13 @@ export function identityOf(event: ViewEvent): string {
 }
 
 function deleteOf(identity: string): ViewEvent {
-  const [kind, namespace, name] = JSON.parse(identity) as [Kind, string, string];
+  const [kind, namespace, name] = JSON.parse(identity) as [WatchedKind, string, string];
   return kind === 'Namespace' ? { op: 'delete', kind, name } : { op: 'delete', kind, namespace, name };
 }
 
 /** Slim records are built field by field in a fixed order, so equal records serialize equally. */
 function fingerprint(record: unknown): string {
-  return createHash('sha256').update(JSON.stringify(record)).digest('base64');
+  return contentDigest(JSON.stringify(record));
 }
 
 /** Every record of a version as the upsert that puts it in the view, in KIND_ORDER. */

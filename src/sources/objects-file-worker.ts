@@ -4,7 +4,6 @@
  * the version the view holds, and hands the differing records over in bounded chunks, one per
  * request, so that the serving thread never has more than one chunk to take in at a time.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -13,6 +12,7 @@ import { diffObjects, fingerprintsOf, weightOf, type Fingerprints } from './obje
 import { signatureOf } from './stable-file.ts';
 import type { FromParser, ParserStart, ToParser } from './objects-file-messages.ts';
 import type { ViewEvent } from '../view/cluster-view.ts';
+import { contentDigest } from '../util/content-digest.ts';
 
 const start = workerData as ParserStart;
 const port = parentPort!;
@@ -33,10 +33,6 @@ function lowerThisThreadsPriority(): void {
 }
 lowerThisThreadsPriority();
 
-function digestOf(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 /** What the view holds: the file's digest and each record's fingerprint. */
 let held: { digest: string; fingerprints: Fingerprints } = { digest: '', fingerprints: new Map() };
 /**
@@ -47,7 +43,7 @@ let heldText: string | null = null;
 
 function fingerprintHeldText(): void {
   if (heldText === null) return;
-  held = { digest: digestOf(Buffer.from(heldText)), fingerprints: fingerprintsOf(parseObjectsText(heldText, start.path).objects) };
+  held = { digest: contentDigest(heldText), fingerprints: fingerprintsOf(parseObjectsText(heldText, start.path).objects) };
   heldText = null;
 }
 
@@ -72,7 +68,7 @@ function load(id: number): FromParser {
   } catch (error) {
     return { type: 'unreadable', id, error: `${start.path}: cannot read: ${(error as Error).message}` };
   }
-  const digest = digestOf(bytes);
+  const digest = contentDigest(bytes);
   if (digest === held.digest) return { type: 'unchanged', id, signature };
   let parsed: ParsedObjects;
   try {

@@ -3,7 +3,7 @@
  * records come from; sources call `replaceAll` (a whole file at startup), `apply` (one watch
  * event) or `applyBatch` (the events a reloaded file differs by).
  */
-import type { ClusterObjects, Endpoint, EndpointSlice, Namespace, Pod, Service } from './types.ts';
+import type { ClusterObjects, Endpoint, EndpointSlice, Namespace, NamespacedKind, Pod, Service, SlimObject } from './types.ts';
 import { serviceKey } from './types.ts';
 import { type EndpointRef, IpIndex } from './ip-index.ts';
 
@@ -13,13 +13,11 @@ import { type EndpointRef, IpIndex } from './ip-index.ts';
  */
 export type ViewChange = { scope: 'all' } | { scope: 'namespace'; namespace: string } | { scope: 'service'; namespace: string; service: string };
 
+/** A slim record put in the view (replacing any of its kind and name), or one taken out. */
 export type ViewEvent =
-  | { op: 'upsert'; kind: 'Namespace'; record: Namespace }
-  | { op: 'upsert'; kind: 'Service'; record: Service }
-  | { op: 'upsert'; kind: 'EndpointSlice' | 'Endpoints'; record: EndpointSlice }
-  | { op: 'upsert'; kind: 'Pod'; record: Pod }
+  | ({ op: 'upsert' } & SlimObject)
   | { op: 'delete'; kind: 'Namespace'; name: string }
-  | { op: 'delete'; kind: 'Service' | 'EndpointSlice' | 'Endpoints' | 'Pod'; namespace: string; name: string };
+  | { op: 'delete'; kind: NamespacedKind; namespace: string; name: string };
 
 /**
  * One change as a source made it, so a replica view (a serving worker's) can make the same one:

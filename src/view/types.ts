@@ -71,6 +71,34 @@ export interface Namespace {
 }
 
 /** Everything a source can hand the view in one go. */
+/**
+ * The API kinds lbdns watches, each with the slim record the view keeps of it: the one list of
+ * them that the objects file, the Kubernetes watch, the view and its events all use.
+ */
+export interface WatchedRecords {
+  Namespace: Namespace;
+  Service: Service;
+  EndpointSlice: EndpointSlice;
+  /** v1 Endpoints, already in slice shape; used only for Services that have no EndpointSlice. */
+  Endpoints: EndpointSlice;
+  Pod: Pod;
+}
+
+export type WatchedKind = keyof WatchedRecords;
+
+/** Kinds whose objects live in a namespace. */
+export type NamespacedKind = Exclude<WatchedKind, 'Namespace'>;
+
+/** Every watched kind, namespaces first (what lives in a namespace comes after it). */
+export const WATCHED_KINDS = ['Namespace', 'Service', 'EndpointSlice', 'Endpoints', 'Pod'] as const satisfies readonly WatchedKind[];
+
+/** WATCHED_KINDS misses no kind: this line stops compiling if one is added above and not there. */
+const everyKindListed: Exclude<WatchedKind, (typeof WATCHED_KINDS)[number]> extends never ? true : never = true;
+void everyKindListed;
+
+/** One slim record with its kind. */
+export type SlimObject = { [K in WatchedKind]: { kind: K; record: WatchedRecords[K] } }[WatchedKind];
+
 export interface ClusterObjects {
   namespaces: Namespace[];
   services: Service[];

@@ -12,6 +12,7 @@ import type { ClusterView } from '../view/cluster-view.ts';
 import type { BoundListen, ServingStats } from '../server/serving.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 import { ensureAddressesFree } from '../server/port-probe.ts';
+import { backoffDelay } from '../util/backoff.ts';
 
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './serving-worker.ts' : './serving-worker.js', import.meta.url);
 /** How long a scrape waits for a worker's numbers before using the last ones it sent. */
@@ -31,7 +32,7 @@ export interface RestartPolicy {
   /** More restarts than this within windowMs: the pool gives up and calls onFailure. */
   maxRestarts: number;
   windowMs: number;
-  /** Wait before a restart: doubled for each restart still in the window, up to maxBackoffMs. */
+  /** Wait before a restart: doubled for each restart still in the window, up to maxBackoffMs (util/backoff.ts). */
   backoffMs: number;
   maxBackoffMs: number;
 }
@@ -123,7 +124,7 @@ export class WorkerPool {
       return;
     }
     this.restartTimes.push(now);
-    const delayMs = Math.min(maxBackoffMs, backoffMs * 2 ** (this.restartTimes.length - 1));
+    const delayMs = backoffDelay(this.restartTimes.length, { baseMs: backoffMs, maxMs: maxBackoffMs, jitter: false });
     log.error({ worker: index, reason, restartInMs: delayMs }, 'a serving worker died; restarting it while the others serve');
     onRestart?.(index, reason);
     const timer = setTimeout(() => {

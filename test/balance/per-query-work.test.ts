@@ -54,7 +54,7 @@ view.replaceAll(
   ).objects,
 );
 const settings = parseSettings({ balance: { clientZones: { '10.70.0.0/16': 'zone-1' } } });
-const handler = new QueryHandler(new ZoneRouter({ view, settings, serverAddresses: () => ['127.0.0.1'] }), settings, { ready: true }, pino({ level: 'silent' }));
+const handler = new QueryHandler({ router: new ZoneRouter({ view, settings, serverAddresses: () => ['127.0.0.1'] }), settings, state: { ready: true }, log: pino({ level: 'silent' }) });
 
 // Counts calls to Math.random and Math.log while the tests run; restored afterwards.
 let calls = 0;

@@ -1,7 +1,8 @@
 /** Splitting cluster names, endpoint hostnames, pod labels and reverse names. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { endpointHostname, parseClusterName, podLabelToIp } from '../../src/resolve/cluster-name.ts';
+import { parseClusterName, podLabelToIp } from '../../src/resolve/cluster-name.ts';
+import { endpointHostname } from '../../src/view/names.ts';
 import { addressFromReverseName, reverseNameOf } from '../../src/resolve/reverse-name.ts';
 
 describe('parseClusterName', () => {

@@ -20,7 +20,7 @@ import { parseQuery, readCommonQuery } from '../../src/wire/query.ts';
 const settings = parseSettings({});
 const view = new ClusterView();
 view.replaceAll(readObjectsFile(demoObjects).objects);
-const handler = new QueryHandler(new ZoneRouter({ view, settings, serverAddresses: () => ['127.0.0.1'] }), settings, { ready: true }, pino({ level: 'silent' }));
+const handler = new QueryHandler({ router: new ZoneRouter({ view, settings, serverAddresses: () => ['127.0.0.1'] }), settings, state: { ready: true }, log: pino({ level: 'silent' }) });
 
 function check(packet: Uint8Array): void {
   const response = handler.handle(Buffer.from(packet), 'udp', '127.0.0.1');

@@ -29,7 +29,7 @@ describe('parseSettings: defaults', () => {
     assert.equal(defaults.rateLimit.responsesPerSecond, 0, 'no response rate limit unless asked');
     assert.deepEqual([defaults.tcp.ipv4PrefixLength, defaults.tcp.ipv6PrefixLength], [24, 56]);
     assert.equal(defaults.balance.answer, 'clusterIP', 'the specification’s answer unless asked');
-    assert.ok(Number.isInteger(defaults.workers) && defaults.workers >= 1, 'workers: the usable CPUs');
+    assert.equal(defaults.workers, undefined, 'workers: unset; app.ts resolves it to the usable CPUs (test/app.test.ts)');
   });
 
   it('null or no settings file is the defaults', () => {
@@ -56,7 +56,7 @@ describe('parseSettings: defaults', () => {
       }
     };
     // Keys without a default (unset) are documented as comments too.
-    const optional = { source: 'kubernetes', objects: 'x', kubeconfig: 'x', kubernetes: { labels: 'x', namespaceLabels: 'x' }, balance: { nodeZone: 'x' }, nodeLocal: { ...parseSettings({ nodeLocal: {} }).nodeLocal, nodeName: 'x' } };
+    const optional = { workers: 2, source: 'kubernetes', objects: 'x', kubeconfig: 'x', kubernetes: { labels: 'x', namespaceLabels: 'x' }, balance: { nodeZone: 'x' }, nodeLocal: { ...parseSettings({ nodeLocal: {} }).nodeLocal, nodeName: 'x' } };
     walk({ ...parseSettings({}), ...optional, kubernetes: { ...parseSettings({}).kubernetes, ...optional.kubernetes }, balance: { ...parseSettings({}).balance, ...optional.balance } }, fileKeys, []);
     assert.deepEqual(missing, []);
   });

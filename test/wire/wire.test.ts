@@ -6,7 +6,7 @@ import { decode } from '../helpers/dns-client.ts';
 import { decodeName, encodeName, encodeNameAgainst, NameError } from '../../src/wire/name.ts';
 import { parseQuery, questionKeyBytes, readCommonQuery, sameQuestion } from '../../src/wire/query.ts';
 import { balancedBudget, writeFixedResponse, writeResponse, writeBareResponse } from '../../src/wire/message.ts';
-import { answerLayout, fixAnswer, type PreparedAnswer } from '../../src/resolve/answer.ts';
+import { answerLayout, toFixedAnswer, type PreparedAnswer } from '../../src/resolve/answer.ts';
 import { RecordEncoder, negative, positive } from '../../src/resolve/answer-builder.ts';
 import { RCode, RRType } from '../../src/wire/constants.ts';
 
@@ -164,11 +164,11 @@ describe('writeResponse', () => {
       const parsed = parseQuery(request);
       assert.ok(parsed.kind === 'query');
       const expected = writeResponse(request, parsed.query, answer, null, { limit: 65535, advertisedUdpSize: 1232 });
-      assert.deepEqual(writeFixedResponse(request, parsed.query, fixAnswer(answer)!, 65535, 1232), expected);
-      assert.equal(writeFixedResponse(request, parsed.query, fixAnswer(answer)!, expected.length - 1, 1232), null);
+      assert.deepEqual(writeFixedResponse(request, parsed.query, toFixedAnswer(answer)!, 65535, 1232), expected);
+      assert.equal(writeFixedResponse(request, parsed.query, toFixedAnswer(answer)!, expected.length - 1, 1232), null);
     }
     // Records ordered per response have no fixed form.
-    assert.equal(fixAnswer(prepared), null, 'three shuffled SRV records');
+    assert.equal(toFixedAnswer(prepared), null, 'three shuffled SRV records');
   });
 
   it('truncates to whole records and sets TC when the limit is too small', () => {

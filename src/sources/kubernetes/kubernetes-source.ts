@@ -7,10 +7,12 @@ import { CoreV1Api, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-n
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ops/metrics.ts';
 import type { Settings } from '../../settings/schema.ts';
+import { servesNamespace } from '../../settings/served-namespaces.ts';
 import type { ClusterView } from '../../view/cluster-view.ts';
 import { slimObject } from '../api-objects.ts';
 import { loadKubeConfig } from './kube-config.ts';
-import { type KindApi, type ListPage, Reflector, type ReflectorSink, type WatchedKind, describeApiError, statusOf } from './reflector.ts';
+import { type KindApi, type ListPage, Reflector, type ReflectorSink, describeApiError, statusOf } from './reflector.ts';
+import type { WatchedKind } from '../../view/types.ts';
 
 interface ListResult {
   metadata?: { resourceVersion?: string; _continue?: string };
@@ -141,7 +143,7 @@ export class KubernetesSource {
       upsert: (kind, object) => this.upsert(kind, object),
       remove: (kind, namespace, name) => {
         if (kind === 'Namespace') this.view.apply({ op: 'delete', kind, name });
-        else if (this.servesNamespace(namespace)) this.view.apply({ op: 'delete', kind, namespace, name });
+        else if (servesNamespace(this.settings, namespace)) this.view.apply({ op: 'delete', kind, namespace, name });
       },
     };
     const options = {
@@ -159,17 +161,12 @@ export class KubernetesSource {
     }
   }
 
-  private servesNamespace(namespace: string): boolean {
-    const listed = this.settings.namespaces;
-    return listed.length === 0 || listed.includes(namespace);
-  }
-
   /** Slims on arrival: only served namespaces and served fields are kept. */
   private upsert(kind: WatchedKind, object: unknown): void {
     const slim = slimObject({ ...(object as object), kind });
     if (slim === null) return;
-    if (slim.kind !== 'Namespace' && !this.servesNamespace(slim.record.namespace)) return;
-    this.view.apply({ op: 'upsert', ...slim } as Parameters<ClusterView['apply']>[0]);
+    if (slim.kind !== 'Namespace' && !servesNamespace(this.settings, slim.record.namespace)) return;
+    this.view.apply({ op: 'upsert', ...slim });
   }
 
   /**

@@ -12,8 +12,9 @@
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ops/metrics.ts';
+import type { WatchedKind } from '../../view/types.ts';
+import { backoffDelay } from '../../util/backoff.ts';
 
-export type WatchedKind = 'Namespace' | 'Service' | 'EndpointSlice' | 'Endpoints' | 'Pod';
 
 export interface ListPage {
   items: unknown[];
@@ -184,8 +185,7 @@ export class Reflector {
   }
 
   private backoff(failures: number): number {
-    const ceiling = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** Math.min(failures - 1, 20));
-    return ceiling / 2 + (Math.random() * ceiling) / 2;
+    return backoffDelay(failures, { baseMs: this.options.backoffBaseMs, maxMs: this.options.backoffMaxMs, jitter: true });
   }
 
   private sleep(ms: number): Promise<void> {
