@@ -8,7 +8,7 @@ import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { createLogger } from './log.ts';
 import type { FlagOverrides, SettingsText } from './settings/load.ts';
-import { applicableNow, watchSettings } from './settings/reload.ts';
+import { applicableNow, logSettingsRemarks, watchSettings } from './settings/reload.ts';
 import type { Settings } from './settings/schema.ts';
 import { ClusterView } from './view/cluster-view.ts';
 import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
@@ -67,7 +67,8 @@ function sameAddress(a: ListenAddress, b: ListenAddress): boolean {
 /** lbdns assembled: `new App` builds every part, `start` serves. */
 export class App {
   readonly log: Logger;
-  private readonly metrics = new Metrics();
+  private readonly metrics: Metrics;
+  private workerRestarts = 0;
   private readonly view: ClusterView;
   private readonly state = { ready: false, draining: false };
   /** Settings as last accepted: read by the debug route and the drain, swapped on a reload. */
@@ -102,13 +103,11 @@ export class App {
     this.nodeZone = this.nodeZoneLookup.zone;
     const settings = this.withNodeZone(options.settings);
     this.current = settings;
-    const metrics = this.metrics;
     const threadCount = servingThreadCount(settings);
     this.threadCount = threadCount;
     // With workers, this view only feeds theirs: they answer the queries, and keep the IP index.
     const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined, indexByIp: threadCount === 1 });
     this.view = view;
-    metrics.viewCounts = () => view.counts();
 
     let local: ServingThread | null = null;
     if (threadCount === 1) {
@@ -118,8 +117,6 @@ export class App {
         log.fatal({ err: (error as Error).message }, 'cannot serve these settings');
         throw new StartFailed(2, false);
       }
-      const thread = local;
-      metrics.serving = () => [thread.stats()];
     }
     this.local = local;
     view.onUpdate(auditPorts(view, () => this.current, log));
@@ -132,7 +129,7 @@ export class App {
           view,
           listen: listenAddresses(settings),
           log,
-          onRestart: () => metrics.workerRestarts.inc(),
+          onRestart: () => this.workerRestarts++,
           onFailure: (index, reason) => {
             log.fatal({ worker: index, reason }, 'serving workers keep dying; exiting so that the process is restarted whole');
             log.flush();
@@ -140,10 +137,21 @@ export class App {
           },
         });
 
+    const { workers } = this;
+    const serving = local;
+    const metrics = new Metrics({
+      settings: () => this.current,
+      viewCounts: () => view.counts(),
+      serving: workers ? () => workers.stats() : () => [serving!.stats()],
+      beforeScrape: workers ? () => workers.collect() : undefined,
+      workerRestarts: () => this.workerRestarts,
+    });
+    this.metrics = metrics;
+
     // Watched before anything is served, starting from the version read by the caller: a ConfigMap
     // update at any moment after that read is applied, none is taken for the one already served.
-    metrics.configLastReloadSuccessful.set(1);
     const { config } = options;
+    if (config) logSettingsRemarks(log, config.path, config.file);
     this.settingsWatch = config
       ? watchSettings(
           config.path,
@@ -235,8 +243,6 @@ export class App {
       if (settings.nodeLocal?.setupInterface) this.nodeAddresses = await setUpNodeLocalAddresses(settings.nodeLocal, log);
       let bound: BoundListen[];
       if (workers) {
-        metrics.serving = () => workers.stats();
-        metrics.beforeScrape = () => workers.collect();
         bound = await workers.start();
       } else {
         bound = await this.local!.listen(listenAddresses(settings), false);
@@ -249,6 +255,11 @@ export class App {
       // Debug routes are an aid: an address already taken costs them, never the cluster's DNS.
       const debugServer = debugShared ? null : await listenHttp(debug, debugRoutes, log).catch((error: Error) => error);
       if (debugServer && !(debugServer instanceof Error)) servers.push(debugServer);
+      // A Corefile's health, ready and prometheus ports each serve the ops routes: the coredns Deployment's probes stay.
+      for (const also of settings.ops.alsoListen ?? []) {
+        servers.push(await listenHttp(parseListenAddress(also), opsRoutes({ ready: () => state.ready && !state.draining }, metrics, log), log));
+        log.info({ listen: also }, 'serving /health, /ready and /metrics over HTTP');
+      }
       // Logged once every listener is up: "serving" means DNS, probes and metrics all answer.
       for (const { udp } of bound) log.info({ listen: formatListenAddress(udp), zones: settings.zones, workers: this.threadCount }, 'serving DNS over UDP and TCP');
       log.info({ listen: formatListenAddress(ops) }, debugShared ? 'serving /health, /ready, /metrics and /debug/balance over HTTP' : 'serving /health, /ready and /metrics over HTTP');

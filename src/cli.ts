@@ -6,12 +6,15 @@ import { parseArgs } from 'node:util';
 import { type FlagOverrides, type SettingsText, parseSettingsText, readSettingsText } from './settings/load.ts';
 import { SettingsError, type Settings } from './settings/schema.ts';
 import { App, StartFailed } from './app.ts';
+import { coreDnsArgs } from './settings/corefile.ts';
 
-const USAGE = `Usage: lbdns [--config FILE] [--objects FILE | --kubeconfig FILE] [--listen HOST:PORT]... [--zone NAME]...
+const USAGE = `Usage: lbdns [--config FILE] [--corefile FILE] [--objects FILE | --kubeconfig FILE] [--listen HOST:PORT]... [--zone NAME]...
              [--upstream ADDR[:PORT]]... [--ops-listen HOST:PORT] [--debug-listen HOST:PORT] [--workers N]
              [--log-level LEVEL]
 
   --config FILE          YAML settings (see config/lbdns.yaml); flags override it
+  --corefile FILE        CoreDNS's Corefile (also -conf FILE, as the coredns Deployment passes it),
+                         translated into settings; --config is laid over it, flags over both
   --objects FILE         serve Kubernetes objects from a file (kubectl get -o yaml/json output, multi-document YAML)
   --kubeconfig FILE      watch the Kubernetes API with this kubeconfig (default: the pod's service
                          account in a pod, else $KUBECONFIG or ~/.kube/config)
@@ -27,9 +30,10 @@ const USAGE = `Usage: lbdns [--config FILE] [--objects FILE | --kubeconfig FILE]
 
 function readFlags(argv: string[]) {
   const { values } = parseArgs({
-    args: argv,
+    args: coreDnsArgs(argv),
     options: {
       config: { type: 'string' },
+      corefile: { type: 'string' },
       objects: { type: 'string' },
       kubeconfig: { type: 'string' },
       'ops-listen': { type: 'string' },
@@ -57,6 +61,8 @@ function settingsFlags(flags: ReturnType<typeof readFlags>): FlagOverrides {
     upstream: flags.upstream,
     logLevel: flags['log-level'],
     workers: flags.workers === undefined ? undefined : Number(flags.workers),
+    corefile: flags.corefile,
+    config: flags.config,
   };
 }
 
@@ -65,14 +71,17 @@ export async function main(argv: string[]): Promise<void> {
   let settings: Settings;
   // The bytes the settings came from: the settings watch starts from their digest.
   let settingsFile: SettingsText | null;
+  let settingsPath: string | undefined;
   try {
     flags = readFlags(argv);
     if (flags.help) {
       process.stdout.write(USAGE);
       return;
     }
-    settingsFile = flags.config ? readSettingsText(flags.config) : null;
-    settings = parseSettingsText(settingsFile, flags.config, settingsFlags(flags));
+    // A Corefile is the file watched; a settings file next to it is read with it.
+    settingsPath = flags.corefile ?? flags.config;
+    settingsFile = settingsPath ? readSettingsText(settingsPath, settingsFlags(flags)) : null;
+    settings = parseSettingsText(settingsFile, settingsPath, settingsFlags(flags));
   } catch (error) {
     process.stderr.write(`lbdns: ${(error as Error).message}\n${error instanceof SettingsError ? '' : USAGE}`);
     process.exitCode = 2;
@@ -83,7 +92,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     app = new App({
       settings,
-      config: flags.config && settingsFile ? { path: flags.config, file: settingsFile } : undefined,
+      config: settingsPath && settingsFile ? { path: settingsPath, file: settingsFile } : undefined,
       flags: settingsFlags(flags),
       // Workers keep dying: exit, so that the process is restarted whole.
       onFatal: () => process.exit(1),

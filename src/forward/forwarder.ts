@@ -14,7 +14,7 @@ import type { Settings } from '../settings/schema.ts';
 import { exchange } from './exchange.ts';
 import { type CachedAnswer, ResponseCache, cacheKey, remainingTtl, renderForClient } from './response-cache.ts';
 import type { UpstreamResponse } from './upstream-message.ts';
-import { type Upstream, UpstreamPool, parseUpstream, resolvConfUpstreams } from './upstreams.ts';
+import { type Upstream, UpstreamPool, answered, parseUpstream, resolvConfUpstreams } from './upstreams.ts';
 import { REFRESH_HOLDER, UpstreamSlots } from './upstream-slots.ts';
 import type { ExchangeOptions } from './exchange.ts';
 
@@ -22,8 +22,14 @@ class Overloaded extends Error {}
 
 export interface ForwardStats {
   cacheHits: number;
+  /** Of cacheHits, those of negative answers (NXDOMAIN, NODATA). */
+  cacheDenialHits: number;
   cacheMisses: number;
   staleServed: number;
+  /** Queries refused because their client or the forwarder had no upstream slot left. */
+  overloaded: number;
+  /** Queries sent to an upstream held down because every upstream was (CoreDNS: healthcheck broken). */
+  allDown: number;
 }
 
 /** After a failed refresh, a stale answer is served at once for this long, refreshed in the background. */
@@ -42,7 +48,7 @@ export class Forwarder {
   private readonly failedAt = new Map<string, number>();
   private readonly slots: UpstreamSlots;
   private readonly exchangeOptions: ExchangeOptions;
-  readonly stats: ForwardStats = { cacheHits: 0, cacheMisses: 0, staleServed: 0 };
+  readonly stats: ForwardStats = { cacheHits: 0, cacheDenialHits: 0, cacheMisses: 0, staleServed: 0, overloaded: 0, allDown: 0 };
 
   constructor(settings: Settings, log: Logger) {
     this.settings = settings;
@@ -83,6 +89,7 @@ export class Forwarder {
     const advertised = this.settings.maxUdpSize;
     if (hit?.fresh) {
       this.stats.cacheHits++;
+      if (hit.entry.response.cache?.kind === 'negative') this.stats.cacheDenialHits++;
       hit.entry.hits++;
       this.maybePrefetch(key, request, query, hit.entry, now);
       return renderForClient(hit.entry.response, request, query, (now - hit.entry.storedAt) / 1000, false, limit, advertised);
@@ -158,7 +165,10 @@ export class Forwarder {
   private resolve(key: string, request: Buffer, query: Query, holder: string): Promise<UpstreamResponse> {
     const existing = this.inflight.get(key);
     if (existing) return existing;
-    if (!this.slots.take(holder)) return Promise.reject(new Overloaded());
+    if (!this.slots.take(holder)) {
+      this.stats.overloaded++;
+      return Promise.reject(new Overloaded());
+    }
     const promise = this.tryUpstreams(request, query)
       .then((response) => {
         this.failedAt.delete(key);
@@ -193,12 +203,14 @@ export class Forwarder {
     const candidates = pool.candidates();
     let lastError: unknown = new Error('no upstream configured');
     let failedAnswer: UpstreamResponse | null = null;
+    if (candidates.length > 0 && candidates[0]!.downUntil > Date.now()) this.stats.allDown++;
     for (const [index, upstream] of candidates.entries()) {
       upstream.requests++;
       const started = performance.now();
       try {
         const response = await exchange(upstream, request, query, this.exchangeOptions);
         pool.succeeded(upstream);
+        answered(upstream, response.rcode, (performance.now() - started) / 1000);
         const tryNext = this.settings.forward.failover && failedAnswer === null && index < candidates.length - 1 && FAILOVER_RCODES.has(response.rcode);
         if (!tryNext) return response;
         failedAnswer = response;

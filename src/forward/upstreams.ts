@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { formatHostPort, parseServerAddress } from '../net/host-port.ts';
 import { shuffleInPlace } from '../balance/shuffle.ts';
+import { Buckets, DURATION_BUCKETS } from '../util/histogram.ts';
 
 export interface Upstream {
   host: string;
@@ -18,6 +19,15 @@ export interface Upstream {
   errors: number;
   /** Seconds spent waiting for this upstream's answers, summed (with `requests`, the mean latency). */
   seconds: number;
+  /** The answers it sent, by rcode: how long each took. */
+  answers: Map<number, Buckets>;
+}
+
+/** An answer from `upstream` with this rcode, `seconds` after it was asked. */
+export function answered(upstream: Upstream, rcode: number, seconds: number): void {
+  let buckets = upstream.answers.get(rcode);
+  if (buckets === undefined) upstream.answers.set(rcode, (buckets = new Buckets(DURATION_BUCKETS)));
+  buckets.observe(seconds);
 }
 
 export type UpstreamPolicy = 'random' | 'round_robin' | 'sequential';
@@ -25,7 +35,7 @@ export type UpstreamPolicy = 'random' | 'round_robin' | 'sequential';
 /** "ADDR", "ADDR:PORT", "[V6]:PORT" or a bare IPv6 address. */
 export function parseUpstream(text: string): Upstream {
   const address = parseServerAddress(text);
-  return { ...address, family: address.host.includes(':') ? 6 : 4, label: formatHostPort(address), failures: 0, downUntil: 0, requests: 0, errors: 0, seconds: 0 };
+  return { ...address, family: address.host.includes(':') ? 6 : 4, label: formatHostPort(address), failures: 0, downUntil: 0, requests: 0, errors: 0, seconds: 0, answers: new Map() };
 }
 
 /** The nameservers of a resolv.conf, as CoreDNS's `forward . /etc/resolv.conf` reads them. */

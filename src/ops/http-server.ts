@@ -83,8 +83,7 @@ export function opsRoutes(state: OpsState, metrics: Metrics, log: Logger): OpsRo
     (request, target, response) => {
       if (target.pathname !== '/metrics') return false;
       Promise.resolve()
-        .then(() => metrics.beforeScrape?.())
-        .then(() => metrics.registry.metrics())
+        .then(() => metrics.scrape())
         .then((text) => send(response, 200, text, metrics.registry.contentType))
         .catch((error: unknown) => routeFailed(request, response, error, log));
       return true;

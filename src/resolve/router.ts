@@ -9,6 +9,7 @@ import { GLOBAL_SCOPE, type RouteResult, type Router } from './answer.ts';
 import { RecordEncoder, negative } from './answer-builder.ts';
 import { ClusterZoneAnswers, type ZoneContext } from './cluster-zone.ts';
 import { answerReverse } from './reverse-zone.ts';
+import type { HostsAnswers } from './hosts.ts';
 
 export class ZoneRouter implements Router {
   private readonly ctx: ZoneContext;
@@ -16,15 +17,20 @@ export class ZoneRouter implements Router {
   private readonly zones: string[];
   private readonly reverseZones: Set<string>;
   private readonly cluster: ClusterZoneAnswers;
+  /** Static hosts entries answer first, as CoreDNS's hosts plugin comes before kubernetes. */
+  private readonly hosts: HostsAnswers | null;
 
-  constructor(ctx: ZoneContext) {
+  constructor(ctx: ZoneContext, hosts: HostsAnswers | null = null) {
     this.ctx = ctx;
+    this.hosts = hosts;
     this.cluster = new ClusterZoneAnswers(ctx);
     this.zones = [...ctx.settings.zones, ...ctx.settings.reverse.zones];
     this.reverseZones = new Set(ctx.settings.reverse.zones.filter((zone) => !ctx.settings.zones.includes(zone)));
   }
 
   route(qname: string, qtype: number, questionName = qname): RouteResult {
+    const listed = this.hosts?.answer(qname, qtype);
+    if (listed) return { answer: listed, zone: '.', scope: GLOBAL_SCOPE };
     const zone = longestZoneOf(qname, this.zones);
     if (zone === undefined) return { answer: { forward: true }, zone: '.', scope: GLOBAL_SCOPE };
     if (!this.reverseZones.has(zone)) return { answer: this.cluster.answer(qname, zone, qtype, questionName), zone, scope: this.cluster.scopeOf(qname, zone) };

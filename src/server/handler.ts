@@ -131,18 +131,20 @@ export class QueryHandler {
       if (response instanceof Promise) {
         return response.then(
           (bytes) => {
-            this.observe(facts, transport, client, bytes, started);
+            this.observe(facts, transport, client, request.length, bytes, started);
             return bytes;
           },
           (error: unknown) => {
+            this.queryStats?.failed();
             this.log.error({ err: error }, 'query handling failed');
             return null;
           },
         );
       }
-      this.observe(facts, transport, client, response, started);
+      this.observe(facts, transport, client, request.length, response, started);
       return response;
     } catch (error) {
+      this.queryStats?.failed();
       this.log.error({ err: error }, 'query handling failed');
       return null;
     }
@@ -164,9 +166,9 @@ export class QueryHandler {
     return { dropped: this.rateLimiter?.dropped ?? 0, slipped: this.rateLimiter?.slipped ?? 0 };
   }
 
-  private observe(facts: QueryFacts, transport: Transport, client: string, response: Buffer | null, started: number): void {
+  private observe(facts: QueryFacts, transport: Transport, client: string, requestSize: number, response: Buffer | null, started: number): void {
     const seconds = (performance.now() - started) / 1000;
-    this.queryStats?.record(facts.zone, transport, facts.qtype, response, seconds);
+    this.queryStats?.record(facts.zone, transport, client, facts.qtype, requestSize, response, seconds);
     if (this.queryLogRate > 0 && Math.random() < this.queryLogRate) {
       this.log.info(
         { client, proto: transport, name: facts.qname, type: typeName(facts.qtype), rcode: response && response.length >= 4 ? rcodeName(headerRcode(response)) : 'dropped', durationMs: Math.round(seconds * 1e6) / 1000 },

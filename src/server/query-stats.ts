@@ -1,106 +1,122 @@
 /**
  * Per-query numbers kept in plain counters and bucket arrays (a few nanoseconds per query), as
  * plain data a worker can post to the primary; ops/query-metrics.ts turns them into Prometheus
- * metrics when scraped. Counting lives with the server that counts, so server/ needs nothing
- * from ops/.
+ * metrics when scraped (lbdns's own and CoreDNS's families, both from these counts). Counting
+ * lives with the server that counts, so server/ needs nothing from ops/.
  */
-import { rcodeName, typeName } from '../wire/constants.ts';
+import { RRType, rcodeName } from '../wire/constants.ts';
 import { headerRcode } from '../wire/header.ts';
+import { type BucketCounts, Buckets, DURATION_BUCKETS, SIZE_BUCKETS } from '../util/histogram.ts';
 
-const REPORTED_TYPES = new Set(['A', 'AAAA', 'SRV', 'PTR', 'CNAME', 'TXT', 'MX', 'NS', 'SOA', 'ANY', 'HTTPS', 'SVCB']);
+const REPORTED_TYPES = ['A', 'AAAA', 'SRV', 'PTR', 'CNAME', 'TXT', 'MX', 'NS', 'SOA', 'ANY', 'HTTPS', 'SVCB'];
+/** The label of each type slot: the reported types, then "other". */
+const TYPE_LABELS = [...REPORTED_TYPES.filter((name) => name in RRType), 'other'];
+const OTHER_SLOT = TYPE_LABELS.length - 1;
+/** Query type → its slot, one array read per query. */
+const TYPE_SLOTS = new Uint8Array(65536).fill(OTHER_SLOT);
+TYPE_LABELS.forEach((name, slot) => {
+  if (slot !== OTHER_SLOT) TYPE_SLOTS[RRType[name as keyof typeof RRType]] = slot;
+});
+const PROTOS = ['udp', 'tcp'];
+/** CoreDNS's `family` label: 1 for IPv4 (IPv4-mapped too), 2 for IPv6. */
+const FAMILIES = ['1', '2'];
+/** Response slots: the 16 header rcodes, then "dropped" (no response sent). */
+const DROPPED_SLOT = 16;
+const RCODE_LABELS = [...Array.from({ length: 16 }, (_, rcode) => rcodeName(rcode)), 'dropped'];
 
-/** Seconds; CoreDNS's buckets for coredns_dns_request_duration_seconds. */
-export const DURATION_BUCKETS = [0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192];
-/** Bytes; CoreDNS's buckets for coredns_dns_response_size_bytes. */
-export const SIZE_BUCKETS = [0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16000, 32000, 48000, 64000];
-
-/** A histogram's numbers: per-bucket (not cumulative) counts, their sum and count. */
-export interface BucketCounts {
-  counts: number[];
-  sum: number;
-  count: number;
+/** One zone's counts, in arrays indexed by slot: a query costs one map look-up (its zone). */
+class ZoneCounts {
+  /** [proto][family][type] flattened. */
+  readonly requests = new Float64Array(PROTOS.length * FAMILIES.length * TYPE_LABELS.length);
+  readonly responses = new Float64Array(RCODE_LABELS.length);
+  /** By type (CoreDNS's request duration labels). */
+  readonly duration: Array<Buckets | undefined> = [];
+  /** By proto. */
+  readonly requestSize: Array<Buckets | undefined> = [];
+  readonly responseSize: Array<Buckets | undefined> = [];
 }
 
-class Buckets {
-  readonly bounds: number[];
-  readonly counts: Float64Array;
-  sum = 0;
-  count = 0;
-  constructor(bounds: number[]) {
-    this.bounds = bounds;
-    this.counts = new Float64Array(bounds.length);
-  }
-  observe(value: number): void {
-    this.sum += value;
-    this.count++;
-    for (let i = 0; i < this.bounds.length; i++) {
-      if (value <= (this.bounds[i] as number)) {
-        this.counts[i]!++;
-        return;
-      }
-    }
-  }
-  snapshot(): BucketCounts {
-    return { counts: [...this.counts], sum: this.sum, count: this.count };
-  }
+function observeInto(list: Array<Buckets | undefined>, slot: number, bounds: number[], value: number): void {
+  (list[slot] ??= new Buckets(bounds)).observe(value);
 }
 
-/** Counts under nested keys: no string is built per query. */
-class NestedCounts {
-  private readonly root = new Map<string, Map<string, Map<string, number>>>();
-  increment(a: string, b: string, c: string): void {
-    let level1 = this.root.get(a);
-    if (!level1) this.root.set(a, (level1 = new Map()));
-    let level2 = level1.get(b);
-    if (!level2) level1.set(b, (level2 = new Map()));
-    level2.set(c, (level2.get(c) ?? 0) + 1);
-  }
-  /** Flattened to the tab-joined keys the counter metric reads. */
-  flat(): Array<[string, number]> {
-    const out: Array<[string, number]> = [];
-    for (const [a, level1] of this.root) for (const [b, level2] of level1) for (const [c, value] of level2) out.push([b === '' ? `${a}\t${c}` : `${a}\t${b}\t${c}`, value]);
-    return out;
-  }
-}
+/** Counts keyed by their label values, tab-joined in the order the key's doc gives. */
+export type Keyed<T> = Array<[string, T]>;
 
 /** One serving thread's query numbers, plain data so a worker can post them to the primary. */
 export interface QueryCounts {
-  requests: Array<[string, number]>;
-  responses: Array<[string, number]>;
-  policies: Array<[string, number]>;
-  duration: BucketCounts;
-  size: BucketCounts;
+  /** zone, proto, family, type. */
+  requests: Keyed<number>;
+  /** zone, rcode ("dropped": nothing was sent). */
+  responses: Keyed<number>;
+  /** policy. */
+  policies: Keyed<number>;
+  /** zone, type: seconds from request to response. */
+  duration: Keyed<BucketCounts>;
+  /** zone, proto: bytes. */
+  requestSize: Keyed<BucketCounts>;
+  responseSize: Keyed<BucketCounts>;
+  /** Queries whose handling threw (CoreDNS's panics). */
+  failures: number;
+}
+
+function snapshotBuckets(out: Keyed<BucketCounts>, zone: string, labels: string[], list: Array<Buckets | undefined>): void {
+  list.forEach((buckets, slot) => {
+    if (buckets) out.push([`${zone}\t${labels[slot]}`, buckets.snapshot()]);
+  });
 }
 
 /** Where one serving thread counts its queries. */
 export class QueryStats {
-  private readonly requests = new NestedCounts();
-  private readonly responses = new NestedCounts();
+  private readonly zones = new Map<string, ZoneCounts>();
   private readonly policies = new Map<string, number>();
-  private readonly duration = new Buckets(DURATION_BUCKETS);
-  private readonly size = new Buckets(SIZE_BUCKETS);
+  private failures = 0;
 
   snapshot(): QueryCounts {
-    return { requests: this.requests.flat(), responses: this.responses.flat(), policies: [...this.policies], duration: this.duration.snapshot(), size: this.size.snapshot() };
+    const counts: QueryCounts = { requests: [], responses: [], policies: [...this.policies], duration: [], requestSize: [], responseSize: [], failures: this.failures };
+    for (const [zone, z] of this.zones) {
+      z.requests.forEach((value, i) => {
+        if (value === 0) return;
+        const type = i % TYPE_LABELS.length;
+        const family = Math.floor(i / TYPE_LABELS.length) % FAMILIES.length;
+        const proto = Math.floor(i / (TYPE_LABELS.length * FAMILIES.length));
+        counts.requests.push([`${zone}\t${PROTOS[proto]}\t${FAMILIES[family]}\t${TYPE_LABELS[type]}`, value]);
+      });
+      z.responses.forEach((value, rcode) => {
+        if (value !== 0) counts.responses.push([`${zone}\t${RCODE_LABELS[rcode]}`, value]);
+      });
+      snapshotBuckets(counts.duration, zone, TYPE_LABELS, z.duration);
+      snapshotBuckets(counts.requestSize, zone, PROTOS, z.requestSize);
+      snapshotBuckets(counts.responseSize, zone, PROTOS, z.responseSize);
+    }
+    return counts;
   }
 
-  record(zone: string, proto: string, qtype: number, response: Buffer | null, seconds: number): void {
-    const type = typeName(qtype);
-    this.requests.increment(zone, proto, REPORTED_TYPES.has(type) ? type : 'other');
+  /** One query from `client` (its address) of `requestSize` bytes, and its response (null: none sent). */
+  record(zone: string, proto: string, client: string, qtype: number, requestSize: number, response: Buffer | null, seconds: number): void {
+    let z = this.zones.get(zone);
+    if (z === undefined) this.zones.set(zone, (z = new ZoneCounts()));
+    const type = TYPE_SLOTS[qtype] as number;
+    const protoSlot = proto === 'tcp' ? 1 : 0;
+    // IPv4 addresses, IPv4-mapped ones too, have dots; other IPv6 addresses have none.
+    const family = client.includes('.') ? 0 : 1;
+    z.requests[(protoSlot * FAMILIES.length + family) * TYPE_LABELS.length + type]!++;
+    observeInto(z.requestSize, protoSlot, SIZE_BUCKETS, requestSize);
     if (response === null || response.length < 4) {
-      this.responses.increment(zone, '', 'dropped');
+      z.responses[DROPPED_SLOT]!++;
       return;
     }
-    this.responses.increment(zone, '', rcodeName(headerRcode(response)));
-    this.duration.observe(seconds);
-    this.size.observe(response.length);
+    z.responses[headerRcode(response)]!++;
+    observeInto(z.duration, type, DURATION_BUCKETS, seconds);
+    observeInto(z.responseSize, protoSlot, SIZE_BUCKETS, response.length);
   }
 
   balanced(policy: string): void {
-    increment(this.policies, policy);
+    this.policies.set(policy, (this.policies.get(policy) ?? 0) + 1);
   }
-}
 
-function increment(map: Map<string, number>, key: string): void {
-  map.set(key, (map.get(key) ?? 0) + 1);
+  /** A query whose handling threw: logged by the handler, counted here. */
+  failed(): void {
+    this.failures++;
+  }
 }

@@ -10,9 +10,14 @@ import type { Logger } from 'pino';
 import type { Settings } from '../settings/schema.ts';
 import type { ClusterView } from '../view/cluster-view.ts';
 import type { Service } from '../view/types.ts';
-import { Forwarder } from '../forward/forwarder.ts';
+import { type ForwardStats, Forwarder } from '../forward/forwarder.ts';
 import { ZoneRouter } from '../resolve/router.ts';
-import { QueryStats, type QueryCounts } from './query-stats.ts';
+import { rcodeName } from '../wire/constants.ts';
+import type { BucketCounts } from '../util/histogram.ts';
+import { type Keyed, QueryStats, type QueryCounts } from './query-stats.ts';
+import { HostsAnswers } from '../resolve/hosts.ts';
+import { parseHostsText } from '../settings/hosts-file.ts';
+import { readFileSync } from 'node:fs';
 import { Autopath } from '../resolve/autopath.ts';
 import { type Answering, type HandlerState, QueryHandler } from './handler.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
@@ -29,12 +34,10 @@ export interface BoundListen {
 /** One serving thread's numbers, plain data so a worker can post them to the primary. */
 export interface ServingStats {
   queries: QueryCounts;
-  forward: {
-    cacheHits: number;
-    cacheMisses: number;
-    staleServed: number;
+  forward: ForwardStats & {
     cacheEntries: { positive: number; negative: number };
-    upstreams: Array<{ label: string; requests: number; errors: number; seconds: number; healthy: boolean }>;
+    /** `answers`: by rcode name, how long they took. */
+    upstreams: Array<{ label: string; requests: number; errors: number; seconds: number; healthy: boolean; answers: Keyed<BucketCounts> }>;
   };
   rateLimited: { dropped: number; slipped: number };
   udpSendErrors: UdpSendErrors;
@@ -98,10 +101,25 @@ export class ServingThread {
 
   private buildHandler(settings: Settings, previous: HandlerBuild | null): HandlerBuild {
     const serverIps = ownAddresses(settings.listen.map(parseListenAddress));
-    const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps, unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason) });
+    const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps, unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason) }, this.hosts(settings));
     const forwarder = previous && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
     const autopath = settings.autopath ? new Autopath(this.view, router, forwarder, settings.ttl) : null;
     return { settings, forwarder, handler: new QueryHandler({ router, settings, state: this.state, log: this.log, forwarder, queryStats: this.queries, autopath }) };
+  }
+
+  /** The hosts entries and files, read again with every settings version; null when there are none. */
+  private hosts(settings: Settings): HostsAnswers | null {
+    const { entries, files, ttl, reverse } = settings.hosts;
+    if (entries.length === 0 && files.length === 0) return null;
+    const parsed = parseHostsText(entries.join('\n'));
+    for (const file of files) {
+      try {
+        parsed.push(...parseHostsText(readFileSync(file, 'utf8')));
+      } catch (error) {
+        this.log.warn({ file, err: (error as Error).message }, 'hosts file unreadable; serving without it');
+      }
+    }
+    return new HostsAnswers(parsed, ttl, reverse);
   }
 
   private reportUnusableTarget(service: Service, reason: string): void {
@@ -138,11 +156,16 @@ export class ServingThread {
     return {
       queries: this.queries.snapshot(),
       forward: {
-        cacheHits: forwarder.stats.cacheHits,
-        cacheMisses: forwarder.stats.cacheMisses,
-        staleServed: forwarder.stats.staleServed,
+        ...forwarder.stats,
         cacheEntries: forwarder.cacheSize,
-        upstreams: forwarder.upstreams.map((u) => ({ label: u.label, requests: u.requests, errors: u.errors, seconds: u.seconds, healthy: u.downUntil <= Date.now() })),
+        upstreams: forwarder.upstreams.map((u) => ({
+          label: u.label,
+          requests: u.requests,
+          errors: u.errors,
+          seconds: u.seconds,
+          healthy: u.downUntil <= Date.now(),
+          answers: [...u.answers].map(([rcode, buckets]) => [rcodeName(rcode), buckets.snapshot()]),
+        })),
       },
       rateLimited: handler.rateLimited,
       udpSendErrors: { ...this.udpSendErrors },

@@ -4,7 +4,7 @@
  * last good settings keep serving.
  */
 import type { Logger } from 'pino';
-import { watchFile } from '../util/watch-file.ts';
+import { type FileWatch, watchFile } from '../util/watch-file.ts';
 import { type FlagOverrides, parseSettingsText, readSettingsText, type SettingsText } from './load.ts';
 import type { Settings } from './schema.ts';
 
@@ -15,6 +15,8 @@ export interface SettingsWatch {
 }
 
 const UNREADABLE = 'unreadable';
+/** Files read with the settings file (a Corefile's imports and hosts files) watched at most. */
+const MAX_ALSO_WATCHED = 64;
 
 /**
  * Watches `configPath`, starting from `servedDigest`: the digest of the bytes the served settings
@@ -24,6 +26,15 @@ const UNREADABLE = 'unreadable';
  */
 export function watchSettings(configPath: string, servedDigest: string, flags: FlagOverrides, log: Logger, apply: (settings: Settings) => void, outcome: (ok: boolean) => void): SettingsWatch {
   let lastDigest = servedDigest;
+  // A Corefile's imports, hosts files and the settings file laid over it may sit in folders of
+  // their own (other ConfigMaps): each is watched too, from the first version that names it.
+  const alsoWatched = new Map<string, FileWatch>();
+  const watchAlso = (paths: string[] | undefined): void => {
+    for (const path of paths ?? []) {
+      if (path === configPath || alsoWatched.has(path) || alsoWatched.size >= MAX_ALSO_WATCHED) continue;
+      alsoWatched.set(path, watchFile(path, () => reload('file changed', false), (message) => log.warn({ file: path, err: message }, 'watch failed; polling only')));
+    }
+  };
   const reject = (reason: string, message: string, why: string): void => {
     log.error({ file: configPath, reason, err: message }, why);
     outcome(false);
@@ -31,12 +42,13 @@ export function watchSettings(configPath: string, servedDigest: string, flags: F
   const reload = (reason: string, force: boolean): void => {
     let file: SettingsText;
     try {
-      file = readSettingsText(configPath);
+      file = readSettingsText(configPath, flags);
     } catch (error) {
       if (!force && lastDigest === UNREADABLE) return;
       lastDigest = UNREADABLE;
       return reject(reason, (error as Error).message, 'settings rejected; the last good settings keep serving');
     }
+    watchAlso(file.alsoRead);
     if (!force && file.digest === lastDigest) return;
     lastDigest = file.digest;
     let settings: Settings;
@@ -52,10 +64,23 @@ export function watchSettings(configPath: string, servedDigest: string, flags: F
     }
     outcome(true);
     log.info({ file: configPath, reason }, 'settings reloaded');
+    logSettingsRemarks(log, configPath, file);
   };
   const watcher = watchFile(configPath, () => reload('file changed', false), (message) => log.warn({ file: configPath, err: message }, 'settings watch failed; polling only'));
   reload('changed while starting', false);
-  return { reload: (reason) => reload(reason, true), close: () => watcher.close() };
+  return {
+    reload: (reason) => reload(reason, true),
+    close: () => {
+      watcher.close();
+      for (const also of alsoWatched.values()) also.close();
+    },
+  };
+}
+
+/** What a Corefile's translation said: warnings (served differently from CoreDNS) and notes (done natively). */
+export function logSettingsRemarks(log: Logger, path: string, file: SettingsText | null): void {
+  for (const note of file?.notes ?? []) log.info({ file: path, note }, 'Corefile: handled natively');
+  for (const warning of file?.warnings ?? []) log.warn({ file: path, warning }, 'Corefile: served differently from CoreDNS');
 }
 
 /** The settings that only take effect at start: where lbdns listens and where its data comes from. */

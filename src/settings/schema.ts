@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { NameError, encodeName } from '../wire/name.ts';
 import { parseHostPort, parseServerAddress } from '../net/host-port.ts';
 import { issuePath } from '../util/issue-path.ts';
+import { hostsLineProblem } from './hosts-file.ts';
 
 const zoneName = z
   .string()
@@ -29,6 +30,11 @@ const upstream = z
       ctx.addIssue({ code: 'custom', message: (error as Error).message });
     }
   });
+
+const hostsLine = z.string().superRefine((value, ctx) => {
+  const problem = hostsLineProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const hostPort = z.string().refine((value) => parseHostPort(value) !== null, 'expected HOST:PORT, e.g. 127.0.0.1:5353 or [::1]:53');
 
@@ -98,6 +104,8 @@ export const settingsSchema = z
          * operator exposes it. The same address as `listen`: one listener serves both.
          */
         debugListen: hostPort.default('127.0.0.1:8081'),
+        /** More addresses serving what `listen` serves (a Corefile's separate health, ready and prometheus ports). */
+        alsoListen: z.array(hostPort).optional(),
       })
       .strict()
       .default({ listen: '127.0.0.1:8080', debugListen: '127.0.0.1:8081' }),
@@ -260,6 +268,22 @@ export const settingsSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * Static answers, as CoreDNS's hosts plugin: A/AAAA (and PTR) for the names listed, before the
+     * cluster zones and upstream; other names go on as if there were none.
+     */
+    hosts: z
+      .object({
+        /** Lines of a hosts file: "ADDRESS NAME [NAME…]". */
+        entries: z.array(hostsLine).default([]),
+        /** Hosts files (/etc/hosts form), read at start and with every settings reload; one that cannot be read is logged and skipped. */
+        files: z.array(z.string().min(1)).default([]),
+        ttl: z.number().int().min(0).max(3600).default(3600),
+        /** Answer PTR queries for the listed addresses. */
+        reverse: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     /** Prepared answers kept, by (name, type). */
     answerCacheSize: z.number().int().min(0).default(50_000),
   })

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { projectRoot } from '../helpers/lbdns-process.ts';
 import { parseSettings } from '../../src/settings/schema.ts';
-import { forwardHost, parseCorefile } from './corefile.ts';
+import { forwardHost, parseCorefile } from '../../src/settings/corefile.ts';
 
 const haveKubectl = (() => {
   try {

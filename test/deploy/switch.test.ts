@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { projectRoot } from '../helpers/lbdns-process.ts';
 import { FakeApiServer, type KubeObject } from '../helpers/fake-apiserver.ts';
-import { forwardHost, parseCorefile } from './corefile.ts';
+import { forwardHost, parseCorefile } from '../../src/settings/corefile.ts';
 
 const script = join(projectRoot, 'deploy/switch.sh');
 

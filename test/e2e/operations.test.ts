@@ -158,6 +158,34 @@ describe('metrics', () => {
       await server.stop();
     }
   });
+
+  it("counts the same queries in CoreDNS's families, with CoreDNS's names, labels and buckets", async () => {
+    const server = await startLbdns();
+    try {
+      for (let i = 0; i < 3; i++) await query(server.port, 'web.default.svc.cluster.local', 'A');
+      await query(server.port, 'nope.default.svc.cluster.local', 'AAAA');
+      await query(server.port, 'elsewhere.example', 'A', { timeoutMs: 5000 });
+      const text = await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text();
+      const at = `server="dns://:${server.port}",zone="cluster.local.",view=""`;
+      assert.match(text, new RegExp(`^coredns_dns_requests_total\\{${at},proto="udp",family="1",type="A"\\} 3$`, 'm'));
+      assert.match(text, new RegExp(`^coredns_dns_requests_total\\{server="dns://:${server.port}",zone=".",view="",proto="udp",family="1",type="A"\\} 1$`, 'm'));
+      assert.match(text, new RegExp(`^coredns_dns_responses_total\\{${at},rcode="NXDOMAIN",plugin="kubernetes"\\} 1$`, 'm'));
+      // The default test upstream (127.0.0.1:9) answers nothing: SERVFAIL, written by forward.
+      assert.match(text, new RegExp(`^coredns_dns_responses_total\\{server="dns://:${server.port}",zone=".",view="",rcode="SERVFAIL",plugin="forward"\\} 1$`, 'm'));
+      assert.match(text, new RegExp(`^coredns_dns_request_duration_seconds_bucket\\{${at},type="A",le="8.192"\\} 3$`, 'm'));
+      assert.match(text, /^# TYPE coredns_dns_request_duration_seconds histogram$/m);
+      assert.match(text, new RegExp(`^coredns_dns_request_size_bytes_bucket\\{${at},proto="udp",le="64000"\\} 4$`, 'm'));
+      assert.match(text, new RegExp(`^coredns_dns_response_size_bytes_count\\{${at},proto="udp"\\} 4$`, 'm'));
+      assert.match(text, /^coredns_cache_misses_total\{server="dns:\/\/:\d+",zones=".",view=""\} 1$/m);
+      assert.match(text, /^coredns_forward_requests_total\{to="127.0.0.1:9"\} [1-9]/m);
+      assert.match(text, /^coredns_forward_healthcheck_failures_total\{to="127.0.0.1:9"\} [1-9]/m);
+      assert.match(text, /^coredns_build_info\{version="\d+\.\d+\.\d+",revision="",goversion="v24\.[\d.]+"\} 1$/m);
+      assert.match(text, /^coredns_panics_total 0$/m);
+      assert.match(text, /^coredns_plugin_enabled\{server="dns:\/\/:\d+",zone=".",view="",name="kubernetes"\} 1$/m);
+    } finally {
+      await server.stop();
+    }
+  });
 });
 
 describe('query log and IPv6', () => {

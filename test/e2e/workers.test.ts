@@ -76,6 +76,16 @@ describe('two serving workers on one port', () => {
     for (const worker of ['0', '1']) assert.ok((await metricValue(server, `lbdns_serving_heap_used_bytes{worker="${worker}"}`))! > 1e6);
   });
 
+  it("adds up every worker's numbers in CoreDNS's families too", async () => {
+    const at = `server="dns://:${server.port}",zone="cluster.local.",view=""`;
+    assert.equal(await metricValue(server, `coredns_dns_requests_total{${at},proto="udp",family="1",type="A"}`), QUERIES);
+    assert.equal(await metricValue(server, `coredns_dns_requests_total{${at},proto="tcp",family="1",type="A"}`), 10);
+    assert.equal(await metricValue(server, `coredns_dns_responses_total{${at},rcode="NOERROR",plugin="kubernetes"}`), QUERIES + 10);
+    assert.equal(await metricValue(server, `coredns_dns_request_duration_seconds_count{${at},type="A"}`), QUERIES + 10);
+    assert.equal(await metricValue(server, `coredns_dns_request_size_bytes_count{${at},proto="udp"}`), QUERIES);
+    assert.equal(await metricValue(server, `coredns_dns_response_size_bytes_bucket{${at},proto="tcp",le="+Inf"}`), 10);
+  });
+
   it('ships an objects-file change to every worker', async () => {
     writeFileSync(objectsPath, objects(['10.20.0.1', '10.20.0.2', '10.20.0.3', '10.20.0.4']));
     await within(3000, async () => (await answersOf(server.port, 'app.team.svc.cluster.local', 1))[0]!.addresses.includes('10.20.0.4'));

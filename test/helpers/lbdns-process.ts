@@ -68,7 +68,15 @@ export interface StartOptions {
   args?: string[];
   /** null: no objects file (the Kubernetes source). */
   objects?: string | null;
-  config?: string;
+  /** null: no --config (a Corefile alone, say). */
+  config?: string | null;
+  /**
+   * false: no --listen and --ops-listen flags, so that the settings (a Corefile) say where lbdns
+   * listens; `port` and `opsPort` then name what they say, for the test to query.
+   */
+  listenFlags?: boolean;
+  port?: number;
+  opsPort?: number;
   env?: NodeJS.ProcessEnv;
   /** Wait for the "serving" line (default) or return at once. */
   waitUntilServing?: boolean;
@@ -86,11 +94,12 @@ export interface StartOptions {
 }
 
 export async function startLbdns(options: StartOptions = {}): Promise<RunningServer> {
-  const port = await freePort();
-  const opsPort = await freePort();
+  const port = options.port ?? (await freePort());
+  const opsPort = options.opsPort ?? (await freePort());
   const debugPort = await freePort();
-  const args = [join(projectRoot, 'bin/lbdns.js'), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--debug-listen', `127.0.0.1:${debugPort}`, '--log-level', 'debug'];
-  args.push('--config', options.config ?? demoSettings);
+  const args = [join(projectRoot, 'bin/lbdns.js'), '--debug-listen', `127.0.0.1:${debugPort}`, '--log-level', 'debug'];
+  if (options.listenFlags !== false) args.push('--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`);
+  if (options.config !== null) args.push('--config', options.config ?? demoSettings);
   if (options.objects !== null) args.push('--objects', options.objects ?? demoObjects);
   if (options.upstream !== null) args.push('--upstream', options.upstream ?? '127.0.0.1:9');
   args.push('--workers', String(options.workers ?? 1));

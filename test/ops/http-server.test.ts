@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { listenHttp, opsRoutes, parseRequestTarget } from '../../src/ops/http-server.ts';
 import { Metrics } from '../../src/ops/metrics.ts';
+import { parseSettings } from '../../src/settings/schema.ts';
 
 function capturingLogger() {
   const lines: Array<Record<string, unknown>> = [];
@@ -35,8 +36,7 @@ describe('parseRequestTarget', () => {
 describe('listenHttp', () => {
   it('answers 500 and logs when a route throws or a scrape fails, and keeps serving', async () => {
     const { log, lines } = capturingLogger();
-    const metrics = new Metrics();
-    metrics.beforeScrape = () => Promise.reject(new Error('collect failed'));
+    const metrics = new Metrics({ settings: () => parseSettings({}, 'test'), viewCounts: () => ({}), serving: () => [], beforeScrape: () => Promise.reject(new Error('collect failed')) });
     const throwing = (_request: unknown, target: { pathname: string }) => {
       if (target.pathname !== '/boom') return false;
       throw new Error('route bug');
