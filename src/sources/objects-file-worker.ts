@@ -4,12 +4,12 @@
  * the version the view holds, and hands the differing records over in bounded chunks, one per
  * request, so that the serving thread never has more than one chunk to take in at a time.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ObjectsFileError, parseObjectsText, requireServedObjects, type ParsedObjects } from './objects-file.ts';
 import { diffObjects, fingerprintsOf, weightOf, type Fingerprints } from './objects-diff.ts';
-import { signatureOf } from './stable-file.ts';
+import { type FileRead, readWithSignature } from './stable-file.ts';
 import type { FromParser, ParserStart, ToParser } from './objects-file-messages.ts';
 import type { ViewEvent } from '../view/cluster-view.ts';
 import { contentDigest } from '../util/content-digest.ts';
@@ -53,21 +53,13 @@ let pending: { events: ViewEvent[]; at: number; digest: string; fingerprints: Fi
 function load(id: number): FromParser {
   pending = null;
   fingerprintHeldText();
-  let bytes: Buffer;
-  let signature: string;
+  let read: FileRead;
   try {
-    const fd = openSync(start.path, 'r');
-    try {
-      bytes = readFileSync(fd);
-      // Taken from the file that was read, after reading it: if it differs from what the caller
-      // waited to see settle, the file changed under the read.
-      signature = signatureOf(fstatSync(fd));
-    } finally {
-      closeSync(fd);
-    }
+    read = readWithSignature(start.path);
   } catch (error) {
     return { type: 'unreadable', id, error: `${start.path}: cannot read: ${(error as Error).message}` };
   }
+  const { bytes, signature } = read;
   const digest = contentDigest(bytes);
   if (digest === held.digest) return { type: 'unchanged', id, signature };
   let parsed: ParsedObjects;

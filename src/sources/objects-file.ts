@@ -3,7 +3,7 @@
  * multi-document YAML, or JSON. The file is re-read when it changes or is replaced by rename,
  * once it has stopped changing, and away from the serving thread.
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { parseAllDocuments } from 'yaml';
 import type { Logger } from 'pino';
@@ -11,7 +11,7 @@ import { ObjectError, describeObject, slimObject } from './api-objects.ts';
 import type { ClusterObjects } from '../view/types.ts';
 import type { ClusterView } from '../view/cluster-view.ts';
 import { watchFile } from '../util/watch-file.ts';
-import { SettleTimer, signatureOf } from './stable-file.ts';
+import { type FileRead, SettleTimer, readWithSignature } from './stable-file.ts';
 import { identityOf, upsertsOf } from './objects-diff.ts';
 import type { FromParser, ParserStart, ToParser } from './objects-file-messages.ts';
 
@@ -353,21 +353,15 @@ export class ObjectsFileReloader {
    * Returns false when the file is too large to load here.
    */
   private loadHere(settled: string, started: number): boolean {
-    let bytes: Buffer;
-    let signature: string;
+    let read: FileRead | null;
     try {
-      const fd = openSync(this.path, 'r');
-      try {
-        if (fstatSync(fd).size > LOAD_HERE_MAX_BYTES) return false;
-        bytes = readFileSync(fd);
-        signature = signatureOf(fstatSync(fd));
-      } finally {
-        closeSync(fd);
-      }
+      read = readWithSignature(this.path, LOAD_HERE_MAX_BYTES);
     } catch (error) {
       this.log.error({ file: this.path, err: `${this.path}: cannot read: ${(error as Error).message}` }, 'objects file unreadable; keeping the previous view');
       return true;
     }
+    if (read === null) return false;
+    const { bytes, signature } = read;
     if (signature !== settled) {
       this.changedWhileLoading = true;
       return true;

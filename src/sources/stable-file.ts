@@ -4,7 +4,7 @@
  * version is therefore read only once its inode, size and times have stayed the same for
  * SETTLE_MS, and the read is thrown away if the file it read differs from the one that settled.
  */
-import { type Stats, statSync } from 'node:fs';
+import { type Stats, closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 
 /**
  * 250 ms: long enough for a writer's pauses between pieces (a pipe from kubectl writes as the
@@ -23,6 +23,29 @@ export function fileSignature(path: string): string {
     return signatureOf(statSync(path));
   } catch {
     return 'missing';
+  }
+}
+
+/**
+ * The file's bytes, with the signature of the file they were read from, taken after reading: if
+ * it differs from the one that settled, the file changed under the read. Null when the file is
+ * larger than `maxBytes` (then nothing is read). Throws what opening or reading throws.
+ */
+export interface FileRead {
+  bytes: Buffer;
+  signature: string;
+}
+
+export function readWithSignature(path: string): FileRead;
+export function readWithSignature(path: string, maxBytes: number): FileRead | null;
+export function readWithSignature(path: string, maxBytes = Infinity): FileRead | null {
+  const fd = openSync(path, 'r');
+  try {
+    if (maxBytes !== Infinity && fstatSync(fd).size > maxBytes) return null;
+    const bytes = readFileSync(fd);
+    return { bytes, signature: signatureOf(fstatSync(fd)) };
+  } finally {
+    closeSync(fd);
   }
 }
 
