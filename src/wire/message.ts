@@ -163,9 +163,18 @@ export function writeResponse(request: Buffer, head: ResponseHead, answer: Respo
   let sentAuthority = answer.authority.length;
   let sentAdditional = additional.length;
   let truncated = false;
-  if (total > options.limit) {
-    // Keep whole answer records while they fit (useful to clients that never retry over TCP),
-    // drop the other sections, and tell the client with TC to ask again over TCP.
+  if (total > options.limit && total - additionalBytes <= options.limit) {
+    // RFC 2181 §9: additional records (glue) are extra, no reason for TC. Send those that fit, in order.
+    total -= additionalBytes;
+    sentAdditional = 0;
+    while (sentAdditional < additional.length && total + (additional[sentAdditional] as Buffer).length <= options.limit) {
+      total += (additional[sentAdditional] as Buffer).length;
+      sentAdditional++;
+    }
+  } else if (total > options.limit) {
+    // The answer itself does not fit. Keep whole answer records while they fit (useful to clients
+    // that never retry over TCP), drop the other sections, and tell the client with TC to ask
+    // again over TCP.
     truncated = true;
     sentAuthority = 0;
     sentAdditional = 0;
