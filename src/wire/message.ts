@@ -224,18 +224,6 @@ export function writeFixedResponse(request: Buffer, head: ResponseHead, answer: 
   return out;
 }
 
-/**
- * A response cut to its header and question with TC set, so the client asks again over TCP
- * (an answer too big for it, or one held back by rate limiting).
- */
-export function writeTruncated(response: Buffer, questionEnd: number): Buffer {
-  const truncated = Buffer.from(response.subarray(0, Math.min(response.length, questionEnd)));
-  truncated.writeUInt16BE(truncated.readUInt16BE(2) | Flag.TC, 2);
-  truncated.writeUInt32BE(0, 6);
-  truncated.writeUInt16BE(0, 10);
-  return truncated;
-}
-
 /** The UDP payload limit for a query: the client's EDNS size capped by ours, else 512. */
 export function udpLimit(edns: Edns | null, maxUdpSize: number): number {
   return edns ? Math.min(edns.udpSize, maxUdpSize) : CLASSIC_UDP_LIMIT;
