@@ -9,12 +9,12 @@
  * another minted. Replicas (pods) have their own: a client moved to another replica is simply
  * given a new cookie, since lbdns asks for none unless `cookies.strict` is set.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { RCode } from '../wire/constants.ts';
 import type { Edns } from '../wire/query.ts';
 import { CLIENT_COOKIE_SIZE, EdnsOption, OPTION_HEADER_SIZE, readQueryOptions, writeOption } from '../wire/edns-options.ts';
 import { clientAddressBytes } from '../net/cidr.ts';
-import { siphash24 } from '../util/siphash.ts';
+import { siphash24Into } from '../util/siphash.ts';
 
 export const COOKIE_SECRET_SIZE = 16;
 
@@ -57,6 +57,9 @@ export interface EdnsReply {
 const NO_REPLY: EdnsReply = { options: undefined, rcode: null };
 const FORMAT_ERROR: EdnsReply = { options: undefined, rcode: RCode.FORMERR };
 
+/** The COOKIE option lbdns writes: its header, the client cookie and a server cookie. */
+const COOKIE_OPTION_SIZE = OPTION_HEADER_SIZE + CLIENT_COOKIE_SIZE + SERVER_COOKIE_SIZE;
+
 export class EdnsReplies {
   private readonly nsid: Buffer;
   private readonly cookies: boolean;
@@ -65,6 +68,11 @@ export class EdnsReplies {
   private readonly now: () => number;
   /** Client cookie | version | reserved | timestamp | address (up to 16 bytes): what the hash covers. */
   private readonly hashInput = Buffer.alloc(CLIENT_COOKIE_SIZE + 8 + 16);
+  /** The hash of a server cookie a client sent, to compare. */
+  private readonly digest = Buffer.alloc(8);
+  /** The last client's address, as text and bytes: a resolver sends many queries in a row. */
+  private lastClient = '';
+  private lastAddress: Uint8Array = new Uint8Array(0);
 
   constructor(settings: EdnsReplySettings, secret: Buffer = cookieSecret(), now: () => number = () => Math.floor(Date.now() / 1000)) {
     this.nsid = Buffer.from(settings.nsid, 'utf8');
@@ -83,64 +91,75 @@ export class EdnsReplies {
     const cookie = found.cookieAt >= 0 && this.cookies;
     if (!nsid && !cookie) return NO_REPLY;
 
-    let cookieBytes: Buffer | null = null;
+    const options = Buffer.allocUnsafe((cookie ? COOKIE_OPTION_SIZE : 0) + (nsid ? OPTION_HEADER_SIZE + this.nsid.length : 0));
     let rcode: number | null = null;
+    let at = 0;
     if (cookie) {
-      const { bytes, valid } = this.serverCookie(msg, found.cookieAt, found.cookieEnd, client);
-      cookieBytes = bytes;
+      const valid = this.writeCookie(msg, found.cookieAt, found.cookieEnd, client, options);
       // RFC 7873 §5.2.3/5.2.4: a server that insists answers BADCOOKIE with a cookie to retry with; over TCP it need not insist.
       if (!valid && this.strict && transport === 'udp') rcode = RCode.BADCOOKIE;
+      at = COOKIE_OPTION_SIZE;
     }
-    const length = (cookieBytes ? OPTION_HEADER_SIZE + cookieBytes.length : 0) + (nsid ? OPTION_HEADER_SIZE + this.nsid.length : 0);
-    const options = Buffer.allocUnsafe(length);
-    let at = 0;
-    if (cookieBytes) at = writeOption(options, at, EdnsOption.COOKIE, cookieBytes);
     if (nsid) writeOption(options, at, EdnsOption.NSID, this.nsid);
     return { options, rcode };
   }
 
   /**
-   * The COOKIE option's data for the response: the client cookie with the server cookie it sent,
-   * when that is good and not yet half its life old; else with a new one. `valid`: it sent a
-   * good one.
+   * Writes the COOKIE option for the response at the start of `out`: the client cookie with the
+   * server cookie it sent, when that is good and not yet half its life old; else with a new one.
+   * Returns whether the client sent a good one.
    */
-  private serverCookie(msg: Buffer, at: number, end: number, client: string): { bytes: Buffer; valid: boolean } {
-    const address = clientAddressBytes(client) ?? new Uint8Array(0);
+  private writeCookie(msg: Buffer, at: number, end: number, client: string, out: Buffer): boolean {
+    out[0] = 0;
+    out[1] = EdnsOption.COOKIE;
+    out[2] = 0;
+    out[3] = CLIENT_COOKIE_SIZE + SERVER_COOKIE_SIZE;
+    for (let i = 0; i < CLIENT_COOKIE_SIZE; i++) out[OPTION_HEADER_SIZE + i] = msg[at + i]!;
+    const serverAt = OPTION_HEADER_SIZE + CLIENT_COOKIE_SIZE;
+    const address = this.addressOf(client);
     const now = this.now() >>> 0;
-    const sent = end - at - CLIENT_COOKIE_SIZE;
-    if (sent === SERVER_COOKIE_SIZE && msg[at + CLIENT_COOKIE_SIZE] === COOKIE_VERSION) {
-      const stampAt = at + CLIENT_COOKIE_SIZE + 4;
-      const stamp = msg.readUInt32BE(stampAt);
+    let valid = false;
+    if (end - at - CLIENT_COOKIE_SIZE === SERVER_COOKIE_SIZE && msg[at + CLIENT_COOKIE_SIZE] === COOKIE_VERSION) {
+      const sentAt = at + CLIENT_COOKIE_SIZE;
+      const stamp = msg.readUInt32BE(sentAt + 4);
       // Serial-number arithmetic (RFC 1982), as RFC 9018 §4.3 asks: the clock may wrap.
       const age = (now - stamp) | 0;
       if (age <= COOKIE_LIFETIME_SECONDS && age >= -COOKIE_FUTURE_SECONDS) {
-        const hash = this.hash(msg, at, stamp, msg.subarray(at + CLIENT_COOKIE_SIZE + 1, stampAt), address);
-        if (timingSafeEqual(hash, msg.subarray(stampAt + 4, end))) {
-          if (age < COOKIE_REFRESH_SECONDS) return { bytes: Buffer.from(msg.subarray(at, end)), valid: true };
-          return { bytes: this.mint(msg, at, now, address), valid: true };
+        this.hash(msg, at, msg, sentAt, address, this.digest, 0);
+        // Compared in constant time: how far a guess matched must not show.
+        let difference = 0;
+        for (let i = 0; i < 8; i++) difference |= this.digest[i]! ^ msg[sentAt + 8 + i]!;
+        valid = difference === 0;
+        if (valid && age < COOKIE_REFRESH_SECONDS) {
+          for (let i = 0; i < SERVER_COOKIE_SIZE; i++) out[serverAt + i] = msg[sentAt + i]!;
+          return true;
         }
       }
     }
-    return { bytes: this.mint(msg, at, now, address), valid: false };
+    // A new server cookie: version 1, reserved zero, stamped now.
+    out[serverAt] = COOKIE_VERSION;
+    out[serverAt + 1] = 0;
+    out[serverAt + 2] = 0;
+    out[serverAt + 3] = 0;
+    out.writeUInt32BE(now, serverAt + 4);
+    this.hash(msg, at, out, serverAt, address, out, serverAt + 8);
+    return valid;
   }
 
-  /** The client cookie at `at` with a new server cookie stamped `now`. */
-  private mint(msg: Buffer, at: number, now: number, address: Uint8Array): Buffer {
-    const out = Buffer.alloc(CLIENT_COOKIE_SIZE + SERVER_COOKIE_SIZE);
-    msg.copy(out, 0, at, at + CLIENT_COOKIE_SIZE);
-    out[CLIENT_COOKIE_SIZE] = COOKIE_VERSION;
-    out.writeUInt32BE(now, CLIENT_COOKIE_SIZE + 4);
-    this.hash(msg, at, now, out.subarray(CLIENT_COOKIE_SIZE + 1, CLIENT_COOKIE_SIZE + 4), address).copy(out, CLIENT_COOKIE_SIZE + 8);
-    return out;
-  }
-
-  private hash(msg: Buffer, at: number, stamp: number, reserved: Uint8Array, address: Uint8Array): Buffer {
+  /** SipHash of the client cookie at `cookieAt` of `msg` and the server cookie's first 8 bytes at `serverAt` of `server`, written to `out` at `outAt`. */
+  private hash(msg: Buffer, cookieAt: number, server: Uint8Array, serverAt: number, address: Uint8Array, out: Uint8Array, outAt: number): void {
     const input = this.hashInput;
-    msg.copy(input, 0, at, at + CLIENT_COOKIE_SIZE);
-    input[CLIENT_COOKIE_SIZE] = COOKIE_VERSION;
-    input.set(reserved, CLIENT_COOKIE_SIZE + 1);
-    input.writeUInt32BE(stamp, CLIENT_COOKIE_SIZE + 4);
+    for (let i = 0; i < CLIENT_COOKIE_SIZE; i++) input[i] = msg[cookieAt + i]!;
+    for (let i = 0; i < 8; i++) input[CLIENT_COOKIE_SIZE + i] = server[serverAt + i]!;
     input.set(address, CLIENT_COOKIE_SIZE + 8);
-    return siphash24(this.secret, input.subarray(0, CLIENT_COOKIE_SIZE + 8 + address.length));
+    siphash24Into(this.secret, input, CLIENT_COOKIE_SIZE + 8 + address.length, out, outAt);
+  }
+
+  private addressOf(client: string): Uint8Array {
+    if (client !== this.lastClient) {
+      this.lastAddress = clientAddressBytes(client) ?? new Uint8Array(0);
+      this.lastClient = client;
+    }
+    return this.lastAddress;
   }
 }

@@ -183,7 +183,8 @@ export function readCommonQuery(msg: Buffer): CommonQuery | null {
       edns.optionsEnd = questionEnd + OPT_SIZE + optionsLength;
     }
   }
-  return { id: msg.readUInt16BE(0), flags: msg.readUInt16BE(2), qtype: msg.readUInt16BE(nameEnd), questionEnd, edns, key: key & 0x3fffffff };
+  // replyOptions from the start: the handler may set it, and the object keeps one shape.
+  return { id: msg.readUInt16BE(0), flags: msg.readUInt16BE(2), qtype: msg.readUInt16BE(nameEnd), questionEnd, edns, key: key & 0x3fffffff, replyOptions: undefined };
 }
 
 /**
