@@ -44,8 +44,10 @@ export interface UpstreamResponse {
   questionEnd: number;
   /** Offsets of every TTL but the OPT record's, for counting down in cached answers. */
   ttlOffsets: number[];
-  /** The OPT record's bytes, if any. */
+  /** The OPT record's bytes, if any (scrub.ts puts it last). */
   opt: { start: number; end: number } | null;
+  /** Where the additional section starts: what a response without it ends at. */
+  additionalAt: number;
   /** How long the answer may be cached, and in which cache; null: not cacheable. */
   cache: { kind: 'positive' | 'negative'; ttl: number } | null;
 }
@@ -71,7 +73,9 @@ export function inspectResponse(received: Buffer, expected: ExpectedAnswer, rule
   let minAnswerTtl = Infinity;
   let soaTtl: number | null = null;
   let offset = questionEnd;
+  let additionalAt = questionEnd;
   for (let section = 0; section < 3; section++) {
+    if (section === 2) additionalAt = offset;
     for (let i = 0; i < counts[section]!; i++) {
       const record = readRecord(bytes, offset);
       if (record === null) return null;
@@ -91,5 +95,5 @@ export function inspectResponse(received: Buffer, expected: ExpectedAnswer, rule
   let cache: UpstreamResponse['cache'] = null;
   if (rcode === RCode.NOERROR && counts[0] > 0 && minAnswerTtl !== Infinity) cache = { kind: 'positive', ttl: minAnswerTtl };
   else if ((rcode === RCode.NXDOMAIN || (rcode === RCode.NOERROR && counts[0] === 0)) && soaTtl !== null) cache = { kind: 'negative', ttl: soaTtl };
-  return { bytes, rcode, truncated: (flags & Flag.TC) !== 0, questionEnd, ttlOffsets, opt, cache };
+  return { bytes, rcode, truncated: (flags & Flag.TC) !== 0, questionEnd, ttlOffsets, opt, additionalAt, cache };
 }

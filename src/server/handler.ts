@@ -20,6 +20,7 @@ import { type RateDecision, ResponseRateLimiter } from './rate-limit.ts';
 import type { UpstreamResponse } from '../forward/upstream-message.ts';
 import { completeExternalName } from '../resolve/external-name.ts';
 import { headerRcode } from '../wire/header.ts';
+import { EdnsReplies } from './edns-reply.ts';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -68,7 +69,7 @@ const TCP_LIMIT = 65535;
 
 /** The query a fast-path read stands for: its name is the cached one, its class IN. */
 function wholeQuery(head: CommonQuery, qname: string): Query {
-  return { id: head.id, flags: head.flags, qname, qtype: head.qtype, qclass: CLASS_IN, questionEnd: head.questionEnd, edns: head.edns };
+  return { id: head.id, flags: head.flags, qname, qtype: head.qtype, qclass: CLASS_IN, questionEnd: head.questionEnd, edns: head.edns, replyOptions: head.replyOptions };
 }
 
 /** What the answer cache keeps per question: the route, and the name it was read as. */
@@ -95,6 +96,7 @@ export class QueryHandler {
   private readonly queryLogRate: number;
   private readonly rateLimiter: ResponseRateLimiter | null;
   private readonly clusterZones: Set<string>;
+  private readonly ednsReplies: EdnsReplies;
 
   constructor({ router, settings, state, log, forwarder = null, queryStats = null, autopath = null }: QueryHandlerOptions) {
     this.router = router;
@@ -110,6 +112,7 @@ export class QueryHandler {
     this.state = state;
     this.log = log;
     this.cache = settings.answerCacheSize > 0 ? new AnswerCache(settings.answerCacheSize) : null;
+    this.ednsReplies = new EdnsReplies(settings);
   }
 
   /** Drops the prepared answers a change of the view affects. */
@@ -193,11 +196,18 @@ export class QueryHandler {
     let query: Query | null = null;
     if (cached !== undefined) {
       head = common as CommonQuery;
+      const rcode = this.ednsReply(request, head, transport, client);
+      if (rcode !== null) return writeBareResponse(request, head, rcode, advertised);
     } else {
       const parsed = parseQuery(request);
       if (parsed.kind === 'drop') return null;
-      if (parsed.kind === 'error') return writeBareResponse(request, parsed, parsed.rcode, advertised);
+      if (parsed.kind === 'error') {
+        this.ednsReply(request, parsed, transport, client);
+        return writeBareResponse(request, parsed, parsed.rcode, advertised);
+      }
       query = head = parsed.query;
+      const rcode = this.ednsReply(request, head, transport, client);
+      if (rcode !== null) return writeBareResponse(request, head, rcode, advertised);
       facts.qtype = query.qtype;
       facts.qname = query.qname;
       facts.questionEnd = query.questionEnd;
@@ -243,6 +253,17 @@ export class QueryHandler {
       if (found) return this.respond(request, head, found, client, options);
     }
     return this.respond(request, head, routed, client, options);
+  }
+
+  /**
+   * Cookie and NSID (server/edns-reply.ts): the response's options set on `head`, only when its
+   * OPT record has options; an rcode when they make the query an error (FORMERR, BADCOOKIE).
+   */
+  private ednsReply(request: Buffer, head: ResponseHead, transport: Transport, client: string): number | null {
+    if (head.edns === null || head.edns.optionsAt === undefined) return null;
+    const reply = this.ednsReplies.reply(request, head.edns, client, transport);
+    if (reply.options !== undefined) head.replyOptions = reply.options;
+    return reply.rcode;
   }
 
   /** An answer every client gets alike, as one run of bytes; null for those that need the query (autopath, forwarding). */

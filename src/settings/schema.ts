@@ -3,6 +3,7 @@
  * defaults follow the Corefile kubeadm installs for CoreDNS.
  */
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { NameError, encodeName } from '../wire/name.ts';
 import { parseHostPort, parseServerAddress } from '../net/host-port.ts';
@@ -124,6 +125,10 @@ export const settingsSchema = z
     queryLogSampleRate: z.number().min(0).max(1).default(0),
     /** The largest UDP response lbdns sends and advertises in EDNS (1232: the DNS flag day 2020 value). */
     maxUdpSize: z.number().int().min(512).max(65535).default(1232),
+    /** The name server identifier a query asking for it (RFC 5001, `dig +nsid`) gets: default the pod name; '' answers none. */
+    nsid: z.string().max(128).default(() => process.env.HOSTNAME || hostname()),
+    /** DNS cookies (RFC 7873/9018); strict: a UDP query with a client cookie but no good server cookie gets BADCOOKIE. */
+    cookies: z.object({ enabled: z.boolean().default(true), strict: z.boolean().default(false) }).strict().default({ enabled: true, strict: false }),
     balance: z
       .object({
         /**

@@ -42,6 +42,8 @@ export const RCode = {
   REFUSED: 5,
   /** Extended rcode (RFC 6891): its upper 8 bits travel in the OPT record. */
   BADVERS: 16,
+  /** RFC 7873 §8: the server cookie is missing or bad (extended, as BADVERS). */
+  BADCOOKIE: 23,
 } as const;
 
 export const OPCODE_QUERY = 0;

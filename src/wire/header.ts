@@ -20,16 +20,22 @@ export function put16(out: Buffer, at: number, value: number): void {
 }
 
 /**
- * An OPT record at `at`, advertising `udpSize`, with DO echoed (RFC 3225 §3) and the rcode's
- * upper bits in the extended rcode; returns where it ends.
+ * An OPT record at `at`, advertising `udpSize`, with DO echoed (RFC 3225 §3), the rcode's
+ * upper bits in the extended rcode, and `options` (encoded EDNS options) as its RDATA; returns
+ * where it ends (OPT_SIZE + the options' length on).
  */
-export function writeOpt(out: Buffer, at: number, udpSize: number, dnssecOk: boolean, rcode = 0): number {
+export function writeOpt(out: Buffer, at: number, udpSize: number, dnssecOk: boolean, rcode = 0, options?: Uint8Array): number {
   out[at] = 0;
   put16(out, at + 1, RRType.OPT);
   put16(out, at + 3, udpSize);
   out[at + 5] = (rcode >> 4) & 0xff;
   out[at + 6] = 0;
   put16(out, at + 7, dnssecOk ? 0x8000 : 0);
-  put16(out, at + 9, 0);
-  return at + OPT_SIZE;
+  if (options === undefined) {
+    put16(out, at + 9, 0);
+    return at + OPT_SIZE;
+  }
+  put16(out, at + 9, options.length);
+  out.set(options, at + OPT_SIZE);
+  return at + OPT_SIZE + options.length;
 }

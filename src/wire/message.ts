@@ -42,12 +42,19 @@ export interface AnswerLayout {
   shuffleOrder: Uint32Array | null;
 }
 
-/** What a response echoes from its query. */
+/** What a response echoes from its query, and the EDNS options it answers with (cookie, NSID). */
 export interface ResponseHead {
   id: number;
   flags: number;
   questionEnd: number;
   edns: Edns | null;
+  replyOptions?: Buffer;
+}
+
+/** The length of the OPT record a response to `head` ends with: none without EDNS. */
+export function optLength(head: ResponseHead): number {
+  if (!head.edns) return 0;
+  return head.replyOptions === undefined ? OPT_SIZE : OPT_SIZE + head.replyOptions.length;
 }
 
 export interface ResponseOptions {
@@ -87,7 +94,7 @@ export function layoutAnswer(answers: readonly Buffer[], balancedFrom: number, a
  * shortest one's length.
  */
 export function balancedBudget(head: ResponseHead, answer: ResponseRecords, layout: AnswerLayout, limit: number): number {
-  let room = limit - head.questionEnd - (head.edns ? OPT_SIZE : 0);
+  let room = limit - head.questionEnd - optLength(head);
   for (let i = 0; i < answer.balancedFrom; i++) room -= answer.answers[i]!.length;
   const fit = room < 0 ? 0 : Math.floor(room / layout.minBalancedLength);
   return Math.min(layout.balancedCount, fit + 1);
@@ -95,8 +102,8 @@ export function balancedBudget(head: ResponseHead, answer: ResponseRecords, layo
 
 // TypedArray#set rather than Buffer#copy, and put16: Buffer's methods check their arguments on
 // every call, which showed in profiles of the per-query path.
-function writeOpt(out: Buffer, at: number, rcode: number, edns: Edns, advertisedUdpSize: number): number {
-  return writeOptRecord(out, at, advertisedUdpSize, edns.dnssecOk, rcode);
+function writeOpt(out: Buffer, at: number, rcode: number, head: ResponseHead, advertisedUdpSize: number): number {
+  return writeOptRecord(out, at, advertisedUdpSize, (head.edns as Edns).dnssecOk, rcode, head.replyOptions);
 }
 
 function writeHeader(out: Buffer, head: ResponseHead, rcode: number, authoritative: boolean, truncated: boolean, questions: number, answers: number, authority: number, additional: number): void {
@@ -117,11 +124,10 @@ function writeHeader(out: Buffer, head: ResponseHead, rcode: number, authoritati
  */
 export function writeBareResponse(request: Buffer, head: ResponseHead, rcode: number, advertisedUdpSize: number, truncated = false): Buffer {
   const questionLength = head.questionEnd > HEADER_SIZE ? head.questionEnd - HEADER_SIZE : 0;
-  const optLength = head.edns ? OPT_SIZE : 0;
-  const out = Buffer.allocUnsafe(HEADER_SIZE + questionLength + optLength);
+  const out = Buffer.allocUnsafe(HEADER_SIZE + questionLength + optLength(head));
   writeHeader(out, head, rcode, false, truncated, questionLength > 0 ? 1 : 0, 0, 0, head.edns ? 1 : 0);
   request.copy(out, HEADER_SIZE, HEADER_SIZE, HEADER_SIZE + questionLength);
-  if (head.edns) writeOpt(out, HEADER_SIZE + questionLength, rcode, head.edns, advertisedUdpSize);
+  if (head.edns) writeOpt(out, HEADER_SIZE + questionLength, rcode, head, advertisedUdpSize);
   return out;
 }
 
@@ -141,7 +147,6 @@ function place(out: Buffer, at: number, records: readonly Buffer[], count: numbe
  */
 export function writeResponse(request: Buffer, head: ResponseHead, answer: ResponseRecords, chosen: ChosenRecords, options: ResponseOptions, chosenAdditional: readonly Buffer[] | null = null): Buffer {
   const questionLength = head.questionEnd - HEADER_SIZE;
-  const optLength = head.edns ? OPT_SIZE : 0;
   const from = answer.balancedFrom;
   const answerCount = chosen ? from + chosen.length : answer.answers.length;
   const recordAt = (i: number): Buffer => (chosen && i >= from ? chosen[i - from] : answer.answers[i]) as Buffer;
@@ -151,16 +156,25 @@ export function writeResponse(request: Buffer, head: ResponseHead, answer: Respo
   const additional = chosenAdditional ?? answer.additional;
   const authorityBytes = sumLength(answer.authority);
   const additionalBytes = !chosenAdditional && answer.layout?.additional === additional ? answer.layout.additionalLength : sumLength(additional);
-  const fixed = HEADER_SIZE + questionLength + optLength;
+  const fixed = HEADER_SIZE + questionLength + optLength(head);
   let total = fixed + answerBytes + authorityBytes + additionalBytes;
 
   let sentAnswers = answerCount;
   let sentAuthority = answer.authority.length;
   let sentAdditional = additional.length;
   let truncated = false;
-  if (total > options.limit) {
-    // Keep whole answer records while they fit (useful to clients that never retry over TCP),
-    // drop the other sections, and tell the client with TC to ask again over TCP.
+  if (total > options.limit && total - additionalBytes <= options.limit) {
+    // RFC 2181 §9: additional records (glue) are extra, no reason for TC. Send those that fit, in order.
+    total -= additionalBytes;
+    sentAdditional = 0;
+    while (sentAdditional < additional.length && total + (additional[sentAdditional] as Buffer).length <= options.limit) {
+      total += (additional[sentAdditional] as Buffer).length;
+      sentAdditional++;
+    }
+  } else if (total > options.limit) {
+    // The answer itself does not fit. Keep whole answer records while they fit (useful to clients
+    // that never retry over TCP), drop the other sections, and tell the client with TC to ask
+    // again over TCP.
     truncated = true;
     sentAuthority = 0;
     sentAdditional = 0;
@@ -180,7 +194,7 @@ export function writeResponse(request: Buffer, head: ResponseHead, answer: Respo
   if (chosen && sentAnswers > from) at = place(out, at, chosen, sentAnswers - from);
   at = place(out, at, answer.authority, sentAuthority);
   at = place(out, at, additional, sentAdditional);
-  if (head.edns) writeOpt(out, at, answer.rcode, head.edns, options.advertisedUdpSize);
+  if (head.edns) writeOpt(out, at, answer.rcode, head, options.advertisedUdpSize);
   return out;
 }
 
@@ -200,27 +214,14 @@ export interface FixedAnswer {
 
 /** The response with a fixed answer, or null when it does not fit `limit` (writeResponse truncates). */
 export function writeFixedResponse(request: Buffer, head: ResponseHead, answer: FixedAnswer, limit: number, advertisedUdpSize: number): Buffer | null {
-  const optLength = head.edns ? OPT_SIZE : 0;
-  const total = head.questionEnd + answer.records.length + optLength;
+  const total = head.questionEnd + answer.records.length + optLength(head);
   if (total > limit) return null;
   const out = Buffer.allocUnsafe(total);
   writeHeader(out, head, answer.rcode, answer.authoritative, false, 1, answer.answers, answer.authority, answer.additional + (head.edns ? 1 : 0));
   for (let i = HEADER_SIZE; i < head.questionEnd; i++) out[i] = request[i] as number;
   out.set(answer.records, head.questionEnd);
-  if (head.edns) writeOpt(out, head.questionEnd + answer.records.length, answer.rcode, head.edns, advertisedUdpSize);
+  if (head.edns) writeOpt(out, head.questionEnd + answer.records.length, answer.rcode, head, advertisedUdpSize);
   return out;
-}
-
-/**
- * A response cut to its header and question with TC set, so the client asks again over TCP
- * (an answer too big for it, or one held back by rate limiting).
- */
-export function writeTruncated(response: Buffer, questionEnd: number): Buffer {
-  const truncated = Buffer.from(response.subarray(0, Math.min(response.length, questionEnd)));
-  truncated.writeUInt16BE(truncated.readUInt16BE(2) | Flag.TC, 2);
-  truncated.writeUInt32BE(0, 6);
-  truncated.writeUInt16BE(0, 10);
-  return truncated;
 }
 
 /** The UDP payload limit for a query: the client's EDNS size capped by ours, else 512. */

@@ -15,9 +15,17 @@ export interface Edns {
   udpSize: number;
   version: number;
   dnssecOk: boolean;
+  /** Where the OPT record's options are in the query (RFC 6891 §6.1.2); absent when it has none. */
+  optionsAt?: number;
+  optionsEnd?: number;
 }
 
-export interface Query {
+/** The EDNS options a response carries in its OPT record (cookie, NSID), as the server decided them for this query. */
+export interface ReplyOptions {
+  replyOptions?: Buffer;
+}
+
+export interface Query extends ReplyOptions {
   id: number;
   /** The raw second header word, for echoing RD and CD. */
   flags: number;
@@ -33,7 +41,7 @@ export interface Query {
 export type ParseResult =
   | { kind: 'query'; query: Query }
   /** Answer with this rcode, echoing the question when `questionEnd` is set. */
-  | { kind: 'error'; id: number; flags: number; rcode: number; questionEnd: number; edns: Edns | null }
+  | ({ kind: 'error'; id: number; flags: number; rcode: number; questionEnd: number; edns: Edns | null } & ReplyOptions)
   | { kind: 'drop'; reason: string };
 
 /** The wire length of a decoded name written without compression (its dots stand for length bytes). */
@@ -89,6 +97,10 @@ export function parseQuery(msg: Buffer): ParseResult {
       version: (record.ttl >>> 16) & 0xff,
       dnssecOk: (record.ttl & 0x8000) !== 0,
     };
+    if (record.end > record.rdataStart) {
+      edns.optionsAt = record.rdataStart;
+      edns.optionsEnd = record.end;
+    }
   }
   if (edns !== null && edns.version > 0) return fail(RCode.BADVERS, questionEnd, edns);
 
@@ -110,7 +122,7 @@ export function parseQuery(msg: Buffer): ParseResult {
  * A query of the shape nearly every client sends, read without decoding its name: what a repeat
  * query needs to find its prepared answer. `key` hashes the lowercased question name and type.
  */
-export interface CommonQuery {
+export interface CommonQuery extends ReplyOptions {
   id: number;
   flags: number;
   qtype: number;
@@ -163,10 +175,16 @@ export function readCommonQuery(msg: Buffer): CommonQuery | null {
   if (msg[11] === 1) {
     // The OPT record, owned by the root, whole, version 0 (others get BADVERS from parseQuery).
     if (questionEnd + OPT_SIZE > length || msg[questionEnd] !== 0 || msg[questionEnd + 1] !== 0 || msg[questionEnd + 2] !== RRType.OPT) return null;
-    if (questionEnd + OPT_SIZE + msg.readUInt16BE(questionEnd + 9) > length || msg[questionEnd + 6] !== 0) return null;
+    const optionsLength = msg.readUInt16BE(questionEnd + 9);
+    if (questionEnd + OPT_SIZE + optionsLength > length || msg[questionEnd + 6] !== 0) return null;
     edns = { udpSize: Math.max(msg.readUInt16BE(questionEnd + 3), CLASSIC_UDP_LIMIT), version: 0, dnssecOk: ((msg[questionEnd + 7] as number) & 0x80) !== 0 };
+    if (optionsLength > 0) {
+      edns.optionsAt = questionEnd + OPT_SIZE;
+      edns.optionsEnd = questionEnd + OPT_SIZE + optionsLength;
+    }
   }
-  return { id: msg.readUInt16BE(0), flags: msg.readUInt16BE(2), qtype: msg.readUInt16BE(nameEnd), questionEnd, edns, key: key & 0x3fffffff };
+  // replyOptions from the start: the handler may set it, and the object keeps one shape.
+  return { id: msg.readUInt16BE(0), flags: msg.readUInt16BE(2), qtype: msg.readUInt16BE(nameEnd), questionEnd, edns, key: key & 0x3fffffff, replyOptions: undefined };
 }
 
 /**

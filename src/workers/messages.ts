@@ -14,6 +14,8 @@ export interface WorkerStart {
   serial: number;
   ready: boolean;
   listen: BoundListen[];
+  /** The primary's DNS cookie secret: a cookie any worker minted is good at every other. */
+  cookieSecret: Uint8Array;
 }
 
 export type ToWorker =

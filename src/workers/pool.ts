@@ -13,6 +13,7 @@ import type { BoundListen, ServingStats } from '../server/serving.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 import { ensureAddressesFree } from '../server/port-probe.ts';
 import { backoffDelay } from '../util/backoff.ts';
+import { cookieSecret } from '../server/edns-reply.ts';
 
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './serving-worker.ts' : './serving-worker.js', import.meta.url);
 /** How long a scrape waits for a worker's numbers before using the last ones it sent. */
@@ -89,7 +90,7 @@ export class WorkerPool {
   /** Starts worker `index` (again) with the view, settings and readiness as they are now. */
   private spawn(index: number, listen: BoundListen[]): Promise<BoundListen[]> {
     const { view, count, log } = this.options;
-    const start: WorkerStart = { index, threads: count, settings: this.settings, snapshot: view.snapshot(), serial: view.serial, ready: this.ready, listen };
+    const start: WorkerStart = { index, threads: count, settings: this.settings, snapshot: view.snapshot(), serial: view.serial, ready: this.ready, listen, cookieSecret: cookieSecret() };
     const worker = new Worker(WORKER_URL, { workerData: start, name: `lbdns-worker-${index}` });
     const entry: ServingWorker = { worker, stopping: false, alive: true, lastStats: null };
     this.workers[index] = entry;

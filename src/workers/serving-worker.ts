@@ -7,6 +7,7 @@ import { createLogger } from '../log.ts';
 import { ClusterView } from '../view/cluster-view.ts';
 import { ServingThread } from '../server/serving.ts';
 import { ReplicaFeed } from './replica-feed.ts';
+import { adoptCookieSecret } from '../server/edns-reply.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 
 const start = workerData as WorkerStart;
@@ -17,6 +18,7 @@ const log = createLogger(start.settings.logLevel).child({ worker: start.index })
 const view = new ClusterView({ requireNamespaceObjects: start.settings.kubernetes.namespaceLabels !== undefined });
 view.replicate({ kind: 'replaceAll', objects: start.snapshot }, start.serial);
 const state = { ready: start.ready };
+adoptCookieSecret(start.cookieSecret);
 const serving = new ServingThread(view, start.settings, log, state, start.threads);
 const feed = new ReplicaFeed(view);
 

@@ -36,6 +36,8 @@ export interface QueryOptions {
   /** EDNS UDP payload size; undefined sends no OPT record. */
   udpSize?: number;
   dnssecOk?: boolean;
+  /** EDNS options (RFC 6891 §6.1.2) in the OPT record, as code and raw data; needs udpSize. */
+  ednsOptions?: Array<{ code: number; data: Buffer }>;
   recursionDesired?: boolean;
   timeoutMs?: number;
 }
@@ -48,7 +50,7 @@ export function buildQuery(name: string, type: string, options: QueryOptions = {
     questions: [{ type: type as dnsPacket.RecordType, name, class: 'IN' }],
   };
   if (options.udpSize !== undefined) {
-    packet.additionals = [{ type: 'OPT', name: '.', udpPayloadSize: options.udpSize, flags: options.dnssecOk ? dnsPacket.DNSSEC_OK : 0, options: [] } as unknown as dnsPacket.Answer];
+    packet.additionals = [{ type: 'OPT', name: '.', udpPayloadSize: options.udpSize, flags: options.dnssecOk ? dnsPacket.DNSSEC_OK : 0, options: options.ednsOptions ?? [] } as unknown as dnsPacket.Answer];
   }
   return dnsPacket.encode(packet);
 }
@@ -128,6 +130,13 @@ export function rcodeOf(packet: Packet): string {
 /** `data` of every answer record of `type`, as strings or objects. */
 export function answerData(packet: Packet, type?: string): unknown[] {
   return (packet.answers ?? []).filter((a) => type === undefined || a.type === type).map((a) => a.data);
+}
+
+/** The EDNS options of a response's OPT record, as code and raw data; null when it has no OPT record. */
+export function ednsOptionsOf(packet: Packet): Array<{ code: number; data: Buffer }> | null {
+  const opt = (packet.additionals ?? []).find((record) => record.type === 'OPT');
+  if (!opt) return null;
+  return ((opt.options ?? []) as Array<{ code: number; data: Buffer }>).map(({ code, data }) => ({ code, data: Buffer.from(data) }));
 }
 
 export { dnsPacket };

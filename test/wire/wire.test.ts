@@ -5,7 +5,7 @@ import * as dnsPacket from 'dns-packet';
 import { decode } from '../helpers/dns-client.ts';
 import { decodeName, encodeName, encodeNameAgainst, NameError } from '../../src/wire/name.ts';
 import { parseQuery, questionKeyBytes, readCommonQuery, sameQuestion } from '../../src/wire/query.ts';
-import { balancedBudget, writeFixedResponse, writeResponse, writeBareResponse } from '../../src/wire/message.ts';
+import { balancedBudget, sumLength, writeFixedResponse, writeResponse, writeBareResponse } from '../../src/wire/message.ts';
 import { answerLayout, toFixedAnswer, type PreparedAnswer } from '../../src/resolve/answer.ts';
 import { RecordEncoder, negative, positive } from '../../src/resolve/answer-builder.ts';
 import { RCode, RRType } from '../../src/wire/constants.ts';
@@ -171,16 +171,23 @@ describe('writeResponse', () => {
     assert.equal(toFixedAnswer(prepared), null, 'three shuffled SRV records');
   });
 
-  it('truncates to whole records and sets TC when the limit is too small', () => {
+  it('leaves out the glue that does not fit without TC (RFC 2181 §9), and truncates to whole records with TC when the answer does not fit', () => {
     const request = question(qname, 'SRV');
     const parsed = parseQuery(request);
     assert.ok(parsed.kind === 'query');
     const full = writeResponse(request, parsed.query, prepared, null, { limit: 65535, advertisedUdpSize: 1232 });
-    const bytes = writeResponse(request, parsed.query, prepared, null, { limit: full.length - 1, advertisedUdpSize: 1232 });
-    const reply = decode(bytes);
-    assert.ok(reply.flag_tc);
-    assert.equal(reply.answers?.length, 3);
-    assert.equal(reply.additionals?.length, 0);
+    const withoutLast = decode(writeResponse(request, parsed.query, prepared, null, { limit: full.length - 1, advertisedUdpSize: 1232 }));
+    assert.ok(!withoutLast.flag_tc);
+    assert.equal(withoutLast.answers?.length, 3);
+    assert.equal(withoutLast.additionals?.length, 2);
+    const noGlue = decode(writeResponse(request, parsed.query, prepared, null, { limit: full.length - sumLength(glue), advertisedUdpSize: 1232 }));
+    assert.ok(!noGlue.flag_tc);
+    assert.equal(noGlue.answers?.length, 3);
+    assert.equal(noGlue.additionals?.length, 0);
+    const cut = decode(writeResponse(request, parsed.query, prepared, null, { limit: full.length - sumLength(glue) - 1, advertisedUdpSize: 1232 }));
+    assert.ok(cut.flag_tc);
+    assert.equal(cut.answers?.length, 2);
+    assert.equal(cut.additionals?.length, 0);
   });
 
   it('asks for all the balanced records that fit, and one more when not all do, so the response truncates', () => {
