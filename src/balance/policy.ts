@@ -4,6 +4,7 @@
  */
 import type { Settings } from '../settings/schema.ts';
 import type { Service } from '../view/types.ts';
+import { parseSlowStartSeconds } from './slow-start.ts';
 
 export type Policy = 'shuffle' | 'weighted' | 'zone';
 export type ClientSort = 'rfc6724' | 'single' | 'none';
@@ -14,6 +15,7 @@ export const Annotation = {
   weights: 'lbdns.io/weights',
   maxAnswers: 'lbdns.io/max-answers',
   clientSort: 'lbdns.io/client-sort',
+  slowStart: 'lbdns.io/slow-start-seconds',
 } as const;
 
 export interface ServiceBalance {
@@ -30,6 +32,11 @@ export interface ServiceBalance {
   affinity: boolean;
   clientSort: ClientSort;
   maxAnswers: number;
+  /**
+   * Slow start's window (0: off): the annotation's, else the settings' for balanced answers. A
+   * headless Service that does not balance ramps only with the annotation (an opt-in).
+   */
+  slowStartSeconds: number;
 }
 
 const policies = new Set<string>(['shuffle', 'weighted', 'zone']);
@@ -43,6 +50,9 @@ export function serviceBalance(service: Service, settings: Settings): ServiceBal
   const policy = (annotatedPolicy && policies.has(annotatedPolicy) ? annotatedPolicy : settings.balance.policy) as Policy;
   const balanced = endpointMode || (service.headless && annotatedPolicy !== undefined && policies.has(annotatedPolicy));
   const annotatedMax = Number(annotations[Annotation.maxAnswers]);
+  const slowStartText = annotations[Annotation.slowStart];
+  const annotatedSlowStart = slowStartText === undefined ? null : parseSlowStartSeconds(slowStartText);
+  const answersEndpoints = endpointMode || service.headless;
   return {
     endpointMode,
     balanced,
@@ -50,5 +60,6 @@ export function serviceBalance(service: Service, settings: Settings): ServiceBal
     affinity: service.sessionAffinity === 'ClientIP' && (endpointMode || service.headless),
     clientSort: balanced ? ((clientSorts.has(annotations[Annotation.clientSort] ?? '') ? annotations[Annotation.clientSort] : settings.balance.clientSort) as ClientSort) : 'none',
     maxAnswers: Number.isInteger(annotatedMax) && annotatedMax >= 0 ? annotatedMax : settings.balance.maxAnswers,
+    slowStartSeconds: !answersEndpoints ? 0 : (annotatedSlowStart ?? (balanced ? settings.balance.slowStartSeconds : 0)),
   };
 }

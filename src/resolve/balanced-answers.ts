@@ -10,6 +10,7 @@ import type { Service, Endpoint } from '../view/types.ts';
 import { type BalancedRecord, type PlanOptions, type RecordGlue, isPlainShuffle, makePlan } from '../balance/plan.ts';
 import type { ServiceBalance } from '../balance/policy.ts';
 import { endpointWeight, weightSources } from '../balance/weights.ts';
+import { rampFactor, ramping } from '../balance/slow-start.ts';
 import { type RecordEncoder, positive } from './answer-builder.ts';
 import type { Entry } from './cluster-lookup.ts';
 import type { PreparedAnswer } from './answer.ts';
@@ -20,24 +21,36 @@ export function endpointZones(endpoint: Endpoint): readonly string[] {
   return endpoint.zone ? [endpoint.zone] : [];
 }
 
-/** Whether this Service's answers need more than the default uniform shuffle. */
-export function needsPlan(config: ServiceBalance): boolean {
-  return config.balanced || config.affinity || config.maxAnswers > 0;
+/**
+ * Whether this Service's answers need more than the default uniform shuffle: a policy, affinity,
+ * a cap, or an endpoint in its slow start at `nowMs`.
+ */
+export function needsPlan(config: ServiceBalance, entries: Entry[] = [], nowMs = 0): boolean {
+  return config.balanced || config.affinity || config.maxAnswers > 0 || anyRamping(config, entries, nowMs);
+}
+
+/** Whether an endpoint among `entries` is in its slow start at `nowMs`. */
+export function anyRamping(config: ServiceBalance, entries: Entry[], nowMs: number): boolean {
+  if (config.slowStartSeconds <= 0) return false;
+  for (const entry of entries) if (ramping(entry.endpoint?.readySince, nowMs, config.slowStartSeconds)) return true;
+  return false;
 }
 
 export interface WeightedEntry {
   entry: Entry & { endpoint: Endpoint };
   weight: number;
+  /** Slow start's multiplier at the time the answer is prepared (1: full weight). */
+  ramp: number;
 }
 
-/** Endpoint entries with their weights; weight 0 leaves a balanced answer (its hostname record stays). */
-export function weighEntries(service: Service, fqdn: string, settings: Settings, config: ServiceBalance, entries: Entry[]): WeightedEntry[] {
+/** Endpoint entries with their weights and ramps at `nowMs`; weight 0 leaves a balanced answer (its hostname record stays). */
+export function weighEntries(service: Service, fqdn: string, settings: Settings, config: ServiceBalance, entries: Entry[], nowMs = 0): WeightedEntry[] {
   const sources = weightSources(service, fqdn, settings);
   const weighed: WeightedEntry[] = [];
   for (const entry of entries) {
     if (!entry.endpoint) continue;
     const weight = config.balanced ? endpointWeight(sources, entry.endpoint, entry.host) : 1;
-    if (weight > 0) weighed.push({ entry: entry as WeightedEntry['entry'], weight });
+    if (weight > 0) weighed.push({ entry: entry as WeightedEntry['entry'], weight, ramp: rampFactor(entry.endpoint.readySince, nowMs, config.slowStartSeconds) });
   }
   return weighed;
 }
@@ -58,15 +71,17 @@ export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: 
   const records: Buffer[] = [];
   const meta: BalancedRecord[] = [];
   const seen = new Set<string>();
-  for (const { entry, weight } of weighed) {
+  let ramps = false;
+  for (const { entry, weight, ramp } of weighed) {
     if (ipFamily(entry.host) !== family || seen.has(entry.host)) continue;
     seen.add(entry.host);
     records.push(encoder.address(owner, entry.host, settings.ttl));
-    meta.push({ weight, zones: endpointZones(entry.endpoint), key: entry.host, address: ipToBytes(entry.host) });
+    meta.push({ weight, zones: endpointZones(entry.endpoint), key: entry.host, address: ipToBytes(entry.host), ramp });
+    if (ramp !== 1) ramps = true;
   }
   if (records.length === 0) return null;
   const options = planOptions(config, settings, true);
-  return positive(records, [], 0, isPlainShuffle(options) ? null : makePlan(options, meta));
+  return positive(records, [], 0, isPlainShuffle(options) && !ramps ? null : makePlan(options, meta));
 }
 
 /**
@@ -84,11 +99,12 @@ export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: Weig
     unique.push(item);
   }
   if (unique.length === 0) return null;
-  const total = unique.reduce((sum, item) => sum + item.weight, 0);
-  const srvWeight = (weight: number) => Math.max(1, Math.floor((weight / total) * 65535));
-  const records = unique.map(({ entry, weight }) => encoder.srv(qname, 0, srvWeight(weight), entry.port, entry.name, ttl));
+  // The SRV weights carry slow start's ramp too: clients that pick by them ramp alike.
+  const total = unique.reduce((sum, item) => sum + item.weight * item.ramp, 0);
+  const srvWeight = (weight: number, ramp: number) => Math.max(1, Math.floor(((weight * ramp) / total) * 65535));
+  const records = unique.map(({ entry, weight, ramp }) => encoder.srv(qname, 0, srvWeight(weight, ramp), entry.port, entry.name, ttl));
   const zonePolicy = config.balanced && config.policy === 'zone';
-  const otherZoneRecords = zonePolicy ? unique.map(({ entry, weight }) => encoder.srv(qname, 1, srvWeight(weight), entry.port, entry.name, ttl)) : null;
+  const otherZoneRecords = zonePolicy ? unique.map(({ entry, weight, ramp }) => encoder.srv(qname, 1, srvWeight(weight, ramp), entry.port, entry.name, ttl)) : null;
   const glue: Buffer[] = [];
   const glueSeen = new Set<string>();
   const glueByTarget = new Map<string, number[]>();
@@ -101,9 +117,9 @@ export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: Weig
     else glueByTarget.set(entry.name, [glue.length]);
     glue.push(encoder.address(entry.name, entry.host, ttl));
   }
-  const meta = unique.map(({ entry, weight }): BalancedRecord => ({ weight, zones: endpointZones(entry.endpoint), key: `${entry.host} ${entry.port}`, address: null }));
+  const meta = unique.map(({ entry, weight, ramp }): BalancedRecord => ({ weight, zones: endpointZones(entry.endpoint), key: `${entry.host} ${entry.port}`, address: null, ramp }));
   const options = { ...planOptions(config, settings, false), otherZoneRecords, glue: recordGlue(unique, glueByTarget, glue) };
-  return positive(records, glue, 0, isPlainShuffle(options) ? null : makePlan(options, meta));
+  return positive(records, glue, 0, isPlainShuffle(options) && !unique.some((item) => item.ramp !== 1) ? null : makePlan(options, meta));
 }
 
 /** Each SRV record's glue: the address records of its target. */

@@ -11,6 +11,7 @@ import { type ClusterRequest, endpointHostname, parseClusterName } from './clust
 import { type Entry, type Lookup, type LookupContext, clusterIpEntries, lookupCluster } from './cluster-lookup.ts';
 import { balancedAddresses, balancedSrv, needsPlan, weighEntries } from './balanced-answers.ts';
 import { serviceBalance } from '../balance/policy.ts';
+import { nextRefresh } from '../balance/slow-start.ts';
 import { serviceFqdn } from '../view/names.ts';
 
 export const DNS_SCHEMA_VERSION = '1.1.0';
@@ -22,6 +23,14 @@ const MAX_CNAME_CHAIN = 8;
 export interface ZoneContext extends LookupContext {
   /** The addresses this server answers on, for NS records and their glue. */
   serverAddresses(): string[];
+  /** The clock slow start reads when an answer is prepared (Unix ms); default Date.now. */
+  now?: () => number;
+  /**
+   * Told when a Service's answer was prepared with an endpoint in its slow start: its prepared
+   * answers should be dropped at `atMs` (Unix ms), so the next query prepares them with the ramp
+   * as it is then.
+   */
+  refreshAt?: (namespace: string, service: string, atMs: number) => void;
 }
 
 interface NameServer {
@@ -148,9 +157,18 @@ export class ClusterZoneAnswers {
     const service = this.ctx.view.service(request.namespace, request.service);
     if (!service || !entries.some((e) => e.endpoint)) return undefined;
     const config = serviceBalance(service, this.ctx.settings);
-    if (!needsPlan(config)) return undefined;
+    const now = this.ctx.now?.() ?? Date.now();
+    if (!needsPlan(config, entries, now)) return undefined;
     const fqdn = serviceFqdn(service, zone);
-    const weighed = weighEntries(service, fqdn, this.ctx.settings, config, entries);
+    const weighed = weighEntries(service, fqdn, this.ctx.settings, config, entries, now);
+    if (config.slowStartSeconds > 0 && this.ctx.refreshAt) {
+      const at = nextRefresh(
+        weighed.map((w) => w.entry.endpoint.readySince),
+        now,
+        config.slowStartSeconds,
+      );
+      if (at !== null) this.ctx.refreshAt(service.namespace, service.name, at);
+    }
     if (weighed.length === 0) {
       // Every endpoint weighs 0: as if none were ready.
       if (!config.endpointMode || this.ctx.settings.balance.emptyFallback === 'nxdomain') return null;

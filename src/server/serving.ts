@@ -19,6 +19,7 @@ import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { ownAddresses } from './own-addresses.ts';
 import { type UdpSendErrors, listenUdp, noUdpSendErrors } from './udp.ts';
 import { type TcpCloses, listenTcp, noTcpCloses, tcpAccounting } from './tcp.ts';
+import { RampRefresh } from './ramp-refresh.ts';
 
 /** Where one listen address is bound, with the ports the kernel gave (they differ when 0 was asked). */
 export interface BoundListen {
@@ -70,6 +71,8 @@ export class ServingThread {
   private parts: Parts;
   /** ExternalName targets already logged as unusable, so a query costs no log line. */
   private readonly reportedTargets = new Set<string>();
+  /** Drops a Service's answers when its slow start moves a step (always the current handler's). */
+  private readonly ramps = new RampRefresh((change) => this.parts.handler.invalidate(change));
 
   /** What the listeners call: always the current handler. */
   readonly dispatch = { handle: (request: Buffer, transport: Transport, client: string) => this.parts.handler.handle(request, transport, client) };
@@ -91,7 +94,13 @@ export class ServingThread {
 
   private build(settings: Settings, previous: Parts | null): Parts {
     const serverIps = ownAddresses(settings.listen.map(parseListenAddress));
-    const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps, unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason) });
+    const router = new ZoneRouter({
+      view: this.view,
+      settings,
+      serverAddresses: () => serverIps,
+      unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason),
+      refreshAt: (namespace, service, atMs) => this.ramps.schedule(namespace, service, atMs),
+    });
     const forwarder = previous && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
     const autopath = settings.autopath ? new Autopath(this.view, router, forwarder, settings.ttl) : null;
     return { settings, forwarder, handler: new QueryHandler(router, settings, this.state, this.log, forwarder, this.queries, autopath) };
@@ -145,6 +154,7 @@ export class ServingThread {
   }
 
   close(): void {
+    this.ramps.close();
     for (const socket of this.sockets) socket.close();
     for (const server of this.servers) server.close();
   }
