@@ -4,8 +4,14 @@
  * drops that Service's prepared answers and the next query prepares them with the ramp as it is
  * then. One timer per serving thread, at the earliest due time; at most one due time per Service,
  * so a ramp costs one rebuild per Service per step, and nothing for Services that do not ramp.
+ * Only the Service's own answers go: answers that depend on the whole view (reverse names) do not
+ * change with a ramp, so they stay.
  */
-import type { ViewChange } from '../view/cluster-view.ts';
+/**
+ * Due times are rounded up to whole ticks, so that Services prepared at different moments are
+ * refreshed together: at most one timer run per tick, however many Services ramp.
+ */
+export const REFRESH_TICK_MS = 1000;
 
 interface Due {
   namespace: string;
@@ -15,15 +21,16 @@ interface Due {
 
 export class RampRefresh {
   private readonly due = new Map<string, Due>();
-  private readonly invalidate: (change: ViewChange) => void;
+  private readonly drop: (namespace: string, service: string) => void;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   /** Services whose answers were dropped for a ramp step, for tests and the curious. */
   refreshes = 0;
 
-  constructor(invalidate: (change: ViewChange) => void, now: () => number = Date.now) {
-    this.invalidate = invalidate;
+  /** `drop`: forget the Service's prepared answers. */
+  constructor(drop: (namespace: string, service: string) => void, now: () => number = Date.now) {
+    this.drop = drop;
     this.now = now;
   }
 
@@ -32,8 +39,9 @@ export class RampRefresh {
     return this.due.size;
   }
 
-  /** Drop the Service's answers at `atMs` (Unix ms); an earlier time already pending stays. */
+  /** Drop the Service's answers at `atMs` (Unix ms, rounded up to a tick); an earlier time already pending stays. */
   schedule(namespace: string, service: string, atMs: number): void {
+    atMs = Math.ceil(atMs / REFRESH_TICK_MS) * REFRESH_TICK_MS;
     const key = `${namespace}/${service}`;
     const current = this.due.get(key);
     if (current !== undefined && current.atMs <= atMs) return;
@@ -52,7 +60,7 @@ export class RampRefresh {
       if (due.atMs <= now) {
         this.due.delete(key);
         fired++;
-        this.invalidate({ scope: 'service', namespace: due.namespace, service: due.service });
+        this.drop(due.namespace, due.service);
       } else next = Math.min(next, due.atMs);
     }
     this.refreshes += fired;

@@ -72,7 +72,7 @@ export class ServingThread {
   /** ExternalName targets already logged as unusable, so a query costs no log line. */
   private readonly reportedTargets = new Set<string>();
   /** Drops a Service's answers when its slow start moves a step (always the current handler's). */
-  private readonly ramps = new RampRefresh((change) => this.parts.handler.invalidate(change));
+  private readonly ramps = new RampRefresh((namespace, service) => this.parts.handler.refreshService(namespace, service));
 
   /** What the listeners call: always the current handler. */
   readonly dispatch = { handle: (request: Buffer, transport: Transport, client: string) => this.parts.handler.handle(request, transport, client) };

@@ -5,7 +5,6 @@ import { RAMP_FLOOR, nextRefresh, parseSlowStartSeconds, rampFactor, ramping, re
 import { serviceBalance } from '../../src/balance/policy.ts';
 import { parseSettings } from '../../src/settings/schema.ts';
 import { RampRefresh } from '../../src/server/ramp-refresh.ts';
-import type { ViewChange } from '../../src/view/cluster-view.ts';
 import type { Service } from '../../src/view/types.ts';
 
 const close = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) < 1e-9, `${actual} ≠ ${expected}`);
@@ -111,25 +110,25 @@ describe('lbdns.io/slow-start-seconds', () => {
 describe('RampRefresh: one due time per Service, one timer', () => {
   it('drops a Service’s answers once when its time comes, however often it was scheduled', () => {
     let now = 1000;
-    const dropped: ViewChange[] = [];
-    const refresh = new RampRefresh((change) => dropped.push(change), () => now);
+    const dropped: string[] = [];
+    const refresh = new RampRefresh((namespace, service) => dropped.push(`${namespace}/${service}`), () => now);
     for (let i = 0; i < 10_000; i++) refresh.schedule('shop', 'web', 5000 + i);
     refresh.schedule('shop', 'api', 7000);
     assert.equal(refresh.pending, 2);
     assert.equal(refresh.fire(), 0);
     now = 5000;
     assert.equal(refresh.fire(), 1);
-    assert.deepEqual(dropped, [{ scope: 'service', namespace: 'shop', service: 'web' }]);
+    assert.deepEqual(dropped, ['shop/web']);
     now = 7000;
     assert.equal(refresh.fire(), 1);
-    assert.deepEqual(dropped.at(-1), { scope: 'service', namespace: 'shop', service: 'api' });
+    assert.deepEqual(dropped, ['shop/web', 'shop/api']);
     assert.equal(refresh.pending, 0);
     refresh.close();
   });
   it('an earlier time replaces a later one, never the reverse', () => {
     let now = 0;
     const dropped: string[] = [];
-    const refresh = new RampRefresh((change) => dropped.push(change.scope === 'service' ? change.service : change.scope), () => now);
+    const refresh = new RampRefresh((_namespace, service) => dropped.push(service), () => now);
     refresh.schedule('shop', 'web', 9000);
     refresh.schedule('shop', 'web', 3000);
     refresh.schedule('shop', 'web', 6000);
@@ -140,12 +139,23 @@ describe('RampRefresh: one due time per Service, one timer', () => {
     assert.deepEqual(dropped, ['web']);
     refresh.close();
   });
+  it('due times round up to whole ticks: Services prepared at different moments are refreshed together', () => {
+    let now = 0;
+    const dropped: string[] = [];
+    const refresh = new RampRefresh((_namespace, service) => dropped.push(service), () => now);
+    for (let i = 0; i < 100; i++) refresh.schedule('shop', `svc${i}`, 3001 + i * 9);
+    now = 3000;
+    assert.equal(refresh.fire(), 0, 'not before the tick');
+    now = 4000;
+    assert.equal(refresh.fire(), 100, 'all in one run');
+    refresh.close();
+  });
   it('its timer fires by itself', async () => {
     const dropped: string[] = [];
-    const refresh = new RampRefresh((change) => dropped.push(change.scope));
+    const refresh = new RampRefresh((_namespace, service) => dropped.push(service));
     refresh.schedule('shop', 'web', Date.now() + 20);
-    for (let i = 0; i < 200 && dropped.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.deepEqual(dropped, ['service']);
+    for (let i = 0; i < 300 && dropped.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(dropped, ['web']);
     refresh.close();
   });
 });

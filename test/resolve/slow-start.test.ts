@@ -50,7 +50,7 @@ function setup(settings: Record<string, unknown>, annotations: Record<string, st
   view.replaceAll(objects(annotations, [...OLD, NEW], headless));
   const parsed = parseSettings({ workers: 1, ...settings });
   let handler: QueryHandler;
-  const refresh = new RampRefresh((change) => handler.invalidate(change), now);
+  const refresh = new RampRefresh((namespace, service) => handler.refreshService(namespace, service), now);
   const router = new ZoneRouter({ view, settings: parsed, serverAddresses: () => ['127.0.0.1'], now, refreshAt: (ns, svc, at) => refresh.schedule(ns, svc, at) });
   handler = new QueryHandler(router, parsed, { ready: true }, pino({ level: 'silent' }));
   const name = 'web.shop.svc.cluster.local';
