@@ -119,7 +119,9 @@ export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: Weig
   }
   const meta = unique.map(({ entry, weight, ramp }): BalancedRecord => ({ weight, zones: endpointZones(entry.endpoint), key: `${entry.host} ${entry.port}`, address: null, ramp }));
   const options = { ...planOptions(config, settings, false), otherZoneRecords, glue: recordGlue(unique, glueByTarget, glue) };
-  return positive(records, glue, 0, isPlainShuffle(options) && !unique.some((item) => item.ramp !== 1) ? null : makePlan(options, meta));
+  // Under plain shuffle the ramp is in the SRV weights alone (RFC 2782 clients choose by them):
+  // the order stays a uniform shuffle, at its cost.
+  return positive(records, glue, 0, isPlainShuffle(options) ? null : makePlan(options, meta));
 }
 
 /** Each SRV record's glue: the address records of its target. */
