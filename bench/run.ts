@@ -9,7 +9,9 @@
  * `npm run bench -- --workers` (bench:workers) instead compares lbdns with 1 serving thread on
  * the server core and with one worker per core on every core (dnsperf's core included).
  * `npm run bench -- --policies` instead runs lbdns in endpoint mode once per balancing policy
- * (shuffle, weighted, zone, ClientIP affinity) and reports each against shuffle.
+ * (shuffle, weighted, zone, ClientIP affinity) and reports each against shuffle; its slow start
+ * row is shuffle while one endpoint of every Service ramps (made ready by an objects file edit
+ * after startup; a 600 s window, so answers are prepared again every 30 s during the runs).
  *
  * Environment: BENCH_SECONDS (per run, default 8), BENCH_RUNS (default 3).
  */
@@ -21,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { LARGE_CLUSTER, generateCluster } from './cluster.ts';
 import { knotConfig } from '../test/helpers/knot.ts';
 import { bindConfig } from './bind.ts';
-import { buildQuery } from '../test/helpers/dns-client.ts';
+import { buildQuery, decode } from '../test/helpers/dns-client.ts';
 import { createSocket } from 'node:dgram';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -52,6 +54,12 @@ const dir = mkdtempSync(join(tmpdir(), 'lbdns-bench-'));
 const cluster = generateCluster();
 writeFileSync(join(dir, 'objects.json'), cluster.objectsJson);
 writeFileSync(join(dir, 'objects-affinity.json'), generateCluster({ affinity: true }).objectsJson);
+if (policiesMode) {
+  // Slow start: the last endpoint of every Service starts not ready; made ready once lbdns serves.
+  const cold = JSON.parse(cluster.objectsJson) as { items: Array<{ kind: string; endpoints?: Array<{ conditions: { ready: boolean } }> }> };
+  for (const item of cold.items) if (item.kind === 'EndpointSlice') item.endpoints!.at(-1)!.conditions.ready = false;
+  writeFileSync(join(dir, 'objects-slow-start.json'), JSON.stringify(cold));
+}
 if (scaleMode) {
   const large = generateCluster(LARGE_CLUSTER);
   writeFileSync(join(dir, 'objects-large.json'), large.objectsJson);
@@ -80,6 +88,8 @@ interface Peer {
   start(): ChildProcess;
   /** Called once the process runs: pin every thread to the server core. */
   pin(pid: number): void;
+  /** Called once it answers, before any run. */
+  prepare?(): Promise<void>;
 }
 
 function pinAll(pid: number): void {
@@ -110,7 +120,41 @@ const policyPeers: Peer[] = [
   lbdnsPeer('weighted', 15361, endpointMode('weighted')),
   lbdnsPeer('zone', 15362, endpointMode('zone')),
   lbdnsPeer('affinity', 15363, endpointMode('weighted'), 'objects-affinity.json'),
+  {
+    ...lbdnsPeer('slow start (shuffle, 1 endpoint of each Service ramping)', 15364, `${endpointMode('shuffle')}  slowStartSeconds: 600\n`, 'objects-slow-start.json'),
+    prepare: async () => {
+      writeFileSync(join(dir, 'objects-slow-start.json'), cluster.objectsJson);
+      // Ramping once svc500 answers its third endpoint (the file is read after 250 ms unchanged).
+      for (let i = 0; i < 200; i++) {
+        const answer = execFileSync('dig', ['@127.0.0.1', '-p', '15364', '+short', '+tries=1', '+time=1', 'svc500.ns0.svc.cluster.local', 'A']).toString();
+        if (answer.trim().split('\n').length === 3) return void (await reportRamp(15364));
+        await sleep(100);
+      }
+      throw new Error('the slow start peer never saw its endpoints ready');
+    },
+  },
 ];
+
+/** How often svc500's ramping endpoint (its last) comes first: about 0.1 / 2.1 at the start of the window, 1/3 at full weight. */
+async function reportRamp(port: number): Promise<void> {
+  const slices = (JSON.parse(cluster.objectsJson) as { items: Array<{ kind: string; metadata: { name: string }; endpoints?: Array<{ addresses: string[] }> }> }).items;
+  const ramping = slices.find((i) => i.kind === 'EndpointSlice' && i.metadata.name === 'svc500-x1')!.endpoints!.at(-1)!.addresses[0]!;
+  const socket = createSocket('udp4');
+  let first = 0;
+  let answered = 0;
+  socket.on('message', (reply) => {
+    answered++;
+    if (decode(reply).answers?.[0]?.data === ramping) first++;
+  });
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  for (let i = 0; i < 400; i++) {
+    socket.send(buildQuery('svc500.ns0.svc.cluster.local', 'A'), port, '127.0.0.1');
+    if (i % 20 === 19) await sleep(5);
+  }
+  await sleep(300);
+  socket.close();
+  console.error(`slow start peer: ${ramping} first in ${first} of ${answered} answers (${((first / answered) * 100).toFixed(1)}%; 33.3% at full weight)`);
+}
 
 /** knotd with one UDP worker on the server core, serving the zone files in `zoneDir`. */
 function knotPeer(name: string, port: number, zoneDir: string, zones: string[]): Peer {
@@ -287,6 +331,7 @@ try {
     await ready(peer.port);
     // The child of taskset is the server itself: taskset execs it.
     peer.pin(child.pid as number);
+    await peer.prepare?.();
   }
   for (let run = 0; run < runs; run++) {
     for (const peer of peers) {

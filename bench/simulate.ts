@@ -7,12 +7,15 @@
  * kube-proxy's iptables mode picks an endpoint uniformly per connection (its `statistic --mode
  * random` chain) and knows no weights. Prints each endpoint's share against its target weight
  * share, the largest deviation, and for affinity how many clients moved when an endpoint left.
+ * Then slow start: a fourth endpoint becomes ready, and at 25, 50, 75 and 100 % of the window (a
+ * fake clock) its share of connections is compared with what the ramp gives it (within ±5 points).
  */
 import { makePlan, type BalancedRecord } from '../src/balance/plan.ts';
 import { orderRecords } from '../src/balance/order.ts';
 import type { Policy } from '../src/balance/policy.ts';
 import { fnv1a } from '../src/balance/plan.ts';
 import { ipToBytes } from '../src/net/ip.ts';
+import { rampFactor, refreshStepMs } from '../src/balance/slow-start.ts';
 
 interface SimEndpoint {
   ip: string;
@@ -109,3 +112,40 @@ for (const strategy of strategies) {
 }
 console.log('Targets: shuffle aims at equal shares; the others (and kube-proxy, for comparison) at the weights.');
 console.log('Zone: each client’s own zone first, so shares follow where clients are; its deviation from the weights is the price of locality.');
+
+// Slow start: 3 endpoints at full weight, a 4th (weight 2 under weighted) first seen ready at t = 0.
+const WINDOW_SECONDS = 60;
+const rampEndpoints: SimEndpoint[] = [
+  { ip: '10.244.0.1', weight: 1, zone: 'a' },
+  { ip: '10.244.0.2', weight: 1, zone: 'b' },
+  { ip: '10.244.0.3', weight: 1, zone: 'c' },
+  { ip: '10.244.0.9', weight: 2, zone: 'a' },
+];
+const readySince = [undefined, undefined, undefined, 0];
+// Answers are prepared again once per step: just before a point, the answer served was prepared
+// a whole step earlier, the largest lag the refresh allows. The shares are measured there.
+const stepMs = refreshStepMs(WINDOW_SECONDS);
+console.log(`## slow start (window ${WINDOW_SECONDS} s, ramp 10% → 100%): 10.244.0.9 became ready at t = 0`);
+console.log(`Connections just before each point, answered as prepared one refresh step (${stepMs / 1000} s) earlier; target: the ramp at the point.\n`);
+console.log('| policy | time in window | ramp factor at the point | as prepared | share of 10.244.0.9 | target | deviation | within ±5 pt |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+let slowStartWorst = 0;
+for (const policy of ['shuffle', 'weighted'] as const) {
+  for (const progress of [0.25, 0.5, 0.75, 1]) {
+    const point = progress * WINDOW_SECONDS * 1000;
+    const ramps = readySince.map((since) => rampFactor(since, point - stepMs, WINDOW_SECONDS));
+    const rampsAtPoint = readySince.map((since) => rampFactor(since, point, WINDOW_SECONDS));
+    const records: BalancedRecord[] = rampEndpoints.map((e, i) => ({ weight: e.weight, zones: [e.zone], key: e.ip, address: ipToBytes(e.ip), ramp: ramps[i] }));
+    const plan = makePlan({ policy, affinity: false, clientSort: 'none', maxAnswers: 0, zoneStrict: false }, records);
+    let newFirst = 0;
+    for (const client of clients) for (let c = 0; c < CONNECTIONS; c++) if (orderRecords(plan, client)[0] === 3) newFirst++;
+    const share = newFirst / (CLIENTS * CONNECTIONS);
+    const draw = (i: number) => (policy === 'shuffle' ? 1 : rampEndpoints[i]!.weight) * rampsAtPoint[i]!;
+    const target = draw(3) / [0, 1, 2, 3].reduce((sum, i) => sum + draw(i), 0);
+    const deviation = share - target;
+    slowStartWorst = Math.max(slowStartWorst, Math.abs(deviation));
+    console.log(`| ${policy} | ${progress * 100}% | ${rampsAtPoint[3]!.toFixed(3)} | ${ramps[3]!.toFixed(3)} | ${(share * 100).toFixed(1)}% | ${(target * 100).toFixed(1)}% | ${(deviation * 100).toFixed(1)} pt | ${Math.abs(deviation) <= 0.05 ? 'yes' : 'NO'} |`);
+  }
+}
+console.log(`\nSlow start: largest deviation from the ramp ${(slowStartWorst * 100).toFixed(1)} pt (bound ±5 pt).`);
+if (slowStartWorst > 0.05) process.exitCode = 1;

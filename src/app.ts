@@ -16,6 +16,7 @@ import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.ts
 import { Metrics } from './ops/metrics.ts';
 import { listenHttp, opsRoutes } from './ops/http-server.ts';
 import { type ServiceAudit, auditServices } from './balance/service-audit.ts';
+import { auditSlowStart } from './balance/slow-start-audit.ts';
 import { debugBalanceRoute } from './ops/debug-routes.ts';
 import { type ListenAddress, formatListenAddress, parseListenAddress } from './server/listen-address.ts';
 import { type BoundListen, ServingThread, listenAddresses } from './server/serving.ts';
@@ -124,6 +125,7 @@ export class App {
     this.serviceAudit = serviceAudit;
     view.onUpdate(serviceAudit.onUpdate);
     view.onChange(serviceAudit.onChange);
+    view.onUpdate(auditSlowStart(view, log));
 
     this.workers = local
       ? null
@@ -199,6 +201,8 @@ export class App {
   }
 
   private setReady(): void {
+    // The first full list is in: what it holds is warm; endpoints ready from now on slow-start.
+    this.view.startReadyClock();
     this.state.ready = true;
     this.workers?.setReady();
   }

@@ -16,6 +16,8 @@ export interface BalancedRecord {
   key: string;
   /** The record's address, for the client-sort trim (A/AAAA only). */
   address: Uint8Array | null;
+  /** Slow start's weight multiplier (slow-start.ts), under every policy; absent: 1. */
+  ramp?: number;
 }
 
 /**
@@ -167,9 +169,11 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
   const hashes = new Uint32Array(count);
   const addresses = new Array<Uint8Array | null>(count);
   const zones = new Array<readonly string[]>(count);
+  let ramps: Float64Array | null = null;
   for (let i = 0; i < count; i++) {
     const record = records[i]!;
     weights[i] = record.weight;
+    if (record.ramp !== undefined && record.ramp !== 1) (ramps ??= new Float64Array(count).fill(1))[i] = record.ramp;
     hashes[i] = fnv1a(record.key);
     addresses[i] = record.address;
     zones[i] = record.zones;
@@ -182,7 +186,7 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
     zoneStrict: options.zoneStrict,
     size: count,
     weights,
-    drawWeights: options.policy === 'shuffle' ? new Float64Array(count).fill(1) : finiteTotal(weights),
+    drawWeights: drawWeights(options.policy, weights, ramps),
     zones,
     hashes,
     addresses,
@@ -192,6 +196,12 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
   };
   plan.all = new RecordGroup(positionOrder(addresses, options.clientSort === 'rfc6724'), plan as BalancePlan);
   return plan as BalancePlan;
+}
+
+/** What the draws use: 1 each under shuffle, else the weights; times slow start's ramps, if any. */
+function drawWeights(policy: Policy, weights: Float64Array, ramps: Float64Array | null): Float64Array {
+  if (policy === 'shuffle') return ramps ?? new Float64Array(weights.length).fill(1);
+  return finiteTotal(ramps ? weights.map((weight, i) => weight * ramps[i]!) : weights);
 }
 
 /** The weights, scaled down when their total would not be a finite number (prefix sums must be). */

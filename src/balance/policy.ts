@@ -4,6 +4,7 @@
  */
 import type { Settings } from '../settings/schema.ts';
 import type { Service } from '../view/types.ts';
+import { parseSlowStartSeconds } from './slow-start.ts';
 
 export type Policy = 'shuffle' | 'weighted' | 'zone';
 export type ClientSort = 'rfc6724' | 'single' | 'none';
@@ -16,6 +17,7 @@ export const Annotation = {
   clientSort: 'lbdns.io/client-sort',
   /** "true": endpoint mode answers A/AAAA with endpoints even though a port maps to another target port. */
   ignoreTargetPort: 'lbdns.io/ignore-target-port',
+  slowStart: 'lbdns.io/slow-start-seconds',
 } as const;
 
 /** Whether the Service's annotation asks for endpoint addresses in spite of a port mapping. */
@@ -37,6 +39,11 @@ export interface ServiceBalance {
   affinity: boolean;
   clientSort: ClientSort;
   maxAnswers: number;
+  /**
+   * Slow start's window (0: off): the annotation's, else the settings' for balanced answers. A
+   * headless Service that does not balance ramps only with the annotation (an opt-in).
+   */
+  slowStartSeconds: number;
 }
 
 const policies = new Set<string>(['shuffle', 'weighted', 'zone']);
@@ -50,6 +57,9 @@ export function serviceBalance(service: Service, settings: Settings): ServiceBal
   const policy = (annotatedPolicy && policies.has(annotatedPolicy) ? annotatedPolicy : settings.balance.policy) as Policy;
   const balanced = endpointMode || (service.headless && annotatedPolicy !== undefined && policies.has(annotatedPolicy));
   const annotatedMax = Number(annotations[Annotation.maxAnswers]);
+  const slowStartText = annotations[Annotation.slowStart];
+  const annotatedSlowStart = slowStartText === undefined ? null : parseSlowStartSeconds(slowStartText);
+  const answersEndpoints = endpointMode || service.headless;
   return {
     endpointMode,
     balanced,
@@ -57,5 +67,6 @@ export function serviceBalance(service: Service, settings: Settings): ServiceBal
     affinity: service.sessionAffinity === 'ClientIP' && (endpointMode || service.headless),
     clientSort: balanced ? ((clientSorts.has(annotations[Annotation.clientSort] ?? '') ? annotations[Annotation.clientSort] : settings.balance.clientSort) as ClientSort) : 'none',
     maxAnswers: Number.isInteger(annotatedMax) && annotatedMax >= 0 ? annotatedMax : settings.balance.maxAnswers,
+    slowStartSeconds: !answersEndpoints ? 0 : (annotatedSlowStart ?? (balanced ? settings.balance.slowStartSeconds : 0)),
   };
 }

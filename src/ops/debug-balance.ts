@@ -14,6 +14,7 @@ import type { PortMapping } from '../view/port-map.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { explainWeight, weightSources } from '../balance/weights.ts';
 import { endpointHostname, serviceFqdn } from '../view/names.ts';
+import { rampFactor } from '../balance/slow-start.ts';
 
 export interface EndpointExplanation {
   address: string;
@@ -27,6 +28,10 @@ export interface EndpointExplanation {
   answered: boolean;
   weight: number;
   weightFrom: string;
+  /** When lbdns first saw it ready (ISO time); null: ready before lbdns started, or not ready. */
+  readySince: string | null;
+  /** Slow start's multiplier of its weight now: 1 when not ramping. */
+  rampFactor: number;
   /** Probability that this endpoint is the first record for this client; null when the answer is the ClusterIP. */
   expectedFirstShare: number | null;
 }
@@ -46,13 +51,15 @@ export interface BalanceExplanation {
   clientSort: string;
   maxAnswers: number;
   zoneStrict: boolean;
+  /** Slow start's window in seconds (0: off). */
+  slowStartSeconds: number;
   client: { address: string; zone: string | null } | null;
   /** Ports whose target port differs: A-record clients must use the target port. */
   portMappings: readonly PortMapping[];
   endpoints: EndpointExplanation[];
 }
 
-export function explainBalance(view: ClusterView, settings: Settings, service: Service, zone: string, client: { address: string; info: Client } | null): BalanceExplanation {
+export function explainBalance(view: ClusterView, settings: Settings, service: Service, zone: string, client: { address: string; info: Client } | null, nowMs: number = Date.now()): BalanceExplanation {
   const config = serviceBalance(service, settings);
   const fqdn = serviceFqdn(service, zone);
   const sources = weightSources(service, fqdn, settings);
@@ -72,6 +79,8 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
           answered: isPublished(service, endpoint) && weight > 0,
           weight,
           weightFrom: origin,
+          readySince: endpoint.readySince === undefined ? null : new Date(endpoint.readySince).toISOString(),
+          rampFactor: rampFactor(endpoint.readySince, nowMs, config.slowStartSeconds),
           expectedFirstShare: 0,
         });
       }
@@ -85,11 +94,12 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
   const sameZone = config.policy === 'zone' && clientZone !== null ? answered.filter((e) => e.zones.includes(clientZone)) : [];
   // A Set: a 10,000-endpoint Service would cost 10,000² array lookups.
   const contenders = new Set(sameZone.length > 0 ? sameZone : answered);
+  const drawWeight = (e: EndpointExplanation) => (config.policy === 'shuffle' ? 1 : e.weight) * e.rampFactor;
   let total = 0;
-  for (const e of contenders) total += config.policy === 'shuffle' ? 1 : e.weight;
+  for (const e of contenders) total += drawWeight(e);
   for (const e of endpoints) {
     if (!answersEndpoints) e.expectedFirstShare = null;
-    else if (contenders.has(e)) e.expectedFirstShare = (config.policy === 'shuffle' ? 1 : e.weight) / total;
+    else if (contenders.has(e)) e.expectedFirstShare = drawWeight(e) / total;
   }
   return {
     service: `${service.namespace}/${service.name}`,
@@ -108,6 +118,7 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
     clientSort: config.clientSort,
     maxAnswers: config.maxAnswers,
     zoneStrict: settings.balance.zone.strict,
+    slowStartSeconds: config.slowStartSeconds,
     client: client ? { address: client.address, zone: clientZone } : null,
     portMappings: view.portMappings(service),
     endpoints,

@@ -13,6 +13,7 @@ import { orderRecords } from '../balance/order.ts';
 import type { Client } from '../balance/client.ts';
 import type { ServiceBalance } from '../balance/policy.ts';
 import { endpointWeight, weightSources } from '../balance/weights.ts';
+import { rampFactor, ramping } from '../balance/slow-start.ts';
 import { type RecordEncoder, positive, srvTargets } from './answer-builder.ts';
 import type { NamedAddress } from './cluster-lookup.ts';
 import type { PreparedAnswer } from './answer.ts';
@@ -23,25 +24,37 @@ export function endpointZones(endpoint: Endpoint): readonly string[] {
   return endpoint.zone ? [endpoint.zone] : [];
 }
 
-/** Whether this Service's answers need more than the default uniform shuffle. */
-export function needsPlan(config: ServiceBalance): boolean {
-  return config.balanced || config.affinity || config.maxAnswers > 0;
+/**
+ * Whether this Service's answers need more than the default uniform shuffle: a policy, affinity,
+ * a cap, or an endpoint in its slow start at `nowMs`.
+ */
+export function needsPlan(config: ServiceBalance, addresses: readonly NamedAddress[] = [], nowMs = 0): boolean {
+  return config.balanced || config.affinity || config.maxAnswers > 0 || anyRamping(config, addresses, nowMs);
+}
+
+/** Whether an endpoint among `addresses` is in its slow start at `nowMs`. */
+export function anyRamping(config: ServiceBalance, addresses: readonly NamedAddress[], nowMs: number): boolean {
+  if (config.slowStartSeconds <= 0) return false;
+  for (const address of addresses) if (ramping(address.endpoint?.readySince, nowMs, config.slowStartSeconds)) return true;
+  return false;
 }
 
 /** An endpoint's address (one port of it) with the weight its Service's policy gives it. */
 export interface WeightedEndpoint {
   address: NamedAddress & { endpoint: Endpoint };
   weight: number;
+  /** Slow start's multiplier at the time the answer is prepared (1: full weight). */
+  ramp: number;
 }
 
-/** Endpoints' addresses with their weights; weight 0 leaves a balanced answer (its hostname record stays). */
-export function weighEndpoints(service: Service, fqdn: string, settings: Settings, config: ServiceBalance, addresses: readonly NamedAddress[]): WeightedEndpoint[] {
+/** Endpoints' addresses with their weights and ramps at `nowMs`; weight 0 leaves a balanced answer (its hostname record stays). */
+export function weighEndpoints(service: Service, fqdn: string, settings: Settings, config: ServiceBalance, addresses: readonly NamedAddress[], nowMs = 0): WeightedEndpoint[] {
   const sources = weightSources(service, fqdn, settings);
   const weighed: WeightedEndpoint[] = [];
   for (const address of addresses) {
     if (!address.endpoint) continue;
     const weight = config.balanced ? endpointWeight(sources, address.endpoint, address.ip) : 1;
-    if (weight > 0) weighed.push({ address: address as WeightedEndpoint['address'], weight });
+    if (weight > 0) weighed.push({ address: address as WeightedEndpoint['address'], weight, ramp: rampFactor(address.endpoint.readySince, nowMs, config.slowStartSeconds) });
   }
   return weighed;
 }
@@ -62,15 +75,17 @@ export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: 
   const records: Buffer[] = [];
   const meta: BalancedRecord[] = [];
   const seen = new Set<string>();
-  for (const { address, weight } of weighed) {
+  let ramps = false;
+  for (const { address, weight, ramp } of weighed) {
     if (ipFamily(address.ip) !== family || seen.has(address.ip)) continue;
     seen.add(address.ip);
     records.push(encoder.address(owner, address.ip, settings.ttl));
-    meta.push({ weight, zones: endpointZones(address.endpoint), key: address.ip, address: ipToBytes(address.ip) });
+    meta.push({ weight, zones: endpointZones(address.endpoint), key: address.ip, address: ipToBytes(address.ip), ramp });
+    if (ramp !== 1) ramps = true;
   }
   if (records.length === 0) return null;
   const options = planOptions(config, settings, true);
-  return positive(records, [], 0, isPlainShuffle(options) ? null : makePlan(options, meta));
+  return positive(records, [], 0, isPlainShuffle(options) && !ramps ? null : makePlan(options, meta));
 }
 
 /**
@@ -81,13 +96,16 @@ export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: Weig
   const ttl = settings.ttl;
   const { targets, glue, glueOf: perRecordGlue } = srvTargets(encoder, weighed, (item) => item.address, ttl);
   if (targets.length === 0) return null;
-  const total = targets.reduce((sum, item) => sum + item.weight, 0);
-  const srvWeight = (weight: number) => Math.max(1, Math.floor((weight / total) * 65535));
-  const records = targets.map(({ address, weight }) => encoder.srv(qname, 0, srvWeight(weight), address.port, address.name, ttl));
+  // The SRV weights carry slow start's ramp too: clients that pick by them ramp alike.
+  const total = targets.reduce((sum, item) => sum + item.weight * item.ramp, 0);
+  const srvWeight = (weight: number, ramp: number) => Math.max(1, Math.floor(((weight * ramp) / total) * 65535));
+  const records = targets.map(({ address, weight, ramp }) => encoder.srv(qname, 0, srvWeight(weight, ramp), address.port, address.name, ttl));
   const zonePolicy = config.balanced && config.policy === 'zone';
-  const otherZoneRecords = zonePolicy ? targets.map(({ address, weight }) => encoder.srv(qname, 1, srvWeight(weight), address.port, address.name, ttl)) : null;
-  const meta = targets.map(({ address, weight }): BalancedRecord => ({ weight, zones: endpointZones(address.endpoint), key: `${address.ip} ${address.port}`, address: null }));
+  const otherZoneRecords = zonePolicy ? targets.map(({ address, weight, ramp }) => encoder.srv(qname, 1, srvWeight(weight, ramp), address.port, address.name, ttl)) : null;
+  const meta = targets.map(({ address, weight, ramp }): BalancedRecord => ({ weight, zones: endpointZones(address.endpoint), key: `${address.ip} ${address.port}`, address: null, ramp }));
   const options = planOptions(config, settings, false);
+  // Under plain shuffle the ramp is in the SRV weights alone (RFC 2782 clients choose by them):
+  // the order stays a uniform shuffle, at its cost.
   if (isPlainShuffle(options)) return positive(records, glue);
   return { ...positive(records, glue, 0, makePlan(options, meta)), otherZoneRecords, glue: perRecordGlue };
 }

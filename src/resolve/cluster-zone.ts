@@ -13,6 +13,7 @@ import { balancedAddresses, balancedSrv, needsPlan, weighEndpoints } from './bal
 import type { Service } from '../view/types.ts';
 import { type ServiceBalance, serviceBalance } from '../balance/policy.ts';
 import { endpointHostname, serviceFqdn } from '../view/names.ts';
+import { nextRefresh } from '../balance/slow-start.ts';
 
 export const DNS_SCHEMA_VERSION = '1.1.0';
 /** The TTL the specification's example and CoreDNS give the schema-version TXT record. */
@@ -23,6 +24,14 @@ const MAX_CNAME_CHAIN = 8;
 export interface ZoneContext extends LookupContext {
   /** The addresses this server answers on, for NS records and their glue. */
   serverAddresses(): string[];
+  /** The clock slow start reads when an answer is prepared (Unix ms); default Date.now. */
+  now?: () => number;
+  /**
+   * Told when a Service's answer was prepared with an endpoint in its slow start: its prepared
+   * answers should be dropped at `atMs` (Unix ms), so the next query prepares them with the ramp
+   * as it is then.
+   */
+  refreshAt?: (namespace: string, service: string, atMs: number) => void;
 }
 
 /** A Service whose answer the balancer orders, with what it is built from. */
@@ -31,6 +40,8 @@ interface Balancing {
   config: ServiceBalance;
   request: ClusterRequest;
   addresses: readonly NamedAddress[];
+  /** When the answer is prepared: slow start's ramps are taken at this time. */
+  now: number;
 }
 
 interface NameServer {
@@ -156,16 +167,25 @@ export class ClusterZoneAnswers {
     const service = this.ctx.view.service(request.namespace, request.service);
     if (!service || found.kind !== 'addresses' || !found.addresses.some((a) => a.endpoint)) return null;
     const config = serviceBalance(service, this.ctx.settings);
-    if (!needsPlan(config)) return null;
+    const now = this.ctx.now?.() ?? Date.now();
+    if (!needsPlan(config, found.addresses, now)) return null;
     // Unweighted SRV records keep CoreDNS's equal weights: the plain answer.
     if (qtype === RRType.SRV && !config.balanced) return null;
-    return { service, config, request, addresses: found.addresses };
+    return { service, config, request, addresses: found.addresses, now };
   }
 
   /** The balanced answer, or null for no records of this type. */
-  private balancedAnswer(qname: string, zone: string, qtype: number, { service, config, request, addresses }: Balancing, encoder: RecordEncoder): PreparedAnswer | null {
+  private balancedAnswer(qname: string, zone: string, qtype: number, { service, config, request, addresses, now }: Balancing, encoder: RecordEncoder): PreparedAnswer | null {
     const fqdn = serviceFqdn(service, zone);
-    const weighed = weighEndpoints(service, fqdn, this.ctx.settings, config, addresses);
+    const weighed = weighEndpoints(service, fqdn, this.ctx.settings, config, addresses, now);
+    if (config.slowStartSeconds > 0 && this.ctx.refreshAt) {
+      const at = nextRefresh(
+        weighed.map((w) => w.address.endpoint.readySince),
+        now,
+        config.slowStartSeconds,
+      );
+      if (at !== null) this.ctx.refreshAt(service.namespace, service.name, at);
+    }
     if (weighed.length === 0) {
       // Every endpoint weighs 0: as if none were ready.
       if (!config.endpointMode || this.ctx.settings.balance.emptyFallback === 'nxdomain') return null;

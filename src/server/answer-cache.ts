@@ -84,6 +84,11 @@ export class AnswerCache<T extends {}> {
     for (const scope of [...(this.scopesByNamespace.get(change.namespace) ?? [])]) this.dropScope(scope);
   }
 
+  /** Drops one Service's answers only (not those that depend on everything): its answers changed, the view did not. */
+  dropService(namespace: string, service: string): void {
+    this.dropScope(`${namespace}/${service}`);
+  }
+
   /** The oldest entry not used since it was last passed over; used ones move to the back. */
   private evictOne(): void {
     for (const [key, entry] of this.entries) {

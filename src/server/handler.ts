@@ -120,6 +120,11 @@ export class QueryHandler {
     this.cache?.invalidate(change);
   }
 
+  /** Drops one Service's prepared answers (its slow start moved a step). */
+  refreshService(namespace: string, service: string): void {
+    this.cache?.dropService(namespace, service);
+  }
+
   /**
    * The response bytes for one request from `client` (its address), or null to send nothing; a
    * promise only for names that go upstream. Never throws, and the promise never rejects.

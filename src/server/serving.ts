@@ -24,6 +24,7 @@ import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { ownAddresses } from './own-addresses.ts';
 import { type UdpSendErrors, listenUdp, noUdpSendErrors } from './udp.ts';
 import { type TcpCloses, listenTcp, noTcpCloses, tcpAccounting } from './tcp.ts';
+import { RampRefresh } from './ramp-refresh.ts';
 
 /** Where one listen address is bound, with the ports the kernel gave (they differ when 0 was asked). */
 export interface BoundListen {
@@ -77,6 +78,8 @@ export class ServingThread {
   private active: HandlerBuild;
   /** ExternalName targets already logged as unusable, so a query costs no log line. */
   private readonly reportedTargets = new Set<string>();
+  /** Drops a Service's answers when its slow start moves a step (always the current handler's). */
+  private readonly ramps = new RampRefresh((namespace, service) => this.active.handler.refreshService(namespace, service));
 
   /**
    * What the listeners call: a fixed object that passes each query to the handler active now, so
@@ -101,7 +104,16 @@ export class ServingThread {
 
   private buildHandler(settings: Settings, previous: HandlerBuild | null): HandlerBuild {
     const serverIps = ownAddresses(settings.listen.map(parseListenAddress));
-    const router = new ZoneRouter({ view: this.view, settings, serverAddresses: () => serverIps, unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason) }, this.hosts(settings));
+    const router = new ZoneRouter(
+      {
+        view: this.view,
+        settings,
+        serverAddresses: () => serverIps,
+        unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason),
+        refreshAt: (namespace, service, atMs) => this.ramps.schedule(namespace, service, atMs),
+      },
+      this.hosts(settings),
+    );
     const forwarder = previous && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
     const autopath = settings.autopath ? new Autopath(this.view, router, forwarder, settings.ttl) : null;
     return { settings, forwarder, handler: new QueryHandler({ router, settings, state: this.state, log: this.log, forwarder, queryStats: this.queries, autopath }) };
@@ -175,6 +187,7 @@ export class ServingThread {
   }
 
   close(): void {
+    this.ramps.close();
     for (const socket of this.sockets) socket.close();
     for (const server of this.servers) server.close();
   }

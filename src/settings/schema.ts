@@ -161,9 +161,14 @@ export const settingsSchema = z
           })
           .strict()
           .default({ strict: false }),
+        /**
+         * An endpoint that becomes ready while lbdns runs gets its weight ramped from 10% to full
+         * over this many seconds (0: off). Per Service: annotation lbdns.io/slow-start-seconds.
+         */
+        slowStartSeconds: z.number().int().min(0).max(86_400).default(0),
       })
       .strict()
-      .default({ answer: 'clusterIP', emptyFallback: 'clusterIP', policy: 'shuffle', maxAnswers: 0, clientSort: 'rfc6724', weights: {}, clientZones: {}, zone: { strict: false } }),
+      .default({ answer: 'clusterIP', emptyFallback: 'clusterIP', policy: 'shuffle', maxAnswers: 0, clientSort: 'rfc6724', weights: {}, clientZones: {}, zone: { strict: false }, slowStartSeconds: 0 }),
     forward: z
       .object({
         /** Upstream servers (ADDR or ADDR:PORT, IPv4 or IPv6); empty: the nameservers of resolvConf. */

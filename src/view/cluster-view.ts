@@ -37,6 +37,30 @@ export function isPublished(service: Service, endpoint: Endpoint): boolean {
   return endpoint.ready || service.publishNotReadyAddresses;
 }
 
+/** Ready stamps older than this are dropped (no slow start window is longer): one day. */
+export const READY_SINCE_MAX_AGE_MS = 86_400_000;
+
+/** The ready endpoints of some slices by address. */
+function readyByAddress(slices: Iterable<EndpointSlice>): Map<string, Endpoint> {
+  const byAddress = new Map<string, Endpoint>();
+  for (const slice of slices) for (const endpoint of slice.endpoints) if (endpoint.ready) for (const address of endpoint.addresses) byAddress.set(address, endpoint);
+  return byAddress;
+}
+
+function foundIn(byAddress: Map<string, Endpoint>, endpoint: Endpoint): Endpoint | null {
+  for (const address of endpoint.addresses) {
+    const found = byAddress.get(address);
+    if (found) return found;
+  }
+  return null;
+}
+
+function withReadySince(endpoint: Endpoint, since: number | undefined): Endpoint {
+  if (since !== undefined) return { ...endpoint, readySince: since };
+  const { readySince: _dropped, ...rest } = endpoint;
+  return rest;
+}
+
 export interface ClusterViewOptions {
   /**
    * Namespaces exist only through their Namespace objects (a namespace label selector is in
@@ -67,6 +91,8 @@ export class ClusterView {
   private ipIndex: IpIndex | null;
   /** Service key → its ports that map to another number, worked out once per change of it. */
   private portMaps = new Map<string, { service: Service; mapped: readonly PortMapping[] }>();
+  /** Set once the first complete data is in (startReadyClock): endpoints that become ready after are stamped. */
+  private readyClock: (() => number) | null = null;
   private listeners: Array<(change: ViewChange) => void> = [];
   private updateListeners: Array<(update: ViewUpdate, serial: number) => void> = [];
 
@@ -87,10 +113,24 @@ export class ClusterView {
     this.updateListeners.push(listener);
   }
 
-  /** Makes an update another view made, ending at the same serial. */
+  /**
+   * From now on, an endpoint that becomes ready (new, or ready again after not ready) is stamped
+   * with `now()` (Endpoint.readySince) and keeps that stamp while it stays ready; the endpoints in
+   * the view already are warm. The source's first full list is in when this is called, so a
+   * restart of lbdns ramps nothing. Only the view sources feed calls it: replicas take the stamps
+   * with the records, so every serving thread sees the same times.
+   */
+  startReadyClock(now: () => number = Date.now): void {
+    this.readyClock = now;
+  }
+
+  /** Makes an update another view made, ending at the same serial; its records are taken as they are (stamps included). */
   replicate(update: ViewUpdate, serial: number): void {
-    if (update.kind === 'replaceAll') this.replaceAll(update.objects);
-    else this.apply(update.event);
+    if (update.kind === 'replaceAll') this.replaceAll(update.objects, false);
+    else {
+      this.nextSerial();
+      this.applyOne(update.event, false);
+    }
     this.serial = serial;
   }
 
@@ -107,7 +147,8 @@ export class ClusterView {
     };
   }
 
-  replaceAll(objects: ClusterObjects): void {
+  replaceAll(objects: ClusterObjects, stamp = true): void {
+    if (stamp && this.readyClock) objects = this.stampAll(objects);
     this.namespaces = new Map(objects.namespaces.map((n) => [n.name, n]));
     this.services = new Map();
     this.serviceCountByNamespace = new Map();
@@ -129,7 +170,7 @@ export class ClusterView {
 
   apply(event: ViewEvent): void {
     this.nextSerial();
-    this.applyOne(event);
+    this.applyOne(event, true);
   }
 
   /**
@@ -140,10 +181,11 @@ export class ClusterView {
   applyBatch(events: readonly ViewEvent[]): void {
     if (events.length === 0) return;
     this.nextSerial();
-    for (const event of events) this.applyOne(event);
+    for (const event of events) this.applyOne(event, true);
   }
 
-  private applyOne(event: ViewEvent): void {
+  private applyOne(event: ViewEvent, stamp: boolean): void {
+    if (stamp && this.readyClock && event.op === 'upsert') event = this.stampEvent(event);
     this.forgetPortMaps(event);
     const change = event.op === 'upsert' ? this.upsert(event) : this.remove(event);
     for (const listener of this.listeners) listener(change);
@@ -216,6 +258,64 @@ export class ClusterView {
         this.ipIndex?.removePod(key);
         return { scope: 'namespace', namespace };
     }
+  }
+
+  // --- ready stamps (slow start) ---
+
+  /** The event with its endpoints stamped against the view as it is before the event. */
+  private stampEvent(event: Extract<ViewEvent, { op: 'upsert' }>): ViewEvent {
+    if (event.kind === 'EndpointSlice') {
+      const owner = serviceKey(event.record.namespace, event.record.serviceName);
+      const slices = this.slices.get(owner);
+      const record = this.stampSlice(event.record, slices?.get(event.record.name), () => slices?.values() ?? []);
+      return record === event.record ? event : { ...event, record };
+    }
+    if (event.kind === 'Endpoints') {
+      const previous = this.legacyEndpoints.get(serviceKey(event.record.namespace, event.record.serviceName));
+      const record = this.stampSlice(event.record, previous, () => []);
+      return record === event.record ? event : { ...event, record };
+    }
+    return event;
+  }
+
+  /** A whole new version, stamped against the view it replaces. */
+  private stampAll(objects: ClusterObjects): ClusterObjects {
+    const endpointSlices = objects.endpointSlices.map((slice) => {
+      const slices = this.slices.get(serviceKey(slice.namespace, slice.serviceName));
+      return this.stampSlice(slice, slices?.get(slice.name), () => slices?.values() ?? []);
+    });
+    const legacyEndpoints = objects.legacyEndpoints.map((e) => this.stampSlice(e, this.legacyEndpoints.get(serviceKey(e.namespace, e.serviceName)), () => []));
+    return { ...objects, endpointSlices, legacyEndpoints };
+  }
+
+  /**
+   * The slice with each ready endpoint's readySince: kept from the same address ready before in
+   * the slice's old version (or, when not there, in another slice of its Service: endpoints move
+   * between slices), else now. The record is copied only when a stamp changes. Work per event:
+   * the slice, plus its Service's other slices only when an address is new to the slice.
+   */
+  private stampSlice(record: EndpointSlice, sameBefore: EndpointSlice | undefined, othersBefore: () => Iterable<EndpointSlice>): EndpointSlice {
+    const now = (this.readyClock as () => number)();
+    let same: Map<string, Endpoint> | null = null;
+    let others: Map<string, Endpoint> | null = null;
+    let changed = false;
+    const endpoints = record.endpoints.map((endpoint) => {
+      let since: number | undefined;
+      if (endpoint.ready) {
+        same ??= readyByAddress(sameBefore ? [sameBefore] : []);
+        let previous = foundIn(same, endpoint);
+        if (previous === null) {
+          others ??= readyByAddress(othersBefore());
+          previous = foundIn(others, endpoint);
+        }
+        since = previous === null ? now : previous.readySince;
+        if (since !== undefined && now - since >= READY_SINCE_MAX_AGE_MS) since = undefined;
+      }
+      if (since === endpoint.readySince) return endpoint;
+      changed = true;
+      return withReadySince(endpoint, since);
+    });
+    return changed ? { ...record, endpoints } : record;
   }
 
   // --- lookups used by the resolver ---
