@@ -1,19 +1,37 @@
 /**
  * Why an answer looks the way it does: every endpoint of a Service with its weight (and where the
  * weight came from), zone, readiness, and its expected share of first position under the active
- * policy for a given client. Served as JSON by GET /debug/balance. It lives with the debug
- * routes, above both resolve/ and balance/, because it explains how the two combine.
+ * policy for a given client. Pure: it reads the view and settings and renders nothing. Served as
+ * JSON by GET /debug/balance (ops/) and as CHAOS-class TXT strings to a dig query (server/), so
+ * both tell the same facts; it lives in resolve/, above balance/, because it explains how the
+ * resolver's answer and the balancer combine.
  */
 import type { Settings } from '../settings/schema.ts';
 import { type ClusterView, isPublished } from '../view/cluster-view.ts';
 import type { Service } from '../view/types.ts';
-import { endpointZones } from '../resolve/balanced-answers.ts';
+import { endpointZones } from './balanced-answers.ts';
 import type { Client } from '../balance/client.ts';
 import { addressAnswer } from '../balance/service-audit.ts';
 import type { PortMapping } from '../view/port-map.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { explainWeight, weightSources } from '../balance/weights.ts';
 import { endpointHostname, serviceFqdn } from '../view/names.ts';
+import { longestZoneOf, splitLabels } from '../wire/name.ts';
+import { parseClusterName } from './cluster-name.ts';
+
+/** The Service a name (`<service>.<namespace>.svc.<zone>`) stands for, or why there is none: `status` as HTTP would say it. */
+export function serviceForName(view: ClusterView, settings: Settings, rawName: string): { service: Service; zone: string } | { status: 400 | 404; error: string } {
+  const name = rawName.toLowerCase().replace(/\.$/, '');
+  const zone = longestZoneOf(name, settings.zones);
+  const labels = zone ? splitLabels(name).slice(0, -splitLabels(zone).length) : [];
+  const request = zone ? parseClusterName(labels) : null;
+  if (!zone || request?.podOrSvc !== 'svc' || !request.service || request.endpoint || request.port) {
+    return { status: 400, error: 'name must be a Service name: <service>.<namespace>.svc.<zone>' };
+  }
+  const service = view.service(request.namespace, request.service);
+  if (!service) return { status: 404, error: `no Service ${request.namespace}/${request.service}` };
+  return { service, zone };
+}
 
 export interface EndpointExplanation {
   address: string;
