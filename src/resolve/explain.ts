@@ -16,7 +16,10 @@ import type { PortMapping } from '../view/port-map.ts';
 import { serviceBalance } from '../balance/policy.ts';
 import { explainWeight, weightSources } from '../balance/weights.ts';
 import { endpointHostname, serviceFqdn } from '../view/names.ts';
-import { longestZoneOf, splitLabels } from '../wire/name.ts';
+import { encodeNameAgainst, longestZoneOf, splitLabels } from '../wire/name.ts';
+import { encodeRecord, rdata } from '../wire/records.ts';
+import { CLASS_CH, RRType } from '../wire/constants.ts';
+import type { ExplanationLines } from './answer.ts';
 import { parseClusterName } from './cluster-name.ts';
 
 /** The Service a name (`<service>.<namespace>.svc.<zone>`) stands for, or why there is none: `status` as HTTP would say it. */
@@ -64,7 +67,8 @@ export interface BalanceExplanation {
   clientSort: string;
   maxAnswers: number;
   zoneStrict: boolean;
-  client: { address: string; zone: string | null } | null;
+  /** How the client was placed: its zone, and its node when placement knows it (null: not known). */
+  client: { address: string; zone: string | null; node: string | null } | null;
   /** Ports whose target port differs: A-record clients must use the target port. */
   portMappings: readonly PortMapping[];
   endpoints: EndpointExplanation[];
@@ -126,8 +130,87 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
     clientSort: config.clientSort,
     maxAnswers: config.maxAnswers,
     zoneStrict: settings.balance.zone.strict,
-    client: client ? { address: client.address, zone: clientZone } : null,
+    client: client ? placement(client.address, client.info) : null,
     portMappings: view.portMappings(service),
     endpoints,
   };
+}
+
+/** How a client was placed, as an explanation shows it; the node where placement records one (a Client with a `node`). */
+export function placement(address: string, info: Client): { address: string; zone: string | null; node: string | null } {
+  const node = (info as Client & { node?: unknown }).node;
+  return { address, zone: info.zone, node: typeof node === 'string' ? node : null };
+}
+
+/** The explanation's records for a CHAOS-class TXT question: one TXT record per line, class CH, TTL 0 (never cached). */
+export function chaosTxtRecords(qname: string, lines: readonly string[]): Buffer[] {
+  const owner = encodeNameAgainst(qname, qname);
+  return lines.map((line) => {
+    const record = encodeRecord(owner, RRType.TXT, 0, rdata.txt([line]));
+    record.writeUInt16BE(CLASS_CH, owner.length + 2);
+    return record;
+  });
+}
+
+/** Endpoints an explanation lists by name at most; the rest are counted. Bounds a response whatever the Service's size. */
+export const EXPLAIN_LISTED = 8;
+/** A TXT character-string holds at most 255 bytes. */
+export const TXT_STRING_LIMIT = 255;
+
+/** `text` cut to at most 255 UTF-8 bytes, on a character boundary. */
+export function txtString(text: string): string {
+  if (Buffer.byteLength(text, 'utf8') <= TXT_STRING_LIMIT) return text;
+  let cut = text.slice(0, TXT_STRING_LIMIT);
+  while (Buffer.byteLength(cut, 'utf8') > TXT_STRING_LIMIT - 3) cut = cut.slice(0, -1);
+  return `${cut}...`;
+}
+
+/** A share as the TXT lines print it: a fraction to 4 places, or "-" when the answer is the ClusterIP. */
+export function formatShare(share: number | null): string {
+  return share === null ? '-' : share.toFixed(4);
+}
+
+
+/**
+ * The explanation as TXT strings (each ≤ 255 bytes): the Service and policy, then (per client,
+ * see clientLine) how the client was placed, then the endpoints most likely first (at most
+ * `listed`, the rest counted), then why a response carries fewer records than the Service has.
+ * Sorting is over the answered endpoints once; callers keep the result until the view changes.
+ */
+export function explanationLines(e: BalanceExplanation, listed = EXPLAIN_LISTED): ExplanationLines {
+  const head = [
+    `service ${e.service} answer=${e.answer} srv=${e.srvAnswer} policy=${e.policy} balanced=${e.balanced} affinity=${e.affinity} clientSort=${e.clientSort} maxAnswers=${e.maxAnswers} zoneStrict=${e.zoneStrict}`,
+  ];
+  if (e.answerReason) head.push(`answer-reason ${e.answerReason}`);
+  const answered = e.endpoints.filter((x) => x.answered);
+  // Most likely first, then by address, so the listing is stable between queries.
+  const ranked = [...answered].sort((a, b) => (b.expectedFirstShare ?? 0) - (a.expectedFirstShare ?? 0) || b.weight - a.weight || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  const shown = ranked.slice(0, Math.max(0, listed));
+  const tail = [`endpoints total=${e.endpoints.length} answered=${answered.length} listed=${shown.length} omitted=${answered.length - shown.length}`];
+  for (const x of shown) {
+    tail.push(`endpoint ${x.address} share=${formatShare(x.expectedFirstShare)} weight=${x.weight} from=${x.weightFrom} zone=${x.zone ?? '-'} node=${x.node ?? '-'} ready=${x.ready}`);
+  }
+  const reasons: string[] = [];
+  const unanswered = e.endpoints.length - answered.length;
+  if (unanswered > 0) reasons.push(`${unanswered} not answered (not ready, or weight 0)`);
+  if (e.maxAnswers > 0 && answered.length > e.maxAnswers) reasons.push(`maxAnswers: at most ${e.maxAnswers} of ${answered.length} records per response`);
+  const zone = e.client?.zone ?? null;
+  if (e.policy === 'zone') {
+    if (zone === null) reasons.push('zone policy: client zone unknown, all zones alike');
+    else {
+      const inZone = answered.filter((x) => x.zones.includes(zone)).length;
+      if (inZone === 0) reasons.push(`zone policy: no answered endpoint in ${zone}, all zones alike`);
+      else if (e.zoneStrict) reasons.push(`zone limiting: only the ${inZone} endpoints in ${zone}`);
+      else reasons.push(`zone ordering: the ${inZone} endpoints in ${zone} first`);
+    }
+  }
+  reasons.push('budget: a response that does not fit the UDP size (512, or the EDNS size) carries fewer records and sets TC');
+  for (const reason of reasons) tail.push(`trimmed ${reason}`);
+  return { head: head.map(txtString), tail: tail.map(txtString) };
+}
+
+/** The one line that differs per client: how it was placed. */
+export function clientLine(client: BalanceExplanation['client']): string {
+  if (!client) return 'client -';
+  return txtString(`client ${client.address} zone=${client.zone ?? '-'} node=${client.node ?? '-'}`);
 }

@@ -6,9 +6,9 @@ import type { Logger } from 'pino';
 import { chooseShuffled } from '../balance/shuffle.ts';
 import { type Choice, chooseRecords } from '../resolve/balanced-answers.ts';
 import { ClientClassifier } from '../balance/client.ts';
-import { CLASS_ANY, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
+import { CLASS_ANY, CLASS_CH, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
 import { type FixedAnswer, type ResponseHead, type ResponseOptions, balancedBudget, layoutAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
-import { type PreparedAnswer, type Routed, type Router, answerLayout, toFixedAnswer } from '../resolve/answer.ts';
+import { type ExplanationLines, type PreparedAnswer, type Routed, type Router, answerLayout, toFixedAnswer } from '../resolve/answer.ts';
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
@@ -20,6 +20,9 @@ import { type RateDecision, ResponseRateLimiter } from './rate-limit.ts';
 import type { UpstreamResponse } from '../forward/upstream-message.ts';
 import { completeExternalName } from '../resolve/external-name.ts';
 import { headerRcode } from '../wire/header.ts';
+import { longestZoneOf } from '../wire/name.ts';
+import { canonicalIp } from '../net/ip.ts';
+import { chaosTxtRecords, clientLine, placement } from '../resolve/explain.ts';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -65,6 +68,8 @@ export interface QueryHandlerOptions {
 }
 
 const TCP_LIMIT = 65535;
+/** Explanations kept (per Service name and client placement) until the view changes. */
+const EXPLAINED_LIMIT = 1024;
 
 /** The query a fast-path read stands for: its name is the cached one, its class IN. */
 function wholeQuery(head: CommonQuery, qname: string): Query {
@@ -95,6 +100,8 @@ export class QueryHandler {
   private readonly queryLogRate: number;
   private readonly rateLimiter: ResponseRateLimiter | null;
   private readonly clusterZones: Set<string>;
+  /** CHAOS TXT explanations by name and client placement; emptied on every view change. */
+  private readonly explained = new Map<string, ExplanationLines | null>();
 
   constructor({ router, settings, state, log, forwarder = null, queryStats = null, autopath = null }: QueryHandlerOptions) {
     this.router = router;
@@ -115,6 +122,7 @@ export class QueryHandler {
   /** Drops the prepared answers a change of the view affects. */
   invalidate(change: ViewChange): void {
     this.cache?.invalidate(change);
+    this.explained.clear();
   }
 
   /**
@@ -202,6 +210,13 @@ export class QueryHandler {
       facts.qname = query.qname;
       facts.questionEnd = query.questionEnd;
       if (!this.state.ready) return writeBareResponse(request, query, RCode.SERVFAIL, advertised);
+      if (query.qclass === CLASS_CH && query.qtype === RRType.TXT && this.router.explain) {
+        const zone = longestZoneOf(query.qname.toLowerCase(), this.settings.zones);
+        if (zone !== undefined) {
+          facts.zone = zone;
+          return this.explainAnswer(request, query, transport, client);
+        }
+      }
       if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR || (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY)) {
         return writeBareResponse(request, query, RCode.REFUSED, advertised);
       }
@@ -243,6 +258,37 @@ export class QueryHandler {
       if (found) return this.respond(request, head, found, client, options);
     }
     return this.respond(request, head, routed, client, options);
+  }
+
+  /**
+   * `dig <service name> TXT CH`: why this client gets the answer it gets, as TXT strings (see
+   * resolve/explain.ts), for clients allowed recursion only (it names pods, nodes and zones).
+   * Rate limited like any answer; the work per query is bounded by EXPLAIN_LISTED, not by the
+   * Service's size: the explanation is built once per Service and placement until the view changes.
+   */
+  private explainAnswer(request: Buffer, query: Query, transport: Transport, client: string): Buffer | null {
+    const advertised = this.settings.maxUdpSize;
+    if (!this.mayRecurse(client)) return writeBareResponse(request, query, RCode.REFUSED, advertised);
+    const qname = query.qname.toLowerCase();
+    if (this.rateLimiter !== null && transport === 'udp') {
+      const decision = this.rateLimiter.decide(client, `CH ${query.qtype} ${qname}`);
+      if (decision === 'drop') return null;
+      if (decision === 'slip') return writeBareResponse(request, query, RCode.NOERROR, advertised, true);
+    }
+    const info = this.clients.classify(client);
+    const placed = placement(canonicalIp(client) ?? client, info);
+    const key = `${qname}|${placed.zone ?? ''}|${placed.node ?? ''}`;
+    let lines = this.explained.get(key);
+    if (lines === undefined) {
+      lines = (this.router.explain as NonNullable<Router['explain']>)(qname, info);
+      if (this.explained.size >= EXPLAINED_LIMIT) this.explained.clear();
+      this.explained.set(key, lines);
+    }
+    if (lines === null) return writeBareResponse(request, query, RCode.NXDOMAIN, advertised);
+    const answers = chaosTxtRecords(qname, [...lines.head, clientLine(placed), ...lines.tail]);
+    const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(query.edns, advertised);
+    const answer = { rcode: RCode.NOERROR, authoritative: true, answers, balancedFrom: answers.length, authority: [], additional: [] };
+    return writeResponse(request, query, answer, null, { limit, advertisedUdpSize: advertised });
   }
 
   /** An answer every client gets alike, as one run of bytes; null for those that need the query (autopath, forwarding). */
