@@ -268,13 +268,15 @@ export class QueryHandler {
    */
   private explainAnswer(request: Buffer, query: Query, transport: Transport, client: string): Buffer | null {
     const advertised = this.settings.maxUdpSize;
-    if (!this.mayRecurse(client)) return writeBareResponse(request, query, RCode.REFUSED, advertised);
     const qname = query.qname.toLowerCase();
+    const allowed = this.mayRecurse(client);
+    // Limited before anything is decided, as other answers are, whatever rateLimit.clusterZones says: this one costs more.
     if (this.rateLimiter !== null && transport === 'udp') {
-      const decision = this.rateLimiter.decide(client, `CH ${query.qtype} ${qname}`);
+      const decision = this.rateLimiter.decide(client, `CH ${query.qtype} ${qname} ${allowed}`);
       if (decision === 'drop') return null;
-      if (decision === 'slip') return writeBareResponse(request, query, RCode.NOERROR, advertised, true);
+      if (decision === 'slip') return writeBareResponse(request, query, allowed ? RCode.NOERROR : RCode.REFUSED, advertised, true);
     }
+    if (!allowed) return writeBareResponse(request, query, RCode.REFUSED, advertised);
     const info = this.clients.classify(client);
     const placed = placement(canonicalIp(client) ?? client, info);
     const key = `${qname}|${placed.zone ?? ''}|${placed.node ?? ''}`;

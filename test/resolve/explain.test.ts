@@ -160,4 +160,14 @@ describe('CH TXT through the query handler', () => {
     assert.equal(rcodeOf(decode(allowed)), 'NOERROR');
     assert.ok(txtLines(allowed).some((l) => l.startsWith('client 10.1.2.3 ')));
   });
+
+  it('is rate limited like any answer: a flood of one explanation is dropped or slipped, not built', () => {
+    const settings = parseSettings({ workers: 1, rateLimit: { responsesPerSecond: 1, slip: 0 } });
+    const view = viewOf(bigService(3));
+    const handler = new QueryHandler({ router: new ZoneRouter({ view, settings, serverAddresses: () => [] }), settings, state: { ready: true }, log: pino({ level: 'silent' }) });
+    const responses = Array.from({ length: 10 }, () => handler.handle(chaosTxtQuery(NAME), 'udp', '10.1.2.3'));
+    assert.ok(responses[0] instanceof Buffer);
+    assert.ok(responses.some((r) => r === null), 'some of a burst of 10 within a second dropped');
+    assert.ok(handler.rateLimited.dropped > 0);
+  });
 });
