@@ -193,6 +193,11 @@ export function explanationLines(e: BalanceExplanation, listed = EXPLAIN_LISTED)
   const reasons: string[] = [];
   const unanswered = e.endpoints.length - answered.length;
   if (unanswered > 0) reasons.push(`${unanswered} not answered (not ready, or weight 0)`);
+  if (e.answer === 'clusterIP') {
+    // One record, the ClusterIP: nothing of the endpoints is trimmed from A/AAAA; SRV may still list them.
+    reasons.push(`none: A/AAAA answer the ClusterIP${e.srvAnswer === 'endpoints' ? ', SRV the endpoints' : ''}`);
+    return { head: head.map(txtString), tail: [...tail, ...reasons.map((r) => `trimmed ${r}`)].map(txtString) };
+  }
   if (e.maxAnswers > 0 && answered.length > e.maxAnswers) reasons.push(`maxAnswers: at most ${e.maxAnswers} of ${answered.length} records per response`);
   const zone = e.client?.zone ?? null;
   if (e.policy === 'zone') {

@@ -123,6 +123,21 @@ describe('explanationLines', () => {
   });
 });
 
+describe('explanationLines for a Service that answers its ClusterIP', () => {
+  it('lists endpoints without a share and trims nothing from the one A record', () => {
+    const items = bigService(3);
+    (items[1] as { metadata: { annotations: Record<string, string> } }).metadata.annotations = { 'lbdns.io/max-answers': '1' };
+    const settings = parseSettings({ workers: 1 });
+    const view = viewOf(items);
+    const found = serviceForName(view, settings, NAME);
+    if ('error' in found) throw new Error(found.error);
+    const { head, tail } = explanationLines(explainBalance(view, settings, found.service, found.zone, null));
+    assert.match(head[0] as string, / answer=clusterIP /);
+    assert.ok(tail.filter((l) => l.startsWith('endpoint ')).every((l) => l.includes(' share=- ')), tail.join('\n'));
+    assert.deepEqual(tail.filter((l) => l.startsWith('trimmed ')), ['trimmed none: A/AAAA answer the ClusterIP']);
+  });
+});
+
 describe('CH TXT through the query handler', () => {
   it('answers a 10,000-endpoint Service with a capped listing, built once per view change', () => {
     const settings = parseSettings({ workers: 1 });
