@@ -6,9 +6,7 @@
 import type { ClusterView } from '../view/cluster-view.ts';
 import type { Settings } from '../settings/schema.ts';
 import { ClientClassifier } from '../balance/client.ts';
-import { explainBalance } from './debug-balance.ts';
-import { parseClusterName } from '../resolve/cluster-name.ts';
-import { longestZoneOf, splitLabels } from '../wire/name.ts';
+import { explainBalance, serviceForName } from '../resolve/explain.ts';
 import { canonicalIp } from '../net/ip.ts';
 import { type OpsRoute, sendJson } from './http-server.ts';
 
@@ -16,19 +14,12 @@ export function debugBalanceRoute(view: ClusterView, currentSettings: () => Sett
   return (_request, target, response) => {
     if (target.pathname !== '/debug/balance') return false;
     const settings = currentSettings();
-    const name = (target.searchParams.get('name') ?? '').toLowerCase().replace(/\.$/, '');
-    const zone = longestZoneOf(name, settings.zones);
-    const labels = zone ? splitLabels(name).slice(0, -splitLabels(zone).length) : [];
-    const request = zone ? parseClusterName(labels) : null;
-    if (!zone || request?.podOrSvc !== 'svc' || !request.service || request.endpoint || request.port) {
-      sendJson(response, 400, { error: 'name must be a Service name: <service>.<namespace>.svc.<zone>' });
+    const found = serviceForName(view, settings, target.searchParams.get('name') ?? '');
+    if ('error' in found) {
+      sendJson(response, found.status, { error: found.error });
       return true;
     }
-    const service = view.service(request.namespace, request.service);
-    if (!service) {
-      sendJson(response, 404, { error: `no Service ${request.namespace}/${request.service}` });
-      return true;
-    }
+    const { service, zone } = found;
     const clientText = target.searchParams.get('client');
     const clientIp = clientText ? canonicalIp(clientText) : null;
     if (clientText && !clientIp) {

@@ -6,6 +6,7 @@
 import { type AnswerLayout, type FixedAnswer, type ResponseRecords, layoutAnswer } from '../wire/message.ts';
 import type { RecordGlue } from '../wire/record-glue.ts';
 import type { BalancePlan } from '../balance/plan.ts';
+import type { Client } from '../balance/client.ts';
 
 /** An answer as the resolver prepares it, once per (name, type) until a change it depends on. */
 export interface PreparedAnswer extends ResponseRecords {
@@ -42,9 +43,23 @@ export interface RouteResult {
   scope: AnswerScope;
 }
 
+/** The lines that depend on the client only through its placement: explain.ts renders them, computed once per (Service, placement) and view change. */
+export interface ExplanationLines {
+  /** Before the client line. */
+  head: string[];
+  /** After it: endpoints, what was left out, why records are trimmed. */
+  tail: string[];
+}
+
 export interface Router {
   /** `questionName`: the response's question, when it is not the name answered (autopath). */
   route(qname: string, qtype: number, questionName?: string): RouteResult;
+  /**
+   * The explanation of a Service name's answer for a client placed as `client` (a CHAOS TXT
+   * query), or null when the name is not a Service. Costs as much as the Service is large: the
+   * caller keeps it until the view changes. Absent: CHAOS queries are refused.
+   */
+  explain?(qname: string, client: Client): ExplanationLines | null;
 }
 
 /** The answer's layout, or a fresh one when it has none that matches (an answer assembled per query). */

@@ -10,6 +10,9 @@ import { RecordEncoder, negative } from './answer-builder.ts';
 import { ClusterZoneAnswers, type ZoneContext } from './cluster-zone.ts';
 import { answerReverse } from './reverse-zone.ts';
 import type { HostsAnswers } from './hosts.ts';
+import type { Client } from '../balance/client.ts';
+import type { ExplanationLines } from './answer.ts';
+import { explainBalance, explanationLines, serviceForName } from './explain.ts';
 
 export class ZoneRouter implements Router {
   private readonly ctx: ZoneContext;
@@ -39,5 +42,12 @@ export class ZoneRouter implements Router {
     if (answer) return { answer, zone, scope: GLOBAL_SCOPE };
     if (this.ctx.settings.reverse.fallthrough) return { answer: { forward: true }, zone: '.', scope: GLOBAL_SCOPE };
     return { answer: negative(RCode.NXDOMAIN, new RecordEncoder(qname).soa(zone, this.ctx.view.serial, this.ctx.settings.ttl)), zone, scope: GLOBAL_SCOPE };
+  }
+
+  explain(qname: string, client: Client): ExplanationLines | null {
+    const found = serviceForName(this.ctx.view, this.ctx.settings, qname);
+    if ('error' in found) return null;
+    // The client line is rendered per query; the address here only fills the shared lines' placement.
+    return explanationLines(explainBalance(this.ctx.view, this.ctx.settings, found.service, found.zone, { address: '-', info: client }));
   }
 }

@@ -6,9 +6,9 @@ import type { Logger } from 'pino';
 import { chooseShuffled } from '../balance/shuffle.ts';
 import { type Choice, chooseRecords } from '../resolve/balanced-answers.ts';
 import { ClientClassifier } from '../balance/client.ts';
-import { CLASS_ANY, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
+import { CLASS_ANY, CLASS_CH, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
 import { type FixedAnswer, type ResponseHead, type ResponseOptions, balancedBudget, layoutAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
-import { type PreparedAnswer, type Routed, type Router, answerLayout, toFixedAnswer } from '../resolve/answer.ts';
+import { type ExplanationLines, type PreparedAnswer, type Routed, type Router, answerLayout, toFixedAnswer } from '../resolve/answer.ts';
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
@@ -21,6 +21,9 @@ import type { UpstreamResponse } from '../forward/upstream-message.ts';
 import { completeExternalName } from '../resolve/external-name.ts';
 import { headerRcode } from '../wire/header.ts';
 import { EdnsReplies } from './edns-reply.ts';
+import { longestZoneOf } from '../wire/name.ts';
+import { canonicalIp } from '../net/ip.ts';
+import { chaosTxtRecords, clientLine, placement } from '../resolve/explain.ts';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -66,6 +69,8 @@ export interface QueryHandlerOptions {
 }
 
 const TCP_LIMIT = 65535;
+/** Explanations kept (per Service name and client placement) until the view changes. */
+const EXPLAINED_LIMIT = 1024;
 
 /** The query a fast-path read stands for: its name is the cached one, its class IN. */
 function wholeQuery(head: CommonQuery, qname: string): Query {
@@ -97,6 +102,8 @@ export class QueryHandler {
   private readonly rateLimiter: ResponseRateLimiter | null;
   private readonly clusterZones: Set<string>;
   private readonly ednsReplies: EdnsReplies;
+  /** CHAOS TXT explanations by name and client placement; emptied on every view change. */
+  private readonly explained = new Map<string, ExplanationLines | null>();
 
   constructor({ router, settings, state, log, forwarder = null, queryStats = null, autopath = null }: QueryHandlerOptions) {
     this.router = router;
@@ -118,11 +125,14 @@ export class QueryHandler {
   /** Drops the prepared answers a change of the view affects. */
   invalidate(change: ViewChange): void {
     this.cache?.invalidate(change);
+    this.explained.clear();
   }
 
   /** Drops one Service's prepared answers (its slow start moved a step). */
   refreshService(namespace: string, service: string): void {
     this.cache?.dropService(namespace, service);
+    // Explanations carry ramping shares too; the few kept are rebuilt on the next CH query.
+    this.explained.clear();
   }
 
   /**
@@ -217,6 +227,13 @@ export class QueryHandler {
       facts.qname = query.qname;
       facts.questionEnd = query.questionEnd;
       if (!this.state.ready) return writeBareResponse(request, query, RCode.SERVFAIL, advertised);
+      if (query.qclass === CLASS_CH && query.qtype === RRType.TXT && this.router.explain) {
+        const zone = longestZoneOf(query.qname.toLowerCase(), this.settings.zones);
+        if (zone !== undefined) {
+          facts.zone = zone;
+          return this.explainAnswer(request, query, transport, client);
+        }
+      }
       if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR || (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY)) {
         return writeBareResponse(request, query, RCode.REFUSED, advertised);
       }
@@ -269,6 +286,39 @@ export class QueryHandler {
     const reply = this.ednsReplies.reply(request, head.edns, client, transport);
     if (reply.options !== undefined) head.replyOptions = reply.options;
     return reply.rcode;
+  }
+
+  /**
+   * `dig <service name> TXT CH`: why this client gets the answer it gets, as TXT strings (see
+   * resolve/explain.ts), for clients allowed recursion only (it names pods, nodes and zones).
+   * Rate limited like any answer; the work per query is bounded by EXPLAIN_LISTED, not by the
+   * Service's size: the explanation is built once per Service and placement until the view changes.
+   */
+  private explainAnswer(request: Buffer, query: Query, transport: Transport, client: string): Buffer | null {
+    const advertised = this.settings.maxUdpSize;
+    const qname = query.qname.toLowerCase();
+    const allowed = this.mayRecurse(client);
+    // Limited before anything is decided, as other answers are, whatever rateLimit.clusterZones says: this one costs more.
+    if (this.rateLimiter !== null && transport === 'udp') {
+      const decision = this.rateLimiter.decide(client, `CH ${query.qtype} ${qname} ${allowed}`);
+      if (decision === 'drop') return null;
+      if (decision === 'slip') return writeBareResponse(request, query, allowed ? RCode.NOERROR : RCode.REFUSED, advertised, true);
+    }
+    if (!allowed) return writeBareResponse(request, query, RCode.REFUSED, advertised);
+    const info = this.clients.classify(client);
+    const placed = placement(canonicalIp(client) ?? client, info);
+    const key = `${qname}|${placed.zone ?? ''}|${placed.node ?? ''}`;
+    let lines = this.explained.get(key);
+    if (lines === undefined) {
+      lines = (this.router.explain as NonNullable<Router['explain']>)(qname, info);
+      if (this.explained.size >= EXPLAINED_LIMIT) this.explained.clear();
+      this.explained.set(key, lines);
+    }
+    if (lines === null) return writeBareResponse(request, query, RCode.NXDOMAIN, advertised);
+    const answers = chaosTxtRecords(qname, [...lines.head, clientLine(placed), ...lines.tail]);
+    const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(query.edns, advertised);
+    const answer = { rcode: RCode.NOERROR, authoritative: true, answers, balancedFrom: answers.length, authority: [], additional: [] };
+    return writeResponse(request, query, answer, null, { limit, advertisedUdpSize: advertised });
   }
 
   /** An answer every client gets alike, as one run of bytes; null for those that need the query (autopath, forwarding). */

@@ -195,7 +195,7 @@ export const settingsSchema = z
         holdDownSeconds: z.number().min(0).max(3600).default(10),
         /** Per-domain upstreams (kube-dns's stubDomains); the longest matching suffix wins. */
         stubDomains: z.record(z.string().min(1), z.array(upstream).min(1)).default({}),
-        /** Clients allowed recursion (names outside the served zones); others get REFUSED. */
+        /** Clients allowed recursion (names outside the served zones) and CH TXT explanations; others get REFUSED. */
         allowedClients: z
           .array(cidr)
           .default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7', 'fe80::/10']),

@@ -48,6 +48,8 @@ export const RCode = {
 
 export const OPCODE_QUERY = 0;
 export const CLASS_IN = 1;
+/** CHAOS: lbdns answers TXT in it for a Service name, explaining the answer (resolve/explain.ts). */
+export const CLASS_CH = 3;
 export const CLASS_ANY = 255;
 
 export const HEADER_SIZE = 12;
