@@ -8,7 +8,7 @@ import { ipFamily, ipToBytes } from '../net/ip.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { Service, Endpoint } from '../view/types.ts';
 import { glueOf } from '../wire/record-glue.ts';
-import { type BalancePlan, type BalancedRecord, type PlanOptions, inZone, isPlainShuffle, makePlan } from '../balance/plan.ts';
+import { type BalancePlan, type BalancedRecord, type PlanOptions, isPlainShuffle, makePlan, preferred } from '../balance/plan.ts';
 import { orderRecords } from '../balance/order.ts';
 import type { Client } from '../balance/client.ts';
 import type { ServiceBalance } from '../balance/policy.ts';
@@ -21,6 +21,17 @@ import type { PreparedAnswer } from './answer.ts';
 export function endpointZones(endpoint: Endpoint): readonly string[] {
   if (endpoint.hintZones.length > 0) return endpoint.hintZones;
   return endpoint.zone ? [endpoint.zone] : [];
+}
+
+/** The nodes an endpoint serves: its hints.forNodes, else the node it runs on. */
+export function endpointNodes(endpoint: Endpoint): readonly string[] {
+  if (endpoint.hintNodes.length > 0) return endpoint.hintNodes;
+  return endpoint.nodeName ? [endpoint.nodeName] : [];
+}
+
+/** What the plan needs of an endpoint's topology: its zones and nodes, and whether hints named them. */
+function topology(endpoint: Endpoint): Pick<BalancedRecord, 'zones' | 'zonesHinted' | 'nodes' | 'nodesHinted'> {
+  return { zones: endpointZones(endpoint), zonesHinted: endpoint.hintZones.length > 0, nodes: endpointNodes(endpoint), nodesHinted: endpoint.hintNodes.length > 0 };
 }
 
 /** Whether this Service's answers need more than the default uniform shuffle. */
@@ -53,6 +64,7 @@ function planOptions(config: ServiceBalance, settings: Settings, clientSort: boo
     clientSort: clientSort ? config.clientSort : 'none',
     maxAnswers: clientSort ? config.maxAnswers : 0,
     zoneStrict: settings.balance.zone.strict,
+    limitHinted: config.limitHinted,
   };
 }
 
@@ -66,7 +78,7 @@ export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: 
     if (ipFamily(address.ip) !== family || seen.has(address.ip)) continue;
     seen.add(address.ip);
     records.push(encoder.address(owner, address.ip, settings.ttl));
-    meta.push({ weight, zones: endpointZones(address.endpoint), key: address.ip, address: ipToBytes(address.ip) });
+    meta.push({ weight, ...topology(address.endpoint), key: address.ip, address: ipToBytes(address.ip) });
   }
   if (records.length === 0) return null;
   const options = planOptions(config, settings, true);
@@ -75,7 +87,8 @@ export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: 
 
 /**
  * SRV records per endpoint and port, with weights in proportion to the endpoint weights (RFC 2782
- * scale, total at most 65535) and, under the zone policy, priority 1 for other zones' targets.
+ * scale, total at most 65535) and, under the zone and node policies, priority 1 for the targets
+ * the client is not steered to first (other zones', or other nodes').
  */
 export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: WeightedEndpoint[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
   const ttl = settings.ttl;
@@ -84,9 +97,9 @@ export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: Weig
   const total = targets.reduce((sum, item) => sum + item.weight, 0);
   const srvWeight = (weight: number) => Math.max(1, Math.floor((weight / total) * 65535));
   const records = targets.map(({ address, weight }) => encoder.srv(qname, 0, srvWeight(weight), address.port, address.name, ttl));
-  const zonePolicy = config.balanced && config.policy === 'zone';
+  const zonePolicy = config.balanced && (config.policy === 'zone' || config.policy === 'node');
   const otherZoneRecords = zonePolicy ? targets.map(({ address, weight }) => encoder.srv(qname, 1, srvWeight(weight), address.port, address.name, ttl)) : null;
-  const meta = targets.map(({ address, weight }): BalancedRecord => ({ weight, zones: endpointZones(address.endpoint), key: `${address.ip} ${address.port}`, address: null }));
+  const meta = targets.map(({ address, weight }): BalancedRecord => ({ weight, ...topology(address.endpoint), key: `${address.ip} ${address.port}`, address: null }));
   const options = planOptions(config, settings, false);
   if (isPlainShuffle(options)) return positive(records, glue);
   return { ...positive(records, glue, 0, makePlan(options, meta)), otherZoneRecords, glue: perRecordGlue };
@@ -99,14 +112,13 @@ export interface Choice {
 }
 
 /**
- * The records the balancer chose for this client, as bytes, in order: under the zone policy an
- * SRV record of another zone goes in its priority-1 form. When only some SRV records are sent,
+ * The records the balancer chose for this client, as bytes, in order: under the zone (node) policy
+ * an SRV record of another zone (node) goes in its priority-1 form. When only some SRV records are sent,
  * the additional section carries only their targets' glue.
  */
 export function chooseRecords(answer: PreparedAnswer, plan: BalancePlan, client: Client, budget: number, random: () => number = Math.random): Choice {
   const order = orderRecords(plan, client, random, budget);
   const { answers, balancedFrom, otherZoneRecords: other, glue } = answer;
-  const zone = client.zone;
-  const records = order.map((i) => (other && zone !== null && !inZone(plan, i, zone) ? other[i]! : answers[balancedFrom + i]!));
+  const records = order.map((i) => (other && !preferred(plan, i, client.node, client.zone) ? other[i]! : answers[balancedFrom + i]!));
   return { records, additional: glue && order.length < plan.size ? glueOf(glue, order) : null };
 }
