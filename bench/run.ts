@@ -9,7 +9,8 @@
  * `npm run bench -- --workers` (bench:workers) instead compares lbdns with 1 serving thread on
  * the server core and with one worker per core on every core (dnsperf's core included).
  * `npm run bench -- --policies` instead runs lbdns in endpoint mode once per balancing policy
- * (shuffle, weighted, zone, ClientIP affinity) and reports each against shuffle.
+ * (shuffle, weighted, zone, ClientIP affinity, spec.trafficDistribution PreferClose limiting and
+ * ordering, PreferSameNode) and reports each against shuffle.
  *
  * Environment: BENCH_SECONDS (per run, default 8), BENCH_RUNS (default 3).
  */
@@ -52,6 +53,10 @@ const dir = mkdtempSync(join(tmpdir(), 'lbdns-bench-'));
 const cluster = generateCluster();
 writeFileSync(join(dir, 'objects.json'), cluster.objectsJson);
 writeFileSync(join(dir, 'objects-affinity.json'), generateCluster({ affinity: true }).objectsJson);
+if (policiesMode) {
+  writeFileSync(join(dir, 'objects-prefer-close.json'), generateCluster({ trafficDistribution: 'PreferClose' }).objectsJson);
+  writeFileSync(join(dir, 'objects-prefer-same-node.json'), generateCluster({ trafficDistribution: 'PreferSameNode' }).objectsJson);
+}
 if (scaleMode) {
   const large = generateCluster(LARGE_CLUSTER);
   writeFileSync(join(dir, 'objects-large.json'), large.objectsJson);
@@ -110,6 +115,10 @@ const policyPeers: Peer[] = [
   lbdnsPeer('weighted', 15361, endpointMode('weighted')),
   lbdnsPeer('zone', 15362, endpointMode('zone')),
   lbdnsPeer('affinity', 15363, endpointMode('weighted'), 'objects-affinity.json'),
+  lbdnsPeer('PreferClose (limit)', 15364, endpointMode('shuffle'), 'objects-prefer-close.json'),
+  lbdnsPeer('PreferClose (order)', 15365, `${endpointMode('shuffle')}  trafficDistribution: order\n`, 'objects-prefer-close.json'),
+  // The client's node is unknown until placement from Node pod CIDRs: the node step finds none and the zone decides.
+  lbdnsPeer('PreferSameNode (limit)', 15366, endpointMode('shuffle'), 'objects-prefer-same-node.json'),
 ];
 
 /** knotd with one UDP worker on the server core, serving the zone files in `zoneDir`. */
