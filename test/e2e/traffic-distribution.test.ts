@@ -116,4 +116,12 @@ describe('trafficDistribution', () => {
     assert.ok(all.every((records) => records.length === 4));
     assert.ok(firstInZone < 0.5 * all.length, `zone-b first in ${firstInZone} of ${all.length}: a shuffle gives about a quarter`);
   });
+
+  it('GET /debug/balance names the trafficDistribution as the policy\'s reason', async () => {
+    const response = await fetch(`http://127.0.0.1:${server.debugPort}/debug/balance?name=close.shop.svc.cluster.local&client=127.0.1.20`);
+    const body = (await response.json()) as { policy: string; policyReason: string; endpoints: Array<{ address: string; expectedFirstShare: number }> };
+    assert.equal(body.policy, 'zone');
+    assert.match(body.policyReason, /^trafficDistribution PreferClose \(limit\)$/);
+    assert.deepEqual(body.endpoints.filter((e) => e.expectedFirstShare > 0).map((e) => e.address), ['10.244.1.4']);
+  });
 });
