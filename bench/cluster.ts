@@ -28,13 +28,15 @@ export interface ClusterOptions {
   affinity?: boolean;
   /** Endpoints behind each ClusterIP Service. */
   clusterIpEndpoints?: number;
+  /** spec.trafficDistribution on every Service, with each endpoint's node and zone/node hints. */
+  trafficDistribution?: string;
 }
 
 /** bench:scale's large cluster: 10,000 Services, 100,000 endpoints. */
 export const LARGE_CLUSTER: ClusterOptions = { services: 10_000, headless: 1000, headlessEndpoints: 10, clusterIpEndpoints: 10 };
 
 export function generateCluster(options: ClusterOptions = {}): BenchCluster {
-  const { services = 1000, headless = 100, headlessEndpoints = 10, affinity = false, clusterIpEndpoints = 3 } = options;
+  const { services = 1000, headless = 100, headlessEndpoints = 10, affinity = false, clusterIpEndpoints = 3, trafficDistribution } = options;
   const zone = 'cluster.local';
   const list: GeneratedService[] = [];
   let endpointCounter = 0;
@@ -61,13 +63,19 @@ export function generateCluster(options: ClusterOptions = {}): BenchCluster {
     { name: 'metrics', port: 9100, protocol: 'TCP' },
   ];
   for (const s of list) {
-    items.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: s.name, namespace: s.namespace }, spec: { clusterIP: s.clusterIP ?? 'None', ports, ...(affinity ? { sessionAffinity: 'ClientIP' } : {}) } });
+    items.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: s.name, namespace: s.namespace }, spec: { clusterIP: s.clusterIP ?? 'None', ports, ...(affinity ? { sessionAffinity: 'ClientIP' } : {}), ...(trafficDistribution ? { trafficDistribution } : {}) } });
     items.push({
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
       metadata: { name: `${s.name}-x1`, namespace: s.namespace, labels: { 'kubernetes.io/service-name': s.name } },
       addressType: 'IPv4',
-      endpoints: s.endpoints.map((e, k) => ({ addresses: [e.ip], conditions: { ready: true }, zone: `zone-${k % 3}`, ...(e.hostname ? { hostname: e.hostname } : {}) })),
+      endpoints: s.endpoints.map((e, k) => ({
+        addresses: [e.ip],
+        conditions: { ready: true },
+        zone: `zone-${k % 3}`,
+        ...(e.hostname ? { hostname: e.hostname } : {}),
+        ...(trafficDistribution ? { nodeName: `node-${k % 6}`, hints: { forZones: [{ name: `zone-${k % 3}` }], forNodes: [{ name: `node-${k % 6}` }] } } : {}),
+      })),
       ports: ports.map((p) => ({ ...p, port: p.port + 8000 })),
     });
   }

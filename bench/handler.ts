@@ -7,7 +7,8 @@
  * Environment: HANDLER_PASSES (passes over the mix, default 300); HANDLER_SCALE=large for the
  * 10,000-Service / 100,000-endpoint cluster of bench:scale; HANDLER_COOKIES=1 sends every query
  * with EDNS and a DNS cookie, the server cookie lbdns gave (what resolvers with cookies send),
- * for the cost of checking and echoing it.
+ * for the cost of checking and echoing it; HANDLER_ANSWER=endpoints for endpoint mode, HANDLER_POLICY for balance.policy, HANDLER_DISTRIBUTION (PreferClose, PreferSameNode) for
+ * spec.trafficDistribution on every Service (with hints) and HANDLER_DISTRIBUTION_MODE (limit, order).
  */
 import { LARGE_CLUSTER, generateCluster } from './cluster.ts';
 import { parseObjectsText } from '../src/sources/objects-file.ts';
@@ -19,10 +20,21 @@ import { buildQuery } from '../test/helpers/dns-client.ts';
 
 const passes = Number(process.env.HANDLER_PASSES ?? 300);
 const large = process.env.HANDLER_SCALE === 'large';
-const cluster = large ? generateCluster(LARGE_CLUSTER) : generateCluster();
+const trafficDistribution = process.env.HANDLER_DISTRIBUTION;
+const cluster = generateCluster({ ...(large ? LARGE_CLUSTER : {}), ...(trafficDistribution ? { trafficDistribution } : {}) });
 const view = new ClusterView();
 view.replaceAll(parseObjectsText(cluster.objectsJson, 'bench').objects);
-const settings = parseSettings({}, 'bench');
+const settings = parseSettings(
+  {
+    balance: {
+      ...(process.env.HANDLER_ANSWER ? { answer: process.env.HANDLER_ANSWER } : {}),
+      ...(process.env.HANDLER_POLICY ? { policy: process.env.HANDLER_POLICY } : {}),
+      ...(process.env.HANDLER_DISTRIBUTION_MODE ? { trafficDistribution: process.env.HANDLER_DISTRIBUTION_MODE } : {}),
+      clientZones: { '10.244.0.0/16': 'zone-1' },
+    },
+  },
+  'bench',
+);
 const serving = new ServingThread(view, settings, createLogger('warn'), { ready: true });
 const cookies = process.env.HANDLER_COOKIES === '1';
 const COOKIE = 10;

@@ -12,6 +12,8 @@
  * (shuffle, weighted, zone, ClientIP affinity) and reports each against shuffle; its slow start
  * row is shuffle while one endpoint of every Service ramps (made ready by an objects file edit
  * after startup; a 600 s window, so answers are prepared again every 30 s during the runs).
+ * (shuffle, weighted, zone, ClientIP affinity, spec.trafficDistribution PreferClose limiting and
+ * ordering, PreferSameNode) and reports each against shuffle.
  *
  * Environment: BENCH_SECONDS (per run, default 8), BENCH_RUNS (default 3).
  */
@@ -59,6 +61,8 @@ if (policiesMode) {
   const cold = JSON.parse(cluster.objectsJson) as { items: Array<{ kind: string; endpoints?: Array<{ conditions: { ready: boolean } }> }> };
   for (const item of cold.items) if (item.kind === 'EndpointSlice') item.endpoints!.at(-1)!.conditions.ready = false;
   writeFileSync(join(dir, 'objects-slow-start.json'), JSON.stringify(cold));
+  writeFileSync(join(dir, 'objects-prefer-close.json'), generateCluster({ trafficDistribution: 'PreferClose' }).objectsJson);
+  writeFileSync(join(dir, 'objects-prefer-same-node.json'), generateCluster({ trafficDistribution: 'PreferSameNode' }).objectsJson);
 }
 if (scaleMode) {
   const large = generateCluster(LARGE_CLUSTER);
@@ -133,6 +137,10 @@ const policyPeers: Peer[] = [
       throw new Error('the slow start peer never saw its endpoints ready');
     },
   },
+  lbdnsPeer('PreferClose (limit)', 15364, endpointMode('shuffle'), 'objects-prefer-close.json'),
+  lbdnsPeer('PreferClose (order)', 15365, `${endpointMode('shuffle')}  trafficDistribution: order\n`, 'objects-prefer-close.json'),
+  // The client's node is unknown until placement from Node pod CIDRs: the node step finds none and the zone decides.
+  lbdnsPeer('PreferSameNode (limit)', 15366, endpointMode('shuffle'), 'objects-prefer-same-node.json'),
 ];
 
 /** How often svc500's ramping endpoint (its last) comes first: about 0.1 / 2.1 at the start of the window, 1/3 at full weight. */

@@ -44,7 +44,7 @@ const CONNECTIONS = 20;
 const zones = ['a', 'b', 'c'];
 const clients = Array.from({ length: CLIENTS }, (_, i) => {
   const address = `10.245.${Math.floor(i / 250)}.${(i % 250) + 1}`;
-  return { address: ipToBytes(address), zone: zones[i % 3] as string, hash: fnv1a(Buffer.from(ipToBytes(address)!).toString('hex')) };
+  return { address: ipToBytes(address), zone: zones[i % 3] as string, node: null as string | null, hash: fnv1a(Buffer.from(ipToBytes(address)!).toString('hex')) };
 });
 
 type Strategy = { name: string; target: 'weights' | 'uniform'; pick: (endpoints: SimEndpoint[], client: (typeof clients)[number]) => number };
@@ -149,3 +149,44 @@ for (const policy of ['shuffle', 'weighted'] as const) {
 }
 console.log(`\nSlow start: largest deviation from the ramp ${(slowStartWorst * 100).toFixed(1)} pt (bound ±5 pt).`);
 if (slowStartWorst > 0.05) process.exitCode = 1;
+// --- spec.trafficDistribution ---
+// Endpoints: zone a on nodes n0 and n1, zone b on n2, none in zone c; every endpoint hinted for its
+// own zone and node (as the EndpointSlice controller does). Clients on n0…n5 (n0,n1: a; n2,n3: b;
+// n4,n5: c), their node as placement will give it.
+const topologyEndpoints = [
+  { ip: '10.244.9.1', zone: 'a', node: 'n0' },
+  { ip: '10.244.9.2', zone: 'a', node: 'n1' },
+  { ip: '10.244.9.3', zone: 'b', node: 'n2' },
+];
+const nodeZone: Record<string, string> = { n0: 'a', n1: 'a', n2: 'b', n3: 'b', n4: 'c', n5: 'c' };
+const topologyRecords: BalancedRecord[] = topologyEndpoints.map((e) => ({ weight: 1, zones: [e.zone], zonesHinted: true, nodes: [e.node], nodesHinted: true, key: e.ip, address: ipToBytes(e.ip) }));
+const distributions: Array<{ name: string; policy: Policy; limitHinted: boolean }> = [
+  { name: 'shuffle (no trafficDistribution, as CoreDNS)', policy: 'shuffle', limitHinted: false },
+  { name: 'PreferClose / PreferSameZone, limit (default)', policy: 'zone', limitHinted: true },
+  { name: 'PreferClose / PreferSameZone, order', policy: 'zone', limitHinted: false },
+  { name: 'PreferSameNode, limit (default)', policy: 'node', limitHinted: true },
+  { name: 'PreferSameNode, order', policy: 'node', limitHinted: false },
+];
+const ANSWERS = 20_000;
+console.log('## spec.trafficDistribution (3 endpoints: zone a on n0, n1; zone b on n2; none in zone c)');
+console.log('| policy | client node (zone) | first on own node | first in own zone | answers holding only own-zone records |');
+console.log('| --- | --- | ---: | ---: | ---: |');
+for (const distribution of distributions) {
+  const plan = makePlan({ policy: distribution.policy, affinity: false, clientSort: 'none', maxAnswers: 0, zoneStrict: false, limitHinted: distribution.limitHinted }, topologyRecords);
+  for (const node of ['n0', 'n2', 'n3', 'n4']) {
+    const zone = nodeZone[node]!;
+    let onNode = 0;
+    let inZone = 0;
+    let onlyZone = 0;
+    for (let i = 0; i < ANSWERS; i++) {
+      const order = orderRecords(plan, { address: null, zone, node, hash: i });
+      const first = topologyEndpoints[order[0]!]!;
+      if (first.node === node) onNode++;
+      if (first.zone === zone) inZone++;
+      if (order.every((index) => topologyEndpoints[index]!.zone === zone)) onlyZone++;
+    }
+    const pct = (n: number) => `${((n / ANSWERS) * 100).toFixed(1)}%`;
+    console.log(`| ${distribution.name} | ${node} (${zone}) | ${pct(onNode)} | ${pct(inZone)} | ${pct(onlyZone)} |`);
+  }
+}
+console.log('Zone c has no endpoint: its clients get every endpoint under every policy (the fallback).');

@@ -6,6 +6,8 @@ import { fnv1a } from './plan.ts';
 export interface Client {
   address: Uint8Array | null;
   zone: string | null;
+  /** The client's node (exact name), for PreferSameNode; null when unknown. */
+  node: string | null;
   hash: number;
 }
 
@@ -35,7 +37,8 @@ export class ClientClassifier {
       const range = this.ranges.find((r) => cidrContains(r, bytes));
       if (range) zone = range.zone;
     }
-    client = { address: bytes, zone, hash: bytes ? fnv1a(Buffer.from(bytes).toString('hex')) : 0 };
+    // node: filled by client placement (Node pod CIDRs); unknown here.
+    client = { address: bytes, zone, node: null, hash: bytes ? fnv1a(Buffer.from(bytes).toString('hex')) : 0 };
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
     this.cache.set(address, client);
     return client;

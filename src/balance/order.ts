@@ -6,7 +6,9 @@
  *
  * - shuffle: uniform random order (every weight 1).
  * - weighted: each next record drawn with probability weight / remaining weight (sampler.ts).
- * - zone: the client's zone first, each group weighted; other zones dropped when strict.
+ * - zone: the client's zone first, each group weighted; other zones dropped when strict (or when
+ *   limiting a trafficDistribution and hints name the zone).
+ * - node (trafficDistribution PreferSameNode): the client's node first, then as zone.
  * - affinity (sessionAffinity: ClientIP): see affinity.ts; the first record is stable per client,
  *   and the rest of a large group is drawn with a generator seeded by the client.
  * - clientSort rfc6724: keep only records whose common prefix with the client is no longer than
@@ -14,7 +16,7 @@
  *   are one run of positions in address order: the draws after the first skip it.
  */
 import { commonPrefixLength } from '../net/cidr.ts';
-import { type BalancePlan, type RecordGroup, groupsForZone } from './plan.ts';
+import { type BalancePlan, type RecordGroup, groupsForNode, groupsForZone } from './plan.ts';
 import type { Client } from './client.ts';
 import { RENDEZVOUS_LIMIT, mix, rendezvousOrder } from './affinity.ts';
 import { seededRandom } from '../util/seeded-random.ts';
@@ -28,6 +30,8 @@ interface Walk {
   random: () => number;
   /** After the first record, under rfc6724: records sharing this many leading bits with the client are trimmed; -1: none. */
   trimBits: number;
+  /** Records already sent, when the groups overlap (policy node); else null. */
+  taken: Set<number> | null;
 }
 
 /** How many records the plan sends at most, within `budget`. */
@@ -39,8 +43,21 @@ function recordLimit(plan: BalancePlan, budget: number): number {
 }
 
 function groupsFor(plan: BalancePlan, client: Client): RecordGroup[] {
-  if (plan.policy !== 'zone' || client.zone === null) return [plan.all];
+  if (plan.policy === 'node' && client.node !== null) {
+    const groups = groupsForNode(plan, client.node, client.zone);
+    if (groups) return groups;
+  }
+  if ((plan.policy !== 'zone' && plan.policy !== 'node') || client.zone === null) return [plan.all];
   return groupsForZone(plan, client.zone);
+}
+
+/** Adds a record unless an earlier (overlapping) group sent it already. */
+function push(walk: Walk, index: number): void {
+  if (walk.taken) {
+    if (walk.taken.has(index)) return;
+    walk.taken.add(index);
+  }
+  walk.order.push(index);
 }
 
 /** Sets the trim the first record calls for: those that share more leading bits with the client go. */
@@ -64,7 +81,7 @@ function walkRendezvous(group: RecordGroup, walk: Walk): void {
     const index = group.members[position]!;
     if (walk.order.length === 0) trimAfterFirst(walk, index);
     else if (trimmed(walk, index)) continue;
-    walk.order.push(index);
+    push(walk, index);
   }
 }
 
@@ -76,7 +93,7 @@ function walkGroup(group: RecordGroup, walk: Walk): void {
     const ring = walk.plan.affinity ? group.ring() : null;
     const position = ring ? ring.first(walk.client.hash) : sampler.draw(walk.random);
     sampler.take(position);
-    walk.order.push(group.members[position]!);
+    push(walk, group.members[position]!);
     trimAfterFirst(walk, group.members[position]!);
   }
   const [skipFrom, skipTo] = walk.trimBits >= 0 ? group.prefixRun(walk.client.address!, walk.trimBits) : [0, 0];
@@ -84,7 +101,7 @@ function walkGroup(group: RecordGroup, walk: Walk): void {
     const position = sampler.draw(walk.random, skipFrom, skipTo);
     if (position < 0) return;
     sampler.take(position);
-    walk.order.push(group.members[position]!);
+    push(walk, group.members[position]!);
   }
 }
 
@@ -97,7 +114,7 @@ export function orderRecords(plan: BalancePlan, client: Client, random: () => nu
   const limit = recordLimit(plan, budget);
   if (limit <= 0) return order;
   const groups = groupsFor(plan, client);
-  const walk: Walk = { plan, client, order, limit, random: plan.affinity ? seededRandom(mix(client.hash)) : random, trimBits: -1 };
+  const walk: Walk = { plan, client, order, limit, random: plan.affinity ? seededRandom(mix(client.hash)) : random, trimBits: -1, taken: groups.length > 1 && plan.policy === 'node' ? new Set() : null };
   for (const group of groups) {
     if (order.length >= limit) break;
     walkGroup(group, walk);

@@ -12,6 +12,12 @@ export interface BalancedRecord {
   weight: number;
   /** The zones the endpoint serves: its EndpointSlice hints, else its own zone. */
   zones: readonly string[];
+  /** Whether `zones` came from EndpointSlice hints (forZones). */
+  zonesHinted?: boolean;
+  /** The nodes the endpoint serves: its hints.forNodes, else its own nodeName (policy 'node'). */
+  nodes?: readonly string[];
+  /** Whether `nodes` came from hints.forNodes. */
+  nodesHinted?: boolean;
   /** Stable across replicas and restarts: what affinity hashes. */
   key: string;
   /** The record's address, for the client-sort trim (A/AAAA only). */
@@ -110,6 +116,11 @@ export interface PlanOptions {
   clientSort: ClientSort;
   maxAnswers: number;
   zoneStrict: boolean;
+  /**
+   * trafficDistribution under balance.trafficDistribution: limit: when hints name the client's
+   * node (or zone), answer only those records, as kube-proxy routes; otherwise they only go first.
+   */
+  limitHinted?: boolean;
 }
 
 /** A plan: its options, and what they need prepared about the records. */
@@ -129,6 +140,12 @@ export interface BalancePlan extends PlanOptions {
   all: RecordGroup;
   /** Per client zone, the groups in the order they are drawn from: built on first use. */
   zoneGroups: Map<string, RecordGroup[]>;
+  /** 1 where the record's zones came from hints. */
+  zonesHinted: Uint8Array;
+  /** Policy 'node': the nodes each record serves. */
+  nodes: Array<readonly string[]>;
+  /** Policy 'node': per node that has records, its records (built with the plan: at most one group per record). */
+  nodeGroups: Map<string, { group: RecordGroup; hinted: boolean }>;
 }
 
 export function fnv1a(text: string): number {
@@ -170,6 +187,8 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
   const addresses = new Array<Uint8Array | null>(count);
   const zones = new Array<readonly string[]>(count);
   let ramps: Float64Array | null = null;
+  const zonesHinted = new Uint8Array(count);
+  const nodes = new Array<readonly string[]>(count);
   for (let i = 0; i < count; i++) {
     const record = records[i]!;
     weights[i] = record.weight;
@@ -177,6 +196,8 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
     hashes[i] = fnv1a(record.key);
     addresses[i] = record.address;
     zones[i] = record.zones;
+    zonesHinted[i] = record.zonesHinted ? 1 : 0;
+    nodes[i] = record.nodes ?? [];
   }
   const plan: Omit<BalancePlan, 'all'> & { all: RecordGroup | null } = {
     policy: options.policy,
@@ -184,6 +205,7 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
     clientSort: options.clientSort,
     maxAnswers: options.maxAnswers,
     zoneStrict: options.zoneStrict,
+    limitHinted: options.limitHinted ?? false,
     size: count,
     weights,
     drawWeights: drawWeights(options.policy, weights, ramps),
@@ -193,8 +215,12 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
     metricLabel: options.affinity ? `${options.policy}+affinity` : options.policy,
     all: null,
     zoneGroups: new Map(),
+    zonesHinted,
+    nodes,
+    nodeGroups: new Map(),
   };
   plan.all = new RecordGroup(positionOrder(addresses, options.clientSort === 'rfc6724'), plan as BalancePlan);
+  if (options.policy === 'node') buildNodeGroups(plan as BalancePlan, records);
   return plan as BalancePlan;
 }
 
@@ -202,6 +228,21 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
 function drawWeights(policy: Policy, weights: Float64Array, ramps: Float64Array | null): Float64Array {
   if (policy === 'shuffle') return ramps ?? new Float64Array(weights.length).fill(1);
   return finiteTotal(ramps ? weights.map((weight, i) => weight * ramps[i]!) : weights);
+}
+
+/** Per node, its records in position order; once per plan, so a query only looks its node up. */
+function buildNodeGroups(plan: BalancePlan, records: BalancedRecord[]): void {
+  const members = new Map<string, { indices: number[]; hinted: boolean }>();
+  for (const index of plan.all.members) {
+    const record = records[index]!;
+    for (const node of plan.nodes[index]!) {
+      let entry = members.get(node);
+      if (!entry) members.set(node, (entry = { indices: [], hinted: false }));
+      entry.indices.push(index);
+      if (record.nodesHinted) entry.hinted = true;
+    }
+  }
+  for (const [node, { indices, hinted }] of members) plan.nodeGroups.set(node, { group: new RecordGroup(Uint32Array.from(indices), plan), hinted });
 }
 
 /** The weights, scaled down when their total would not be a finite number (prefix sums must be). */
@@ -232,12 +273,31 @@ export function groupsForZone(plan: BalancePlan, zone: string): RecordGroup[] {
   const same: number[] = [];
   const other: number[] = [];
   for (const index of plan.all.members) (inZone(plan, index, zone) ? same : other).push(index);
+  const limit = plan.zoneStrict || (plan.limitHinted && same.some((index) => plan.zonesHinted[index] === 1));
   if (same.length === 0) groups = [plan.all];
-  else if (plan.zoneStrict || other.length === 0) groups = [new RecordGroup(Uint32Array.from(same), plan)];
+  else if (limit || other.length === 0) groups = [new RecordGroup(Uint32Array.from(same), plan)];
   else groups = [new RecordGroup(Uint32Array.from(same), plan), new RecordGroup(Uint32Array.from(other), plan)];
   if (plan.zoneGroups.size >= ZONE_GROUPS_LIMIT) plan.zoneGroups.clear();
   plan.zoneGroups.set(zone, groups);
   return groups;
+}
+
+/**
+ * Policy 'node' (PreferSameNode): the client's node's records, then its zone's groups (which
+ * repeat the node's records: the walk skips those already taken), or the node's alone when
+ * limiting and hints name the node. Null when the client's node has no records.
+ */
+export function groupsForNode(plan: BalancePlan, node: string, zone: string | null): RecordGroup[] | null {
+  const entry = plan.nodeGroups.get(node);
+  if (!entry) return null;
+  if (plan.limitHinted && entry.hinted) return [entry.group];
+  return [entry.group, ...(zone !== null ? groupsForZone(plan, zone) : [plan.all])];
+}
+
+/** Whether record `index` is among those the client is steered to first (SRV priority 0 rather than 1). */
+export function preferred(plan: BalancePlan, index: number, node: string | null, zone: string | null): boolean {
+  if (plan.policy === 'node' && node !== null && plan.nodeGroups.has(node)) return (plan.nodes[index] as readonly string[]).includes(node);
+  return zone === null || inZone(plan, index, zone);
 }
 
 /** A plan that changes nothing but the order: a uniform shuffle of everything (the default). */

@@ -6,7 +6,8 @@ import type { Settings } from '../settings/schema.ts';
 import type { Service } from '../view/types.ts';
 import { parseSlowStartSeconds } from './slow-start.ts';
 
-export type Policy = 'shuffle' | 'weighted' | 'zone';
+/** 'node' comes only from spec.trafficDistribution: PreferSameNode (client's node, then zone, then all). */
+export type Policy = 'shuffle' | 'weighted' | 'zone' | 'node';
 export type ClientSort = 'rfc6724' | 'single' | 'none';
 
 export const Annotation = {
@@ -44,6 +45,10 @@ export interface ServiceBalance {
    * headless Service that does not balance ramps only with the annotation (an opt-in).
    */
   slowStartSeconds: number;
+  /** Answers limited to the client's node/zone when hints name it (trafficDistribution, balance.trafficDistribution: limit). */
+  limitHinted: boolean;
+  /** Why this policy, for explanations: which of annotation, trafficDistribution or settings chose it. */
+  reason: string;
 }
 
 const policies = new Set<string>(['shuffle', 'weighted', 'zone']);
@@ -54,8 +59,11 @@ export function serviceBalance(service: Service, settings: Settings): ServiceBal
   const answer = annotations[Annotation.answer] ?? settings.balance.answer;
   const endpointMode = !service.headless && service.type !== 'ExternalName' && answer === 'endpoints';
   const annotatedPolicy = annotations[Annotation.policy];
-  const policy = (annotatedPolicy && policies.has(annotatedPolicy) ? annotatedPolicy : settings.balance.policy) as Policy;
-  const balanced = endpointMode || (service.headless && annotatedPolicy !== undefined && policies.has(annotatedPolicy));
+  const annotated = annotatedPolicy !== undefined && policies.has(annotatedPolicy);
+  // The lbdns.io/policy annotation wins; else the Service's own trafficDistribution; else the settings.
+  const distribution = annotated ? null : service.trafficDistribution;
+  const policy: Policy = annotated ? (annotatedPolicy as Policy) : distribution === 'PreferSameNode' ? 'node' : distribution ? 'zone' : settings.balance.policy;
+  const balanced = endpointMode || (service.headless && (annotated || distribution !== null));
   const annotatedMax = Number(annotations[Annotation.maxAnswers]);
   const slowStartText = annotations[Annotation.slowStart];
   const annotatedSlowStart = slowStartText === undefined ? null : parseSlowStartSeconds(slowStartText);
@@ -68,5 +76,7 @@ export function serviceBalance(service: Service, settings: Settings): ServiceBal
     clientSort: balanced ? ((clientSorts.has(annotations[Annotation.clientSort] ?? '') ? annotations[Annotation.clientSort] : settings.balance.clientSort) as ClientSort) : 'none',
     maxAnswers: Number.isInteger(annotatedMax) && annotatedMax >= 0 ? annotatedMax : settings.balance.maxAnswers,
     slowStartSeconds: !answersEndpoints ? 0 : (annotatedSlowStart ?? (balanced ? settings.balance.slowStartSeconds : 0)),
+    limitHinted: balanced && distribution !== null && settings.balance.trafficDistribution === 'limit',
+    reason: annotated ? `annotation ${Annotation.policy}` : distribution ? `trafficDistribution ${distribution} (${settings.balance.trafficDistribution})` : 'settings balance.policy',
   };
 }

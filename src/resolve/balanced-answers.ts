@@ -8,7 +8,7 @@ import { ipFamily, ipToBytes } from '../net/ip.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { Service, Endpoint } from '../view/types.ts';
 import { glueOf } from '../wire/record-glue.ts';
-import { type BalancePlan, type BalancedRecord, type PlanOptions, inZone, isPlainShuffle, makePlan } from '../balance/plan.ts';
+import { type BalancePlan, type BalancedRecord, type PlanOptions, isPlainShuffle, makePlan, preferred } from '../balance/plan.ts';
 import { orderRecords } from '../balance/order.ts';
 import type { Client } from '../balance/client.ts';
 import type { ServiceBalance } from '../balance/policy.ts';
@@ -22,6 +22,17 @@ import type { PreparedAnswer } from './answer.ts';
 export function endpointZones(endpoint: Endpoint): readonly string[] {
   if (endpoint.hintZones.length > 0) return endpoint.hintZones;
   return endpoint.zone ? [endpoint.zone] : [];
+}
+
+/** The nodes an endpoint serves: its hints.forNodes, else the node it runs on. */
+export function endpointNodes(endpoint: Endpoint): readonly string[] {
+  if (endpoint.hintNodes.length > 0) return endpoint.hintNodes;
+  return endpoint.nodeName ? [endpoint.nodeName] : [];
+}
+
+/** What the plan needs of an endpoint's topology: its zones and nodes, and whether hints named them. */
+function topology(endpoint: Endpoint): Pick<BalancedRecord, 'zones' | 'zonesHinted' | 'nodes' | 'nodesHinted'> {
+  return { zones: endpointZones(endpoint), zonesHinted: endpoint.hintZones.length > 0, nodes: endpointNodes(endpoint), nodesHinted: endpoint.hintNodes.length > 0 };
 }
 
 /**
@@ -66,6 +77,7 @@ function planOptions(config: ServiceBalance, settings: Settings, clientSort: boo
     clientSort: clientSort ? config.clientSort : 'none',
     maxAnswers: clientSort ? config.maxAnswers : 0,
     zoneStrict: settings.balance.zone.strict,
+    limitHinted: config.limitHinted,
   };
 }
 
@@ -80,7 +92,7 @@ export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: 
     if (ipFamily(address.ip) !== family || seen.has(address.ip)) continue;
     seen.add(address.ip);
     records.push(encoder.address(owner, address.ip, settings.ttl));
-    meta.push({ weight, zones: endpointZones(address.endpoint), key: address.ip, address: ipToBytes(address.ip), ramp });
+    meta.push({ weight, ...topology(address.endpoint), key: address.ip, address: ipToBytes(address.ip), ramp });
     if (ramp !== 1) ramps = true;
   }
   if (records.length === 0) return null;
@@ -90,7 +102,8 @@ export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: 
 
 /**
  * SRV records per endpoint and port, with weights in proportion to the endpoint weights (RFC 2782
- * scale, total at most 65535) and, under the zone policy, priority 1 for other zones' targets.
+ * scale, total at most 65535) and, under the zone and node policies, priority 1 for the targets
+ * the client is not steered to first (other zones', or other nodes').
  */
 export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: WeightedEndpoint[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
   const ttl = settings.ttl;
@@ -100,9 +113,9 @@ export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: Weig
   const total = targets.reduce((sum, item) => sum + item.weight * item.ramp, 0);
   const srvWeight = (weight: number, ramp: number) => Math.max(1, Math.floor(((weight * ramp) / total) * 65535));
   const records = targets.map(({ address, weight, ramp }) => encoder.srv(qname, 0, srvWeight(weight, ramp), address.port, address.name, ttl));
-  const zonePolicy = config.balanced && config.policy === 'zone';
+  const zonePolicy = config.balanced && (config.policy === 'zone' || config.policy === 'node');
   const otherZoneRecords = zonePolicy ? targets.map(({ address, weight, ramp }) => encoder.srv(qname, 1, srvWeight(weight, ramp), address.port, address.name, ttl)) : null;
-  const meta = targets.map(({ address, weight, ramp }): BalancedRecord => ({ weight, zones: endpointZones(address.endpoint), key: `${address.ip} ${address.port}`, address: null, ramp }));
+  const meta = targets.map(({ address, weight, ramp }): BalancedRecord => ({ weight, ...topology(address.endpoint), key: `${address.ip} ${address.port}`, address: null, ramp }));
   const options = planOptions(config, settings, false);
   // Under plain shuffle the ramp is in the SRV weights alone (RFC 2782 clients choose by them):
   // the order stays a uniform shuffle, at its cost.
@@ -117,14 +130,13 @@ export interface Choice {
 }
 
 /**
- * The records the balancer chose for this client, as bytes, in order: under the zone policy an
- * SRV record of another zone goes in its priority-1 form. When only some SRV records are sent,
+ * The records the balancer chose for this client, as bytes, in order: under the zone (node) policy
+ * an SRV record of another zone (node) goes in its priority-1 form. When only some SRV records are sent,
  * the additional section carries only their targets' glue.
  */
 export function chooseRecords(answer: PreparedAnswer, plan: BalancePlan, client: Client, budget: number, random: () => number = Math.random): Choice {
   const order = orderRecords(plan, client, random, budget);
   const { answers, balancedFrom, otherZoneRecords: other, glue } = answer;
-  const zone = client.zone;
-  const records = order.map((i) => (other && zone !== null && !inZone(plan, i, zone) ? other[i]! : answers[balancedFrom + i]!));
+  const records = order.map((i) => (other && !preferred(plan, i, client.node, client.zone) ? other[i]! : answers[balancedFrom + i]!));
   return { records, additional: glue && order.length < plan.size ? glueOf(glue, order) : null };
 }

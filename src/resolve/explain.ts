@@ -68,6 +68,8 @@ export interface BalanceExplanation {
   srvAnswer: 'clusterIP' | 'endpoints' | 'headless';
   balanced: boolean;
   policy: string;
+  /** Why this policy: the lbdns.io/policy annotation, the Service's trafficDistribution, or the settings. */
+  policyReason: string;
   affinity: boolean;
   clientSort: string;
   maxAnswers: number;
@@ -113,7 +115,10 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
   const answersEndpoints = service.headless || (config.endpointMode && !keepsClusterIp);
   const answered = endpoints.filter((e) => e.answered);
   const clientZone = client?.info.zone ?? null;
-  const sameZone = config.policy === 'zone' && clientZone !== null ? answered.filter((e) => e.zones.includes(clientZone)) : [];
+  const clientNode = client?.info.node ?? null;
+  const sameNode = config.policy === 'node' && clientNode !== null ? answered.filter((e) => e.node === clientNode) : [];
+  const zoned = config.policy === 'zone' || config.policy === 'node';
+  const sameZone = sameNode.length > 0 ? sameNode : zoned && clientZone !== null ? answered.filter((e) => e.zones.includes(clientZone)) : [];
   // A Set: a 10,000-endpoint Service would cost 10,000² array lookups.
   const contenders = new Set(sameZone.length > 0 ? sameZone : answered);
   const drawWeight = (e: EndpointExplanation) => (config.policy === 'shuffle' ? 1 : e.weight) * e.rampFactor;
@@ -136,6 +141,7 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
     srvAnswer: service.headless ? 'headless' : config.endpointMode ? 'endpoints' : 'clusterIP',
     balanced: config.balanced,
     policy: config.policy,
+    policyReason: config.reason,
     affinity: config.affinity,
     clientSort: config.clientSort,
     maxAnswers: config.maxAnswers,

@@ -154,6 +154,12 @@ export const settingsSchema = z
         clientZones: z.record(cidr, z.string().min(1)).default({}),
         /** The zone of every client without a clientZones match; in node-local mode default: the Node object's zone, else env LBDNS_NODE_ZONE. */
         nodeZone: z.string().min(1).optional(),
+        /**
+         * A Service's spec.trafficDistribution (when it has no lbdns.io/policy): limit answers to the
+         * client's node/zone while EndpointSlice hints name it, as kube-proxy does (limit), or only
+         * put them first (order).
+         */
+        trafficDistribution: z.enum(['limit', 'order']).default('limit'),
         zone: z
           .object({
             /** Drop other zones' endpoints while a same-zone endpoint is ready. */
@@ -168,7 +174,7 @@ export const settingsSchema = z
         slowStartSeconds: z.number().int().min(0).max(86_400).default(0),
       })
       .strict()
-      .default({ answer: 'clusterIP', emptyFallback: 'clusterIP', policy: 'shuffle', maxAnswers: 0, clientSort: 'rfc6724', weights: {}, clientZones: {}, zone: { strict: false }, slowStartSeconds: 0 }),
+      .default({ answer: 'clusterIP', emptyFallback: 'clusterIP', policy: 'shuffle', maxAnswers: 0, clientSort: 'rfc6724', weights: {}, clientZones: {}, trafficDistribution: 'limit', zone: { strict: false }, slowStartSeconds: 0 }),
     forward: z
       .object({
         /** Upstream servers (ADDR or ADDR:PORT, IPv4 or IPv6); empty: the nameservers of resolvConf. */

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { canonicalIp } from '../net/ip.ts';
 import { issuePath } from '../util/issue-path.ts';
-import type { Endpoint, EndpointPort, EndpointSlice, Namespace, Pod, Protocol, Service, ServicePort, SlimObject } from '../view/types.ts';
+import type { Endpoint, EndpointPort, EndpointSlice, Namespace, Pod, Protocol, Service, ServicePort, SlimObject, TrafficDistribution } from '../view/types.ts';
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -37,6 +37,7 @@ export const serviceSchema = z.object({
       .nullish(),
     publishNotReadyAddresses: z.boolean().default(false),
     sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
+    trafficDistribution: z.string().nullish(),
   }),
 });
 
@@ -52,7 +53,7 @@ const endpointSliceSchema = z.object({
         hostname: z.string().nullish(),
         nodeName: z.string().nullish(),
         zone: z.string().nullish(),
-        hints: z.object({ forZones: z.array(z.object({ name: z.string() })).nullish() }).nullish(),
+        hints: z.object({ forZones: z.array(z.object({ name: z.string() })).nullish(), forNodes: z.array(z.object({ name: z.string() })).nullish() }).nullish(),
         targetRef: z.object({ kind: z.string().optional(), name: z.string().optional(), namespace: z.string().optional() }).nullish(),
       }),
     )
@@ -113,6 +114,8 @@ function label(value: string | null | undefined): string | null {
   return dnsLabel.test(lower) ? lower : null;
 }
 
+const trafficDistributions = new Set<string>(['PreferClose', 'PreferSameZone', 'PreferSameNode']);
+
 function slimService(api: ApiService): Service {
   const spec = api.spec;
   const listed = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
@@ -137,6 +140,7 @@ function slimService(api: ApiService): Service {
     ),
     publishNotReadyAddresses: spec.publishNotReadyAddresses,
     sessionAffinity: spec.sessionAffinity,
+    trafficDistribution: trafficDistributions.has(spec.trafficDistribution ?? '') ? (spec.trafficDistribution as TrafficDistribution) : null,
     annotations: lbdnsAnnotations(api.metadata.annotations),
   };
 }
@@ -160,6 +164,7 @@ function slimSlice(api: ApiEndpointSlice): EndpointSlice {
       nodeName: e.nodeName ?? null,
       zone: e.zone ?? null,
       hintZones: (e.hints?.forZones ?? []).map((z) => z.name),
+      hintNodes: (e.hints?.forNodes ?? []).map((n) => n.name),
       podName: e.targetRef?.kind === 'Pod' && e.targetRef.name ? e.targetRef.name.toLowerCase() : null,
     });
   }
@@ -180,6 +185,7 @@ function slimEndpoints(api: ApiEndpoints): EndpointSlice {
           nodeName: a.nodeName ?? null,
           zone: null,
           hintZones: [],
+          hintNodes: [],
           podName: a.targetRef?.kind === 'Pod' && a.targetRef.name ? a.targetRef.name.toLowerCase() : null,
         });
       }

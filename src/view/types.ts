@@ -26,9 +26,14 @@ export interface Service {
   ports: ServicePort[];
   publishNotReadyAddresses: boolean;
   sessionAffinity: 'None' | 'ClientIP';
+  /** `spec.trafficDistribution`; null when unset or a value lbdns does not know (as kube-proxy ignores it). */
+  trafficDistribution: TrafficDistribution | null;
   /** Only the `lbdns.io/` annotations. */
   annotations: Record<string, string>;
 }
+
+/** The values of `spec.trafficDistribution` lbdns follows (PreferClose is PreferSameZone's older name). */
+export type TrafficDistribution = 'PreferClose' | 'PreferSameZone' | 'PreferSameNode';
 
 export interface EndpointPort {
   name: string;
@@ -46,6 +51,8 @@ export interface Endpoint {
   nodeName: string | null;
   zone: string | null;
   hintZones: string[];
+  /** EndpointSlice `hints.forNodes` (set for PreferSameNode). */
+  hintNodes: string[];
   /** The pod behind the endpoint, when targetRef names one. */
   podName: string | null;
   /**

@@ -12,7 +12,7 @@ import { seededRandom as seeded } from '../helpers/random.ts';
 const records = (ips: string[], weights: number[] = ips.map(() => 1)): BalancedRecord[] =>
   ips.map((ip, i) => ({ weight: weights[i] as number, zones: [], key: ip, address: ipToBytes(ip) }));
 const options = (over: Partial<PlanOptions>): PlanOptions => ({ policy: 'weighted', affinity: false, clientSort: 'none', maxAnswers: 0, zoneStrict: false, ...over });
-const client = (ip: string, zone: string | null = null): Client => ({ address: ipToBytes(ip), zone, hash: 0 });
+const client = (ip: string, zone: string | null = null, node: string | null = null): Client => ({ address: ipToBytes(ip), zone, node, hash: 0 });
 
 describe('clientSort: rfc6724', () => {
   const ips = ['10.97.1.1', '10.97.1.2', '10.97.1.3', '10.97.1.4', '10.98.0.1'];
@@ -141,7 +141,7 @@ describe('a 10,000-record plan: only what is sent is drawn', () => {
 
   it('gives ClientIP affinity a stable first record, spread by weight, that moves only with its own record', () => {
     const plan = makePlan(options({ affinity: true }), weighted);
-    const clients = Array.from({ length: 3000 }, (_, i) => ({ address: null, zone: null, hash: fnv1a(`client-${i}`) }) as Client);
+    const clients = Array.from({ length: 3000 }, (_, i) => ({ address: null, zone: null, node: null, hash: fnv1a(`client-${i}`) }) as Client);
     const firsts = clients.map((c) => orderRecords(plan, c, Math.random, 73)[0]!);
     for (const [i, c] of clients.entries()) assert.deepEqual(orderRecords(plan, c, Math.random, 73)[0], firsts[i], 'stable');
     const counts = [0, 0, 0];

@@ -79,6 +79,7 @@ describe('lbdns.io/slow-start-seconds', () => {
     ports: [],
     publishNotReadyAddresses: false,
     sessionAffinity: 'None',
+    trafficDistribution: null,
     annotations,
   });
   const settings = parseSettings({ balance: { answer: 'endpoints', slowStartSeconds: 30 } });

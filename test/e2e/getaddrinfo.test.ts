@@ -75,4 +75,48 @@ describe('getaddrinfo in a pod-like network namespace', { skip: namespacesAllowe
     const controlFourth = results.control!.getent.filter((ip) => ip === '10.97.1.4').length;
     assert.ok(controlFourth > lookups * 0.9, `control: 10.97.1.4 first in ${controlFourth} of ${lookups}`);
   });
+
+  it('keeps trafficDistribution’s zone first through glibc’s re-sort (PreferClose, ordered and limited)', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'lbdns-pod-'));
+    // The pod (10.97.1.5) is in zone-b; zone-a's endpoints share its /24, so RFC 6724 rule 9 would put them first.
+    const endpoints = [
+      { ip: '10.97.1.1', zone: 'zone-a' },
+      { ip: '10.97.1.2', zone: 'zone-a' },
+      { ip: '10.97.1.3', zone: 'zone-a' },
+      { ip: '10.97.9.1', zone: 'zone-b' },
+      { ip: '10.97.9.2', zone: 'zone-b' },
+    ];
+    const zonal = (name: string, hinted: boolean, annotations: Record<string, string> = {}): unknown[] => [
+      { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default', annotations: { 'lbdns.io/answer': 'endpoints', ...annotations } }, spec: { clusterIP: '10.96.1.1', trafficDistribution: 'PreferClose', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } },
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: `${name}-1`, namespace: 'default', labels: { 'kubernetes.io/service-name': name } },
+        addressType: 'IPv4',
+        endpoints: endpoints.map((e) => ({ addresses: [e.ip], conditions: { ready: true }, zone: e.zone, ...(hinted ? { hints: { forZones: [{ name: e.zone }] } } : {}) })),
+        ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+      },
+    ];
+    writeFileSync(join(work, 'objects.yaml'), asList([namespaceObject('default'), ...zonal('web', false), ...zonal('limited', true), ...zonal('control', false, { 'lbdns.io/client-sort': 'none' })]));
+    const lookups = 100;
+    await run('unshare', ['--mount', '--net', '--fork', 'bash', join(projectRoot, 'test/helpers/pod-netns.sh')], {
+      env: { ...process.env, LBDNS_NODE_ZONE: 'zone-b', NODE: process.execPath, LBDNS: join(projectRoot, 'bin/lbdns.js'), OBJECTS: join(work, 'objects.yaml'), WORK: work, LOOKUPS: String(lookups), NAMES: 'web limited control' },
+      timeout: 120_000,
+    });
+    const results = JSON.parse(readFileSync(join(work, 'results.json'), 'utf8')) as Record<string, Record<'getent' | 'node', string[]>>;
+    const inZone = (ip: string) => ip.startsWith('10.97.9.');
+    const shares: Record<string, number> = {};
+    for (const name of ['web', 'limited', 'control'])
+      for (const resolver of ['getent', 'node'] as const) {
+        assert.equal(results[name]![resolver].length, lookups);
+        shares[`${name}/${resolver}`] = results[name]![resolver].filter(inZone).length / lookups;
+      }
+    console.log(`# zone-b first-address shares over ${lookups} lookups: ${JSON.stringify(shares)}`);
+    for (const resolver of ['getent', 'node']) {
+      assert.ok(shares[`web/${resolver}`]! >= 0.99, `web/${resolver}: ${shares[`web/${resolver}`]}`);
+      assert.equal(shares[`limited/${resolver}`], 1);
+    }
+    // Without the trim glibc puts a zone-a address (sharing the pod's /24) first.
+    assert.ok(shares['control/getent']! < 0.1, `control/getent: ${shares['control/getent']}`);
+  });
 });

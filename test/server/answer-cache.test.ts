@@ -84,7 +84,7 @@ describe('AnswerCache', () => {
 });
 
 describe('ClusterView change scopes', () => {
-  const service = { namespace: 'shop', name: 'db', type: 'ClusterIP' as const, clusterIPs: [], headless: true, externalName: null, ports: [], publishNotReadyAddresses: false, sessionAffinity: 'None' as const, annotations: {} };
+  const service = { namespace: 'shop', name: 'db', type: 'ClusterIP' as const, clusterIPs: [], headless: true, externalName: null, ports: [], publishNotReadyAddresses: false, sessionAffinity: 'None' as const, trafficDistribution: null, annotations: {} };
   const slice = { namespace: 'shop', name: 'db-x', serviceName: 'db', addressType: 'IPv4' as const, ports: [], endpoints: [] };
 
   it('reports an EndpointSlice change as its Service’s, and a new Service as its namespace’s', () => {

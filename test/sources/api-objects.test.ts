@@ -19,9 +19,9 @@ const pod = (status: unknown) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { n
 /** A slim Service as slimObject gives it, with the fields a test does not set at their defaults. */
 const slimService = (fields: Record<string, unknown>) => ({
   kind: 'Service',
-  record: { namespace: 'shop', name: 'web', type: 'ClusterIP', clusterIPs: [], headless: false, externalName: null, ports: [], publishNotReadyAddresses: false, sessionAffinity: 'None', annotations: {}, ...fields },
+  record: { namespace: 'shop', name: 'web', type: 'ClusterIP', clusterIPs: [], headless: false, externalName: null, ports: [], publishNotReadyAddresses: false, sessionAffinity: 'None', trafficDistribution: null, annotations: {}, ...fields },
 });
-const slimEndpoint = (fields: Record<string, unknown>) => ({ addresses: [], ready: true, hostname: null, nodeName: null, zone: null, hintZones: [], podName: null, ...fields });
+const slimEndpoint = (fields: Record<string, unknown>) => ({ addresses: [], ready: true, hostname: null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null, ...fields });
 const slimSlice = (fields: Record<string, unknown>) => ({ kind: 'EndpointSlice', record: { namespace: 'shop', name: 'web-abc', serviceName: 'web', addressType: 'IPv4', ports: [], endpoints: [], ...fields } });
 
 interface Case {
@@ -78,6 +78,9 @@ const cases: Case[] = [
     },
     expected: slimService({ namespace: 'default', clusterIPs: ['10.0.0.1'], sessionAffinity: 'ClientIP', publishNotReadyAddresses: true, annotations: { 'lbdns.io/policy': 'weighted' } }),
   },
+  { name: 'trafficDistribution PreferSameNode kept', object: service({ clusterIP: '10.0.0.1', trafficDistribution: 'PreferSameNode' }), expected: slimService({ clusterIPs: ['10.0.0.1'], trafficDistribution: 'PreferSameNode' }) },
+  { name: 'trafficDistribution PreferClose kept', object: service({ clusterIP: '10.0.0.1', trafficDistribution: 'PreferClose' }), expected: slimService({ clusterIPs: ['10.0.0.1'], trafficDistribution: 'PreferClose' }) },
+  { name: 'an unknown trafficDistribution is ignored, as kube-proxy does', object: service({ clusterIP: '10.0.0.1', trafficDistribution: 'PreferMoon' }), expected: slimService({ clusterIPs: ['10.0.0.1'] }) },
   { name: 'a clusterIP that is no address', object: service({ clusterIP: '10.0.0.300' }), expected: rejected('spec.clusterIP') },
   { name: 'a clusterIPs entry that is no address', object: service({ clusterIPs: ['10.0.0.1', 'fd00::g'] }), expected: rejected('spec.clusterIPs[1]') },
   { name: 'a port out of range', object: service({ clusterIP: '10.0.0.1', ports: [{ name: 'a', port: 80 }, { name: 'b', port: 65536 }] }), expected: rejected('spec.ports[1].port') },
@@ -102,13 +105,13 @@ const cases: Case[] = [
     name: 'hostname lowercase, node, zone, hints and the pod behind it',
     object: slice({
       endpoints: [
-        { addresses: ['10.1.0.1'], hostname: 'DB-0', nodeName: 'node-a', zone: 'zone-a', hints: { forZones: [{ name: 'zone-a' }, { name: 'zone-b' }] }, targetRef: { kind: 'Pod', name: 'DB-0', namespace: 'shop' } },
+        { addresses: ['10.1.0.1'], hostname: 'DB-0', nodeName: 'node-a', zone: 'zone-a', hints: { forZones: [{ name: 'zone-a' }, { name: 'zone-b' }], forNodes: [{ name: 'node-a' }] }, targetRef: { kind: 'Pod', name: 'DB-0', namespace: 'shop' } },
         { addresses: ['10.1.0.2'], targetRef: { kind: 'Node', name: 'node-b' }, hints: {} },
       ],
     }),
     expected: slimSlice({
       endpoints: [
-        slimEndpoint({ addresses: ['10.1.0.1'], hostname: 'db-0', nodeName: 'node-a', zone: 'zone-a', hintZones: ['zone-a', 'zone-b'], podName: 'db-0' }),
+        slimEndpoint({ addresses: ['10.1.0.1'], hostname: 'db-0', nodeName: 'node-a', zone: 'zone-a', hintZones: ['zone-a', 'zone-b'], hintNodes: ['node-a'], podName: 'db-0' }),
         slimEndpoint({ addresses: ['10.1.0.2'] }),
       ],
     }),

@@ -23,7 +23,7 @@ function randomObjects(random: () => number): ClusterObjects {
     for (const name of NAMES) {
       if (random() < 0.6) {
         const clusterIPs = random() < 0.5 ? [pick(IPS)] : [];
-        const service: Service = { namespace, name, type: 'ClusterIP', clusterIPs, headless: clusterIPs.length === 0, externalName: null, ports: [{ name: 'http', port: random() < 0.8 ? 80 : 8080, protocol: 'TCP', targetPort: null }], publishNotReadyAddresses: random() < 0.2, sessionAffinity: 'None', annotations: {} };
+        const service: Service = { namespace, name, type: 'ClusterIP', clusterIPs, headless: clusterIPs.length === 0, externalName: null, ports: [{ name: 'http', port: random() < 0.8 ? 80 : 8080, protocol: 'TCP', targetPort: null }], publishNotReadyAddresses: random() < 0.2, sessionAffinity: 'None', trafficDistribution: null, annotations: {} };
         objects.services.push(service);
       }
       const slice = (sliceName: string, serviceName: string): EndpointSlice => ({
@@ -32,7 +32,7 @@ function randomObjects(random: () => number): ClusterObjects {
         serviceName,
         addressType: 'IPv4',
         ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-        endpoints: some().map((ip) => ({ addresses: [ip], ready: random() < 0.8, hostname: random() < 0.3 ? `h${ip.split('.')[3]}` : null, nodeName: null, zone: pick(['z1', 'z2', null]), hintZones: [], podName: null })),
+        endpoints: some().map((ip) => ({ addresses: [ip], ready: random() < 0.8, hostname: random() < 0.3 ? `h${ip.split('.')[3]}` : null, nodeName: null, zone: pick(['z1', 'z2', null]), hintZones: [], hintNodes: [], podName: null })),
       });
       // A slice's Service may differ between versions: its label changed.
       if (random() < 0.6) objects.endpointSlices.push(slice(`${name}-1`, random() < 0.8 ? name : pick(NAMES)));

@@ -19,7 +19,7 @@ function randomEvent(random: () => number): ViewEvent {
   const roll = random();
   if (roll < 0.2) {
     const clusterIPs = random() < 0.5 ? [pick(IPS)] : [];
-    const service: Service = { namespace, name: pick(SERVICES), type: 'ClusterIP', clusterIPs, headless: clusterIPs.length === 0, externalName: null, ports: [], publishNotReadyAddresses: random() < 0.3, sessionAffinity: 'None', annotations: {} };
+    const service: Service = { namespace, name: pick(SERVICES), type: 'ClusterIP', clusterIPs, headless: clusterIPs.length === 0, externalName: null, ports: [], publishNotReadyAddresses: random() < 0.3, sessionAffinity: 'None', trafficDistribution: null, annotations: {} };
     return { op: 'upsert', kind: 'Service', record: service };
   }
   const slice = (name: string, serviceName: string): EndpointSlice => ({
@@ -28,7 +28,7 @@ function randomEvent(random: () => number): ViewEvent {
     serviceName,
     addressType: 'IPv4',
     ports: [],
-    endpoints: some().map((ip) => ({ addresses: [ip], ready: random() < 0.7, hostname: random() < 0.5 ? `h${ip.split('.')[3]}` : null, nodeName: null, zone: null, hintZones: [], podName: null })),
+    endpoints: some().map((ip) => ({ addresses: [ip], ready: random() < 0.7, hostname: random() < 0.5 ? `h${ip.split('.')[3]}` : null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null })),
   });
   if (roll < 0.3) return { op: 'delete', kind: 'Service', namespace, name: pick(SERVICES) };
   // A slice may move to another Service: its label changed.

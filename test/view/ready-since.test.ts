@@ -18,10 +18,11 @@ const service: Service = {
   ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: null }],
   publishNotReadyAddresses: false,
   sessionAffinity: 'None',
+  trafficDistribution: null,
   annotations: {},
 };
 
-const endpoint = (ip: string, ready = true): Endpoint => ({ addresses: [ip], ready, hostname: null, nodeName: null, zone: null, hintZones: [], podName: null });
+const endpoint = (ip: string, ready = true): Endpoint => ({ addresses: [ip], ready, hostname: null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null });
 const slice = (name: string, endpoints: Endpoint[]): EndpointSlice => ({ namespace: 'shop', name, serviceName: 'web', addressType: 'IPv4', ports: [{ name: 'http', port: 80, protocol: 'TCP' }], endpoints });
 const objects = (slices: EndpointSlice[]): ClusterObjects => ({ namespaces: [], services: [service], endpointSlices: slices, legacyEndpoints: [], pods: [] });
 

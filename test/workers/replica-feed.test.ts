@@ -9,7 +9,7 @@ import { ClusterView, type ViewUpdate } from '../../src/view/cluster-view.ts';
 import { ReplicaFeed } from '../../src/workers/replica-feed.ts';
 import type { Service } from '../../src/view/types.ts';
 
-const service = (i: number): Service => ({ namespace: 'default', name: `s${i}`, type: 'ClusterIP', clusterIPs: [`10.96.0.${(i % 250) + 1}`], headless: false, externalName: null, ports: [], publishNotReadyAddresses: false, sessionAffinity: 'None', annotations: {} });
+const service = (i: number): Service => ({ namespace: 'default', name: `s${i}`, type: 'ClusterIP', clusterIPs: [`10.96.0.${(i % 250) + 1}`], headless: false, externalName: null, ports: [], publishNotReadyAddresses: false, sessionAffinity: 'None', trafficDistribution: null, annotations: {} });
 const upsert = (i: number): ViewUpdate => ({ kind: 'event', event: { op: 'upsert', kind: 'Service', record: service(i) } });
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
