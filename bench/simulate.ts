@@ -41,7 +41,7 @@ const CONNECTIONS = 20;
 const zones = ['a', 'b', 'c'];
 const clients = Array.from({ length: CLIENTS }, (_, i) => {
   const address = `10.245.${Math.floor(i / 250)}.${(i % 250) + 1}`;
-  return { address: ipToBytes(address), zone: zones[i % 3] as string, hash: fnv1a(Buffer.from(ipToBytes(address)!).toString('hex')) };
+  return { address: ipToBytes(address), node: null, zone: zones[i % 3] as string, hash: fnv1a(Buffer.from(ipToBytes(address)!).toString('hex')) };
 });
 
 type Strategy = { name: string; target: 'weights' | 'uniform'; pick: (endpoints: SimEndpoint[], client: (typeof clients)[number]) => number };

@@ -40,7 +40,8 @@ export interface BalanceExplanation {
   clientSort: string;
   maxAnswers: number;
   zoneStrict: boolean;
-  client: { address: string; zone: string | null } | null;
+  /** Where the client was placed: its node and zone, and by which rule (balance/client.ts). */
+  client: { address: string; node: string | null; zone: string | null; placedBy: string; zoneBy: string } | null;
   /** Ports whose target port differs: A-record clients must use the target port. */
   portMappings: ReturnType<typeof mappedPorts>;
   endpoints: EndpointExplanation[];
@@ -93,7 +94,7 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
     clientSort: config.clientSort,
     maxAnswers: config.maxAnswers,
     zoneStrict: settings.balance.zone.strict,
-    client: client ? { address: client.address, zone: clientZone } : null,
+    client: client ? { address: client.address, node: client.info.node, zone: clientZone, placedBy: client.info.placedBy ?? 'none', zoneBy: client.info.zoneBy ?? 'none' } : null,
     portMappings: mappedPorts(service),
     endpoints,
   };

@@ -12,7 +12,7 @@ import { seededRandom as seeded } from '../helpers/random.ts';
 const records = (ips: string[], weights: number[] = ips.map(() => 1)): BalancedRecord[] =>
   ips.map((ip, i) => ({ weight: weights[i] as number, zones: [], key: ip, address: ipToBytes(ip) }));
 const options = (over: Partial<PlanOptions>): PlanOptions => ({ policy: 'weighted', affinity: false, clientSort: 'none', maxAnswers: 0, zoneStrict: false, ...over });
-const client = (ip: string, zone: string | null = null): Client => ({ address: ipToBytes(ip), zone, hash: 0 });
+const client = (ip: string, zone: string | null = null): Client => ({ address: ipToBytes(ip), node: null, zone, hash: 0 });
 
 describe('clientSort: rfc6724', () => {
   const ips = ['10.97.1.1', '10.97.1.2', '10.97.1.3', '10.97.1.4', '10.98.0.1'];

@@ -56,6 +56,12 @@ export function kindApis(settings: Settings, endpointSlices: boolean): KindApi[]
           list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listEndpointsForAllNamespaces(request(p))),
         },
   ];
+  // Where clients are: each Node's pod CIDRs and zone (balance/client.ts). The Service label selector does not apply.
+  apis.push({
+    kind: 'Node',
+    path: '/api/v1/nodes',
+    list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listNode(request(p))),
+  });
   if (settings.pods === 'verified') {
     apis.push({
       kind: 'Pod',
@@ -142,7 +148,7 @@ export class KubernetesSource {
     const sink: ReflectorSink = {
       upsert: (kind, object) => this.upsert(kind, object),
       remove: (kind, namespace, name) => {
-        if (kind === 'Namespace') this.view.apply({ op: 'delete', kind, name });
+        if (kind === 'Namespace' || kind === 'Node') this.view.apply({ op: 'delete', kind, name });
         else if (servesNamespace(this.settings, namespace)) this.view.apply({ op: 'delete', kind, namespace, name });
       },
     };
@@ -165,7 +171,7 @@ export class KubernetesSource {
   private upsert(kind: WatchedKind, object: unknown): void {
     const slim = slimObject({ ...(object as object), kind });
     if (slim === null) return;
-    if (slim.kind !== 'Namespace' && !servesNamespace(this.settings, slim.record.namespace)) return;
+    if (slim.kind !== 'Namespace' && slim.kind !== 'Node' && !servesNamespace(this.settings, slim.record.namespace)) return;
     this.view.apply({ op: 'upsert', ...slim });
   }
 
