@@ -39,6 +39,11 @@ function recordLimit(plan: BalancePlan, budget: number): number {
 }
 
 function groupsFor(plan: BalancePlan, client: Client): RecordGroup[] {
+  if (plan.nodeGroups) {
+    // internalTrafficPolicy: Local: the client node's records only; none, nothing (the caller falls back).
+    const group = client.node === null ? undefined : plan.nodeGroups.get(client.node);
+    return group ? [group] : [];
+  }
   if (plan.policy !== 'zone' || client.zone === null) return [plan.all];
   return groupsForZone(plan, client.zone);
 }

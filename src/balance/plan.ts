@@ -16,6 +16,8 @@ export interface BalancedRecord {
   key: string;
   /** The record's address, for the client-sort trim (A/AAAA only). */
   address: Uint8Array | null;
+  /** The node the endpoint runs on (EndpointSlice nodeName), for internalTrafficPolicy: Local. */
+  node?: string | null;
 }
 
 /**
@@ -108,6 +110,8 @@ export interface PlanOptions {
   clientSort: ClientSort;
   maxAnswers: number;
   zoneStrict: boolean;
+  /** internalTrafficPolicy: Local: only the client node's records. */
+  local?: boolean;
 }
 
 /** A plan: its options, and what they need prepared about the records. */
@@ -127,6 +131,8 @@ export interface BalancePlan extends PlanOptions {
   all: RecordGroup;
   /** Per client zone, the groups in the order they are drawn from: built on first use. */
   zoneGroups: Map<string, RecordGroup[]>;
+  /** Under `local`: per node, its records, split once with the plan; a query looks up its node. */
+  nodeGroups: Map<string, RecordGroup> | null;
 }
 
 export function fnv1a(text: string): number {
@@ -186,12 +192,29 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
     zones,
     hashes,
     addresses,
-    metricLabel: options.affinity ? `${options.policy}+affinity` : options.policy,
+    metricLabel: `${options.policy}${options.affinity ? '+affinity' : ''}${options.local ? '+local' : ''}`,
     all: null,
     zoneGroups: new Map(),
+    nodeGroups: null,
   };
   plan.all = new RecordGroup(positionOrder(addresses, options.clientSort === 'rfc6724'), plan as BalancePlan);
+  if (options.local) plan.nodeGroups = splitByNode(plan as BalancePlan, records);
   return plan as BalancePlan;
+}
+
+/** The records of each node, each a group in the plan's position order: one pass, once per change. */
+function splitByNode(plan: BalancePlan, records: BalancedRecord[]): Map<string, RecordGroup> {
+  const byNode = new Map<string, number[]>();
+  for (const index of plan.all.members) {
+    const node = records[index]!.node;
+    if (!node) continue;
+    let members = byNode.get(node);
+    if (!members) byNode.set(node, (members = []));
+    members.push(index);
+  }
+  const groups = new Map<string, RecordGroup>();
+  for (const [node, members] of byNode) groups.set(node, new RecordGroup(Uint32Array.from(members), plan));
+  return groups;
 }
 
 /** The weights, scaled down when their total would not be a finite number (prefix sums must be). */
@@ -232,5 +255,5 @@ export function groupsForZone(plan: BalancePlan, zone: string): RecordGroup[] {
 
 /** A plan that changes nothing but the order: a uniform shuffle of everything (the default). */
 export function isPlainShuffle(options: PlanOptions): boolean {
-  return options.policy === 'shuffle' && !options.affinity && options.clientSort === 'none' && options.maxAnswers === 0;
+  return options.policy === 'shuffle' && !options.affinity && options.clientSort === 'none' && options.maxAnswers === 0 && !options.local;
 }

@@ -30,6 +30,11 @@ export interface ServiceBalance {
   affinity: boolean;
   clientSort: ClientSort;
   maxAnswers: number;
+  /**
+   * internalTrafficPolicy: Local, in endpoint mode or headless: a client gets only its own node's
+   * endpoints (none there: balance.emptyFallback).
+   */
+  local: boolean;
 }
 
 const policies = new Set<string>(['shuffle', 'weighted', 'zone']);
@@ -50,5 +55,6 @@ export function serviceBalance(service: Service, settings: Settings): ServiceBal
     affinity: service.sessionAffinity === 'ClientIP' && (endpointMode || service.headless),
     clientSort: balanced ? ((clientSorts.has(annotations[Annotation.clientSort] ?? '') ? annotations[Annotation.clientSort] : settings.balance.clientSort) as ClientSort) : 'none',
     maxAnswers: Number.isInteger(annotatedMax) && annotatedMax >= 0 ? annotatedMax : settings.balance.maxAnswers,
+    local: service.internalTrafficPolicy === 'Local' && (endpointMode || service.headless),
   };
 }

@@ -37,6 +37,8 @@ export interface BalanceExplanation {
   balanced: boolean;
   policy: string;
   affinity: boolean;
+  /** internalTrafficPolicy: Local is followed: only the client's node's endpoints. */
+  local: boolean;
   clientSort: string;
   maxAnswers: number;
   zoneStrict: boolean;
@@ -73,7 +75,9 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
     }
   }
   const answersEndpoints = service.headless || config.endpointMode;
-  const answered = endpoints.filter((e) => e.answered);
+  // internalTrafficPolicy: Local: only the client's node's endpoints (none: the fallback, no endpoint).
+  const clientNode = client?.info.node ?? null;
+  const answered = endpoints.filter((e) => e.answered && (!config.local || (client !== null && e.node !== null && e.node === clientNode)));
   const clientZone = client?.info.zone ?? null;
   const sameZone = config.policy === 'zone' && clientZone !== null ? answered.filter((e) => e.zones.includes(clientZone)) : [];
   // A Set: a 10,000-endpoint Service would cost 10,000² array lookups.
@@ -91,6 +95,7 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
     balanced: config.balanced,
     policy: config.policy,
     affinity: config.affinity,
+    local: config.local,
     clientSort: config.clientSort,
     maxAnswers: config.maxAnswers,
     zoneStrict: settings.balance.zone.strict,

@@ -25,7 +25,7 @@ export function endpointZones(endpoint: Endpoint): readonly string[] {
 
 /** Whether this Service's answers need more than the default uniform shuffle. */
 export function needsPlan(config: ServiceBalance): boolean {
-  return config.balanced || config.affinity || config.maxAnswers > 0;
+  return config.balanced || config.affinity || config.maxAnswers > 0 || config.local;
 }
 
 /** An endpoint's address (one port of it) with the weight its Service's policy gives it. */
@@ -53,11 +53,12 @@ function planOptions(config: ServiceBalance, settings: Settings, clientSort: boo
     clientSort: clientSort ? config.clientSort : 'none',
     maxAnswers: clientSort ? config.maxAnswers : 0,
     zoneStrict: settings.balance.zone.strict,
+    local: config.local,
   };
 }
 
 /** A/AAAA records of the endpoints, one per address, with the plan that orders them. */
-export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: number, weighed: WeightedEndpoint[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
+export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: number, weighed: WeightedEndpoint[], config: ServiceBalance, settings: Settings, service?: Service): PreparedAnswer | null {
   const family = qtype === RRType.A ? 4 : 6;
   const records: Buffer[] = [];
   const meta: BalancedRecord[] = [];
@@ -66,11 +67,15 @@ export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: 
     if (ipFamily(address.ip) !== family || seen.has(address.ip)) continue;
     seen.add(address.ip);
     records.push(encoder.address(owner, address.ip, settings.ttl));
-    meta.push({ weight, zones: endpointZones(address.endpoint), key: address.ip, address: ipToBytes(address.ip) });
+    meta.push({ weight, zones: endpointZones(address.endpoint), key: address.ip, address: ipToBytes(address.ip), node: address.endpoint.nodeName });
   }
   if (records.length === 0) return null;
   const options = planOptions(config, settings, true);
-  return positive(records, [], 0, isPlainShuffle(options) ? null : makePlan(options, meta));
+  const answer = positive(records, [], 0, isPlainShuffle(options) ? null : makePlan(options, meta));
+  if (!config.local) return answer;
+  // A client whose node runs none of the endpoints: the ClusterIP when emptyFallback says so, else no record.
+  const fallbackIps = settings.balance.emptyFallback === 'clusterIP' && service ? service.clusterIPs.filter((ip) => ipFamily(ip) === family) : [];
+  return { ...answer, localFallback: fallbackIps.map((ip) => encoder.address(owner, ip, settings.ttl)) };
 }
 
 /**
@@ -86,10 +91,10 @@ export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: Weig
   const records = targets.map(({ address, weight }) => encoder.srv(qname, 0, srvWeight(weight), address.port, address.name, ttl));
   const zonePolicy = config.balanced && config.policy === 'zone';
   const otherZoneRecords = zonePolicy ? targets.map(({ address, weight }) => encoder.srv(qname, 1, srvWeight(weight), address.port, address.name, ttl)) : null;
-  const meta = targets.map(({ address, weight }): BalancedRecord => ({ weight, zones: endpointZones(address.endpoint), key: `${address.ip} ${address.port}`, address: null }));
+  const meta = targets.map(({ address, weight }): BalancedRecord => ({ weight, zones: endpointZones(address.endpoint), key: `${address.ip} ${address.port}`, address: null, node: address.endpoint.nodeName }));
   const options = planOptions(config, settings, false);
   if (isPlainShuffle(options)) return positive(records, glue);
-  return { ...positive(records, glue, 0, makePlan(options, meta)), otherZoneRecords, glue: perRecordGlue };
+  return { ...positive(records, glue, 0, makePlan(options, meta)), otherZoneRecords, glue: perRecordGlue, ...(config.local ? { localFallback: [] } : {}) };
 }
 
 /** The balanced records a response carries, and the additional records that go with them (null: the answer's own). */
@@ -106,6 +111,7 @@ export interface Choice {
 export function chooseRecords(answer: PreparedAnswer, plan: BalancePlan, client: Client, budget: number, random: () => number = Math.random): Choice {
   const order = orderRecords(plan, client, random, budget);
   const { answers, balancedFrom, otherZoneRecords: other, glue } = answer;
+  if (plan.nodeGroups && order.length === 0) return { records: [...(answer.localFallback ?? [])], additional: glue ? [] : null };
   const zone = client.zone;
   const records = order.map((i) => (other && zone !== null && !inZone(plan, i, zone) ? other[i]! : answers[balancedFrom + i]!));
   return { records, additional: glue && order.length < plan.size ? glueOf(glue, order) : null };

@@ -172,7 +172,7 @@ export class ClusterZoneAnswers {
       return this.plainAnswer(qname, zone, qtype, { kind: 'addresses', addresses: clusterIpAddresses(service, request, zone) }, encoder);
     }
     if (qtype === RRType.SRV) return balancedSrv(encoder, qname, weighed, config, this.ctx.settings);
-    return balancedAddresses(encoder, qname, qtype, weighed, config, this.ctx.settings);
+    return balancedAddresses(encoder, qname, qtype, weighed, config, this.ctx.settings, service);
   }
 
   /** What the answer for `qname` depends on, for the answer cache. */

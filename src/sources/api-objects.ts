@@ -37,6 +37,7 @@ export const serviceSchema = z.object({
       .nullish(),
     publishNotReadyAddresses: z.boolean().default(false),
     sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
+    internalTrafficPolicy: z.enum(['Cluster', 'Local']).nullish(),
   }),
 });
 
@@ -144,6 +145,7 @@ function slimService(api: ApiService): Service {
     ),
     publishNotReadyAddresses: spec.publishNotReadyAddresses,
     sessionAffinity: spec.sessionAffinity,
+    ...(spec.internalTrafficPolicy === 'Local' ? { internalTrafficPolicy: 'Local' as const } : {}),
     annotations: lbdnsAnnotations(api.metadata.annotations),
   };
 }

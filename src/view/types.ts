@@ -26,6 +26,8 @@ export interface Service {
   ports: ServicePort[];
   publishNotReadyAddresses: boolean;
   sessionAffinity: 'None' | 'ClientIP';
+  /** spec.internalTrafficPolicy, set only when Local: clients get only their own node's endpoints. */
+  internalTrafficPolicy?: 'Local';
   /** Only the `lbdns.io/` annotations. */
   annotations: Record<string, string>;
 }

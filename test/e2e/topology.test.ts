@@ -1,0 +1,95 @@
+/**
+ * Where clients are, through real queries from distinct loopback addresses (all on lo), each
+ * placed on a node by the pod CIDRs of v1 Node objects in the objects file:
+ * internalTrafficPolicy: Local answers only the client node's endpoints, and /debug/balance
+ * shows how a client was placed.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
+import { asList, namespaceObject } from '../helpers/objects.ts';
+import { answerData, query, rcodeOf } from '../helpers/dns-client.ts';
+
+function node(name: string, zone: string, podCIDR: string): unknown {
+  return { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'topology.kubernetes.io/zone': zone } }, spec: { podCIDR, podCIDRs: [podCIDR] } };
+}
+
+/** Endpoints 10.244.<n>.x run on node-<n>: two on node-1, three on node-2, none on node-3. */
+const ENDPOINTS = [
+  { ip: '10.244.1.1', node: 'node-1' },
+  { ip: '10.244.1.2', node: 'node-1' },
+  { ip: '10.244.2.1', node: 'node-2' },
+  { ip: '10.244.2.2', node: 'node-2' },
+  { ip: '10.244.2.3', node: 'node-2' },
+];
+
+function localService(name: string, spec: Record<string, unknown>, annotations: Record<string, string>): unknown[] {
+  return [
+    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop', annotations }, spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }], internalTrafficPolicy: 'Local', ...spec } },
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `${name}-1`, namespace: 'shop', labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4',
+      endpoints: ENDPOINTS.map((e) => ({ addresses: [e.ip], conditions: { ready: true }, nodeName: e.node })),
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    },
+  ];
+}
+
+const objects = asList([
+  namespaceObject('shop'),
+  node('node-1', 'zone-a', '127.0.0.16/28'),
+  node('node-2', 'zone-b', '127.0.0.32/28'),
+  node('node-3', 'zone-b', '127.0.0.48/28'),
+  ...localService('local', { clusterIP: '10.96.8.1' }, { 'lbdns.io/answer': 'endpoints' }),
+  ...localService('local-headless', { clusterIP: 'None' }, {}),
+]);
+
+let server: RunningServer;
+before(async () => {
+  server = await startLbdns({ objects: tempFile('objects.yaml', objects), config: tempFile('lbdns.yaml', 'balance:\n  clientSort: none\n') });
+});
+after(async () => {
+  await server.stop();
+});
+
+const onNode = (n: number) => ENDPOINTS.filter((e) => e.node === `node-${n}`).map((e) => e.ip).sort();
+
+describe('internalTrafficPolicy: Local', () => {
+  for (const name of ['local', 'local-headless']) {
+    it(`${name}: every answer to a client holds exactly its own node's endpoints`, async () => {
+      for (const [from, n] of [['127.0.0.17', 1], ['127.0.0.30', 1], ['127.0.0.33', 2], ['127.0.0.40', 2]] as const) {
+        for (let i = 0; i < 50; i++) {
+          const addresses = (answerData(await query(server.port, `${name}.shop.svc.cluster.local`, 'A', { from }), 'A') as string[]).sort();
+          assert.deepEqual(addresses, onNode(n), `${from} on node-${n}`);
+        }
+      }
+    });
+  }
+
+  it('a client on a node without endpoints gets the configured fallback: the ClusterIP (endpoint mode), no record (headless)', async () => {
+    assert.deepEqual(answerData(await query(server.port, 'local.shop.svc.cluster.local', 'A', { from: '127.0.0.49' }), 'A'), ['10.96.8.1']);
+    const headless = await query(server.port, 'local-headless.shop.svc.cluster.local', 'A', { from: '127.0.0.49' });
+    assert.equal(rcodeOf(headless), 'NOERROR');
+    assert.deepEqual(answerData(headless, 'A'), []);
+    // A client no Node claims is on no node: the fallback too.
+    assert.deepEqual(answerData(await query(server.port, 'local.shop.svc.cluster.local', 'A', { from: '127.0.0.99' }), 'A'), ['10.96.8.1']);
+  });
+
+  it('SRV answers follow it too', async () => {
+    const records = answerData(await query(server.port, '_http._tcp.local.shop.svc.cluster.local', 'SRV', { from: '127.0.0.33' }), 'SRV') as Array<{ target: string }>;
+    assert.deepEqual(records.map((r) => r.target).sort(), onNode(2).map((ip) => `${ip.replaceAll('.', '-')}.local.shop.svc.cluster.local`));
+  });
+});
+
+describe('/debug/balance?client=', () => {
+  it('shows the node and zone the client was placed on, and by which rule', async () => {
+    const response = await fetch(`http://127.0.0.1:${server.debugPort}/debug/balance?name=local.shop.svc.cluster.local&client=127.0.0.33`);
+    const body = (await response.json()) as { local: boolean; client: unknown; endpoints: Array<{ address: string; expectedFirstShare: number | null }> };
+    assert.equal(body.local, true);
+    assert.deepEqual(body.client, { address: '127.0.0.33', node: 'node-2', zone: 'zone-b', placedBy: 'podCIDR', zoneBy: 'node' });
+    const sharing = body.endpoints.filter((e) => (e.expectedFirstShare ?? 0) > 0).map((e) => e.address).sort();
+    assert.deepEqual(sharing, onNode(2));
+  });
+});
