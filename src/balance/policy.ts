@@ -26,7 +26,12 @@ export interface ServiceBalance {
    */
   balanced: boolean;
   policy: Policy;
-  /** The Service's sessionAffinity: ClientIP, honoured in endpoint mode and for headless Services. */
+  /**
+   * The Service's sessionAffinity: ClientIP, in endpoint mode and for headless Services. Every
+   * other answer of more than one record (SRV per port, unweighted headless SRV) follows it too,
+   * keeping its records (resolve/balanced-answers.ts withAffinity); a ClusterIP A/AAAA answer is
+   * one record, so there is nothing to keep.
+   */
   affinity: boolean;
   clientSort: ClientSort;
   maxAnswers: number;

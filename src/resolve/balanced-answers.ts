@@ -97,6 +97,21 @@ export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: Weig
   return { ...positive(records, glue, 0, makePlan(options, meta)), otherZoneRecords, glue: perRecordGlue, ...(config.local ? { localFallback: [] } : {}) };
 }
 
+/**
+ * sessionAffinity: ClientIP for an answer the balancer does not otherwise order (SRV records of a
+ * headless Service without a policy, one SRV record per port of a ClusterIP Service): the records
+ * and their CoreDNS weights stay as they are, and each client gets them in its own stable order
+ * (rendezvous on the record's bytes, which every replica encodes alike). A single record needs
+ * nothing. Prepared once per view change, as every plan.
+ */
+export function withAffinity(answer: PreparedAnswer): PreparedAnswer {
+  const count = answer.answers.length - answer.balancedFrom;
+  if (answer.plan || count < 2 || answer.chase !== undefined || answer.authority.length > 0) return answer;
+  const meta = answer.answers.slice(answer.balancedFrom).map((record): BalancedRecord => ({ weight: 1, zones: [], key: record.toString('latin1'), address: null }));
+  const plan = makePlan({ policy: 'shuffle', affinity: true, clientSort: 'none', maxAnswers: 0, zoneStrict: false }, meta);
+  return positive(answer.answers, answer.additional, answer.balancedFrom, plan);
+}
+
 /** The balanced records a response carries, and the additional records that go with them (null: the answer's own). */
 export interface Choice {
   records: Buffer[];

@@ -44,7 +44,29 @@ const objects = asList([
   node('node-3', 'zone-b', '127.0.0.48/28'),
   ...localService('local', { clusterIP: '10.96.8.1' }, { 'lbdns.io/answer': 'endpoints' }),
   ...localService('local-headless', { clusterIP: 'None' }, {}),
+  ...stickyHeadless(),
+  {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'sticky-ports', namespace: 'shop' },
+    spec: { clusterIP: '10.96.8.2', sessionAffinity: 'ClientIP', ports: ['a', 'b', 'c', 'd', 'e'].map((name, i) => ({ name, port: 80 + i, protocol: 'TCP' })) },
+  },
 ]);
+
+/** A headless Service with ClientIP affinity and no lbdns policy: SRV answers keep CoreDNS's weights. */
+function stickyHeadless(): unknown[] {
+  return [
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'sticky', namespace: 'shop' }, spec: { clusterIP: 'None', sessionAffinity: 'ClientIP', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } },
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'sticky-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'sticky' } },
+      addressType: 'IPv4',
+      endpoints: Array.from({ length: 6 }, (_, i) => ({ addresses: [`10.244.9.${i + 1}`], conditions: { ready: true } })),
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    },
+  ];
+}
 
 let server: RunningServer;
 before(async () => {
@@ -91,5 +113,31 @@ describe('/debug/balance?client=', () => {
     assert.deepEqual(body.client, { address: '127.0.0.33', node: 'node-2', zone: 'zone-b', placedBy: 'podCIDR', zoneBy: 'node' });
     const sharing = body.endpoints.filter((e) => (e.expectedFirstShare ?? 0) > 0).map((e) => e.address).sort();
     assert.deepEqual(sharing, onNode(2));
+  });
+});
+
+describe('sessionAffinity: ClientIP in every mode', () => {
+  const clients = Array.from({ length: 20 }, (_, i) => `127.0.3.${i + 10}`);
+  const cases: Array<[string, string, number]> = [
+    ['headless SRV without a policy', '_http._tcp.sticky.shop.svc.cluster.local', 6],
+    ['a ClusterIP Service’s SRV records, one per port', 'sticky-ports.shop.svc.cluster.local', 5],
+  ];
+  for (const [title, name, count] of cases) {
+    it(`${title}: each client always gets the same order, clients get different ones`, async () => {
+      const orders = new Set<string>();
+      for (const from of clients) {
+        const order = async () => JSON.stringify((answerData(await query(server.port, name, 'SRV', { from }), 'SRV') as Array<{ target: string; port: number; weight: number }>).map((r) => [r.target, r.port, r.weight]));
+        const first = await order();
+        assert.equal(JSON.parse(first).length, count);
+        for (let i = 0; i < 5; i++) assert.equal(await order(), first, `${from} keeps its order`);
+        orders.add(first);
+      }
+      assert.ok(orders.size > 1, 'the order depends on the client');
+    });
+  }
+
+  it('keeps CoreDNS’s SRV weights: 100 split evenly', async () => {
+    const records = answerData(await query(server.port, '_http._tcp.sticky.shop.svc.cluster.local', 'SRV', { from: '127.0.3.10' }), 'SRV') as Array<{ weight: number }>;
+    assert.ok(records.every((r) => r.weight === Math.floor(100 / 6)));
   });
 });
