@@ -200,12 +200,20 @@ function slimEndpoints(api: ApiEndpoints): EndpointSlice {
   return { namespace: api.metadata.namespace, name: api.metadata.name, serviceName: api.metadata.name.toLowerCase(), addressType: v4 ? 'IPv4' : 'IPv6', ports, endpoints };
 }
 
-/** The zone label of a Node: topology.kubernetes.io/zone, else the deprecated beta one. */
-const ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'];
+/** Node zone labels, first found wins: topology.kubernetes.io/zone, then (before Kubernetes 1.17, and still on some nodes) the deprecated one. */
+export const NODE_ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'] as const;
+
+/** A Node's zone from its labels, or null. */
+export function nodeZoneOfLabels(labels: Record<string, unknown>): string | null {
+  for (const key of NODE_ZONE_LABELS) {
+    const value = labels[key];
+    if (typeof value === 'string' && value !== '') return value;
+  }
+  return null;
+}
 
 function slimNode(api: z.infer<typeof nodeSchema>): Node {
-  const labels = api.metadata.labels ?? {};
-  const zone = ZONE_LABELS.map((key) => labels[key]).find((value) => value !== undefined && value !== '') ?? null;
+  const zone = nodeZoneOfLabels(api.metadata.labels ?? {});
   const podCIDRs = api.spec?.podCIDRs && api.spec.podCIDRs.length > 0 ? api.spec.podCIDRs : api.spec?.podCIDR ? [api.spec.podCIDR] : [];
   return { name: api.metadata.name, zone, podCIDRs };
 }

@@ -6,6 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { asList, namespaceObject } from '../helpers/objects.ts';
 import { answerData, query, rcodeOf } from '../helpers/dns-client.ts';
@@ -37,10 +38,10 @@ function localService(name: string, spec: Record<string, unknown>, annotations: 
   ];
 }
 
-const objects = asList([
+const objectsWith = (node2Cidr: string) => asList([
   namespaceObject('shop'),
   node('node-1', 'zone-a', '127.0.0.16/28'),
-  node('node-2', 'zone-b', '127.0.0.32/28'),
+  node('node-2', 'zone-b', node2Cidr),
   node('node-3', 'zone-b', '127.0.0.48/28'),
   ...localService('local', { clusterIP: '10.96.8.1' }, { 'lbdns.io/answer': 'endpoints' }),
   ...localService('local-headless', { clusterIP: 'None' }, {}),
@@ -52,6 +53,7 @@ const objects = asList([
     spec: { clusterIP: '10.96.8.2', sessionAffinity: 'ClientIP', ports: ['a', 'b', 'c', 'd', 'e'].map((name, i) => ({ name, port: 80 + i, protocol: 'TCP' })) },
   },
 ]);
+const objects = objectsWith('127.0.0.32/28');
 
 /** A headless Service with ClientIP affinity and no lbdns policy: SRV answers keep CoreDNS's weights. */
 function stickyHeadless(): unknown[] {
@@ -139,5 +141,24 @@ describe('sessionAffinity: ClientIP in every mode', () => {
   it('keeps CoreDNS’s SRV weights: 100 split evenly', async () => {
     const records = answerData(await query(server.port, '_http._tcp.sticky.shop.svc.cluster.local', 'SRV', { from: '127.0.3.10' }), 'SRV') as Array<{ weight: number }>;
     assert.ok(records.every((r) => r.weight === Math.floor(100 / 6)));
+  });
+});
+
+describe('with serving workers', () => {
+  it('Nodes reach every worker, at start and when a Node changes', async () => {
+    const path = tempFile('objects.yaml', objects);
+    const workers = await startLbdns({ objects: path, workers: 2, config: tempFile('lbdns.yaml', 'balance:\n  clientSort: none\n') });
+    try {
+      const local = async (from: string) => (answerData(await query(workers.port, 'local.shop.svc.cluster.local', 'A', { from }), 'A') as string[]).sort();
+      for (let i = 0; i < 20; i++) assert.deepEqual(await local('127.0.0.33'), onNode(2));
+      writeFileSync(path, objectsWith('127.0.0.64/28'));
+      await workers.waitForLog((l) => l.msg === 'objects file reloaded');
+      for (let i = 0; i < 20; i++) {
+        assert.deepEqual(await local('127.0.0.65'), onNode(2), 'node-2 moved to 127.0.0.64/28');
+        assert.deepEqual(await local('127.0.0.33'), ['10.96.8.1'], 'no node claims 127.0.0.33 any more: the fallback');
+      }
+    } finally {
+      await workers.stop();
+    }
   });
 });
