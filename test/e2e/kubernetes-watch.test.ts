@@ -269,6 +269,8 @@ describe('what is watched', () => {
     };
     try {
       await server.waitForLog((l) => l.msg === 'first sync complete', 10_000);
+      // Answers do not wait for Nodes: the first list may land just after ready.
+      await eventually(async () => ((await placement('10.244.1.9')) as { node: string | null }).node === 'node-a');
       assert.ok(api.requests.some((r) => r.path === '/api/v1/nodes' && !r.watch), 'Nodes are listed');
       assert.deepEqual(await placement('10.244.1.9'), { address: '10.244.1.9', node: 'node-a', zone: 'zone-a', placedBy: 'podCIDR', zoneBy: 'node' });
       api.upsert(node('node-b', 'zone-b', '10.244.2.0/24'));
@@ -278,6 +280,20 @@ describe('what is watched', () => {
       await eventually(async () => ((await placement('10.244.1.9')) as { zone: string | null }).zone === 'zone-c');
       api.remove('Node', undefined, 'node-a');
       await eventually(async () => ((await placement('10.244.1.9')) as { node: string | null }).node === null);
+    } finally {
+      await server.stop();
+      await api.stop();
+    }
+  });
+
+  it('serves without Nodes when the ClusterRole does not grant them yet (answers never wait for Nodes)', async () => {
+    const api = await FakeApiServer.start();
+    for (const o of [namespace('default'), service('default', 'web', '10.96.0.20')]) api.upsert(o);
+    api.failNext(403, 1_000_000, (r) => r.path === '/api/v1/nodes');
+    const server = await startAgainst(api);
+    try {
+      await server.waitForLog((l) => l.msg === 'first sync complete', 10_000);
+      assert.deepEqual(await sortedA(server.port, 'web.default.svc.cluster.local'), ['10.96.0.20']);
     } finally {
       await server.stop();
       await api.stop();

@@ -96,9 +96,12 @@ export class KubernetesSource {
     this.log.info({ server: this.config.getCurrentCluster()?.server, credentials: choice.origin }, 'using the Kubernetes API');
   }
 
-  /** True once every kind has completed its first list. */
+  /**
+   * True once every kind has completed its first list. Nodes only place clients for balancing:
+   * answers never wait for them (a ClusterRole not yet granting nodes must not keep lbdns unready).
+   */
   get ready(): boolean {
-    return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced);
+    return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced || r.kind === 'Node');
   }
 
   get stale(): boolean {
