@@ -294,6 +294,8 @@ describe('what is watched', () => {
     try {
       await server.waitForLog((l) => l.msg === 'first sync complete', 10_000);
       assert.deepEqual(await sortedA(server.port, 'web.default.svc.cluster.local'), ['10.96.0.20']);
+      assert.equal((await opsStatus(server, '/ready')).status, 200);
+      assert.match((await opsStatus(server, '/metrics')).body, /^lbdns_kubernetes_stale 0$/m, 'answers are not stale for want of Nodes');
     } finally {
       await server.stop();
       await api.stop();

@@ -104,8 +104,9 @@ export class KubernetesSource {
     return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced || r.kind === 'Node');
   }
 
+  /** Whether answers may be out of date; a failing Node watch is not (it only places clients, and logs its own errors). */
   get stale(): boolean {
-    return this.reflectors.some((r) => !r.healthy);
+    return this.reflectors.some((r) => !r.healthy && r.kind !== 'Node');
   }
 
   onReady(listener: () => void): void {
