@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { asList, namespaceObject } from '../helpers/objects.ts';
 import { answerData, query, rcodeOf } from '../helpers/dns-client.ts';
+import { within } from '../helpers/wait.ts';
 
 function node(name: string, zone: string, podCIDR: string): unknown {
   return { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'topology.kubernetes.io/zone': zone } }, spec: { podCIDR, podCIDRs: [podCIDR] } };
@@ -153,6 +154,11 @@ describe('with serving workers', () => {
       for (let i = 0; i < 20; i++) assert.deepEqual(await local('127.0.0.33'), onNode(2));
       writeFileSync(path, objectsWith('127.0.0.64/28'));
       await workers.waitForLog((l) => l.msg === 'objects file reloaded');
+      // The primary logs the reload before every worker has applied it: wait until both have (40 queries in a row, from new source ports, reach both).
+      await within(5000, async () => {
+        for (let i = 0; i < 40; i++) if (JSON.stringify(await local('127.0.0.65')) !== JSON.stringify(onNode(2))) return false;
+        return true;
+      }, 50);
       for (let i = 0; i < 20; i++) {
         assert.deepEqual(await local('127.0.0.65'), onNode(2), 'node-2 moved to 127.0.0.64/28');
         assert.deepEqual(await local('127.0.0.33'), ['10.96.8.1'], 'no node claims 127.0.0.33 any more: the fallback');
