@@ -43,6 +43,11 @@ function recordLimit(plan: BalancePlan, budget: number): number {
 }
 
 function groupsFor(plan: BalancePlan, client: Client): RecordGroup[] {
+  if (plan.localGroups) {
+    // internalTrafficPolicy: Local: the client node's records only; none, nothing (the caller falls back).
+    const group = client.node === null ? undefined : plan.localGroups.get(client.node);
+    return group ? [group] : [];
+  }
   if (plan.policy === 'node' && client.node !== null) {
     const groups = groupsForNode(plan, client.node, client.zone);
     if (groups) return groups;

@@ -24,6 +24,8 @@ export interface BalancedRecord {
   address: Uint8Array | null;
   /** Slow start's weight multiplier (slow-start.ts), under every policy; absent: 1. */
   ramp?: number;
+  /** The node the endpoint runs on (EndpointSlice nodeName), for internalTrafficPolicy: Local. */
+  node?: string | null;
 }
 
 /**
@@ -121,6 +123,8 @@ export interface PlanOptions {
    * node (or zone), answer only those records, as kube-proxy routes; otherwise they only go first.
    */
   limitHinted?: boolean;
+  /** internalTrafficPolicy: Local: only the client node's records. */
+  local?: boolean;
 }
 
 /** A plan: its options, and what they need prepared about the records. */
@@ -146,6 +150,8 @@ export interface BalancePlan extends PlanOptions {
   nodes: Array<readonly string[]>;
   /** Policy 'node': per node that has records, its records (built with the plan: at most one group per record). */
   nodeGroups: Map<string, { group: RecordGroup; hinted: boolean }>;
+  /** Under `local`: per node, its records, split once with the plan; a query looks up its node. */
+  localGroups: Map<string, RecordGroup> | null;
 }
 
 export function fnv1a(text: string): number {
@@ -212,15 +218,17 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
     zones,
     hashes,
     addresses,
-    metricLabel: options.affinity ? `${options.policy}+affinity` : options.policy,
+    metricLabel: `${options.policy}${options.affinity ? '+affinity' : ''}${options.local ? '+local' : ''}`,
     all: null,
     zoneGroups: new Map(),
     zonesHinted,
     nodes,
     nodeGroups: new Map(),
+    localGroups: null,
   };
   plan.all = new RecordGroup(positionOrder(addresses, options.clientSort === 'rfc6724'), plan as BalancePlan);
   if (options.policy === 'node') buildNodeGroups(plan as BalancePlan, records);
+  if (options.local) plan.localGroups = splitByNode(plan as BalancePlan, records);
   return plan as BalancePlan;
 }
 
@@ -243,6 +251,21 @@ function buildNodeGroups(plan: BalancePlan, records: BalancedRecord[]): void {
     }
   }
   for (const [node, { indices, hinted }] of members) plan.nodeGroups.set(node, { group: new RecordGroup(Uint32Array.from(indices), plan), hinted });
+}
+
+/** The records of each node, each a group in the plan's position order: one pass, once per change. */
+function splitByNode(plan: BalancePlan, records: BalancedRecord[]): Map<string, RecordGroup> {
+  const byNode = new Map<string, number[]>();
+  for (const index of plan.all.members) {
+    const node = records[index]!.node;
+    if (!node) continue;
+    let members = byNode.get(node);
+    if (!members) byNode.set(node, (members = []));
+    members.push(index);
+  }
+  const groups = new Map<string, RecordGroup>();
+  for (const [node, members] of byNode) groups.set(node, new RecordGroup(Uint32Array.from(members), plan));
+  return groups;
 }
 
 /** The weights, scaled down when their total would not be a finite number (prefix sums must be). */
@@ -302,5 +325,5 @@ export function preferred(plan: BalancePlan, index: number, node: string | null,
 
 /** A plan that changes nothing but the order: a uniform shuffle of everything (the default). */
 export function isPlainShuffle(options: PlanOptions): boolean {
-  return options.policy === 'shuffle' && !options.affinity && options.clientSort === 'none' && options.maxAnswers === 0;
+  return options.policy === 'shuffle' && !options.affinity && options.clientSort === 'none' && options.maxAnswers === 0 && !options.local;
 }

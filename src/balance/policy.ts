@@ -36,7 +36,12 @@ export interface ServiceBalance {
    */
   balanced: boolean;
   policy: Policy;
-  /** The Service's sessionAffinity: ClientIP, honoured in endpoint mode and for headless Services. */
+  /**
+   * The Service's sessionAffinity: ClientIP, in endpoint mode and for headless Services. Every
+   * other answer of more than one record (SRV per port, unweighted headless SRV) follows it too,
+   * keeping its records (resolve/balanced-answers.ts withAffinity); a ClusterIP A/AAAA answer is
+   * one record, so there is nothing to keep.
+   */
   affinity: boolean;
   clientSort: ClientSort;
   maxAnswers: number;
@@ -49,6 +54,11 @@ export interface ServiceBalance {
   limitHinted: boolean;
   /** Why this policy, for explanations: which of annotation, trafficDistribution or settings chose it. */
   reason: string;
+  /**
+   * internalTrafficPolicy: Local, in endpoint mode or headless: a client gets only its own node's
+   * endpoints (none there: balance.emptyFallback).
+   */
+  local: boolean;
 }
 
 const policies = new Set<string>(['shuffle', 'weighted', 'zone']);
@@ -78,5 +88,6 @@ export function serviceBalance(service: Service, settings: Settings): ServiceBal
     slowStartSeconds: !answersEndpoints ? 0 : (annotatedSlowStart ?? (balanced ? settings.balance.slowStartSeconds : 0)),
     limitHinted: balanced && distribution !== null && settings.balance.trafficDistribution === 'limit',
     reason: annotated ? `annotation ${Annotation.policy}` : distribution ? `trafficDistribution ${distribution} (${settings.balance.trafficDistribution})` : 'settings balance.policy',
+    local: service.internalTrafficPolicy === 'Local' && (endpointMode || service.headless),
   };
 }

@@ -26,7 +26,7 @@ export function debugBalanceRoute(view: ClusterView, currentSettings: () => Sett
       sendJson(response, 400, { error: 'client must be an IP address' });
       return true;
     }
-    const client = clientIp ? { address: clientIp, info: new ClientClassifier(settings).classify(clientIp) } : null;
+    const client = clientIp ? { address: clientIp, info: new ClientClassifier(settings, view).classify(clientIp) } : null;
     sendJson(response, 200, explainBalance(view, settings, service, zone, client));
     return true;
   };

@@ -16,6 +16,8 @@ export interface PreparedAnswer extends ResponseRecords {
   plan: BalancePlan | null;
   /** SRV under the zone policy: the balanced records again with priority 1, sent in their place for targets outside the client's zone. */
   otherZoneRecords?: readonly Buffer[] | null;
+  /** internalTrafficPolicy: Local: what a client on a node without endpoints gets (the ClusterIP records, or none). */
+  localFallback?: readonly Buffer[];
   /** SRV: the additional records of each balanced record, so a response that sends some carries only their glue. */
   glue?: RecordGlue | null;
   /**

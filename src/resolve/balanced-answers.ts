@@ -40,7 +40,7 @@ function topology(endpoint: Endpoint): Pick<BalancedRecord, 'zones' | 'zonesHint
  * a cap, or an endpoint in its slow start at `nowMs`.
  */
 export function needsPlan(config: ServiceBalance, addresses: readonly NamedAddress[] = [], nowMs = 0): boolean {
-  return config.balanced || config.affinity || config.maxAnswers > 0 || anyRamping(config, addresses, nowMs);
+  return config.balanced || config.affinity || config.maxAnswers > 0 || config.local || anyRamping(config, addresses, nowMs);
 }
 
 /** Whether an endpoint among `addresses` is in its slow start at `nowMs`. */
@@ -78,11 +78,12 @@ function planOptions(config: ServiceBalance, settings: Settings, clientSort: boo
     maxAnswers: clientSort ? config.maxAnswers : 0,
     zoneStrict: settings.balance.zone.strict,
     limitHinted: config.limitHinted,
+    local: config.local,
   };
 }
 
 /** A/AAAA records of the endpoints, one per address, with the plan that orders them. */
-export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: number, weighed: WeightedEndpoint[], config: ServiceBalance, settings: Settings): PreparedAnswer | null {
+export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: number, weighed: WeightedEndpoint[], config: ServiceBalance, settings: Settings, service?: Service): PreparedAnswer | null {
   const family = qtype === RRType.A ? 4 : 6;
   const records: Buffer[] = [];
   const meta: BalancedRecord[] = [];
@@ -92,12 +93,16 @@ export function balancedAddresses(encoder: RecordEncoder, owner: string, qtype: 
     if (ipFamily(address.ip) !== family || seen.has(address.ip)) continue;
     seen.add(address.ip);
     records.push(encoder.address(owner, address.ip, settings.ttl));
-    meta.push({ weight, ...topology(address.endpoint), key: address.ip, address: ipToBytes(address.ip), ramp });
+    meta.push({ weight, ...topology(address.endpoint), key: address.ip, address: ipToBytes(address.ip), ramp, node: address.endpoint.nodeName });
     if (ramp !== 1) ramps = true;
   }
   if (records.length === 0) return null;
   const options = planOptions(config, settings, true);
-  return positive(records, [], 0, isPlainShuffle(options) && !ramps ? null : makePlan(options, meta));
+  const answer = positive(records, [], 0, isPlainShuffle(options) && !ramps ? null : makePlan(options, meta));
+  if (!config.local) return answer;
+  // A client whose node runs none of the endpoints: the ClusterIP when emptyFallback says so, else no record.
+  const fallbackIps = settings.balance.emptyFallback === 'clusterIP' && service ? service.clusterIPs.filter((ip) => ipFamily(ip) === family) : [];
+  return { ...answer, localFallback: fallbackIps.map((ip) => encoder.address(owner, ip, settings.ttl)) };
 }
 
 /**
@@ -115,12 +120,27 @@ export function balancedSrv(encoder: RecordEncoder, qname: string, weighed: Weig
   const records = targets.map(({ address, weight, ramp }) => encoder.srv(qname, 0, srvWeight(weight, ramp), address.port, address.name, ttl));
   const zonePolicy = config.balanced && (config.policy === 'zone' || config.policy === 'node');
   const otherZoneRecords = zonePolicy ? targets.map(({ address, weight, ramp }) => encoder.srv(qname, 1, srvWeight(weight, ramp), address.port, address.name, ttl)) : null;
-  const meta = targets.map(({ address, weight, ramp }): BalancedRecord => ({ weight, ...topology(address.endpoint), key: `${address.ip} ${address.port}`, address: null, ramp }));
+  const meta = targets.map(({ address, weight, ramp }): BalancedRecord => ({ weight, ...topology(address.endpoint), key: `${address.ip} ${address.port}`, address: null, ramp, node: address.endpoint.nodeName }));
   const options = planOptions(config, settings, false);
   // Under plain shuffle the ramp is in the SRV weights alone (RFC 2782 clients choose by them):
   // the order stays a uniform shuffle, at its cost.
   if (isPlainShuffle(options)) return positive(records, glue);
-  return { ...positive(records, glue, 0, makePlan(options, meta)), otherZoneRecords, glue: perRecordGlue };
+  return { ...positive(records, glue, 0, makePlan(options, meta)), otherZoneRecords, glue: perRecordGlue, ...(config.local ? { localFallback: [] } : {}) };
+}
+
+/**
+ * sessionAffinity: ClientIP for an answer the balancer does not otherwise order (SRV records of a
+ * headless Service without a policy, one SRV record per port of a ClusterIP Service): the records
+ * and their CoreDNS weights stay as they are, and each client gets them in its own stable order
+ * (rendezvous on the record's bytes, which every replica encodes alike). A single record needs
+ * nothing. Prepared once per view change, as every plan.
+ */
+export function withAffinity(answer: PreparedAnswer): PreparedAnswer {
+  const count = answer.answers.length - answer.balancedFrom;
+  if (answer.plan || count < 2 || answer.chase !== undefined || answer.authority.length > 0) return answer;
+  const meta = answer.answers.slice(answer.balancedFrom).map((record): BalancedRecord => ({ weight: 1, zones: [], key: record.toString('latin1'), address: null }));
+  const plan = makePlan({ policy: 'shuffle', affinity: true, clientSort: 'none', maxAnswers: 0, zoneStrict: false }, meta);
+  return positive(answer.answers, answer.additional, answer.balancedFrom, plan);
 }
 
 /** The balanced records a response carries, and the additional records that go with them (null: the answer's own). */
@@ -137,6 +157,7 @@ export interface Choice {
 export function chooseRecords(answer: PreparedAnswer, plan: BalancePlan, client: Client, budget: number, random: () => number = Math.random): Choice {
   const order = orderRecords(plan, client, random, budget);
   const { answers, balancedFrom, otherZoneRecords: other, glue } = answer;
+  if (plan.localGroups && order.length === 0) return { records: [...(answer.localFallback ?? [])], additional: glue ? [] : null };
   const records = order.map((i) => (other && !preferred(plan, i, client.node, client.zone) ? other[i]! : answers[balancedFrom + i]!));
   return { records, additional: glue && order.length < plan.size ? glueOf(glue, order) : null };
 }

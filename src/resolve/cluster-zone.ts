@@ -9,7 +9,7 @@ import { RecordEncoder, negative, positive, srvTargets } from './answer-builder.
 import { type AnswerScope, GLOBAL_SCOPE, type PreparedAnswer } from './answer.ts';
 import { type ClusterRequest, parseClusterName } from './cluster-name.ts';
 import { type Found, type Lookup, type LookupContext, type NamedAddress, clusterIpAddresses, lookupCluster } from './cluster-lookup.ts';
-import { balancedAddresses, balancedSrv, needsPlan, weighEndpoints } from './balanced-answers.ts';
+import { balancedAddresses, balancedSrv, needsPlan, weighEndpoints, withAffinity } from './balanced-answers.ts';
 import type { Service } from '../view/types.ts';
 import { type ServiceBalance, serviceBalance } from '../balance/policy.ts';
 import { endpointHostname, serviceFqdn } from '../view/names.ts';
@@ -123,7 +123,16 @@ export class ClusterZoneAnswers {
     if (found.kind === 'missing') return nxdomain();
     const balancing = this.balancing(qtype, request, found);
     if (balancing !== null) return this.balancedAnswer(qname, zone, qtype, balancing, encoder) ?? nodata();
-    return this.plainAnswer(qname, zone, qtype, found, encoder) ?? nodata();
+    const plain = this.plainAnswer(qname, zone, qtype, found, encoder);
+    if (plain === null) return nodata();
+    return this.followsAffinity(request) ? withAffinity(plain) : plain;
+  }
+
+  /** A Service's own name (or one of its ports' SRV names) whose Service has sessionAffinity: ClientIP. */
+  private followsAffinity(request: ClusterRequest | null): boolean {
+    if (request?.podOrSvc !== 'svc' || request.service === '' || request.endpoint !== '') return false;
+    const service = this.ctx.view.service(request.namespace, request.service);
+    return service?.sessionAffinity === 'ClientIP' && service.type !== 'ExternalName';
   }
 
   /** Records as the specification and CoreDNS give them, or null for none of this type. */
@@ -192,7 +201,7 @@ export class ClusterZoneAnswers {
       return this.plainAnswer(qname, zone, qtype, { kind: 'addresses', addresses: clusterIpAddresses(service, request, zone) }, encoder);
     }
     if (qtype === RRType.SRV) return balancedSrv(encoder, qname, weighed, config, this.ctx.settings);
-    return balancedAddresses(encoder, qname, qtype, weighed, config, this.ctx.settings);
+    return balancedAddresses(encoder, qname, qtype, weighed, config, this.ctx.settings, service);
   }
 
   /** What the answer for `qname` depends on, for the answer cache. */

@@ -71,13 +71,15 @@ export interface BalanceExplanation {
   /** Why this policy: the lbdns.io/policy annotation, the Service's trafficDistribution, or the settings. */
   policyReason: string;
   affinity: boolean;
+  /** internalTrafficPolicy: Local is followed: only the client's node's endpoints. */
+  local: boolean;
   clientSort: string;
   maxAnswers: number;
   zoneStrict: boolean;
   /** Slow start's window in seconds (0: off). */
   slowStartSeconds: number;
-  /** How the client was placed: its zone, and its node when placement knows it (null: not known). */
-  client: { address: string; zone: string | null; node: string | null } | null;
+  /** Where the client was placed: its node and zone (null: not known), and by which rule (balance/client.ts). */
+  client: Placement | null;
   /** Ports whose target port differs: A-record clients must use the target port. */
   portMappings: readonly PortMapping[];
   endpoints: EndpointExplanation[];
@@ -113,9 +115,10 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
   const portSafety = addressAnswer(view, service, settings);
   const keepsClusterIp = portSafety?.answer === 'clusterIP';
   const answersEndpoints = service.headless || (config.endpointMode && !keepsClusterIp);
-  const answered = endpoints.filter((e) => e.answered);
-  const clientZone = client?.info.zone ?? null;
+  // internalTrafficPolicy: Local: only the client's node's endpoints (none: the fallback, no endpoint).
   const clientNode = client?.info.node ?? null;
+  const answered = endpoints.filter((e) => e.answered && (!config.local || (client !== null && e.node !== null && e.node === clientNode)));
+  const clientZone = client?.info.zone ?? null;
   const sameNode = config.policy === 'node' && clientNode !== null ? answered.filter((e) => e.node === clientNode) : [];
   const zoned = config.policy === 'zone' || config.policy === 'node';
   const sameZone = sameNode.length > 0 ? sameNode : zoned && clientZone !== null ? answered.filter((e) => e.zones.includes(clientZone)) : [];
@@ -143,6 +146,7 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
     policy: config.policy,
     policyReason: config.reason,
     affinity: config.affinity,
+    local: config.local,
     clientSort: config.clientSort,
     maxAnswers: config.maxAnswers,
     zoneStrict: settings.balance.zone.strict,
@@ -154,9 +158,17 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
 }
 
 /** How a client was placed, as an explanation shows it; the node where placement records one (a Client with a `node`). */
-export function placement(address: string, info: Client): { address: string; zone: string | null; node: string | null } {
-  const node = (info as Client & { node?: unknown }).node;
-  return { address, zone: info.zone, node: typeof node === 'string' ? node : null };
+export interface Placement {
+  address: string;
+  node: string | null;
+  zone: string | null;
+  placedBy: string;
+  zoneBy: string;
+}
+
+/** How a client was placed, as an explanation shows it. */
+export function placement(address: string, info: Client): Placement {
+  return { address, node: info.node, zone: info.zone, placedBy: info.placedBy ?? 'none', zoneBy: info.zoneBy ?? 'none' };
 }
 
 /** The explanation's records for a CHAOS-class TXT question: one TXT record per line, class CH, TTL 0 (never cached). */

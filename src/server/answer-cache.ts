@@ -79,6 +79,8 @@ export class AnswerCache<T extends {}> {
 
   invalidate(change: ViewChange): void {
     if (change.scope === 'all') return this.clear();
+    // Where clients are placed is read per query: no prepared answer depends on a Node.
+    if (change.scope === 'nodes') return;
     this.dropScope(GLOBAL_KEY);
     if (change.scope === 'service') return this.dropScope(`${change.namespace}/${change.service}`);
     for (const scope of [...(this.scopesByNamespace.get(change.namespace) ?? [])]) this.dropScope(scope);

@@ -12,7 +12,7 @@ import { type ExplanationLines, type PreparedAnswer, type Routed, type Router, a
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
-import type { ViewChange } from '../view/cluster-view.ts';
+import type { ClusterView, ViewChange } from '../view/cluster-view.ts';
 import { AnswerCache } from './answer-cache.ts';
 import type { QueryStats } from './query-stats.ts';
 import type { Autopath } from '../resolve/autopath.ts';
@@ -62,6 +62,8 @@ export interface QueryHandlerOptions {
   log: Logger;
   /** Absent: names outside the zones are REFUSED and ExternalName targets are not completed. */
   forwarder?: ForwardAnswerer | null;
+  /** Where clients are placed from (Nodes, endpoints, pods); absent: only balance.clientZones and the node zone. */
+  view?: ClusterView | null;
   /** Absent: queries are not counted. */
   queryStats?: QueryStats | null;
   /** Absent: autopath is off, an NXDOMAIN is final. */
@@ -105,7 +107,7 @@ export class QueryHandler {
   /** CHAOS TXT explanations by name and client placement; emptied on every view change. */
   private readonly explained = new Map<string, ExplanationLines | null>();
 
-  constructor({ router, settings, state, log, forwarder = null, queryStats = null, autopath = null }: QueryHandlerOptions) {
+  constructor({ router, settings, state, log, forwarder = null, queryStats = null, autopath = null, view = null }: QueryHandlerOptions) {
     this.router = router;
     this.autopath = autopath;
     this.queryLogRate = settings.queryLogSampleRate;
@@ -114,7 +116,7 @@ export class QueryHandler {
     this.queryStats = queryStats;
     this.forwarder = forwarder;
     this.recursionAllowed = settings.forward.allowedClients.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
-    this.clients = new ClientClassifier(settings);
+    this.clients = new ClientClassifier(settings, view);
     this.settings = settings;
     this.state = state;
     this.log = log;

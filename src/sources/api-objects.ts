@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { canonicalIp } from '../net/ip.ts';
 import { issuePath } from '../util/issue-path.ts';
-import type { Endpoint, EndpointPort, EndpointSlice, Namespace, Pod, Protocol, Service, ServicePort, SlimObject, TrafficDistribution } from '../view/types.ts';
+import type { Endpoint, EndpointPort, EndpointSlice, Namespace, Node, Pod, Protocol, Service, ServicePort, SlimObject, TrafficDistribution } from '../view/types.ts';
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -38,6 +38,7 @@ export const serviceSchema = z.object({
     publishNotReadyAddresses: z.boolean().default(false),
     sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
     trafficDistribution: z.string().nullish(),
+    internalTrafficPolicy: z.enum(['Cluster', 'Local']).nullish(),
   }),
 });
 
@@ -84,9 +85,16 @@ const endpointsSchema = z.object({
 const podSchema = z.object({
   kind: z.literal('Pod'),
   metadata: namespacedMetadata,
+  spec: z.object({ nodeName: z.string().nullish() }).nullish(),
   status: z
     .object({ podIP: z.string().optional(), podIPs: z.array(z.object({ ip: z.string() })).nullish() })
     .nullish(),
+});
+
+const nodeSchema = z.object({
+  kind: z.literal('Node'),
+  metadata,
+  spec: z.object({ podCIDR: z.string().nullish(), podCIDRs: z.array(z.string()).nullish() }).nullish(),
 });
 
 export type ApiService = z.infer<typeof serviceSchema>;
@@ -141,6 +149,7 @@ function slimService(api: ApiService): Service {
     publishNotReadyAddresses: spec.publishNotReadyAddresses,
     sessionAffinity: spec.sessionAffinity,
     trafficDistribution: trafficDistributions.has(spec.trafficDistribution ?? '') ? (spec.trafficDistribution as TrafficDistribution) : null,
+    ...(spec.internalTrafficPolicy === 'Local' ? { internalTrafficPolicy: 'Local' as const } : {}),
     annotations: lbdnsAnnotations(api.metadata.annotations),
   };
 }
@@ -197,12 +206,31 @@ function slimEndpoints(api: ApiEndpoints): EndpointSlice {
   return { namespace: api.metadata.namespace, name: api.metadata.name, serviceName: api.metadata.name.toLowerCase(), addressType: v4 ? 'IPv4' : 'IPv6', ports, endpoints };
 }
 
+/** Node zone labels, first found wins: topology.kubernetes.io/zone, then (before Kubernetes 1.17, and still on some nodes) the deprecated one. */
+export const NODE_ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'] as const;
+
+/** A Node's zone from its labels, or null. */
+export function nodeZoneOfLabels(labels: Record<string, unknown>): string | null {
+  for (const key of NODE_ZONE_LABELS) {
+    const value = labels[key];
+    if (typeof value === 'string' && value !== '') return value;
+  }
+  return null;
+}
+
+function slimNode(api: z.infer<typeof nodeSchema>): Node {
+  const zone = nodeZoneOfLabels(api.metadata.labels ?? {});
+  const podCIDRs = api.spec?.podCIDRs && api.spec.podCIDRs.length > 0 ? api.spec.podCIDRs : api.spec?.podCIDR ? [api.spec.podCIDR] : [];
+  return { name: api.metadata.name, zone, podCIDRs };
+}
+
 function slimPod(api: ApiPod): Pod {
   const listed = api.status?.podIPs?.map((p) => p.ip) ?? (api.status?.podIP ? [api.status.podIP] : []);
   return {
     namespace: api.metadata.namespace,
     name: api.metadata.name.toLowerCase(),
     ips: listed.map((a) => canonicalIp(a)).filter((a): a is string => a !== null),
+    ...(api.spec?.nodeName ? { nodeName: api.spec.nodeName } : {}),
   };
 }
 
@@ -235,6 +263,8 @@ export function slimObject(object: unknown): SlimObject | null {
       return { kind, record: slimEndpoints(parseWith(endpointsSchema, object)) };
     case 'Pod':
       return { kind, record: slimPod(parseWith(podSchema, object)) };
+    case 'Node':
+      return { kind, record: slimNode(parseWith(nodeSchema, object)) };
     default:
       if (typeof kind !== 'string') throw new ObjectError('kind: expected a string', 'kind');
       return null;

@@ -8,10 +8,9 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Settings } from '../settings/schema.ts';
 import { ObjectsFileError, readDocuments } from './objects-file.ts';
+import { NODE_ZONE_LABELS, nodeZoneOfLabels } from './api-objects.ts';
 
-export const ZONE_LABEL = 'topology.kubernetes.io/zone';
-/** Before Kubernetes 1.17 (and still on some nodes): the deprecated label. */
-const LEGACY_ZONE_LABEL = 'failure-domain.beta.kubernetes.io/zone';
+export const ZONE_LABEL = NODE_ZONE_LABELS[0];
 
 export interface NodeZone {
   node: string;
@@ -20,12 +19,8 @@ export interface NodeZone {
 }
 
 export function zoneOfNode(node: unknown): string | null {
-  const labels = (node as { metadata?: { labels?: Record<string, unknown> } } | null)?.metadata?.labels ?? {};
-  for (const key of [ZONE_LABEL, LEGACY_ZONE_LABEL]) {
-    const value = labels[key];
-    if (typeof value === 'string' && value !== '') return value;
-  }
-  return null;
+  // The same reading as the watched Nodes' (api-objects.ts slimNode).
+  return nodeZoneOfLabels((node as { metadata?: { labels?: Record<string, unknown> } } | null)?.metadata?.labels ?? {});
 }
 
 /** The v1 Node named `name` in an objects file (a List or documents), or null. Throws ObjectsFileError. */

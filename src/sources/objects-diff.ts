@@ -19,9 +19,10 @@ const KIND_ORDER: readonly WatchedKind[] = WATCHED_KINDS;
  * namespace and the name the view keys the record by (an Endpoints object by its Service's name).
  */
 export function identityOf(event: ViewEvent): string {
-  if (event.op === 'delete') return event.kind === 'Namespace' ? JSON.stringify([event.kind, '', event.name]) : JSON.stringify([event.kind, event.namespace, event.name]);
+  if (event.op === 'delete') return 'namespace' in event ? JSON.stringify([event.kind, event.namespace, event.name]) : JSON.stringify([event.kind, '', event.name]);
   switch (event.kind) {
     case 'Namespace':
+    case 'Node':
       return JSON.stringify([event.kind, '', event.record.name]);
     case 'Endpoints':
       return JSON.stringify([event.kind, event.record.namespace, event.record.serviceName]);
@@ -32,7 +33,7 @@ export function identityOf(event: ViewEvent): string {
 
 function deleteOf(identity: string): ViewEvent {
   const [kind, namespace, name] = JSON.parse(identity) as [WatchedKind, string, string];
-  return kind === 'Namespace' ? { op: 'delete', kind, name } : { op: 'delete', kind, namespace, name };
+  return kind === 'Namespace' || kind === 'Node' ? { op: 'delete', kind, name } : { op: 'delete', kind, namespace, name };
 }
 
 /** Slim records are built field by field in a fixed order, so equal records serialize equally. */
@@ -44,6 +45,7 @@ function fingerprint(record: unknown): string {
 export function upsertsOf(objects: ClusterObjects): ViewEvent[] {
   return [
     ...objects.namespaces.map((record): ViewEvent => ({ op: 'upsert', kind: 'Namespace', record })),
+    ...(objects.nodes ?? []).map((record): ViewEvent => ({ op: 'upsert', kind: 'Node', record })),
     ...objects.services.map((record): ViewEvent => ({ op: 'upsert', kind: 'Service', record })),
     ...objects.endpointSlices.map((record): ViewEvent => ({ op: 'upsert', kind: 'EndpointSlice', record })),
     ...objects.legacyEndpoints.map((record): ViewEvent => ({ op: 'upsert', kind: 'Endpoints', record })),

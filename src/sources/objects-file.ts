@@ -95,6 +95,9 @@ export function parseObjectsText(text: string, fileName: string): ParsedObjects 
         case 'Pod':
           objects.pods.push(slim.record);
           break;
+        case 'Node':
+          (objects.nodes ??= []).push(slim.record);
+          break;
       }
     });
   });

@@ -3,21 +3,23 @@
  * records come from; sources call `replaceAll` (a whole file at startup), `apply` (one watch
  * event) or `applyBatch` (the events a reloaded file differs by).
  */
-import type { ClusterObjects, Endpoint, EndpointSlice, Namespace, NamespacedKind, Pod, Service, SlimObject } from './types.ts';
+import type { ClusterKind, ClusterObjects, Endpoint, EndpointSlice, Namespace, NamespacedKind, Node, Pod, Service, SlimObject } from './types.ts';
 import { serviceKey } from './types.ts';
 import { type EndpointRef, IpIndex } from './ip-index.ts';
 import { type PortMapping, mappedPorts } from './port-map.ts';
+import { NodeIndex } from './node-index.ts';
 
 /**
  * What changed, so caches can drop only what depends on it: one Service (its records), a whole
- * namespace (a namespace appeared or went, a Service was added or removed, a pod changed), or all.
+ * namespace (a namespace appeared or went, a Service was added or removed, a pod changed), or all;
+ * 'nodes': a Node changed, which no prepared answer depends on (only where clients are placed).
  */
-export type ViewChange = { scope: 'all' } | { scope: 'namespace'; namespace: string } | { scope: 'service'; namespace: string; service: string };
+export type ViewChange = { scope: 'all' } | { scope: 'namespace'; namespace: string } | { scope: 'service'; namespace: string; service: string } | { scope: 'nodes' };
 
 /** A slim record put in the view (replacing any of its kind and name), or one taken out. */
 export type ViewEvent =
   | ({ op: 'upsert' } & SlimObject)
-  | { op: 'delete'; kind: 'Namespace'; name: string }
+  | { op: 'delete'; kind: ClusterKind; name: string }
   | { op: 'delete'; kind: NamespacedKind; namespace: string; name: string };
 
 /**
@@ -85,6 +87,13 @@ export class ClusterView {
   /** Service key → the v1 Endpoints object of that name. */
   private legacyEndpoints = new Map<string, EndpointSlice>();
   private pods = new Map<string, Pod>();
+  /** Nodes by name and by pod CIDR: where clients are placed. */
+  private nodeIndex = new NodeIndex();
+  /**
+   * Steps whenever something client placement reads changes (a Node, an endpoint, a pod), so
+   * per-address placement caches know to start over.
+   */
+  placementGeneration = 0;
   /** Namespaces that hold at least one Service, counted. */
   private serviceCountByNamespace = new Map<string, number>();
   /** Rebuilt on a full replace, else kept up to date change by change; null when not kept. */
@@ -144,6 +153,7 @@ export class ClusterView {
       endpointSlices,
       legacyEndpoints: [...this.legacyEndpoints.values()],
       pods: [...this.pods.values()],
+      nodes: [...this.nodeIndex.all()],
     };
   }
 
@@ -159,6 +169,9 @@ export class ClusterView {
     this.legacyEndpoints = new Map(objects.legacyEndpoints.map((e) => [serviceKey(e.namespace, e.serviceName), e]));
     this.pods = new Map(objects.pods.map((p) => [serviceKey(p.namespace, p.name), p]));
     this.portMaps = new Map();
+    this.nodeIndex = new NodeIndex();
+    for (const node of objects.nodes ?? []) this.nodeIndex.set(node);
+    this.placementGeneration++;
     if (this.ipIndex) {
       this.ipIndex = new IpIndex();
       for (const key of this.services.keys()) this.reindexService(key);
@@ -187,6 +200,7 @@ export class ClusterView {
   private applyOne(event: ViewEvent, stamp: boolean): void {
     if (stamp && this.readyClock && event.op === 'upsert') event = this.stampEvent(event);
     this.forgetPortMaps(event);
+    if (event.kind !== 'Namespace' && event.kind !== 'Service') this.placementGeneration++;
     const change = event.op === 'upsert' ? this.upsert(event) : this.remove(event);
     for (const listener of this.listeners) listener(change);
     for (const listener of this.updateListeners) listener({ kind: 'event', event }, this.serial);
@@ -197,6 +211,9 @@ export class ClusterView {
       case 'Namespace':
         this.namespaces.set(event.record.name, event.record);
         return { scope: 'namespace', namespace: event.record.name };
+      case 'Node':
+        this.nodeIndex.set(event.record);
+        return { scope: 'nodes' };
       case 'Service': {
         const { namespace, name } = event.record;
         const key = serviceKey(namespace, name);
@@ -235,6 +252,10 @@ export class ClusterView {
     if (event.kind === 'Namespace') {
       this.namespaces.delete(event.name);
       return { scope: 'namespace', namespace: event.name };
+    }
+    if (event.kind === 'Node' || !('namespace' in event)) {
+      this.nodeIndex.remove(event.name);
+      return { scope: 'nodes' };
     }
     const { namespace, name } = event;
     const key = serviceKey(namespace, name);
@@ -361,18 +382,28 @@ export class ClusterView {
 
   /** Drops the port mappings an event may change: its Service's, or the Services its slice belonged to. */
   private forgetPortMaps(event: ViewEvent): void {
-    if (this.portMaps.size === 0 || event.kind === 'Namespace' || event.kind === 'Pod') return;
+    if (this.portMaps.size === 0 || event.kind === 'Namespace' || event.kind === 'Pod' || event.kind === 'Node') return;
     if (event.op === 'delete') {
       if (event.kind === 'EndpointSlice') {
         const owner = this.sliceOwner.get(serviceKey(event.namespace, event.name));
         if (owner !== undefined) this.portMaps.delete(owner);
-      } else this.portMaps.delete(serviceKey(event.namespace, event.name));
+      } else if (event.kind === 'Service') this.portMaps.delete(serviceKey(event.namespace, event.name));
       return;
     }
     if (event.kind === 'Service') return; // a new record: the memo checks the Service it was made for
     this.portMaps.delete(serviceKey(event.record.namespace, event.record.serviceName));
     const previous = this.sliceOwner.get(serviceKey(event.record.namespace, event.record.name));
     if (previous !== undefined) this.portMaps.delete(previous);
+  }
+
+  /** The Node of that name, for client placement. */
+  node(name: string): Node | undefined {
+    return this.nodeIndex.get(name);
+  }
+
+  /** The Node whose pod CIDR holds `address` (longest prefix), for client placement. */
+  nodeByAddress(address: Uint8Array): Node | undefined {
+    return this.nodeIndex.byAddress(address);
   }
 
   podsByIp(ip: string): readonly Pod[] {
@@ -387,6 +418,11 @@ export class ClusterView {
   /** Published endpoint addresses equal to `ip`, across all Services. */
   endpointsByIp(ip: string): readonly EndpointRef[] {
     return this.indexed().endpoints(ip);
+  }
+
+  /** Whether this view keeps the index by IP (endpointsByIp, podsByIp). */
+  get indexesByIp(): boolean {
+    return this.ipIndex !== null;
   }
 
   private indexed(): IpIndex {
@@ -404,10 +440,10 @@ export class ClusterView {
     this.ipIndex.setService(key, service, published);
   }
 
-  counts(): { namespaces: number; services: number; endpointSlices: number; pods: number } {
+  counts(): { namespaces: number; services: number; endpointSlices: number; pods: number; nodes: number } {
     let endpointSlices = 0;
     for (const slices of this.slices.values()) endpointSlices += slices.size;
-    return { namespaces: this.namespaces.size, services: this.services.size, endpointSlices, pods: this.pods.size };
+    return { namespaces: this.namespaces.size, services: this.services.size, endpointSlices, pods: this.pods.size, nodes: this.nodeIndex.size };
   }
 
   private putService(service: Service): void {

@@ -28,6 +28,8 @@ export interface Service {
   sessionAffinity: 'None' | 'ClientIP';
   /** `spec.trafficDistribution`; null when unset or a value lbdns does not know (as kube-proxy ignores it). */
   trafficDistribution: TrafficDistribution | null;
+  /** spec.internalTrafficPolicy, set only when Local: clients get only their own node's endpoints. */
+  internalTrafficPolicy?: 'Local';
   /** Only the `lbdns.io/` annotations. */
   annotations: Record<string, string>;
 }
@@ -77,10 +79,21 @@ export interface Pod {
   namespace: string;
   name: string;
   ips: string[];
+  /** spec.nodeName, once scheduled: places a client that is this pod (balance/client.ts). */
+  nodeName?: string;
 }
 
 export interface Namespace {
   name: string;
+}
+
+/** A v1 Node: where its pods' addresses come from, and its zone (what client placement needs). */
+export interface Node {
+  name: string;
+  /** The `topology.kubernetes.io/zone` label (or the deprecated one), or null. */
+  zone: string | null;
+  /** `spec.podCIDRs` (else `spec.podCIDR`), as written; unparsable ones are skipped by the index. */
+  podCIDRs: string[];
 }
 
 /** Everything a source can hand the view in one go. */
@@ -95,15 +108,19 @@ export interface WatchedRecords {
   /** v1 Endpoints, already in slice shape; used only for Services that have no EndpointSlice. */
   Endpoints: EndpointSlice;
   Pod: Pod;
+  Node: Node;
 }
 
 export type WatchedKind = keyof WatchedRecords;
 
 /** Kinds whose objects live in a namespace. */
-export type NamespacedKind = Exclude<WatchedKind, 'Namespace'>;
+export type NamespacedKind = Exclude<WatchedKind, ClusterKind>;
+
+/** Kinds whose objects are cluster-scoped. */
+export type ClusterKind = 'Namespace' | 'Node';
 
 /** Every watched kind, namespaces first (what lives in a namespace comes after it). */
-export const WATCHED_KINDS = ['Namespace', 'Service', 'EndpointSlice', 'Endpoints', 'Pod'] as const satisfies readonly WatchedKind[];
+export const WATCHED_KINDS = ['Namespace', 'Node', 'Service', 'EndpointSlice', 'Endpoints', 'Pod'] as const satisfies readonly WatchedKind[];
 
 /** WATCHED_KINDS misses no kind: this line stops compiling if one is added above and not there. */
 const everyKindListed: Exclude<WatchedKind, (typeof WATCHED_KINDS)[number]> extends never ? true : never = true;
@@ -119,6 +136,8 @@ export interface ClusterObjects {
   /** v1 Endpoints, already in slice shape; used only for Services that have no EndpointSlice. */
   legacyEndpoints: EndpointSlice[];
   pods: Pod[];
+  /** v1 Nodes, for client placement; absent in snapshots made before they were kept. */
+  nodes?: Node[];
 }
 
 export function serviceKey(namespace: string, name: string): string {

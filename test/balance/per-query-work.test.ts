@@ -23,6 +23,7 @@ function largeService(name: string, annotations: Record<string, string>, spec: R
     addresses: [`10.${base}.${Math.floor(i / 250)}.${(i % 250) + 1}`],
     conditions: { ready: true },
     zone: `zone-${i % 3}`,
+    nodeName: `node-${i % 2}`,
   }));
   return [
     { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'big', annotations }, spec: { clusterIP: '10.96.9.9', ports: [{ name: 'http', port: 80, protocol: 'TCP' }], ...spec } },
@@ -48,13 +49,16 @@ view.replaceAll(
         ...largeService('capped', { 'lbdns.io/max-answers': '10' }, { clusterIP: 'None' }),
         // The clients below share 10.70.0.0/16 with these endpoints: the rfc6724 trim has work to do.
         ...largeService('sorted', endpointMode),
+        // internalTrafficPolicy: Local: the clients' node (by pod CIDR) runs half the endpoints.
+        { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-0' }, spec: { podCIDRs: ['10.70.0.0/16'] } },
+        ...largeService('local', endpointMode, { internalTrafficPolicy: 'Local' }),
       ],
     }),
     'test',
   ).objects,
 );
 const settings = parseSettings({ balance: { clientZones: { '10.70.0.0/16': 'zone-1' } } });
-const handler = new QueryHandler({ router: new ZoneRouter({ view, settings, serverAddresses: () => ['127.0.0.1'] }), settings, state: { ready: true }, log: pino({ level: 'silent' }) });
+const handler = new QueryHandler({ router: new ZoneRouter({ view, settings, serverAddresses: () => ['127.0.0.1'] }), settings, state: { ready: true }, log: pino({ level: 'silent' }), view });
 
 // Counts calls to Math.random and Math.log while the tests run; restored afterwards.
 let calls = 0;
@@ -87,6 +91,8 @@ describe('per-query work on a 10,000-endpoint Service', () => {
     ['sticky.big.svc.cluster.local', 'A'],
     ['capped.big.svc.cluster.local', 'A'],
     ['sorted.big.svc.cluster.local', 'A'],
+    ['local.big.svc.cluster.local', 'A'],
+    ['_http._tcp.local.big.svc.cluster.local', 'SRV'],
   ];
   for (const [name, type] of cases) {
     it(`${name} ${type}: a few random numbers per record sent, not one per endpoint`, () => {

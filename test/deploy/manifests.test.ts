@@ -206,7 +206,10 @@ describe('deploy/ overlays', { skip }, () => {
     assert.equal(env.find((e) => e.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath, 'spec.nodeName');
     assert.equal(env.find((e) => e.name === 'LBDNS_NODE_ZONE'), undefined, 'pod topology labels are missing before Kubernetes 1.35');
     const rules = (find(objects, 'ClusterRole', 'lbdns') as unknown as { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> }).rules;
-    assert.deepEqual(rules.filter((r) => r.resources.includes('nodes')), [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]);
+    assert.deepEqual(rules.filter((r) => r.resources.includes('nodes')), [
+      { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
+      { apiGroups: [''], resources: ['nodes'], verbs: ['get'] },
+    ]);
 
     const settings = parseSettings(parseYaml((find(objects, 'ConfigMap', 'lbdns') as unknown as { data: Record<string, string> }).data['lbdns.yaml']!));
     assert.deepEqual(settings.nodeLocal?.addresses, ['169.254.20.10']);
@@ -226,10 +229,10 @@ describe('deploy/ overlays', { skip }, () => {
     assert.equal(container.livenessProbe.httpGet.port, 'metrics');
   });
 
-  it('replacement and stub: no access to Node objects, which only node-local mode reads', () => {
+  it('replacement and stub: list and watch Nodes (client placement by pod CIDR and zone), never get or write them', () => {
     for (const overlay of ['replacement', 'stub']) {
-      const rules = (find(render(overlay), 'ClusterRole', 'lbdns') as unknown as { rules: Array<{ resources: string[] }> }).rules;
-      assert.ok(!rules.some((r) => r.resources.includes('nodes')), overlay);
+      const rules = (find(render(overlay), 'ClusterRole', 'lbdns') as unknown as { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> }).rules;
+      assert.deepEqual(rules.filter((r) => r.resources.includes('nodes')), [{ apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] }], overlay);
     }
   });
 

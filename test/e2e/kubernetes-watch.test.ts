@@ -258,6 +258,50 @@ describe('what is watched', () => {
     }
   });
 
+  it('lists and watches Nodes, and places a client by its Node’s pod CIDR and zone label as they change', async () => {
+    const api = await FakeApiServer.start();
+    const node = (name: string, zone: string, cidr: string): KubeObject => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'topology.kubernetes.io/zone': zone } }, spec: { podCIDR: cidr, podCIDRs: [cidr] } });
+    for (const o of [namespace('shop'), headless('shop', 'db'), slice('shop', 'db', 'db-a', ['10.244.0.1']), node('node-a', 'zone-a', '10.244.1.0/24')]) api.upsert(o);
+    const server = await startAgainst(api);
+    const placement = async (client: string) => {
+      const response = await fetch(`http://127.0.0.1:${server.debugPort}/debug/balance?name=db.shop.svc.cluster.local&client=${client}`);
+      return ((await response.json()) as { client: unknown }).client;
+    };
+    try {
+      await server.waitForLog((l) => l.msg === 'first sync complete', 10_000);
+      // Answers do not wait for Nodes: the first list may land just after ready.
+      await eventually(async () => ((await placement('10.244.1.9')) as { node: string | null }).node === 'node-a');
+      assert.ok(api.requests.some((r) => r.path === '/api/v1/nodes' && !r.watch), 'Nodes are listed');
+      assert.deepEqual(await placement('10.244.1.9'), { address: '10.244.1.9', node: 'node-a', zone: 'zone-a', placedBy: 'podCIDR', zoneBy: 'node' });
+      api.upsert(node('node-b', 'zone-b', '10.244.2.0/24'));
+      await eventually(async () => ((await placement('10.244.2.9')) as { node: string | null }).node === 'node-b');
+      assert.ok(api.requests.some((r) => r.path === '/api/v1/nodes' && r.watch), 'Nodes are watched');
+      api.upsert(node('node-a', 'zone-c', '10.244.1.0/24'));
+      await eventually(async () => ((await placement('10.244.1.9')) as { zone: string | null }).zone === 'zone-c');
+      api.remove('Node', undefined, 'node-a');
+      await eventually(async () => ((await placement('10.244.1.9')) as { node: string | null }).node === null);
+    } finally {
+      await server.stop();
+      await api.stop();
+    }
+  });
+
+  it('serves without Nodes when the ClusterRole does not grant them yet (answers never wait for Nodes)', async () => {
+    const api = await FakeApiServer.start();
+    for (const o of [namespace('default'), service('default', 'web', '10.96.0.20')]) api.upsert(o);
+    api.failNext(403, 1_000_000, (r) => r.path === '/api/v1/nodes');
+    const server = await startAgainst(api);
+    try {
+      await server.waitForLog((l) => l.msg === 'first sync complete', 10_000);
+      assert.deepEqual(await sortedA(server.port, 'web.default.svc.cluster.local'), ['10.96.0.20']);
+      assert.equal((await opsStatus(server, '/ready')).status, 200);
+      assert.match((await opsStatus(server, '/metrics')).body, /^lbdns_kubernetes_stale 0$/m, 'answers are not stale for want of Nodes');
+    } finally {
+      await server.stop();
+      await api.stop();
+    }
+  });
+
   it('restarts a watch that goes silent (no events, no bookmarks)', async () => {
     const api = await FakeApiServer.start({ bookmarkIntervalMs: 600_000 });
     api.upsert(namespace('default'));

@@ -42,7 +42,7 @@ export function inProcessResolver(items: unknown[], options: InProcessOptions = 
   view.serial = TEST_SERIAL;
   const serverAddresses = options.serverAddresses ?? ['127.0.0.1'];
   const router = new ZoneRouter({ view, settings, serverAddresses: () => serverAddresses });
-  const handler = new QueryHandler({ router, settings, state: { ready: true }, log: pino({ level: 'silent' }) });
+  const handler = new QueryHandler({ router, settings, state: { ready: true }, log: pino({ level: 'silent' }), view });
   const exchange = (request: Buffer, { client = '127.0.0.1', transport = 'tcp' }: { client?: string; transport?: 'udp' | 'tcp' } = {}): Buffer | null => {
     const response = handler.handle(request, transport, client);
     if (response instanceof Promise) throw new Error('no forwarder in process: nothing may wait for an upstream');

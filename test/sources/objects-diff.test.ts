@@ -9,6 +9,7 @@ import { ClusterView } from '../../src/view/cluster-view.ts';
 import type { ClusterObjects, EndpointSlice, Service } from '../../src/view/types.ts';
 import { diffObjects, fingerprintsOf, identityOf, upsertsOf } from '../../src/sources/objects-diff.ts';
 import { seededRandom } from '../helpers/random.ts';
+import { ipToBytes } from '../../src/net/ip.ts';
 
 const NAMESPACES = ['default', 'shop', 'kube-system'];
 const NAMES = ['a', 'b', 'c', 'd', 'e'];
@@ -41,6 +42,8 @@ function randomObjects(random: () => number): ClusterObjects {
       if (random() < 0.4) objects.pods.push({ namespace, name: `p-${name}`, ips: some().slice(0, 2) });
     }
   }
+  // Nodes with pod CIDRs that nest (longest prefix wins) but are never the same range twice.
+  objects.nodes = [0, 1, 2].filter(() => random() < 0.7).map((i) => ({ name: `node-${i}`, zone: pick(['z1', 'z2', null]), podCIDRs: [random() < 0.5 ? `10.0.0.${i * 2}/31` : `10.0.0.0/${28 - i}`] }));
   return objects;
 }
 
@@ -56,6 +59,7 @@ function describeView(view: ClusterView): string[] {
       ...view.servicesByClusterIp(ip).map((s) => `${ip} service ${s.namespace}/${s.name}`),
       ...view.endpointsByIp(ip).map((r) => `${ip} endpoint ${r.service.namespace}/${r.service.name} ${r.endpoint.hostname} ${r.endpoint.ready}`),
       ...view.podsByIp(ip).map((p) => `${ip} pod ${p.namespace}/${p.name}`),
+      `${ip} node ${view.nodeByAddress(ipToBytes(ip)!)?.name ?? '-'}`,
     ]),
   ].sort();
 }

@@ -56,6 +56,12 @@ export function kindApis(settings: Settings, endpointSlices: boolean): KindApi[]
           list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listEndpointsForAllNamespaces(request(p))),
         },
   ];
+  // Where clients are: each Node's pod CIDRs and zone (balance/client.ts). The Service label selector does not apply.
+  apis.push({
+    kind: 'Node',
+    path: '/api/v1/nodes',
+    list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listNode(request(p))),
+  });
   if (settings.pods === 'verified') {
     apis.push({
       kind: 'Pod',
@@ -90,13 +96,17 @@ export class KubernetesSource {
     this.log.info({ server: this.config.getCurrentCluster()?.server, credentials: choice.origin }, 'using the Kubernetes API');
   }
 
-  /** True once every kind has completed its first list. */
+  /**
+   * True once every kind has completed its first list. Nodes only place clients for balancing:
+   * answers never wait for them (a ClusterRole not yet granting nodes must not keep lbdns unready).
+   */
   get ready(): boolean {
-    return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced);
+    return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced || r.kind === 'Node');
   }
 
+  /** Whether answers may be out of date; a failing Node watch is not (it only places clients, and logs its own errors). */
   get stale(): boolean {
-    return this.reflectors.some((r) => !r.healthy);
+    return this.reflectors.some((r) => !r.healthy && r.kind !== 'Node');
   }
 
   onReady(listener: () => void): void {
@@ -142,7 +152,7 @@ export class KubernetesSource {
     const sink: ReflectorSink = {
       upsert: (kind, object) => this.upsert(kind, object),
       remove: (kind, namespace, name) => {
-        if (kind === 'Namespace') this.view.apply({ op: 'delete', kind, name });
+        if (kind === 'Namespace' || kind === 'Node') this.view.apply({ op: 'delete', kind, name });
         else if (servesNamespace(this.settings, namespace)) this.view.apply({ op: 'delete', kind, namespace, name });
       },
     };
@@ -165,7 +175,7 @@ export class KubernetesSource {
   private upsert(kind: WatchedKind, object: unknown): void {
     const slim = slimObject({ ...(object as object), kind });
     if (slim === null) return;
-    if (slim.kind !== 'Namespace' && !servesNamespace(this.settings, slim.record.namespace)) return;
+    if (slim.kind !== 'Namespace' && slim.kind !== 'Node' && !servesNamespace(this.settings, slim.record.namespace)) return;
     this.view.apply({ op: 'upsert', ...slim });
   }
 
