@@ -7,13 +7,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { type RunningServer, freePort, projectRoot, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { StubUpstream, reply } from '../helpers/stub-upstream.ts';
 import { join } from 'node:path';
 import { within } from '../helpers/wait.ts';
+import { run, skipWithoutDig } from '../helpers/dig.ts';
 
 /** As kubelet updates a mounted ConfigMap: the new version appears whole. */
 function replaceFile(path: string, text: string): void {
@@ -31,16 +30,7 @@ async function digUntil(port: number, name: string, type: string, expected: stri
   }
 }
 
-const run = promisify(execFile);
-const haveDig = (() => {
-  try {
-    execFileSync('dig', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skip = !haveDig && !process.env.CI ? 'dig is not installed (apt-get install bind9-dnsutils)' : false;
+const skip = skipWithoutDig;
 
 const fixtures = join(projectRoot, 'test/settings/corefiles');
 

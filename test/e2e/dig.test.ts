@@ -4,24 +4,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { type RunningServer, demoObjects, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { answerData, query } from '../helpers/dns-client.ts';
+import { run, skipWithoutDig } from '../helpers/dig.ts';
 
-const run = promisify(execFile);
-const haveDig = (() => {
-  try {
-    execFileSync('dig', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-// CI installs dig (.ci/run); elsewhere the test says why it skips.
-const skip = !haveDig && !process.env.CI ? 'dig is not installed (apt-get install bind9-dnsutils)' : false;
+const skip = skipWithoutDig;
 
 let server: RunningServer;
 before(async () => {

@@ -4,20 +4,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
 import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
+import { run, skipWithoutDig } from '../helpers/dig.ts';
 
-const run = promisify(execFile);
-const haveDig = (() => {
-  try {
-    execFileSync('dig', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skip = !haveDig && !process.env.CI ? 'dig is not installed (apt-get install bind9-dnsutils)' : false;
+const skip = skipWithoutDig;
 
 async function dig(server: RunningServer, ...args: string[]): Promise<string> {
   const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(server.port), '+tries=1', '+time=2', ...args]);

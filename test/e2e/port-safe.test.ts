@@ -7,21 +7,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
+import { run, skipWithoutDig } from '../helpers/dig.ts';
 
-const run = promisify(execFile);
-const haveDig = (() => {
-  try {
-    execFileSync('dig', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skip = !haveDig && !process.env.CI ? 'dig is not installed (apt-get install bind9-dnsutils)' : false;
+const skip = skipWithoutDig;
 
 const WARNING = 'Service in endpoint mode maps a port to another target port: its A/AAAA records stay the ClusterIP (SRV gives the endpoint ports)';
 
