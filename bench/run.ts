@@ -9,11 +9,10 @@
  * `npm run bench -- --workers` (bench:workers) instead compares lbdns with 1 serving thread on
  * the server core and with one worker per core on every core (dnsperf's core included).
  * `npm run bench -- --policies` instead runs lbdns in endpoint mode once per balancing policy
- * (shuffle, weighted, zone, ClientIP affinity) and reports each against shuffle; its slow start
- * row is shuffle while one endpoint of every Service ramps (made ready by an objects file edit
- * after startup; a 600 s window, so answers are prepared again every 30 s during the runs).
  * (shuffle, weighted, zone, ClientIP affinity, spec.trafficDistribution PreferClose limiting and
- * ordering, PreferSameNode) and reports each against shuffle.
+ * ordering, PreferSameNode) and reports each against shuffle; its slow start row is shuffle while
+ * one endpoint of every Service ramps (made ready by an objects file edit after startup; a 600 s
+ * window, so answers are prepared again every 30 s during the runs).
  *
  * Environment: BENCH_SECONDS (per run, default 8), BENCH_RUNS (default 3).
  */
