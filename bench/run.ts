@@ -110,7 +110,7 @@ function lbdnsPeer(name: string, port: number, settings: string, objects = 'obje
     start: () =>
       spawn(
         'taskset',
-        ['-c', onCores, process.execPath, join(root, 'bin/lbdns.js'), '--config', settingsFile, '--objects', join(dir, objects), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${port + 1000}`, '--log-level', 'warn', '--workers', String(workers)],
+        ['-c', onCores, process.execPath, join(root, 'bin/lbdns.js'), '--config', settingsFile, '--objects', join(dir, objects), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${port + 1000}`, '--debug-listen', `127.0.0.1:${port + 2000}`, '--log-level', 'warn', '--workers', String(workers)],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       ),
     pin: (pid) => execFileSync('taskset', ['-a', '-p', '-c', onCores, String(pid)], { stdio: 'ignore' }),
@@ -124,13 +124,13 @@ const policyPeers: Peer[] = [
   lbdnsPeer('zone', 15362, endpointMode('zone')),
   lbdnsPeer('affinity', 15363, endpointMode('weighted'), 'objects-affinity.json'),
   {
-    ...lbdnsPeer('slow start (shuffle, 1 endpoint of each Service ramping)', 15364, `${endpointMode('shuffle')}  slowStartSeconds: 600\n`, 'objects-slow-start.json'),
+    ...lbdnsPeer('slow start (shuffle, 1 endpoint of each Service ramping)', 15367, `${endpointMode('shuffle')}  slowStartSeconds: 600\n`, 'objects-slow-start.json'),
     prepare: async () => {
       writeFileSync(join(dir, 'objects-slow-start.json'), cluster.objectsJson);
       // Ramping once svc500 answers its third endpoint (the file is read after 250 ms unchanged).
       for (let i = 0; i < 200; i++) {
-        const answer = execFileSync('dig', ['@127.0.0.1', '-p', '15364', '+short', '+tries=1', '+time=1', 'svc500.ns0.svc.cluster.local', 'A']).toString();
-        if (answer.trim().split('\n').length === 3) return void (await reportRamp(15364));
+        const answer = execFileSync('dig', ['@127.0.0.1', '-p', '15367', '+short', '+tries=1', '+time=1', 'svc500.ns0.svc.cluster.local', 'A']).toString();
+        if (answer.trim().split('\n').length === 3) return void (await reportRamp(15367));
         await sleep(100);
       }
       throw new Error('the slow start peer never saw its endpoints ready');
