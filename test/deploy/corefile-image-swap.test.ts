@@ -16,16 +16,9 @@ import { projectRoot } from '../helpers/lbdns-process.ts';
 import { coreDnsArgs, readCorefile, translateCorefile } from '../../src/settings/corefile.ts';
 import { parseSettings } from '../../src/settings/schema.ts';
 import { parseHostPort } from '../../src/net/host-port.ts';
+import { skipWithoutKubectl } from '../helpers/tools.ts';
 
-const haveKubectl = (() => {
-  try {
-    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skip = !haveKubectl && !process.env.CI ? 'kubectl is not installed' : false;
+const skip = skipWithoutKubectl;
 
 /** The YAML patch in README's "From a Corefile" section. */
 function readmePatch(): string {

@@ -14,16 +14,9 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { projectRoot } from '../helpers/lbdns-process.ts';
 import { parseSettings } from '../../src/settings/schema.ts';
 import { forwardHost, parseCorefile } from '../../src/settings/corefile.ts';
+import { skipWithoutKubectl } from '../helpers/tools.ts';
 
-const haveKubectl = (() => {
-  try {
-    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skip = !haveKubectl && !process.env.CI ? 'kubectl is not installed' : false;
+const skip = skipWithoutKubectl;
 
 interface K8sObject {
   apiVersion: string;

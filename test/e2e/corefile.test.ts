@@ -12,7 +12,7 @@ import { type RunningServer, freePort, projectRoot, startLbdns, tempFile } from 
 import { StubUpstream, reply } from '../helpers/stub-upstream.ts';
 import { join } from 'node:path';
 import { within } from '../helpers/wait.ts';
-import { run, skipWithoutDig } from '../helpers/dig.ts';
+import { run, skipWithoutDig } from '../helpers/tools.ts';
 
 /** As kubelet updates a mounted ConfigMap: the new version appears whole. */
 function replaceFile(path: string, text: string): void {

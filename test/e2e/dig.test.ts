@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { type RunningServer, demoObjects, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { answerData, query } from '../helpers/dns-client.ts';
-import { run, skipWithoutDig } from '../helpers/dig.ts';
+import { run, skipWithoutDig } from '../helpers/tools.ts';
 
 const skip = skipWithoutDig;
 

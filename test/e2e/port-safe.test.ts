@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
-import { run, skipWithoutDig } from '../helpers/dig.ts';
+import { run, skipWithoutDig } from '../helpers/tools.ts';
 
 const skip = skipWithoutDig;
 
