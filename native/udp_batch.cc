@@ -1,0 +1,354 @@
+// Batched UDP I/O for lbdns (src/server/udp-batch.ts is its only user).
+//
+// Node's dgram receives and sends one datagram per call, and its send path costs more than the
+// DNS answer it carries. This addon owns one UDP socket: recvmmsg fills a buffer JavaScript
+// shares, one JavaScript call handles the whole batch, and the replies JavaScript writes into an
+// output buffer leave with sendmmsg. The raw syscalls, not libuv's uv_udp_try_send2, which drops
+// the datagrams past its first batch without saying so (libuv#5245).
+//
+// The memory layout is written once more in src/server/udp-batch.ts (RECEIVED_BYTES, REPLY_INTS):
+//   received datagram i, at meta + i*32: u32 length, u32 source port, u32 family (4 or 6),
+//     u32 flags (1: truncated, the datagram was longer than its slot), 16 bytes source address
+//     (IPv4: the first 4); its bytes at input + i*slot.
+//   reply j, at replies + j*12: i32 index of the datagram it answers, i32 offset and i32 length
+//     of its bytes in output.
+// A send that fails (source port 0, no route, no buffer space) is counted and returned, never
+// thrown: a client chooses its source, and a reply to a forged one must not stop the others.
+#include <napi.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr size_t kReceivedBytes = 32;
+constexpr size_t kReplyInts = 3;
+constexpr uint32_t kTruncated = 1;
+// Batches read per wakeup: enough to amortise the wakeup, few enough that TCP and timers get
+// their turn under a flood.
+constexpr int kBatchesPerWakeup = 4;
+
+std::string ErrnoName(int error) {
+  return uv_err_name(-error);
+}
+
+Napi::Error SyscallError(Napi::Env env, const char* syscall, int error, const std::string& where) {
+  std::string code = ErrnoName(error);
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + " " + code + (where.empty() ? "" : " " + where));
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("errno", Napi::Number::New(env, -error));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "UdpBatch",
+                       {
+                           InstanceMethod<&UdpBatch::Port>("port"),
+                           InstanceMethod<&UdpBatch::Send>("send"),
+                           InstanceMethod<&UdpBatch::SendTo>("sendTo"),
+                           InstanceMethod<&UdpBatch::Close>("close"),
+                       });
+  }
+
+  // new UdpBatch({ family, host, port, reusePort, input, meta, output, replies }, onBatch)
+  // Binds at once; throws the bind's error (code EADDRINUSE etc.) as dgram's 'error' would carry it.
+  explicit UdpBatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpBatch>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+      Napi::TypeError::New(env, "UdpBatch(options, onBatch)").ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::Object options = info[0].As<Napi::Object>();
+    int family = options.Get("family").As<Napi::Number>().Int32Value();
+    std::string host = options.Get("host").As<Napi::String>().Utf8Value();
+    int port = options.Get("port").As<Napi::Number>().Int32Value();
+    bool reusePort = options.Get("reusePort").ToBoolean().Value();
+    Napi::Value input = options.Get("input"), meta = options.Get("meta"), output = options.Get("output"), replies = options.Get("replies");
+    if (!input.IsTypedArray() || !meta.IsTypedArray() || !output.IsTypedArray() || !replies.IsTypedArray()) {
+      Napi::TypeError::New(env, "input, meta, output and replies must be Uint8Arrays").ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::Uint8Array in = input.As<Napi::Uint8Array>(), me = meta.As<Napi::Uint8Array>(), out = output.As<Napi::Uint8Array>(), re = replies.As<Napi::Uint8Array>();
+    batch_ = me.ByteLength() / kReceivedBytes;
+    replyCapacity_ = re.ByteLength() / (kReplyInts * sizeof(int32_t));
+    if (batch_ == 0 || in.ByteLength() % batch_ != 0 || replyCapacity_ == 0) {
+      Napi::RangeError::New(env, "buffer sizes do not match the batch").ThrowAsJavaScriptException();
+      return;
+    }
+    slot_ = in.ByteLength() / batch_;
+    input_ = in.Data();
+    meta_ = me.Data();
+    output_ = out.Data();
+    outputLength_ = out.ByteLength();
+    replies_ = re.Data();
+    // The buffers live as long as the socket: the kernel and JavaScript both hold their addresses.
+    buffers_ = Napi::Persistent(Napi::Array::New(env, 4));
+    buffers_.Value().Set(uint32_t(0), input);
+    buffers_.Value().Set(uint32_t(1), meta);
+    buffers_.Value().Set(uint32_t(2), output);
+    buffers_.Value().Set(uint32_t(3), replies);
+
+    family_ = family == 6 ? AF_INET6 : AF_INET;
+    sockaddr_storage local{};
+    socklen_t localLength = 0;
+    if (!Address(host, port, &local, &localLength)) {
+      Napi::Error e = Napi::Error::New(env, "not an IPv" + std::to_string(family) + " address: " + host);
+      e.Set("code", Napi::String::New(env, "EINVAL"));
+      e.ThrowAsJavaScriptException();
+      return;
+    }
+    fd_ = socket(family_, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) {
+      SyscallError(env, "socket", errno, "").ThrowAsJavaScriptException();
+      return;
+    }
+    int one = 1;
+    // [::] must not claim IPv4 too, so 0.0.0.0 and [::] can both be listened on (as dgram's ipv6Only).
+    if (family_ == AF_INET6) setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (reusePort && setsockopt(fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      int error = errno;
+      CloseFd();
+      SyscallError(env, "setsockopt", error, "SO_REUSEPORT").ThrowAsJavaScriptException();
+      return;
+    }
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&local), localLength) != 0) {
+      int error = errno;
+      CloseFd();
+      SyscallError(env, "bind", error, (family_ == AF_INET6 ? "[" + host + "]" : host) + ":" + std::to_string(port)).ThrowAsJavaScriptException();
+      return;
+    }
+
+    received_.resize(batch_);
+    receivedIov_.resize(batch_);
+    peers_.resize(batch_);
+    for (size_t i = 0; i < batch_; i++) {
+      receivedIov_[i] = {input_ + i * slot_, slot_};
+      received_[i].msg_hdr.msg_iov = &receivedIov_[i];
+      received_[i].msg_hdr.msg_iovlen = 1;
+      received_[i].msg_hdr.msg_name = &peers_[i];
+    }
+    sent_.resize(replyCapacity_);
+    sentIov_.resize(replyCapacity_);
+
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poll_ = new uv_poll_t;
+    if (uv_poll_init(loop, poll_, fd_) != 0) {
+      delete poll_;
+      poll_ = nullptr;
+      CloseFd();
+      Napi::Error::New(env, "cannot poll the UDP socket").ThrowAsJavaScriptException();
+      return;
+    }
+    poll_->data = this;
+    uv_poll_start(poll_, UV_READABLE, OnReadable);
+    onBatch_ = Napi::Persistent(info[1].As<Napi::Function>());
+    context_ = std::make_unique<Napi::AsyncContext>(env, "lbdns:udp-batch", info.This().As<Napi::Object>());
+    // Open, it lives until closed even if JavaScript drops it; a worker thread that ends closes it.
+    Ref();
+    referenced_ = true;
+    napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
+    hooked_ = true;
+  }
+
+  ~UdpBatch() override { Shutdown(false); }
+
+ private:
+  bool Address(const std::string& host, int port, sockaddr_storage* out, socklen_t* length) const {
+    if (family_ == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(out);
+      a->sin6_family = AF_INET6;
+      a->sin6_port = htons(static_cast<uint16_t>(port));
+      *length = sizeof(sockaddr_in6);
+      return inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) == 1;
+    }
+    auto* a = reinterpret_cast<sockaddr_in*>(out);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<uint16_t>(port));
+    *length = sizeof(sockaddr_in);
+    return inet_pton(AF_INET, host.c_str(), &a->sin_addr) == 1;
+  }
+
+  Napi::Value Port(const Napi::CallbackInfo& info) {
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    if (fd_ < 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &length) != 0) return info.Env().Null();
+    uint16_t port = local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&local)->sin6_port : reinterpret_cast<sockaddr_in*>(&local)->sin_port;
+    return Napi::Number::New(info.Env(), ntohs(port));
+  }
+
+  // send(count): sends replies 0..count-1 as laid out in `replies`; returns how many failed.
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    size_t count = info[0].As<Napi::Number>().Uint32Value();
+    if (count > replyCapacity_) count = replyCapacity_;
+    uint32_t failed = 0;
+    size_t ready = 0;
+    for (size_t j = 0; j < count; j++) {
+      int32_t entry[kReplyInts];
+      memcpy(entry, replies_ + j * kReplyInts * sizeof(int32_t), sizeof entry);
+      int32_t index = entry[0], offset = entry[1], length = entry[2];
+      if (index < 0 || size_t(index) >= batch_ || offset < 0 || length < 0 || size_t(offset) + size_t(length) > outputLength_) {
+        failed++;
+        continue;
+      }
+      sentIov_[ready] = {output_ + offset, size_t(length)};
+      mmsghdr& m = sent_[ready];
+      m.msg_hdr = {};
+      m.msg_hdr.msg_name = &peers_[index];
+      m.msg_hdr.msg_namelen = received_[index].msg_hdr.msg_namelen;
+      m.msg_hdr.msg_iov = &sentIov_[ready];
+      m.msg_hdr.msg_iovlen = 1;
+      ready++;
+    }
+    size_t done = 0;
+    while (fd_ >= 0 && done < ready) {
+      int sent = sendmmsg(fd_, sent_.data() + done, static_cast<unsigned>(ready - done), 0);
+      if (sent < 0) {
+        if (errno == EINTR) continue;
+        // The first of the rest failed (its errno is its own): count it and send on past it.
+        failed++;
+        done++;
+      } else {
+        done += size_t(sent);
+      }
+    }
+    if (fd_ < 0) failed += static_cast<uint32_t>(ready - done);
+    return Napi::Number::New(info.Env(), failed);
+  }
+
+  // sendTo(bytes, address, port): one reply to a datagram of an earlier batch (an answer that
+  // waited for an upstream); true when the kernel took it.
+  Napi::Value SendTo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ < 0 || !info[0].IsTypedArray()) return Napi::Boolean::New(env, false);
+    Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+    sockaddr_storage peer{};
+    socklen_t length = 0;
+    if (!Address(info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::Number>().Int32Value(), &peer, &length)) return Napi::Boolean::New(env, false);
+    ssize_t sent;
+    do {
+      sent = sendto(fd_, bytes.Data(), bytes.ByteLength(), 0, reinterpret_cast<sockaddr*>(&peer), length);
+    } while (sent < 0 && errno == EINTR);
+    return Napi::Boolean::New(env, sent >= 0);
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown(true);
+    return info.Env().Undefined();
+  }
+
+  static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
+    auto* self = static_cast<UdpBatch*>(handle->data);
+    if (status < 0 || self->fd_ < 0) return;
+    self->Drain();
+  }
+
+  void Drain() {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    for (int round = 0; round < kBatchesPerWakeup && fd_ >= 0; round++) {
+      for (size_t i = 0; i < batch_; i++) {
+        received_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        received_[i].msg_hdr.msg_flags = 0;
+        received_[i].msg_len = 0;
+      }
+      int n = recvmmsg(fd_, received_.data(), static_cast<unsigned>(batch_), MSG_DONTWAIT, nullptr);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return;  // EAGAIN: drained. Anything else (an ICMP error queued on the socket) is the next wakeup's.
+      }
+      if (n == 0) return;
+      for (int i = 0; i < n; i++) Describe(size_t(i));
+      onBatch_.MakeCallback(Value(), {Napi::Number::New(env, n)}, *context_);
+      if (env.IsExceptionPending()) {
+        // JavaScript catches its own errors; one that escapes is a bug, reported as Node reports
+        // an exception thrown from any event callback.
+        napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+        return;
+      }
+      if (size_t(n) < batch_) return;
+    }
+  }
+
+  void Describe(size_t i) {
+    uint8_t* m = meta_ + i * kReceivedBytes;
+    const msghdr& h = received_[i].msg_hdr;
+    uint32_t fields[4] = {received_[i].msg_len, 0, 4, (h.msg_flags & MSG_TRUNC) ? kTruncated : 0};
+    memset(m + 16, 0, 16);
+    if (peers_[i].ss_family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&peers_[i]);
+      fields[1] = ntohs(a->sin6_port);
+      fields[2] = 6;
+      memcpy(m + 16, &a->sin6_addr, 16);
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&peers_[i]);
+      fields[1] = ntohs(a->sin_port);
+      memcpy(m + 16, &a->sin_addr, 4);
+    }
+    memcpy(m, fields, sizeof fields);
+  }
+
+  static void OnEnvCleanup(void* arg) {
+    auto* self = static_cast<UdpBatch*>(arg);
+    self->hooked_ = false;
+    self->Shutdown(false);
+  }
+
+  void CloseFd() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+  // Stops polling and closes the socket; `fromJs`: the object may be released to the collector.
+  void Shutdown(bool fromJs) {
+    if (poll_ != nullptr) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+    }
+    CloseFd();
+    if (hooked_) {
+      napi_remove_env_cleanup_hook(Env(), OnEnvCleanup, this);
+      hooked_ = false;
+    }
+    if (fromJs && referenced_) {
+      referenced_ = false;
+      Unref();
+    }
+  }
+
+  int family_ = AF_INET;
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  bool hooked_ = false;
+  bool referenced_ = false;
+  size_t batch_ = 0, slot_ = 0, replyCapacity_ = 0, outputLength_ = 0;
+  uint8_t *input_ = nullptr, *meta_ = nullptr, *output_ = nullptr, *replies_ = nullptr;
+  Napi::Reference<Napi::Array> buffers_;
+  Napi::FunctionReference onBatch_;
+  std::unique_ptr<Napi::AsyncContext> context_;
+  std::vector<mmsghdr> received_, sent_;
+  std::vector<iovec> receivedIov_, sentIov_;
+  std::vector<sockaddr_storage> peers_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("UdpBatch", UdpBatch::Define(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(udp_batch, Init)
