@@ -21,6 +21,7 @@ import { debugBalanceRoute } from './ops/debug-routes.ts';
 import { type ListenAddress, formatListenAddress, parseListenAddress } from './server/listen-address.ts';
 import { type BoundListen, ServingThread, listenAddresses } from './server/serving.ts';
 import { WorkerPool } from './workers/pool.ts';
+import { type UdpIo, availableUdpIo } from './server/udp-batch.ts';
 import { usableCpus } from './util/usable-cpus.ts';
 import { type NodeZoneLookup, lookUpNodeZone } from './sources/node-zone.ts';
 import { type NodeLocalAddresses, setUpNodeLocalAddresses } from './server/node-local-address.ts';
@@ -66,6 +67,22 @@ function sameAddress(a: ListenAddress, b: ListenAddress): boolean {
 }
 
 /** lbdns assembled: `new App` builds every part, `start` serves. */
+/**
+ * The UDP I/O for every serving thread, said in one log line: the addon's batches unless the
+ * settings ask for dgram or the addon cannot load (auto then serves through dgram, batch stops).
+ */
+function chooseUdpIo(setting: Settings['io'], log: Logger): UdpIo {
+  const { io, unavailable } = availableUdpIo(setting);
+  if (io === 'batch') log.info({ io }, 'UDP through batched I/O (recvmmsg/sendmmsg)');
+  else if (unavailable === null) log.info({ io }, 'UDP through node:dgram (io: dgram)');
+  else if (setting === 'auto') log.warn({ io, reason: unavailable }, 'UDP through node:dgram: the batched I/O addon cannot be loaded (npm run build:addon builds it; needs python3, make and g++)');
+  else {
+    log.fatal({ io: setting, reason: unavailable }, 'io: batch, but the batched UDP I/O addon cannot be loaded (npm run build:addon builds it; needs python3, make and g++)');
+    throw new StartFailed(1, false);
+  }
+  return io;
+}
+
 export class App {
   readonly log: Logger;
   private readonly metrics: Metrics;
@@ -79,6 +96,7 @@ export class App {
   private readonly workers: WorkerPool | null;
   /** Serving threads: `workers`, or the usable CPUs when it is unset. */
   private readonly threadCount: number;
+  private readonly udpIo: UdpIo;
   private readonly settingsWatch: ReturnType<typeof watchSettings> | null;
   private stopSource: () => void = () => {};
   private readonly servers: Server[] = [];
@@ -111,6 +129,8 @@ export class App {
     const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined, indexByIp: threadCount === 1 });
     this.view = view;
 
+    this.udpIo = chooseUdpIo(settings.io, log);
+
     let local: ServingThread | null = null;
     if (threadCount === 1) {
       try {
@@ -134,6 +154,7 @@ export class App {
           settings,
           view,
           listen: listenAddresses(settings),
+          udpIo: this.udpIo,
           log,
           onRestart: () => this.workerRestarts++,
           onFailure: (index, reason) => {
@@ -256,7 +277,7 @@ export class App {
       if (workers) {
         bound = await workers.start();
       } else {
-        bound = await this.local!.listen(listenAddresses(settings), false);
+        bound = await this.local!.listen(listenAddresses(settings), false, this.udpIo);
       }
       const ops = parseListenAddress(settings.ops.listen);
       const debug = parseListenAddress(settings.ops.debugListen);

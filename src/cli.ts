@@ -11,7 +11,7 @@ import { coreDnsArgs } from './settings/corefile.ts';
 
 const USAGE = `Usage: lbdns [--config FILE] [--corefile FILE] [--objects FILE | --kubeconfig FILE] [--listen HOST:PORT]... [--zone NAME]...
              [--upstream ADDR[:PORT]]... [--ops-listen HOST:PORT] [--debug-listen HOST:PORT] [--workers N]
-             [--log-level LEVEL] [--version]
+             [--io auto|batch|dgram] [--log-level LEVEL] [--version]
 
   --config FILE          YAML settings (see config/lbdns.yaml); flags override it
   --corefile FILE        CoreDNS's Corefile (also -conf FILE, as the coredns Deployment passes it),
@@ -26,6 +26,8 @@ const USAGE = `Usage: lbdns [--config FILE] [--corefile FILE] [--objects FILE | 
   --debug-listen HOST:PORT
                          HTTP address for /debug/balance (default 127.0.0.1:8081)
   --workers N            serving threads sharing the DNS port (default: the CPUs lbdns may use)
+  --io auto|batch|dgram  UDP I/O: batched through the native addon, or node:dgram (default auto:
+                         batch when the addon is built, else dgram)
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (default info)
   --version              print the version and exit
 `;
@@ -50,6 +52,7 @@ function readFlags(argv: string[]) {
       upstream: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       workers: { type: 'string' },
+      io: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -69,6 +72,7 @@ function settingsFlags(flags: ReturnType<typeof readFlags>): FlagOverrides {
     upstream: flags.upstream,
     logLevel: flags['log-level'],
     workers: flags.workers === undefined ? undefined : Number(flags.workers),
+    io: flags.io,
     corefile: flags.corefile,
     config: flags.config,
   };

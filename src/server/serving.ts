@@ -3,7 +3,6 @@
  * TCP sockets, and its numbers. The main thread runs one when `workers` is 1; otherwise each
  * worker thread runs one over its replica of the cluster view.
  */
-import type { Socket } from 'node:dgram';
 import type { Server } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
@@ -22,7 +21,8 @@ import { Autopath } from '../resolve/autopath.ts';
 import { type Answering, type HandlerState, QueryHandler } from './handler.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { ownAddresses } from './own-addresses.ts';
-import { type UdpSendErrors, listenUdp, noUdpSendErrors } from './udp.ts';
+import { type UdpListener, type UdpSendErrors, listenUdp, noUdpSendErrors } from './udp.ts';
+import { type UdpIo, batchAddon, listenUdpBatch } from './udp-batch.ts';
 import { type TcpCloses, listenTcp, noTcpCloses, tcpAccounting } from './tcp.ts';
 import { RampRefresh } from './ramp-refresh.ts';
 
@@ -73,7 +73,7 @@ export class ServingThread {
   private readonly queries = new QueryStats();
   private readonly udpSendErrors = noUdpSendErrors();
   private tcp: ReturnType<typeof tcpAccounting> | null = null;
-  private readonly sockets: Socket[] = [];
+  private readonly sockets: UdpListener[] = [];
   private readonly servers: Server[] = [];
   private active: HandlerBuild;
   /** ExternalName targets already logged as unusable, so a query costs no log line. */
@@ -145,20 +145,25 @@ export class ServingThread {
   /**
    * Binds UDP and TCP on each address. With `reusePort`, every serving thread binds its own
    * sockets to the same ports and the kernel spreads datagrams and connections among them.
+   * `io`: how UDP datagrams move (chosen once for the process, udp-batch.ts chooseUdpIo).
    */
-  async listen(addresses: BoundListen[], reusePort: boolean): Promise<BoundListen[]> {
+  async listen(addresses: BoundListen[], reusePort: boolean, io: UdpIo): Promise<BoundListen[]> {
     const tcp = this.active.settings.tcp;
     // Each thread accepts the connections the kernel gives it (spread by address and port), and
     // counts them against its share of the caps.
     const limits = { ...tcp, maxConnections: Math.ceil(tcp.maxConnections / this.threads), maxConnectionsPerClient: Math.ceil(tcp.maxConnectionsPerClient / this.threads) };
     const accounting = (this.tcp ??= tcpAccounting(limits));
     const bound: BoundListen[] = [];
+    const addon = io === 'batch' ? batchAddon() : null;
     for (const address of addresses) {
-      const socket = await listenUdp(address.udp, this.currentHandler, this.log, reusePort, this.udpSendErrors);
+      const socket =
+        addon !== null
+          ? listenUdpBatch(addon, address.udp, this.currentHandler, this.log, reusePort, this.udpSendErrors)
+          : await listenUdp(address.udp, this.currentHandler, this.log, reusePort, this.udpSendErrors);
       this.sockets.push(socket);
       const server = await listenTcp(address.tcp, this.currentHandler, this.log, limits, reusePort, accounting);
       this.servers.push(server);
-      bound.push({ udp: { ...address.udp, port: socket.address().port }, tcp: { ...address.tcp, port: (server.address() as { port: number }).port } });
+      bound.push({ udp: { ...address.udp, port: socket.port }, tcp: { ...address.tcp, port: (server.address() as { port: number }).port } });
     }
     return bound;
   }

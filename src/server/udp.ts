@@ -1,4 +1,7 @@
-/** The UDP listener: one datagram in, at most one datagram out. */
+/**
+ * The UDP listener through node:dgram: one datagram in, at most one datagram out. The batched
+ * listener (udp-batch.ts) keeps the same contract and counts its failed sends here too.
+ */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import type { ListenAddress } from './listen-address.ts';
@@ -11,6 +14,13 @@ export interface UdpSendErrors {
   portZero: number;
   /** The kernel or Node refused the send (no buffer space, a route, an address Node will not take). */
   failed: number;
+}
+
+/** A bound UDP listener, whichever I/O it uses. */
+export interface UdpListener {
+  /** The port bound (the kernel's choice when 0 was asked). */
+  readonly port: number;
+  close(): void;
 }
 
 export function noUdpSendErrors(): UdpSendErrors {
@@ -34,7 +44,7 @@ function sendReply(socket: Socket, bytes: Buffer, peer: RemoteInfo, errors: UdpS
 }
 
 /** `reusePort`: serving threads each bind a socket to the port; the kernel spreads datagrams by source. */
-export function listenUdp(address: ListenAddress, handler: Answering, log: Logger, reusePort = false, errors: UdpSendErrors = noUdpSendErrors()): Promise<Socket> {
+export function listenUdp(address: ListenAddress, handler: Answering, log: Logger, reusePort = false, errors: UdpSendErrors = noUdpSendErrors()): Promise<UdpListener> {
   // ipv6Only: a [::] socket must not claim IPv4 too, so 0.0.0.0 and [::] can both be listened on.
   const family = address.family === 'udp6' ? 6 : 4;
   const socket = createSocket({
@@ -71,5 +81,5 @@ export function listenUdp(address: ListenAddress, handler: Answering, log: Logge
       errors.failed++;
       log.debug({ err: error.message }, 'udp send failed');
     },
-  );
+  ).then(() => ({ port: socket.address().port, close: () => socket.close() }));
 }

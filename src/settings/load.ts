@@ -16,6 +16,7 @@ export interface FlagOverrides {
   upstream?: string[];
   logLevel?: string;
   workers?: number;
+  io?: string;
   /** A CoreDNS Corefile to read the settings from (--corefile, or CoreDNS's -conf). */
   corefile?: string;
   /** With a Corefile: a settings file laid over what the Corefile says (--config). */
@@ -135,6 +136,7 @@ export function parseSettingsText(file: SettingsText | null, configPath: string 
   if (flags.upstream !== undefined) merged.forward = { ...(merged.forward as object | undefined), upstreams: flags.upstream };
   if (flags.logLevel !== undefined) merged.logLevel = flags.logLevel;
   if (flags.workers !== undefined) merged.workers = flags.workers;
+  if (flags.io !== undefined) merged.io = flags.io;
   return parseSettings(merged, configPath ?? 'settings');
 }
 

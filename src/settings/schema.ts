@@ -80,6 +80,12 @@ export const settingsSchema = z
      * a test parses the same text to the same object on any machine.
      */
     workers: z.number().int().min(1).max(256).optional(),
+    /**
+     * How UDP datagrams move: `batch` through the native addon (recvmmsg/sendmmsg, many per call),
+     * `dgram` through Node's one-per-call sockets, `auto` batch when the addon loads, else dgram.
+     * Takes effect on restart.
+     */
+    io: z.enum(['auto', 'batch', 'dgram']).default('auto'),
     /** Where UDP and TCP are both served. */
     listen: z.array(hostPort).min(1).default(['0.0.0.0:53']),
     /**

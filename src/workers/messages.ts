@@ -3,6 +3,7 @@ import type { Settings } from '../settings/schema.ts';
 import type { ClusterObjects } from '../view/types.ts';
 import type { ViewUpdate } from '../view/cluster-view.ts';
 import type { BoundListen, ServingStats } from '../server/serving.ts';
+import type { UdpIo } from '../server/udp-batch.ts';
 
 /** Everything a worker needs to start serving. */
 export interface WorkerStart {
@@ -14,6 +15,8 @@ export interface WorkerStart {
   serial: number;
   ready: boolean;
   listen: BoundListen[];
+  /** How UDP datagrams move: the primary chose once for the process. */
+  udpIo: UdpIo;
   /** The primary's DNS cookie secret: a cookie any worker minted is good at every other. */
   cookieSecret: Uint8Array;
 }

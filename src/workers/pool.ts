@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Settings } from '../settings/schema.ts';
 import type { ClusterView } from '../view/cluster-view.ts';
 import type { BoundListen, ServingStats } from '../server/serving.ts';
+import type { UdpIo } from '../server/udp-batch.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 import { ensureAddressesFree } from '../server/port-probe.ts';
 import { backoffDelay } from '../util/backoff.ts';
@@ -45,6 +46,8 @@ export interface WorkerPoolOptions {
   settings: Settings;
   view: ClusterView;
   listen: BoundListen[];
+  /** How the workers move UDP datagrams (chosen once, by the primary). */
+  udpIo: UdpIo;
   log: Logger;
   /**
    * Workers keep dying (more than maxRestarts within the window), or one restarted cannot listen:
@@ -90,7 +93,7 @@ export class WorkerPool {
   /** Starts worker `index` (again) with the view, settings and readiness as they are now. */
   private spawn(index: number, listen: BoundListen[]): Promise<BoundListen[]> {
     const { view, count, log } = this.options;
-    const start: WorkerStart = { index, threads: count, settings: this.settings, snapshot: view.snapshot(), serial: view.serial, ready: this.ready, listen, cookieSecret: cookieSecret() };
+    const start: WorkerStart = { index, threads: count, settings: this.settings, snapshot: view.snapshot(), serial: view.serial, ready: this.ready, listen, udpIo: this.options.udpIo, cookieSecret: cookieSecret() };
     const worker = new Worker(WORKER_URL, { workerData: start, name: `lbdns-worker-${index}` });
     const entry: ServingWorker = { worker, stopping: false, alive: true, lastStats: null };
     this.workers[index] = entry;

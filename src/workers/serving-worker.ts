@@ -47,4 +47,4 @@ port.on('message', (message: ToWorker) => {
   }
 });
 
-send({ type: 'listening', bound: await serving.listen(start.listen, true) });
+send({ type: 'listening', bound: await serving.listen(start.listen, true, start.udpIo) });

@@ -91,7 +91,15 @@ export interface StartOptions {
    * and tests of them need every query to meet the same one.
    */
   workers?: number;
+  /**
+   * UDP I/O (--io). Default: $LBDNS_TEST_IO when set (LBDNS_TEST_IO=dgram npm test runs the
+   * suite through node:dgram), else the settings' (auto: batched when the addon is built).
+   */
+  io?: 'auto' | 'batch' | 'dgram';
 }
+
+/** The two UDP I/O paths, for tests that must pass through both. */
+export const UDP_IOS = ['batch', 'dgram'] as const;
 
 export async function startLbdns(options: StartOptions = {}): Promise<RunningServer> {
   const port = options.port ?? (await freePort());
@@ -103,6 +111,8 @@ export async function startLbdns(options: StartOptions = {}): Promise<RunningSer
   if (options.objects !== null) args.push('--objects', options.objects ?? demoObjects);
   if (options.upstream !== null) args.push('--upstream', options.upstream ?? '127.0.0.1:9');
   args.push('--workers', String(options.workers ?? 1));
+  const io = options.io ?? process.env.LBDNS_TEST_IO;
+  if (io) args.push('--io', io);
   args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];

@@ -14,6 +14,7 @@ import { listenAddresses } from '../../src/server/serving.ts';
 import { demoObjects } from '../helpers/lbdns-process.ts';
 import { answerData, query } from '../helpers/dns-client.ts';
 import { within } from '../helpers/wait.ts';
+import { availableUdpIo } from '../../src/server/udp-batch.ts';
 
 function demoPool(restarts: { maxRestarts: number; backoffMs: number }) {
   const lines: string[] = [];
@@ -27,6 +28,8 @@ function demoPool(restarts: { maxRestarts: number; backoffMs: number }) {
     settings,
     view,
     listen: listenAddresses(settings),
+    // Batched when the addon is built: a worker that dies or stops must release its socket either way.
+    udpIo: availableUdpIo('auto').io,
     log,
     restarts,
     onRestart: (index, reason) => events.restarts.push(`${index}: ${reason}`),
