@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: lbdns, knot and BIND 9 (Debian's authoritative servers, the peers) serve the same
  * generated cluster; dnsperf drives each over loopback with the same query file, pinned to a
- * different core than the server. Runs are interleaved and the median of each is reported.
+ * different core than the server. Runs are interleaved and the median of each is reported. The
+ * lbdns row serves UDP as its settings default does (batched through the native addon when it is
+ * built: see its startup line); the `io: dgram` row through node:dgram.
  *
  * `npm run bench -- --scale` instead compares lbdns on this cluster with lbdns on 10,000 Services
  * and 100,000 endpoints (each with its own query file of the same mix), with RSS, and knot on
@@ -189,6 +191,8 @@ const echoPeer: Peer = {
 const serverPeers: Peer[] = [
   echoPeer,
   lbdnsPeer('lbdns', 15353, '{}\n'),
+  // The same server through node:dgram, one datagram per call: what batched I/O (the default) gains.
+  lbdnsPeer('lbdns, io: dgram', 15357, 'io: dgram\n'),
   { ...lbdnsPeer('lbdns forwarding (cache hits)', 15355, 'forward:\n  upstreams: ["127.0.0.1:15354"]\n'), queries: 'queries-forwarded.txt' },
   knotPeer('knot', 15354, dir, ['cluster.local', '10.in-addr.arpa', 'example.test']),
   {

@@ -2,11 +2,12 @@
  * Datagrams from sources no well-behaved client has: UDP source port 0, which no reply can be
  * sent to. lbdns drops such a reply and counts it; the serving thread, and the process, live on.
  * The datagrams come from a raw socket (root and python3), on IPv4 and IPv6, to a cluster name
- * (answered at once) and a forwarded one (answered when the upstream replies).
+ * (answered at once) and a forwarded one (answered when the upstream replies), through either UDP
+ * I/O (the batched addon and node:dgram).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { type RunningServer, freePort, startLbdns } from '../helpers/lbdns-process.ts';
+import { type RunningServer, UDP_IOS, freePort, skipUdpIo, startLbdns } from '../helpers/lbdns-process.ts';
 import { buildQuery, decode, rcodeOf, udpExchange } from '../helpers/dns-client.ts';
 import { StubUpstream, reply } from '../helpers/stub-upstream.ts';
 import { sendRawUdp } from '../helpers/raw-udp.ts';
@@ -20,8 +21,8 @@ async function metricValue(server: RunningServer, line: string): Promise<number>
 
 const running = (server: RunningServer): boolean => server.process.exitCode === null && server.process.signalCode === null;
 
-for (const workers of [1, 2]) {
-  describe(`a UDP query from source port 0 (workers: ${workers})`, () => {
+for (const [io, workers] of UDP_IOS.flatMap((io) => [1, 2].map((workers) => [io, workers] as const))) {
+  describe(`a UDP query from source port 0 (io: ${io}, workers: ${workers})`, { skip: skipUdpIo(io) }, () => {
     let server: RunningServer;
     let upstream: StubUpstream;
     let port6: number;
@@ -29,7 +30,7 @@ for (const workers of [1, 2]) {
     before(async () => {
       upstream = await StubUpstream.start((q) => [{ bytes: reply(q, { answers: [{ type: 'A', name: q.questions![0]!.name, ttl: 30, data: '192.0.2.9' }] }) }]);
       port6 = await freePort();
-      server = await startLbdns({ workers, upstream: `127.0.0.1:${upstream.port}`, args: ['--listen', `[::1]:${port6}`] });
+      server = await startLbdns({ io, workers, upstream: `127.0.0.1:${upstream.port}`, args: ['--listen', `[::1]:${port6}`] });
     });
     after(async () => {
       await server.stop();

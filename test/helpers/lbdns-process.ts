@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { loadUdpBatch } from '../../src/server/udp-batch.ts';
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const demoObjects = join(projectRoot, 'config/demo-cluster.yaml');
@@ -96,16 +97,27 @@ export interface StartOptions {
    * suite through node:dgram), else the settings' (auto: batched when the addon is built).
    */
   io?: 'auto' | 'batch' | 'dgram';
+  /** The lbdns checkout to run (its bin/lbdns.js); default this one. */
+  root?: string;
 }
 
 /** The two UDP I/O paths, for tests that must pass through both. */
 export const UDP_IOS = ['batch', 'dgram'] as const;
 
+/**
+ * For `describe(…, { skip })`: why `io` cannot run here (batch without the addon built, which
+ * needs python3, make and g++), or false; never under CI, which installs them and must test batch.
+ */
+export function skipUdpIo(io: (typeof UDP_IOS)[number]): string | false {
+  if (io === 'dgram' || process.env.CI || !(loadUdpBatch() instanceof Error)) return false;
+  return 'the batched UDP I/O addon is not built (npm run build:addon; needs python3, make and g++)';
+}
+
 export async function startLbdns(options: StartOptions = {}): Promise<RunningServer> {
   const port = options.port ?? (await freePort());
   const opsPort = options.opsPort ?? (await freePort());
   const debugPort = await freePort();
-  const args = [join(projectRoot, 'bin/lbdns.js'), '--debug-listen', `127.0.0.1:${debugPort}`, '--log-level', 'debug'];
+  const args = [join(options.root ?? projectRoot, 'bin/lbdns.js'), '--debug-listen', `127.0.0.1:${debugPort}`, '--log-level', 'debug'];
   if (options.listenFlags !== false) args.push('--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`);
   if (options.config !== null) args.push('--config', options.config ?? demoSettings);
   if (options.objects !== null) args.push('--objects', options.objects ?? demoObjects);

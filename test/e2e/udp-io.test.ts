@@ -1,0 +1,130 @@
+/**
+ * The two UDP I/O paths (`io`: the batched addon, native/udp_batch.cc, and node:dgram) serve the
+ * same: fuzzed packets through the socket, a burst of clients on IPv4 and IPv6 each answered at
+ * its own address, a query larger than any reply, answers that wait for an upstream. And what
+ * `io` does when the addon cannot be loaded.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { type RunningServer, UDP_IOS, freePort, projectRoot, skipUdpIo, startLbdns } from '../helpers/lbdns-process.ts';
+import { answerData, buildQuery, decode, query, rcodeOf, udpExchange } from '../helpers/dns-client.ts';
+import { StubUpstream, reply } from '../helpers/stub-upstream.ts';
+import { structured } from '../helpers/hostile-packets.ts';
+import { pacedUdp } from '../helpers/paced-udp.ts';
+
+const WEB = 'web.default.svc.cluster.local';
+
+for (const io of UDP_IOS) {
+  describe(`through ${io} UDP I/O`, { skip: skipUdpIo(io) }, () => {
+    let server: RunningServer;
+    let upstream: StubUpstream;
+    let port6: number;
+
+    before(async () => {
+      upstream = await StubUpstream.start((q) => [{ bytes: reply(q, { answers: [{ type: 'A', name: q.questions![0]!.name, ttl: 30, data: '192.0.2.9' }] }) }]);
+      port6 = await freePort();
+      server = await startLbdns({ io, upstream: `127.0.0.1:${upstream.port}`, args: ['--listen', `[::1]:${port6}`] });
+    });
+    after(async () => {
+      await server.stop();
+      await upstream.close();
+    });
+
+    it('says which UDP I/O it uses, in one line', () => {
+      const lines = server.logs.filter((line) => line.msg.startsWith('UDP through'));
+      assert.deepEqual(
+        lines.map((line) => line.io),
+        [io],
+      );
+    });
+
+    it('answers fuzzed packets with well-formed replies or nothing, and serves on', async () => {
+      const packets = [...fc.sample(structured, { numRuns: 600, seed: 7 }), ...fc.sample(fc.uint8Array({ maxLength: 700 }), { numRuns: 300, seed: 42 })].map((p) => Buffer.from(p));
+      const ids = new Set(packets.filter((p) => p.length >= 2).map((p) => p.readUInt16BE(0)));
+      const replies = await pacedUdp(server.port, packets);
+      assert.ok(replies.length > 100, `only ${replies.length} replies: the packets tested little`);
+      for (const bytes of replies) {
+        assert.ok(bytes.length >= 12 && bytes.length <= 1232, `a reply of ${bytes.length} bytes`);
+        assert.ok(bytes.readUInt16BE(2) & 0x8000, 'QR is set');
+        assert.ok(ids.has(bytes.readUInt16BE(0)), 'the ID of a packet sent');
+        assert.doesNotThrow(() => decode(bytes), 'every reply parses');
+      }
+      assert.deepEqual(answerData(await query(server.port, WEB, 'A'), 'A'), ['10.96.0.20']);
+    });
+
+    it('answers each client of a burst at its own address and port, IPv4 and IPv6, small and large', async () => {
+      const clients = [
+        ...Array.from({ length: 24 }, (_, i) => ({ host: '127.0.0.1', from: `127.0.${1 + (i % 3)}.${10 + i}`, id: 100 + i })),
+        ...Array.from({ length: 8 }, (_, i) => ({ host: '::1', from: '::1', id: 200 + i })),
+      ];
+      // Odd ones ask with EDNS and an NSID option: a larger query and a larger reply.
+      const asked = clients.map(({ id }) => {
+        const request = buildQuery(WEB, 'A', id % 2 ? { udpSize: 1232, ednsOptions: [{ code: 3, data: Buffer.alloc(0) }] } : {});
+        request.writeUInt16BE(id, 0);
+        return request;
+      });
+      const replies = await Promise.all(clients.map(({ host, from }, i) => udpExchange(host === '::1' ? port6 : server.port, asked[i]!, 5000, host, from)));
+      replies.forEach((bytes, i) => {
+        assert.ok(bytes, `client ${i} (${clients[i]!.from}) is answered`);
+        assert.equal(bytes.readUInt16BE(0), clients[i]!.id, 'its own reply');
+        const packet = decode(bytes);
+        assert.deepEqual(answerData(packet, 'A'), ['10.96.0.20']);
+        assert.equal((packet.additionals ?? []).some((r) => r.type === 'OPT'), clients[i]!.id % 2 === 1, 'EDNS in the reply as in the query');
+      });
+    });
+
+    it('answers a query larger than any reply (a 4,000-byte padding option)', async () => {
+      const request = buildQuery(WEB, 'A', { udpSize: 1232, ednsOptions: [{ code: 12, data: Buffer.alloc(4000) }] });
+      const bytes = await udpExchange(server.port, request, 5000);
+      assert.ok(bytes);
+      assert.equal(rcodeOf(decode(bytes)), 'NOERROR');
+      assert.deepEqual(answerData(decode(bytes), 'A'), ['10.96.0.20']);
+    });
+
+    it('sends an answer that waited for an upstream to the client that asked, IPv4 and IPv6', async () => {
+      for (const [host, port] of [['127.0.0.1', server.port], ['::1', port6]] as const) {
+        const bytes = await udpExchange(port, buildQuery(`waited-${io}.example.test`, 'A'), 5000, host);
+        assert.ok(bytes, `answered over ${host}`);
+        assert.deepEqual(answerData(decode(bytes), 'A'), ['192.0.2.9']);
+      }
+    });
+  });
+}
+
+describe('a checkout whose addon is not built', () => {
+  // A copy of the sources without build/: the package's own loader finds no addon there.
+  let root: string;
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'lbdns-no-addon-'));
+    for (const part of ['bin', 'src', 'config', 'package.json']) cpSync(join(projectRoot, part), join(root, part), { recursive: true });
+    symlinkSync(join(projectRoot, 'node_modules'), join(root, 'node_modules'));
+  });
+
+  it('serves through node:dgram with io: auto, saying why in one line', async () => {
+    const server = await startLbdns({ root, io: 'auto' });
+    try {
+      const lines = server.logs.filter((line) => line.msg.startsWith('UDP through'));
+      assert.equal(lines.length, 1);
+      assert.equal(lines[0]!.io, 'dgram');
+      assert.match(String(lines[0]!.reason), /No native build was found/);
+      assert.deepEqual(answerData(await query(server.port, WEB, 'A'), 'A'), ['10.96.0.20']);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('will not start with io: batch, and says the setting', async () => {
+    const server = await startLbdns({ root, io: 'batch', waitUntilServing: false });
+    // 'close': the process has exited and its log is read to the end.
+    const code = await new Promise((resolve) => server.process.once('close', resolve));
+    assert.equal(code, 1);
+    const fatal = server.logs.filter((line) => line.level === 60);
+    assert.equal(fatal.length, 1, server.stderr());
+    assert.match(fatal[0]!.msg, /^io: batch, but the batched UDP I\/O addon cannot be loaded/);
+    assert.ok(!server.logs.some((line) => line.msg === 'serving DNS over UDP and TCP'));
+  });
+});
