@@ -4,16 +4,19 @@
 # Node 24 LTS, the major the project pins (package.json engines, .nvmrc, the node devDependency).
 FROM node:24.21.0-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
+# python3, make and g++ build the batched UDP I/O addon (native/udp_batch.cc) in npm ci's install
+# step. Node-local mode puts its address on the node with `ip` (Node has no netlink): busybox's,
+# static, copied alone under the name ip, so it runs only as ip.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ busybox-static && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json binding.gyp ./
+COPY native ./native
+COPY scripts/build-addon.js ./scripts/build-addon.js
 RUN npm ci --no-fund --no-audit
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
 COPY config ./config
 RUN npm run build && npm prune --omit=dev --no-fund --no-audit
-# Node-local mode puts its address on the node with `ip` (Node has no netlink): busybox's, static,
-# copied alone under the name ip, so it runs only as ip.
-RUN apt-get update && apt-get install -y --no-install-recommends busybox-static && rm -rf /var/lib/apt/lists/*
 
 # No shell, no package manager at run time (ip is busybox under that one name, no sh link); runs as the distroless "nonroot" user (65532).
 FROM gcr.io/distroless/nodejs24-debian12:nonroot
@@ -22,6 +25,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
+# The addon where node-gyp-build looks from dist/server/ (the package root's build/Release).
+COPY --from=build /app/build/Release/udp_batch.node ./build/Release/udp_batch.node
 COPY --from=build /app/config/lbdns.yaml ./config/lbdns.yaml
 COPY --from=build /bin/busybox /usr/bin/ip
 USER 65532:65532

@@ -8,9 +8,12 @@ out=${1:-"$here/image-root"}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The build stage's COPY lines.
-cp "$here/package.json" "$here/package-lock.json" "$here/tsconfig.json" "$here/tsconfig.build.json" "$work/"
-cp -r "$here/bin" "$here/src" "$here/config" "$work/"
+# The build stage's COPY lines (the addon's sources before npm ci, whose install step builds it;
+# its apt-get line is the machine's: python3, make and g++, as .ci/run installs them).
+cp "$here/package.json" "$here/package-lock.json" "$here/binding.gyp" "$here/tsconfig.json" "$here/tsconfig.build.json" "$work/"
+mkdir -p "$work/scripts"
+cp "$here/scripts/build-addon.js" "$work/scripts/"
+cp -r "$here/native" "$here/bin" "$here/src" "$here/config" "$work/"
 cd "$work"
 npm ci --no-fund --no-audit
 npm run build
@@ -20,5 +23,10 @@ npm prune --omit=dev --no-fund --no-audit
 rm -rf "$out"
 mkdir -p "$out/config"
 cp -r package.json node_modules bin dist "$out/"
+# The addon, if it was built (without a compiler the install step says why and lbdns serves dgram).
+if [ -f build/Release/udp_batch.node ]; then
+  mkdir -p "$out/build/Release"
+  cp build/Release/udp_batch.node "$out/build/Release/"
+fi
 cp config/lbdns.yaml "$out/config/"
 echo "image contents in $out"

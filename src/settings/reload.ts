@@ -84,7 +84,7 @@ export function logSettingsRemarks(log: Logger, path: string, file: SettingsText
 }
 
 /** The settings that only take effect at start: where lbdns listens and where its data comes from. */
-const RESTART_KEYS = ['workers', 'listen', 'ops', 'tcp', 'source', 'objects', 'kubeconfig', 'kubernetes', 'namespaces', 'pods', 'nodeLocal'] as const;
+const RESTART_KEYS = ['workers', 'io', 'listen', 'ops', 'tcp', 'source', 'objects', 'kubeconfig', 'kubernetes', 'namespaces', 'pods', 'nodeLocal'] as const;
 
 export function keysNeedingRestart(before: Settings, after: Settings): string[] {
   return RESTART_KEYS.filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { readSettingsText } from '../../src/settings/load.ts';
-import { watchSettings } from '../../src/settings/reload.ts';
-import type { Settings } from '../../src/settings/schema.ts';
+import { applicableNow, watchSettings } from '../../src/settings/reload.ts';
+import { type Settings, parseSettings } from '../../src/settings/schema.ts';
 import { tempFile } from '../helpers/lbdns-process.ts';
 
 const silent = pino({ level: 'silent' });
@@ -33,5 +33,15 @@ describe('watchSettings', () => {
     } finally {
       watch.close();
     }
+  });
+});
+
+describe('applicableNow', () => {
+  it('keeps the running UDP I/O until a restart: the sockets are bound with it', () => {
+    const running = parseSettings({ io: 'auto', ttl: 5 });
+    const { settings, pendingRestart } = applicableNow(running, parseSettings({ io: 'dgram', ttl: 9 }));
+    assert.deepEqual(pendingRestart, ['io']);
+    assert.equal(settings.io, 'auto');
+    assert.equal(settings.ttl, 9);
   });
 });
