@@ -41,4 +41,4 @@ if (built.status !== 0) {
   const lines = `${built.stdout}\n${built.stderr}`.split('\n').filter((line) => /error|not found/i.test(line));
   skip(`node-gyp failed: ${lines.slice(0, 3).join(' | ') || `exit ${built.status}`}`);
 }
-process.stderr.write(`lbdns: batched UDP I/O built (build/Release/udp_batch.node, Node headers from ${nodeDir})\n`);
+process.stderr.write(`lbdns: batched UDP I/O built (build/Release/udp_batch.node; node-gyp ${nodeGyp ?? 'from PATH'} on Node ${process.versions.node}, headers from ${nodeDir})\n`);

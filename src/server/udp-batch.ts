@@ -101,7 +101,8 @@ class ClientTexts {
 
   text(meta: Uint8Array, at: number, family: number): string {
     if (family === 6) return bytesToIp(meta.subarray(at, at + 16));
-    const key = ((meta[at] as number) * 0x1000000 + ((meta[at + 1] as number) << 16)) + ((meta[at + 2] as number) << 8) + (meta[at + 3] as number);
+    // The address as one unsigned number (<< 24 would turn a first byte above 127 negative).
+    const key = (meta[at] as number) * 0x1000000 + (((meta[at + 1] as number) << 16) | ((meta[at + 2] as number) << 8) | (meta[at + 3] as number));
     let text = this.ipv4.get(key);
     if (text === undefined) {
       // Cleared whole when full: a spread of sources costs one formatting each, as without the table.
