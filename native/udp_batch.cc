@@ -12,8 +12,10 @@
 //     (IPv4: the first 4); its bytes at input + i*slot.
 //   reply j, at replies + j*12: i32 index of the datagram it answers, i32 offset and i32 length
 //     of its bytes in output.
-// A send that fails (source port 0, no route, no buffer space) is counted and returned, never
-// thrown: a client chooses its source, and a reply to a forged one must not stop the others.
+// A send that fails (source port 0, no route) is counted and returned, never thrown: a client
+// chooses its source, and a reply to a forged one must not stop the others. A send the kernel
+// cannot take yet (its send buffer is full: EAGAIN, ENOBUFS) waits in a bounded queue until the
+// socket is writable, as libuv queues dgram's sends; only past the bound is a reply dropped.
 #include <napi.h>
 #include <uv.h>
 
@@ -24,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +39,15 @@ constexpr uint32_t kTruncated = 1;
 // Batches read per wakeup: enough to amortise the wakeup, few enough that TCP and timers get
 // their turn under a flood.
 constexpr int kBatchesPerWakeup = 4;
+// Replies waiting for room in the kernel's send buffer, at most: past it they are dropped and
+// counted, so a client that cannot be reached costs bounded memory.
+constexpr size_t kMaxQueuedBytes = 4 << 20;
+// Queued replies handed to one sendmmsg.
+constexpr size_t kQueuedPerSend = 64;
+
+bool KernelBusy(int error) {
+  return error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS;
+}
 
 std::string ErrnoName(int error) {
   return uv_err_name(-error);
@@ -153,7 +165,7 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
       return;
     }
     poll_->data = this;
-    uv_poll_start(poll_, UV_READABLE, OnReadable);
+    uv_poll_start(poll_, UV_READABLE, OnEvents);
     onBatch_ = Napi::Persistent(info[1].As<Napi::Function>());
     context_ = std::make_unique<Napi::AsyncContext>(env, "lbdns:udp-batch", info.This().As<Napi::Object>());
     // Open, it lives until closed even if JavaScript drops it; a worker thread that ends closes it.
@@ -189,11 +201,13 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
     return Napi::Number::New(info.Env(), ntohs(port));
   }
 
-  // send(count): sends replies 0..count-1 as laid out in `replies`; returns how many failed.
+  // send(count): sends replies 0..count-1 as laid out in `replies`; returns how many failed,
+  // with those that failed since the last call while waiting in the queue.
   Napi::Value Send(const Napi::CallbackInfo& info) {
     size_t count = info[0].As<Napi::Number>().Uint32Value();
     if (count > replyCapacity_) count = replyCapacity_;
-    uint32_t failed = 0;
+    uint32_t failed = failedLater_;
+    failedLater_ = 0;
     size_t ready = 0;
     for (size_t j = 0; j < count; j++) {
       int32_t entry[kReplyInts];
@@ -212,24 +226,14 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
       m.msg_hdr.msg_iovlen = 1;
       ready++;
     }
-    size_t done = 0;
-    while (fd_ >= 0 && done < ready) {
-      int sent = sendmmsg(fd_, sent_.data() + done, static_cast<unsigned>(ready - done), 0);
-      if (sent < 0) {
-        if (errno == EINTR) continue;
-        // The first of the rest failed (its errno is its own): count it and send on past it.
-        failed++;
-        done++;
-      } else {
-        done += size_t(sent);
-      }
-    }
-    if (fd_ < 0) failed += static_cast<uint32_t>(ready - done);
+    // Behind replies already waiting, these wait too: the kernel has no room yet.
+    size_t done = queued_.empty() ? SendNow(sent_.data(), ready, &failed) : 0;
+    for (size_t j = done; j < ready; j++) failed += Enqueue(sent_[j].msg_hdr);
     return Napi::Number::New(info.Env(), failed);
   }
 
   // sendTo(bytes, address, port): one reply to a datagram of an earlier batch (an answer that
-  // waited for an upstream); true when the kernel took it.
+  // waited for an upstream); false when it could not be sent.
   Napi::Value SendTo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (fd_ < 0 || !info[0].IsTypedArray()) return Napi::Boolean::New(env, false);
@@ -237,11 +241,78 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
     sockaddr_storage peer{};
     socklen_t length = 0;
     if (!Address(info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::Number>().Int32Value(), &peer, &length)) return Napi::Boolean::New(env, false);
-    ssize_t sent;
-    do {
-      sent = sendto(fd_, bytes.Data(), bytes.ByteLength(), 0, reinterpret_cast<sockaddr*>(&peer), length);
-    } while (sent < 0 && errno == EINTR);
-    return Napi::Boolean::New(env, sent >= 0);
+    iovec iov = {bytes.Data(), bytes.ByteLength()};
+    mmsghdr m{};
+    m.msg_hdr.msg_name = &peer;
+    m.msg_hdr.msg_namelen = length;
+    m.msg_hdr.msg_iov = &iov;
+    m.msg_hdr.msg_iovlen = 1;
+    uint32_t failed = 0;
+    if (queued_.empty() && SendNow(&m, 1, &failed) == 1) return Napi::Boolean::New(env, failed == 0);
+    return Napi::Boolean::New(env, Enqueue(m.msg_hdr) == 0);
+  }
+
+  // Sends what the kernel takes now; returns how many were sent or failed (counted in `failed`),
+  // stopping at the first the kernel has no room for.
+  size_t SendNow(mmsghdr* messages, size_t count, uint32_t* failed) {
+    size_t done = 0;
+    while (fd_ >= 0 && done < count) {
+      int sent = sendmmsg(fd_, messages + done, static_cast<unsigned>(count - done), 0);
+      if (sent >= 0) {
+        done += size_t(sent);
+      } else if (errno == EINTR) {
+        continue;
+      } else if (KernelBusy(errno)) {
+        break;
+      } else {
+        // The first of the rest failed (its errno is its own): count it and send on past it.
+        (*failed)++;
+        done++;
+      }
+    }
+    if (fd_ < 0) {
+      *failed += static_cast<uint32_t>(count - done);
+      done = count;
+    }
+    return done;
+  }
+
+  // Keeps a copy of a reply until the socket is writable; returns 1 when it is dropped instead.
+  uint32_t Enqueue(const msghdr& message) {
+    const iovec& iov = message.msg_iov[0];
+    if (fd_ < 0 || queuedBytes_ + iov.iov_len > kMaxQueuedBytes) return 1;
+    Queued q;
+    memcpy(&q.peer, message.msg_name, message.msg_namelen);
+    q.peerLength = message.msg_namelen;
+    q.bytes.assign(static_cast<uint8_t*>(iov.iov_base), static_cast<uint8_t*>(iov.iov_base) + iov.iov_len);
+    queuedBytes_ += iov.iov_len;
+    queued_.push_back(std::move(q));
+    if (queued_.size() == 1) uv_poll_start(poll_, UV_READABLE | UV_WRITABLE, OnEvents);
+    return 0;
+  }
+
+  // The socket is writable: sends the queue's replies in order until the kernel is full again.
+  void SendQueued() {
+    mmsghdr messages[kQueuedPerSend];
+    iovec iovs[kQueuedPerSend];
+    while (!queued_.empty() && fd_ >= 0) {
+      size_t count = 0;
+      for (auto it = queued_.begin(); it != queued_.end() && count < kQueuedPerSend; ++it, ++count) {
+        iovs[count] = {it->bytes.data(), it->bytes.size()};
+        messages[count] = {};
+        messages[count].msg_hdr.msg_name = &it->peer;
+        messages[count].msg_hdr.msg_namelen = it->peerLength;
+        messages[count].msg_hdr.msg_iov = &iovs[count];
+        messages[count].msg_hdr.msg_iovlen = 1;
+      }
+      size_t done = SendNow(messages, count, &failedLater_);
+      for (size_t j = 0; j < done; j++) {
+        queuedBytes_ -= queued_.front().bytes.size();
+        queued_.pop_front();
+      }
+      if (done < count) break;
+    }
+    if (queued_.empty() && poll_ != nullptr) uv_poll_start(poll_, UV_READABLE, OnEvents);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -249,10 +320,11 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
     return info.Env().Undefined();
   }
 
-  static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
+  static void OnEvents(uv_poll_t* handle, int status, int events) {
     auto* self = static_cast<UdpBatch*>(handle->data);
     if (status < 0 || self->fd_ < 0) return;
-    self->Drain();
+    if (events & UV_WRITABLE) self->SendQueued();
+    if (events & UV_READABLE) self->Drain();
   }
 
   void Drain() {
@@ -319,6 +391,8 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
       poll_ = nullptr;
     }
     CloseFd();
+    queued_.clear();
+    queuedBytes_ = 0;
     if (hooked_) {
       napi_remove_env_cleanup_hook(Env(), OnEnvCleanup, this);
       hooked_ = false;
@@ -342,6 +416,15 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
   std::vector<mmsghdr> received_, sent_;
   std::vector<iovec> receivedIov_, sentIov_;
   std::vector<sockaddr_storage> peers_;
+  struct Queued {
+    sockaddr_storage peer;
+    socklen_t peerLength;
+    std::vector<uint8_t> bytes;
+  };
+  std::deque<Queued> queued_;
+  size_t queuedBytes_ = 0;
+  // Queued replies that failed when they were sent at last; reported by the next send().
+  uint32_t failedLater_ = 0;
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -34,9 +34,12 @@ const IPV4_TEXTS = 4096;
 
 interface UdpBatchSocket {
   port(): number | null;
-  /** Sends replies 0..count-1 as laid out; returns how many could not be sent. */
+  /**
+   * Sends replies 0..count-1 as laid out (those the kernel has no room for yet wait in the
+   * addon's bounded queue); returns how many could not be sent, queued ones since the last call too.
+   */
   send(count: number): number;
-  /** One reply outside a batch (an answer that waited for an upstream); false when it could not leave. */
+  /** One reply outside a batch (an answer that waited for an upstream), sent or queued; false when it could not be. */
   sendTo(bytes: Uint8Array, address: string, port: number): boolean;
   close(): void;
 }
@@ -126,8 +129,9 @@ export function listenUdpBatch(addon: UdpBatchAddon, address: ListenAddress, han
   let pending = 0;
   let used = 0;
 
+  // Called once per batch even with nothing to send: send() also reports queued replies that failed since.
   const flush = (): void => {
-    if (pending > 0) errors.failed += socket.send(pending);
+    errors.failed += socket.send(pending);
     pending = 0;
     used = 0;
   };

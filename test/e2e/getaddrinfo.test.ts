@@ -7,25 +7,16 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../helpers/lbdns-process.ts';
 import { asList, namespaceObject } from '../helpers/objects.ts';
+import { skipWithoutNamespaces } from '../helpers/tools.ts';
 
 const run = promisify(execFile);
-
-function namespacesAllowed(): string | false {
-  if (process.getuid?.() !== 0) return 'needs root to create a network namespace (unshare)';
-  try {
-    execFileSync('unshare', ['--mount', '--net', '--fork', 'true'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'network namespaces are not allowed here (unshare failed)';
-  }
-}
 
 const weights: Record<string, number> = { '10.97.1.1': 4, '10.97.1.2': 2, '10.97.1.3': 1, '10.97.1.4': 1 };
 
@@ -43,7 +34,7 @@ function weightedService(name: string, annotations: Record<string, string>): unk
   ];
 }
 
-describe('getaddrinfo in a pod-like network namespace', { skip: namespacesAllowed() }, () => {
+describe('getaddrinfo in a pod-like network namespace', { skip: skipWithoutNamespaces }, () => {
   it('gives applications the weighted first address (4:2:1:1) despite glibc’s RFC 6724 sort', async () => {
     const work = mkdtempSync(join(tmpdir(), 'lbdns-pod-'));
     const base = { 'lbdns.io/answer': 'endpoints', 'lbdns.io/policy': 'weighted', 'lbdns.io/weights': Object.entries(weights).map(([ip, w]) => `${ip}=${w}`).join(',') };

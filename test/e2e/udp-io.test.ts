@@ -1,12 +1,12 @@
 /**
  * The two UDP I/O paths (`io`: the batched addon, native/udp_batch.cc, and node:dgram) serve the
  * same: fuzzed packets through the socket, a burst of clients on IPv4 and IPv6 each answered at
- * its own address, a query larger than any reply, answers that wait for an upstream. And what
- * `io` does when the addon cannot be loaded.
+ * its own address, a query larger than any reply, answers that wait for an upstream, replies a
+ * slow link cannot take at once. And what `io` does when the addon cannot be loaded.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -15,6 +15,7 @@ import { answerData, buildQuery, decode, query, rcodeOf, udpExchange } from '../
 import { StubUpstream, reply } from '../helpers/stub-upstream.ts';
 import { structured } from '../helpers/hostile-packets.ts';
 import { pacedUdp } from '../helpers/paced-udp.ts';
+import { run, skipWithoutNamespaces } from '../helpers/tools.ts';
 
 const WEB = 'web.default.svc.cluster.local';
 
@@ -91,6 +92,24 @@ for (const io of UDP_IOS) {
         assert.ok(bytes, `answered over ${host}`);
         assert.deepEqual(answerData(decode(bytes), 'A'), ['192.0.2.9']);
       }
+    });
+  });
+}
+
+for (const io of UDP_IOS) {
+  describe(`replies that meet a full send buffer, through ${io} UDP I/O`, { skip: skipUdpIo(io) || skipWithoutNamespaces }, () => {
+    it('wait until the link takes them: every query lbdns read is answered', async () => {
+      // test/helpers/slow-link-netns.sh: a client behind a 256 kbit/s link asks 1,000 questions at 1,000/s.
+      const work = mkdtempSync(join(tmpdir(), 'lbdns-slow-link-'));
+      await run('unshare', ['--mount', '--net', '--fork', 'bash', join(projectRoot, 'test/helpers/slow-link-netns.sh')], {
+        env: { ...process.env, NODE: process.execPath, LBDNS: join(projectRoot, 'bin/lbdns.js'), OBJECTS: join(projectRoot, 'config/demo-cluster.yaml'), IO: io, WORK: work, QUERIES: '1000' },
+        timeout: 120_000,
+      });
+      const client = JSON.parse(readFileSync(join(work, 'client.json'), 'utf8')) as { answered: number; sndbufErrors: number };
+      const lbdns = JSON.parse(readFileSync(join(work, 'lbdns.json'), 'utf8')) as { requests: number; failed: number };
+      assert.ok(client.sndbufErrors > 0, 'the link held replies back until the send buffer was full: what this tests');
+      assert.equal(lbdns.failed, 0, 'no reply given up');
+      assert.equal(client.answered, lbdns.requests, 'every query read was answered');
     });
   });
 }
