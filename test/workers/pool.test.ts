@@ -10,7 +10,7 @@ import { WorkerPool } from '../../src/workers/pool.ts';
 import { ClusterView } from '../../src/view/cluster-view.ts';
 import { readObjectsFile } from '../../src/sources/objects-file.ts';
 import { parseSettings } from '../../src/settings/schema.ts';
-import { listenAddresses } from '../../src/server/serving.ts';
+import { ServingThread, listenAddresses } from '../../src/server/serving.ts';
 import { demoObjects } from '../helpers/lbdns-process.ts';
 import { answerData, query } from '../helpers/dns-client.ts';
 import { within } from '../helpers/wait.ts';
@@ -25,7 +25,7 @@ function demoPool(restarts: { maxRestarts: number; backoffMs: number }) {
   const pool = new WorkerPool({
     count: 2,
     settings,
-    view,
+    primary: new ServingThread(view, settings, log, { ready: true }),
     listen: listenAddresses(settings),
     log,
     restarts,
