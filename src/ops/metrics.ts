@@ -116,7 +116,7 @@ export class Metrics {
     register(
       liveCounter(
         'lbdns_cache_entries',
-        'Answers in the forwarding caches (one per serving thread), by kind.',
+        'Answers in the forwarding cache (with workers, the main thread\'s one), by kind.',
         () => [
           { labels: { type: 'success' }, value: sum((s) => s.forward.cacheEntries.positive) },
           { labels: { type: 'denial' }, value: sum((s) => s.forward.cacheEntries.negative) },
