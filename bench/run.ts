@@ -6,8 +6,10 @@
  * built: see its startup line); the `io: dgram` row through node:dgram.
  *
  * `npm run bench -- --scale` instead compares lbdns on this cluster with lbdns on 10,000 Services
- * and 100,000 endpoints (each with its own query file of the same mix), with RSS, and knot on
- * the same two clusters: what the larger cluster costs a server on this machine at all.
+ * and 100,000 endpoints (each with its own query file of the same mix), with RSS, with 1 serving
+ * thread and with 2 workers, and knot on the same two clusters: what the larger cluster costs a
+ * server on this machine at all. Every mode also prints each server's start: how long until it
+ * answers, and its RSS then.
  * `npm run bench -- --workers` (bench:workers) instead compares lbdns with 1 serving thread on
  * the server core and with one worker per core on every core (dnsperf's core included).
  * `npm run bench -- --policies` instead runs lbdns in endpoint mode once per balancing policy
@@ -214,8 +216,8 @@ const workerPeers: Peer[] = [
 const scalePeers: Peer[] = [
   lbdnsPeer('lbdns, 1,000 services', 15370, '{}\n'),
   { ...lbdnsPeer('lbdns, 10,000 services / 100,000 endpoints', 15371, '{}\n', 'objects-large.json'), queries: 'queries-large.txt' },
-  // For the memory of each worker's copy of the view; its queries/s share dnsperf's core.
-  { ...lbdnsPeer(`lbdns, 10,000 services / 100,000 endpoints, ${cores} workers`, 15372, '{}\n', 'objects-large.json', cores), queries: 'queries-large.txt' },
+  // What workers cost in memory (they share the main thread's view); its queries/s share dnsperf's core.
+  { ...lbdnsPeer('lbdns, 10,000 services / 100,000 endpoints, 2 workers', 15372, '{}\n', 'objects-large.json', 2), queries: 'queries-large.txt' },
   knotPeer('knot, 1,000 services', 15373, dir, ['cluster.local', '10.in-addr.arpa']),
   { ...knotPeer('knot, 10,000 services / 100,000 endpoints', 15374, join(dir, 'large'), ['cluster.local', '10.in-addr.arpa']), queries: 'queries-large.txt' },
 ];
@@ -322,12 +324,12 @@ function rssMiB(pid: number): number {
 }
 
 async function ready(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 400; i++) {
     try {
       execFileSync('dig', ['@127.0.0.1', '-p', String(port), '+short', '+tries=1', '+time=1', 'svc500.ns0.svc.cluster.local', 'A'], { stdio: 'pipe' });
       return;
     } catch {
-      await sleep(100);
+      await sleep(25);
     }
   }
   throw new Error(`server on ${port} never answered`);
@@ -335,11 +337,15 @@ async function ready(port: number): Promise<void> {
 
 const results = new Map<string, Result[]>(peers.map((p) => [p.name, []]));
 const processes = new Map<string, ChildProcess>();
+/** Per peer: seconds from its start until it answered, and its RSS then. */
+const starts = new Map<string, { seconds: number; rssMiB: number }>();
 try {
   for (const peer of peers) {
+    const startedAt = performance.now();
     const child = peer.start();
     processes.set(peer.name, child);
     await ready(peer.port);
+    starts.set(peer.name, { seconds: (performance.now() - startedAt) / 1000, rssMiB: rssMiB(child.pid as number) });
     // The child of taskset is the server itself: taskset execs it.
     peer.pin(child.pid as number);
     await peer.prepare?.();
@@ -381,6 +387,8 @@ for (const [name, list] of results) {
   const qps = median(list.map((r) => r.qps));
   console.log(`| ${name} | ${qps.toFixed(0)} | ${median(list.map((r) => r.avgLatencyMs)).toFixed(3)} | ${median(list.map((r) => r.p99LatencyMs)).toFixed(3)} | ${median(list.map((r) => r.lost))} | ${median(list.map((r) => r.rssMiB)).toFixed(1)} | ${heapColumn(list)} | ${median(list.map((r) => r.cpuCores)).toFixed(2)} | ${median(list.map((r) => r.qps / r.cpuCores)).toFixed(0)} | ${pairedRatio(list, baselineRuns).toFixed(2)} |${withCeiling ? ` ${pairedRatio(list, ceilingRuns).toFixed(2)} |` : ''}`);
 }
+console.log('\nStart (until the first answer; RSS then, before any run):');
+for (const [name, { seconds: startSeconds, rssMiB: startRss }] of starts) console.log(`  ${name}: ${startSeconds.toFixed(2)} s, ${startRss.toFixed(1)} MiB`);
 if (scaleMode) {
   const scaleRatio = (large: string, small: string) => pairedRatio(results.get(large)!, results.get(small)!).toFixed(2);
   console.log(`\n10,000 services against 1,000 (median of per-round ratios): lbdns ${scaleRatio(scalePeers[1]!.name, scalePeers[0]!.name)}, knot ${scaleRatio(scalePeers[4]!.name, scalePeers[3]!.name)}`);

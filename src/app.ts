@@ -91,8 +91,11 @@ export class App {
   private readonly state = { ready: false, draining: false };
   /** Settings as last accepted: read by the debug route and the drain, swapped on a reload. */
   private current: Settings;
-  /** One worker: the main thread serves. More: each worker thread serves a replica of this view. */
-  private readonly local: ServingThread | null;
+  /**
+   * The main thread's serving thread, over the view and the one forwarder: with one worker it
+   * listens and serves; with more it does not listen, and answers what the workers relay.
+   */
+  private readonly serving: ServingThread;
   private readonly workers: WorkerPool | null;
   /** Serving threads: `workers`, or the usable CPUs when it is unset. */
   private readonly threadCount: number;
@@ -117,7 +120,7 @@ export class App {
     this.nodeZoneLookup = lookUpNodeZone(options.settings, log, (zone) => {
       this.nodeZone = zone;
       this.current = this.withNodeZone(this.current);
-      this.local?.reload(this.current);
+      this.serving.reload(this.current);
       this.workers?.reload(this.current);
     });
     this.nodeZone = this.nodeZoneLookup.zone;
@@ -125,51 +128,50 @@ export class App {
     this.current = settings;
     const threadCount = servingThreadCount(settings);
     this.threadCount = threadCount;
-    // With workers, this view only feeds theirs: they answer the queries, and keep the IP index.
-    const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined, indexByIp: threadCount === 1 });
+    // The one view, workers or not: workers hold none, they relay to the serving thread over it.
+    const view = new ClusterView({ requireNamespaceObjects: settings.kubernetes.namespaceLabels !== undefined });
     this.view = view;
 
     this.udpIo = chooseUdpIo(settings.io, log);
 
-    let local: ServingThread | null = null;
-    if (threadCount === 1) {
-      try {
-        local = new ServingThread(view, settings, log, this.state);
-      } catch (error) {
-        log.fatal({ err: (error as Error).message }, 'cannot serve these settings');
-        throw new StartFailed(2, false);
-      }
+    let serving: ServingThread;
+    try {
+      serving = new ServingThread(view, settings, log, this.state);
+    } catch (error) {
+      log.fatal({ err: (error as Error).message }, 'cannot serve these settings');
+      throw new StartFailed(2, false);
     }
-    this.local = local;
+    this.serving = serving;
     const serviceAudit = auditServices(view, () => this.current, log);
     this.serviceAudit = serviceAudit;
     view.onUpdate(serviceAudit.onUpdate);
     view.onChange(serviceAudit.onChange);
     view.onUpdate(auditSlowStart(view, log));
 
-    this.workers = local
-      ? null
-      : new WorkerPool({
-          count: threadCount,
-          settings,
-          view,
-          listen: listenAddresses(settings),
-          udpIo: this.udpIo,
-          log,
-          onRestart: () => this.workerRestarts++,
-          onFailure: (index, reason) => {
-            log.fatal({ worker: index, reason }, 'serving workers keep dying; exiting so that the process is restarted whole');
-            log.flush();
-            options.onFatal();
-          },
-        });
+    this.workers =
+      threadCount === 1
+        ? null
+        : new WorkerPool({
+            count: threadCount,
+            settings,
+            primary: serving,
+            listen: listenAddresses(settings),
+            udpIo: this.udpIo,
+            log,
+            onRestart: () => this.workerRestarts++,
+            onFailure: (index, reason) => {
+              log.fatal({ worker: index, reason }, 'serving workers keep dying; exiting so that the process is restarted whole');
+              log.flush();
+              options.onFatal();
+            },
+          });
 
     const { workers } = this;
-    const serving = local;
     const metrics = new Metrics({
       settings: () => this.current,
       viewCounts: () => view.counts(),
-      serving: workers ? () => workers.stats() : () => [serving!.stats()],
+      serving: workers ? () => workers.stats() : () => [serving.stats()],
+      primary: workers ? () => serving.stats() : undefined,
       beforeScrape: workers ? () => workers.collect() : undefined,
       workerRestarts: () => this.workerRestarts,
       portMismatch: serviceAudit.counts,
@@ -213,7 +215,7 @@ export class App {
   private apply(published: Settings): void {
     const { settings: next, pendingRestart } = applicableNow(this.current, this.withNodeZone(published));
     if (pendingRestart.length > 0) this.log.warn({ keys: pendingRestart }, 'these settings take effect only after a restart');
-    this.local?.reload(next);
+    this.serving.reload(next);
     this.workers?.reload(next);
     this.log.level = next.logLevel;
     this.current = next;
@@ -230,7 +232,15 @@ export class App {
 
   /** Starts the source and every listener; throws StartFailed (already logged) when one cannot. */
   async start(): Promise<void> {
-    await this.startSource();
+    // The worker threads load their code while the source is read: they need nothing of the view.
+    this.workers?.prepare();
+    try {
+      await this.startSource();
+    } catch (error) {
+      // Their threads would keep the process alive: the caller expects it to end by itself.
+      await this.workers?.stop();
+      throw error;
+    }
     await this.listen();
   }
 
@@ -277,7 +287,7 @@ export class App {
       if (workers) {
         bound = await workers.start();
       } else {
-        bound = await this.local!.listen(listenAddresses(settings), false, this.udpIo);
+        bound = await this.serving.listen(listenAddresses(settings), false, this.udpIo);
       }
       const ops = parseListenAddress(settings.ops.listen);
       const debug = parseListenAddress(settings.ops.debugListen);
@@ -325,7 +335,7 @@ export class App {
         this.stopSource();
         this.nodeZoneLookup.stop();
         this.settingsWatch?.close();
-        this.local?.close();
+        this.serving.close();
         for (const server of this.servers) server.close();
         void (this.workers?.stop() ?? Promise.resolve()).then(async () => {
           // Once nothing listens on them: kubelet's second nameserver answers while they are gone.

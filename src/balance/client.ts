@@ -29,7 +29,12 @@ export interface Client {
 
 const CACHE_LIMIT = 16_384;
 
-export class ClientClassifier {
+/** Where clients are placed, by the address a socket reports; null: not known here (a serving worker asks the primary). */
+export interface ClientPlacements {
+  classify(address: string): Client | null;
+}
+
+export class ClientClassifier implements ClientPlacements {
   private readonly ranges: Array<Cidr & { zone: string }>;
   private readonly nodeZone: string | null;
   private readonly view: ClusterView | null;
@@ -97,5 +102,27 @@ export class ClientClassifier {
       if (range) [zone, zoneBy] = [range.zone, 'clientZones'];
     }
     return { address: bytes, node, zone, hash: bytes ? fnv1a(Buffer.from(bytes).toString('hex')) : 0, placedBy, zoneBy };
+  }
+}
+
+/**
+ * A serving worker's placements: it holds no view, so it keeps what the primary's classifier said
+ * about each client it relayed, until told that placements may have changed (clear). Bounded as
+ * the classifier's cache is.
+ */
+export class LearnedPlacements implements ClientPlacements {
+  private readonly known = new Map<string, Client>();
+
+  classify(address: string): Client | null {
+    return this.known.get(address) ?? null;
+  }
+
+  learn(address: string, client: Client): void {
+    if (this.known.size >= CACHE_LIMIT) this.known.clear();
+    this.known.set(address, client);
+  }
+
+  clear(): void {
+    this.known.clear();
   }
 }

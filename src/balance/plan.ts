@@ -127,8 +127,12 @@ export interface PlanOptions {
   local?: boolean;
 }
 
-/** A plan: its options, and what they need prepared about the records. */
-export interface BalancePlan extends PlanOptions {
+/**
+ * What a plan knows about its records, as plain data (typed arrays, strings): what another thread
+ * is sent to rebuild the plan (revivePlan), since the groups hold samplers, not data.
+ */
+export interface PlanData extends PlanOptions {
+  local: boolean;
   /** How many records. */
   size: number;
   weights: Float64Array;
@@ -140,14 +144,22 @@ export interface BalancePlan extends PlanOptions {
   addresses: Array<Uint8Array | null>;
   /** The label of lbdns_balanced_answers_total. */
   metricLabel: string;
-  /** Every record. */
-  all: RecordGroup;
-  /** Per client zone, the groups in the order they are drawn from: built on first use. */
-  zoneGroups: Map<string, RecordGroup[]>;
   /** 1 where the record's zones came from hints. */
   zonesHinted: Uint8Array;
   /** Policy 'node': the nodes each record serves. */
   nodes: Array<readonly string[]>;
+  /** Policy 'node': 1 where the record's nodes came from hints.forNodes. */
+  nodesHinted: Uint8Array;
+  /** Under `local`: the node each record runs on; else null. */
+  recordNodes: Array<string | null> | null;
+}
+
+/** A plan: its options, what they need prepared about the records, and the groups drawn from. */
+export interface BalancePlan extends PlanData {
+  /** Every record. */
+  all: RecordGroup;
+  /** Per client zone, the groups in the order they are drawn from: built on first use. */
+  zoneGroups: Map<string, RecordGroup[]>;
   /** Policy 'node': per node that has records, its records (built with the plan: at most one group per record). */
   nodeGroups: Map<string, { group: RecordGroup; hinted: boolean }>;
   /** Under `local`: per node, its records, split once with the plan; a query looks up its node. */
@@ -195,6 +207,7 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
   let ramps: Float64Array | null = null;
   const zonesHinted = new Uint8Array(count);
   const nodes = new Array<readonly string[]>(count);
+  const nodesHinted = new Uint8Array(count);
   for (let i = 0; i < count; i++) {
     const record = records[i]!;
     weights[i] = record.weight;
@@ -204,14 +217,16 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
     zones[i] = record.zones;
     zonesHinted[i] = record.zonesHinted ? 1 : 0;
     nodes[i] = record.nodes ?? [];
+    nodesHinted[i] = record.nodesHinted ? 1 : 0;
   }
-  const plan: Omit<BalancePlan, 'all'> & { all: RecordGroup | null } = {
+  return revivePlan({
     policy: options.policy,
     affinity: options.affinity,
     clientSort: options.clientSort,
     maxAnswers: options.maxAnswers,
     zoneStrict: options.zoneStrict,
     limitHinted: options.limitHinted ?? false,
+    local: options.local ?? false,
     size: count,
     weights,
     drawWeights: drawWeights(options.policy, weights, ramps),
@@ -219,16 +234,25 @@ export function makePlan(options: PlanOptions, records: BalancedRecord[]): Balan
     hashes,
     addresses,
     metricLabel: `${options.policy}${options.affinity ? '+affinity' : ''}${options.local ? '+local' : ''}`,
-    all: null,
-    zoneGroups: new Map(),
     zonesHinted,
     nodes,
-    nodeGroups: new Map(),
-    localGroups: null,
-  };
-  plan.all = new RecordGroup(positionOrder(addresses, options.clientSort === 'rfc6724'), plan as BalancePlan);
-  if (options.policy === 'node') buildNodeGroups(plan as BalancePlan, records);
-  if (options.local) plan.localGroups = splitByNode(plan as BalancePlan, records);
+    nodesHinted,
+    recordNodes: options.local ? records.map((record) => record.node ?? null) : null,
+  });
+}
+
+/** The plan without its groups: what structured-clones to another thread. */
+export function planData(plan: BalancePlan): PlanData {
+  const { all: _all, zoneGroups: _zoneGroups, nodeGroups: _nodeGroups, localGroups: _localGroups, ...data } = plan;
+  return data;
+}
+
+/** The plan of `data`, its groups built: makePlan's second half, and a serving worker's for a plan sent to it. */
+export function revivePlan(data: PlanData): BalancePlan {
+  const plan: Omit<BalancePlan, 'all'> & { all: RecordGroup | null } = { ...data, all: null, zoneGroups: new Map(), nodeGroups: new Map(), localGroups: null };
+  plan.all = new RecordGroup(positionOrder(data.addresses, data.clientSort === 'rfc6724'), plan as BalancePlan);
+  if (data.policy === 'node') buildNodeGroups(plan as BalancePlan);
+  if (data.recordNodes) plan.localGroups = splitByNode(plan as BalancePlan, data.recordNodes);
   return plan as BalancePlan;
 }
 
@@ -239,25 +263,24 @@ function drawWeights(policy: Policy, weights: Float64Array, ramps: Float64Array 
 }
 
 /** Per node, its records in position order; once per plan, so a query only looks its node up. */
-function buildNodeGroups(plan: BalancePlan, records: BalancedRecord[]): void {
+function buildNodeGroups(plan: BalancePlan): void {
   const members = new Map<string, { indices: number[]; hinted: boolean }>();
   for (const index of plan.all.members) {
-    const record = records[index]!;
     for (const node of plan.nodes[index]!) {
       let entry = members.get(node);
       if (!entry) members.set(node, (entry = { indices: [], hinted: false }));
       entry.indices.push(index);
-      if (record.nodesHinted) entry.hinted = true;
+      if (plan.nodesHinted[index] === 1) entry.hinted = true;
     }
   }
   for (const [node, { indices, hinted }] of members) plan.nodeGroups.set(node, { group: new RecordGroup(Uint32Array.from(indices), plan), hinted });
 }
 
 /** The records of each node, each a group in the plan's position order: one pass, once per change. */
-function splitByNode(plan: BalancePlan, records: BalancedRecord[]): Map<string, RecordGroup> {
+function splitByNode(plan: BalancePlan, recordNodes: ReadonlyArray<string | null>): Map<string, RecordGroup> {
   const byNode = new Map<string, number[]>();
   for (const index of plan.all.members) {
-    const node = records[index]!.node;
+    const node = recordNodes[index];
     if (!node) continue;
     let members = byNode.get(node);
     if (!members) byNode.set(node, (members = []));

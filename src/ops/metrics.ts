@@ -24,6 +24,12 @@ export interface MetricSources {
   viewCounts: () => Record<string, number>;
   /** The numbers of every serving thread (the main thread's, or each worker's). */
   serving: () => ServingStats[];
+  /**
+   * With workers: the main thread's numbers for what they relayed to it (its one forwarder, the
+   * balanced answers and failures of relayed queries; it counts no query, the worker that
+   * received it does). Added to the serving threads' in every sum.
+   */
+  primary?: () => ServingStats;
   /** Awaited before a scrape: fetches the workers' numbers. */
   beforeScrape?: () => Promise<void>;
   /** Serving workers started again so far. */
@@ -83,7 +89,8 @@ export class Metrics {
     this.configLastReloadSuccessful.set(1);
     collectDefaultMetrics({ register: this.registry, prefix: 'lbdns_' });
     const register = this.registry.registerMetric.bind(this.registry);
-    const threads = sources.serving;
+    const { primary } = sources;
+    const threads = primary ? () => [...sources.serving(), primary()] : sources.serving;
     const sum = (read: (s: ServingStats) => number) => threads().reduce((total, s) => total + read(s), 0);
     const total = (read: (s: ServingStats) => number) => [{ labels: {}, value: sum(read) }];
     register(liveCounter('lbdns_worker_restarts_total', 'Serving workers that died and were started again while the others served.', () => [{ labels: {}, value: sources.workerRestarts?.() ?? 0 }]));
@@ -109,7 +116,7 @@ export class Metrics {
     register(
       liveCounter(
         'lbdns_cache_entries',
-        'Answers in the forwarding caches (one per serving thread), by kind.',
+        'Answers in the forwarding cache (with workers, the main thread\'s one), by kind.',
         () => [
           { labels: { type: 'success' }, value: sum((s) => s.forward.cacheEntries.positive) },
           { labels: { type: 'denial' }, value: sum((s) => s.forward.cacheEntries.negative) },
@@ -156,10 +163,21 @@ export class Metrics {
     );
     register(liveCounter('lbdns_forward_failures_total', 'Upstream queries that failed (timeout, network), by upstream.', perUpstream((u) => u.errors)));
     register(
-      liveCounter('lbdns_forward_healthy', 'Whether an upstream is in use (1) or held down after failures (0); with several workers, the share of them using it.', perUpstream((u) => (u.healthy ? 1 : 0), true), 'gauge'),
+      liveCounter('lbdns_forward_healthy', 'Whether an upstream is in use (1) or held down after failures (0).', perUpstream((u) => (u.healthy ? 1 : 0), true), 'gauge'),
     );
     register(
-      liveCounter('lbdns_serving_heap_used_bytes', 'V8 heap in use by each serving thread (worker 0 is the main thread when workers is 1).', () => threads().map((s, worker) => ({ labels: { worker: String(worker) }, value: s.heapUsedBytes })), 'gauge'),
+      liveCounter('lbdns_serving_heap_used_bytes', 'V8 heap in use by each serving thread (worker 0 is the main thread when workers is 1).', () => sources.serving().map((s, worker) => ({ labels: { worker: String(worker) }, value: s.heapUsedBytes })), 'gauge'),
+    );
+    register(
+      liveCounter(
+        'lbdns_worker_relays_total',
+        "Queries serving workers handed to the main thread (a name they hold no route for, a forwarded name, a client they cannot place), by result: answered, full (relay.maxInFlight reached: SERVFAIL at once), timeout (no reply within relay.timeoutMs: SERVFAIL).",
+        () => [
+          { labels: { result: 'answered' }, value: sum((s) => s.relays.answered) },
+          { labels: { result: 'full' }, value: sum((s) => s.relays.full) },
+          { labels: { result: 'timeout' }, value: sum((s) => s.relays.timedOut) },
+        ],
+      ),
     );
     this.registerCoredns(sum, perUpstream);
   }

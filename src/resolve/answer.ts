@@ -5,7 +5,7 @@
  */
 import { type AnswerLayout, type FixedAnswer, type ResponseRecords, layoutAnswer } from '../wire/message.ts';
 import type { RecordGlue } from '../wire/record-glue.ts';
-import type { BalancePlan } from '../balance/plan.ts';
+import { type BalancePlan, type PlanData, planData, revivePlan } from '../balance/plan.ts';
 import type { Client } from '../balance/client.ts';
 
 /** An answer as the resolver prepares it, once per (name, type) until a change it depends on. */
@@ -31,6 +31,19 @@ export interface PreparedAnswer extends ResponseRecords {
 
 /** What the router decides for a name: a prepared answer, a bare rcode, or "ask upstream". */
 export type Routed = PreparedAnswer | { rcode: number } | { forward: true };
+
+/** A route as plain data, for another thread: a plan goes without its groups (balance/plan.ts). */
+export type RoutedData = Exclude<Routed, PreparedAnswer> | (Omit<PreparedAnswer, 'plan'> & { plan: PlanData | null });
+
+export function routeData(routed: Routed): RoutedData {
+  return 'answers' in routed && routed.plan !== null ? { ...routed, plan: planData(routed.plan) } : routed;
+}
+
+/** The route `routeData` made, its plan's groups built again. */
+export function reviveRoute(data: RoutedData): Routed {
+  if (!('answers' in data)) return data;
+  return { ...data, plan: data.plan !== null ? revivePlan(data.plan) : null };
+}
 
 /** What an answer was built from: one Service, one namespace, or anything in the view. */
 export type AnswerScope = { scope: 'global' } | { scope: 'namespace'; namespace: string } | { scope: 'service'; namespace: string; service: string };

@@ -5,10 +5,10 @@
 import type { Logger } from 'pino';
 import { chooseShuffled } from '../balance/shuffle.ts';
 import { type Choice, chooseRecords } from '../resolve/balanced-answers.ts';
-import { ClientClassifier } from '../balance/client.ts';
+import { type Client, type ClientPlacements, ClientClassifier, LearnedPlacements } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_CH, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
 import { type FixedAnswer, type ResponseHead, type ResponseOptions, balancedBudget, layoutAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
-import { type ExplanationLines, type PreparedAnswer, type Routed, type Router, answerLayout, toFixedAnswer } from '../resolve/answer.ts';
+import { type AnswerScope, type ExplanationLines, type PreparedAnswer, type Routed, type Router, answerLayout, toFixedAnswer } from '../resolve/answer.ts';
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
@@ -35,8 +35,35 @@ interface QueryFacts {
   zone: string;
   qtype: number;
   qname: string;
-  /** Where the question ends; 0 until a query has been read. */
-  questionEnd: number;
+  /** The route the answer came from (cached or made now); null until known, and for answers without one (errors, CHAOS). */
+  route: CachedRoute | null;
+}
+
+/** What a serving worker may keep from the primary's answer: the route to cache, and the client's placement when the answer needs one. */
+export interface LearnedRoute {
+  answer: Routed;
+  zone: string;
+  qname: string;
+  scope: AnswerScope;
+  placement: Client | null;
+}
+
+/** The primary's answer to a request a worker relayed: the response, what the worker counts it as, and what it may keep. */
+export interface RelayReply {
+  response: Buffer | null;
+  zone: string;
+  qtype: number;
+  qname: string;
+  learned: LearnedRoute | null;
+}
+
+/**
+ * In a serving worker, which holds no view and no forwarder: where a request goes that it cannot
+ * answer from the routes and placements it holds (the primary, which answers it whole). Resolves
+ * null when the request was not answered (too many in flight, or no reply in time).
+ */
+export interface Relay {
+  relay(request: Buffer, transport: Transport, client: string): Promise<RelayReply | null>;
 }
 
 /** Answers names outside the served zones: synchronously from its cache, else later. */
@@ -53,8 +80,14 @@ export interface HandlerState {
 
 /** What a handler answers with. The last three are absent where a test or bench needs none of them. */
 export interface QueryHandlerOptions {
-  /** Picks the prepared answer (or forwarding) for each question. */
-  router: Router;
+  /** Picks the prepared answer (or forwarding) for each question; absent only with `relay`. */
+  router?: Router | null;
+  /**
+   * A serving worker's: every question it has no route for, and every answer it cannot finish
+   * (forwarding, a placement it does not know), goes here; the routes and placements that come
+   * back are kept. Absent: the handler answers everything itself (router, view, forwarder).
+   */
+  relay?: Relay | null;
   /** The settings this handler was built from; a reload builds a new handler. */
   settings: Settings;
   /** Shared with the serving thread, which sets it ready once the view is complete. */
@@ -74,12 +107,16 @@ const TCP_LIMIT = 65535;
 /** Explanations kept (per Service name and client placement) until the view changes. */
 const EXPLAINED_LIMIT = 1024;
 
+function noFacts(): QueryFacts {
+  return { zone: '.', qtype: 0, qname: '', route: null };
+}
+
 /** The query a fast-path read stands for: its name is the cached one, its class IN. */
 function wholeQuery(head: CommonQuery, qname: string): Query {
   return { id: head.id, flags: head.flags, qname, qtype: head.qtype, qclass: CLASS_IN, questionEnd: head.questionEnd, edns: head.edns, replyOptions: head.replyOptions };
 }
 
-/** What the answer cache keeps per question: the route, and the name it was read as. */
+/** What the answer cache keeps per question: the route, the name it was read as, what it depends on. */
 interface CachedRoute {
   answer: Routed;
   zone: string;
@@ -87,16 +124,20 @@ interface CachedRoute {
   qname: string;
   /** The answer as one run of bytes, when every client gets it the same way. */
   fixed: FixedAnswer | null;
+  scope: AnswerScope;
 }
 
 export class QueryHandler {
   private readonly cache: AnswerCache<CachedRoute> | null;
   private readonly queryStats: QueryStats | null;
-  private readonly router: Router;
+  private readonly router: Router | null;
+  private readonly relay: Relay | null;
   private readonly settings: Settings;
   private readonly state: HandlerState;
   private readonly log: Logger;
-  private readonly clients: ClientClassifier;
+  /** Where clients are placed: from the view, or in a worker, what the primary told it (learned). */
+  private readonly clients: ClientPlacements;
+  private readonly learned: LearnedPlacements | null;
   private readonly forwarder: ForwardAnswerer | null;
   private readonly recursionAllowed: Cidr[];
   private readonly autopath: Autopath | null;
@@ -107,8 +148,10 @@ export class QueryHandler {
   /** CHAOS TXT explanations by name and client placement; emptied on every view change. */
   private readonly explained = new Map<string, ExplanationLines | null>();
 
-  constructor({ router, settings, state, log, forwarder = null, queryStats = null, autopath = null, view = null }: QueryHandlerOptions) {
+  constructor({ router = null, relay = null, settings, state, log, forwarder = null, queryStats = null, autopath = null, view = null }: QueryHandlerOptions) {
+    if (router === null && relay === null) throw new Error('a query handler needs a router or a relay');
     this.router = router;
+    this.relay = relay;
     this.autopath = autopath;
     this.queryLogRate = settings.queryLogSampleRate;
     this.rateLimiter = settings.rateLimit.responsesPerSecond > 0 ? new ResponseRateLimiter(settings.rateLimit) : null;
@@ -116,7 +159,8 @@ export class QueryHandler {
     this.queryStats = queryStats;
     this.forwarder = forwarder;
     this.recursionAllowed = settings.forward.allowedClients.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null);
-    this.clients = new ClientClassifier(settings, view);
+    this.learned = relay !== null ? new LearnedPlacements() : null;
+    this.clients = this.learned ?? new ClientClassifier(settings, view);
     this.settings = settings;
     this.state = state;
     this.log = log;
@@ -128,6 +172,11 @@ export class QueryHandler {
   invalidate(change: ViewChange): void {
     this.cache?.invalidate(change);
     this.explained.clear();
+  }
+
+  /** A worker's: where clients are placed may have changed (a Node, an endpoint, a pod): what it learned goes. */
+  forgetPlacements(): void {
+    this.learned?.clear();
   }
 
   /** Drops one Service's prepared answers (its slow start moved a step). */
@@ -145,7 +194,7 @@ export class QueryHandler {
     const started = performance.now();
     // Filled in by answer() as far as it reads the query: a query answered early (malformed, not
     // ready, refused) is still counted with what was read, and no result object is made per query.
-    const facts: QueryFacts = { zone: '.', qtype: 0, qname: '', questionEnd: 0 };
+    const facts = noFacts();
     try {
       const response = this.answer(request, transport, client, facts);
       if (response instanceof Promise) {
@@ -168,6 +217,89 @@ export class QueryHandler {
       this.log.error({ err: error }, 'query handling failed');
       return null;
     }
+  }
+
+  /**
+   * A request a serving worker relayed: answered as handle() answers it, but not counted (the
+   * worker that received it counts it), with what the worker may keep. Only an answer made in this
+   * turn teaches a route or a placement: they were read from the view as it is now, and the pool
+   * posts the reply before the drops of any later change (workers/pool.ts), so a worker never
+   * keeps a route older than a drop it has applied. An answer that waited (upstream) teaches nothing.
+   */
+  answerRelayed(request: Buffer, transport: Transport, client: string): RelayReply | Promise<RelayReply> {
+    const facts = noFacts();
+    try {
+      const response = this.answer(request, transport, client, facts);
+      if (!(response instanceof Promise)) return this.relayReply(response, facts, this.teach(facts.route, client));
+      return response.then(
+        (bytes) => this.relayReply(bytes, facts, null),
+        (error: unknown) => this.relayFailed(error, facts),
+      );
+    } catch (error) {
+      return this.relayFailed(error, facts);
+    }
+  }
+
+  private relayReply(response: Buffer | null, facts: QueryFacts, learned: LearnedRoute | null): RelayReply {
+    return { response, zone: facts.zone, qtype: facts.qtype, qname: facts.qname, learned };
+  }
+
+  private relayFailed(error: unknown, facts: QueryFacts): RelayReply {
+    this.queryStats?.failed();
+    this.log.error({ err: error }, 'query handling failed');
+    return this.relayReply(null, facts, null);
+  }
+
+  /**
+   * What a worker may keep of this route: any answer it can finish alone given the client's
+   * placement (sent along when the answer is balanced by a plan). Not forwarding, ExternalName
+   * completion or autopath: they need the forwarder and the view.
+   */
+  private teach(route: CachedRoute | null, client: string): LearnedRoute | null {
+    if (route === null) return null;
+    const { answer } = route;
+    if ('forward' in answer) return null;
+    if ('answers' in answer && (answer.chase !== undefined || (answer.rcode === RCode.NXDOMAIN && this.autopath))) return null;
+    const placement = 'answers' in answer && answer.plan !== null ? this.clients.classify(client) : null;
+    return { answer, zone: route.zone, qname: route.qname, scope: route.scope, placement };
+  }
+
+  /** Whether this worker can finish the route's answer for `client` without the primary. */
+  private finishes(routed: Routed, client: string): boolean {
+    return !('answers' in routed) || routed.plan === null || this.clients.classify(client) !== null;
+  }
+
+  /**
+   * A worker's: the primary answers the request; its route and the client's placement are kept,
+   * so the next such query is answered here. Not answered (relays full, no reply in time): SERVFAIL.
+   */
+  private relayed(request: Buffer, transport: Transport, client: string, facts: QueryFacts): Promise<Buffer | null> {
+    return (this.relay as Relay).relay(request, transport, client).then((reply) => {
+      if (reply === null) return this.unanswered(request, facts);
+      facts.zone = reply.zone;
+      facts.qtype = reply.qtype;
+      facts.qname = reply.qname;
+      if (reply.learned !== null) this.keep(request, reply.learned, client);
+      return reply.response;
+    });
+  }
+
+  private keep(request: Buffer, learned: LearnedRoute, client: string): void {
+    const common = this.cache !== null ? readCommonQuery(request) : null;
+    if (common !== null) {
+      const route: CachedRoute = { answer: learned.answer, zone: learned.zone, qname: learned.qname, fixed: this.fixedForm(learned.answer), scope: learned.scope };
+      (this.cache as AnswerCache<CachedRoute>).set(request, common, route, learned.scope);
+    }
+    if (learned.placement !== null) this.learned?.learn(client, learned.placement);
+  }
+
+  /** SERVFAIL for a query the primary did not answer, when it is one; else nothing. */
+  private unanswered(request: Buffer, facts: QueryFacts): Buffer | null {
+    const parsed = parseQuery(request);
+    if (parsed.kind !== 'query') return null;
+    facts.qtype = parsed.query.qtype;
+    facts.qname = parsed.query.qname;
+    return writeBareResponse(request, parsed.query, RCode.SERVFAIL, this.settings.maxUdpSize);
   }
 
   /**
@@ -204,11 +336,13 @@ export class QueryHandler {
   }
 
   /** The response; fills in `facts` (see handle) as it learns them. */
-  private answer(request: Buffer, transport: Transport, client: string, facts: QueryFacts): Buffer | null | Promise<Buffer> {
+  private answer(request: Buffer, transport: Transport, client: string, facts: QueryFacts): Buffer | null | Promise<Buffer | null> {
     const advertised = this.settings.maxUdpSize;
     // A repeat query of the usual shape finds its answer from the question's bytes alone.
     const common = this.cache !== null && this.state.ready ? readCommonQuery(request) : null;
     let cached = common !== null ? (this.cache as AnswerCache<CachedRoute>).get(request, common) : undefined;
+    // A worker answers what it holds; the primary answers the rest, whole (parsing included).
+    if (this.relay !== null && (cached === undefined || !this.finishes(cached.answer, client))) return this.relayed(request, transport, client, facts);
     let head: ResponseHead & { qtype: number };
     let query: Query | null = null;
     if (cached !== undefined) {
@@ -227,9 +361,9 @@ export class QueryHandler {
       if (rcode !== null) return writeBareResponse(request, head, rcode, advertised);
       facts.qtype = query.qtype;
       facts.qname = query.qname;
-      facts.questionEnd = query.questionEnd;
       if (!this.state.ready) return writeBareResponse(request, query, RCode.SERVFAIL, advertised);
-      if (query.qclass === CLASS_CH && query.qtype === RRType.TXT && this.router.explain) {
+      const router = this.router as Router;
+      if (query.qclass === CLASS_CH && query.qtype === RRType.TXT && router.explain) {
         const zone = longestZoneOf(query.qname.toLowerCase(), this.settings.zones);
         if (zone !== undefined) {
           facts.zone = zone;
@@ -239,14 +373,14 @@ export class QueryHandler {
       if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR || (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY)) {
         return writeBareResponse(request, query, RCode.REFUSED, advertised);
       }
-      const result = this.router.route(query.qname, query.qtype);
-      cached = { answer: result.answer, zone: result.zone, qname: query.qname, fixed: this.fixedForm(result.answer) };
+      const result = router.route(query.qname, query.qtype);
+      cached = { answer: result.answer, zone: result.zone, qname: query.qname, fixed: this.fixedForm(result.answer), scope: result.scope };
       if (common !== null) this.cache?.set(request, common, cached, result.scope);
     }
     facts.qtype = head.qtype;
     facts.qname = cached.qname;
-    facts.questionEnd = head.questionEnd;
     facts.zone = cached.zone;
+    facts.route = cached;
     const routed = cached.answer;
     if (this.rateLimiter !== null && transport === 'udp') {
       const decision = this.rateDecision(client, facts, routed);
@@ -307,12 +441,12 @@ export class QueryHandler {
       if (decision === 'slip') return writeBareResponse(request, query, allowed ? RCode.NOERROR : RCode.REFUSED, advertised, true);
     }
     if (!allowed) return writeBareResponse(request, query, RCode.REFUSED, advertised);
-    const info = this.clients.classify(client);
+    const info = this.clients.classify(client) as Client;
     const placed = placement(canonicalIp(client) ?? client, info);
     const key = `${qname}|${placed.zone ?? ''}|${placed.node ?? ''}`;
     let lines = this.explained.get(key);
     if (lines === undefined) {
-      lines = (this.router.explain as NonNullable<Router['explain']>)(qname, info);
+      lines = ((this.router as Router).explain as NonNullable<Router['explain']>)(qname, info);
       if (this.explained.size >= EXPLAINED_LIMIT) this.explained.clear();
       this.explained.set(key, lines);
     }
@@ -346,7 +480,8 @@ export class QueryHandler {
     const budget = balancedBudget(head, answer, layout, limit);
     if (answer.plan) {
       this.queryStats?.balanced(answer.plan.metricLabel);
-      return chooseRecords(answer, answer.plan, this.clients.classify(client), budget);
+      // Never null here: a worker relays an answer whose client it cannot place (finishes()).
+      return chooseRecords(answer, answer.plan, this.clients.classify(client) as Client, budget);
     }
     const order = layout.shuffleOrder ?? (layoutAnswer(answer.answers, answer.balancedFrom, answer.additional, true).shuffleOrder as Uint32Array);
     return { records: chooseShuffled(answer.answers, answer.balancedFrom, order, budget), additional: null };

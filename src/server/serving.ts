@@ -1,13 +1,15 @@
 /**
  * One serving thread: the handler built from the settings (rebuilt on a reload), its UDP and
- * TCP sockets, and its numbers. The main thread runs one when `workers` is 1; otherwise each
- * worker thread runs one over its replica of the cluster view.
+ * TCP sockets, and its numbers. The main thread runs one over the cluster view: it serves when
+ * `workers` is 1, and otherwise answers, without listening, what the serving workers relay to it.
+ * Each worker runs one over a relay (`ServingThread.relaying`): no view and no forwarder, only
+ * the routes and placements the main thread's answers taught it.
  */
 import type { Server } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import type { Settings } from '../settings/schema.ts';
-import type { ClusterView } from '../view/cluster-view.ts';
+import type { ClusterView, ViewChange } from '../view/cluster-view.ts';
 import type { Service } from '../view/types.ts';
 import { type ForwardStats, Forwarder } from '../forward/forwarder.ts';
 import { ZoneRouter } from '../resolve/router.ts';
@@ -18,7 +20,7 @@ import { HostsAnswers } from '../resolve/hosts.ts';
 import { parseHostsText } from '../settings/hosts-file.ts';
 import { readFileSync } from 'node:fs';
 import { Autopath } from '../resolve/autopath.ts';
-import { type Answering, type HandlerState, QueryHandler } from './handler.ts';
+import { type Answering, type HandlerState, type Relay, type RelayReply, type Transport, QueryHandler } from './handler.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { ownAddresses } from './own-addresses.ts';
 import { type UdpListener, type UdpSendErrors, listenUdp, noUdpSendErrors } from './udp.ts';
@@ -41,10 +43,35 @@ export interface ServingStats {
     upstreams: Array<{ label: string; requests: number; errors: number; seconds: number; healthy: boolean; answers: Keyed<BucketCounts> }>;
   };
   rateLimited: { dropped: number; slipped: number };
+  /** A serving worker's requests relayed to the main thread, by how they ended. */
+  relays: RelayCounts;
   udpSendErrors: UdpSendErrors;
   tcp: { connections: number; closes: TcpCloses };
   heapUsedBytes: number;
 }
+
+/** How a worker's relayed requests ended: answered, refused at once (too many in flight), or given up on (no reply in time). */
+export interface RelayCounts {
+  answered: number;
+  full: number;
+  timedOut: number;
+}
+
+export function noRelays(): RelayCounts {
+  return { answered: 0, full: 0, timedOut: 0 };
+}
+
+/** A worker's relay, with its counts for the metrics. */
+export type CountedRelay = Relay & { readonly counts: RelayCounts };
+
+/**
+ * What the serving workers must drop when the main thread's handler drops it: the answers a
+ * change of the view affects, a Service's answers at a slow-start step, and every client
+ * placement when something placement reads changed (a Node, an endpoint, a pod).
+ */
+export type AnswerDrop = { kind: 'change'; change: ViewChange } | { kind: 'refresh'; namespace: string; service: string } | { kind: 'placements' };
+
+const NO_FORWARD_STATS: ServingStats['forward'] = { cacheHits: 0, cacheDenialHits: 0, cacheMisses: 0, staleServed: 0, overloaded: 0, allDown: 0, cacheEntries: { positive: 0, negative: 0 }, upstreams: [] };
 
 /**
  * What one version of the settings builds, swapped whole on a reload so that a query never sees
@@ -52,7 +79,8 @@ export interface ServingStats {
  */
 interface HandlerBuild {
   settings: Settings;
-  forwarder: Forwarder;
+  /** Null in a serving worker: the main thread forwards. */
+  forwarder: Forwarder | null;
   handler: QueryHandler;
 }
 
@@ -65,7 +93,9 @@ function forwardingKey(settings: Settings): string {
 }
 
 export class ServingThread {
-  private readonly view: ClusterView;
+  /** One of the two: the view (the main thread), or the relay to it (a worker). */
+  private readonly view: ClusterView | null;
+  private readonly relay: CountedRelay | null;
   private readonly log: Logger;
   private readonly state: HandlerState;
   /** Serving threads in the process: TCP's connection caps are shared among them. */
@@ -79,7 +109,10 @@ export class ServingThread {
   /** ExternalName targets already logged as unusable, so a query costs no log line. */
   private readonly reportedTargets = new Set<string>();
   /** Drops a Service's answers when its slow start moves a step (always the current handler's). */
-  private readonly ramps = new RampRefresh((namespace, service) => this.active.handler.refreshService(namespace, service));
+  private readonly ramps = new RampRefresh((namespace, service) => this.drop({ kind: 'refresh', namespace, service }));
+  private readonly dropListeners: Array<(drop: AnswerDrop) => void> = [];
+  /** The view's placementGeneration when its last change was dropped. */
+  private placementGeneration: number;
 
   /**
    * What the listeners call: a fixed object that passes each query to the handler active now, so
@@ -88,13 +121,46 @@ export class ServingThread {
   readonly currentHandler: Answering = { handle: (request, transport, client) => this.active.handler.handle(request, transport, client) };
 
   /** Throws when the settings cannot be served (an upstream that is not an address). */
-  constructor(view: ClusterView, settings: Settings, log: Logger, state: HandlerState, threads = 1) {
-    this.view = view;
+  constructor(source: ClusterView | CountedRelay, settings: Settings, log: Logger, state: HandlerState, threads = 1) {
+    const relaying = 'relay' in source;
+    this.view = relaying ? null : source;
+    this.relay = relaying ? source : null;
     this.log = log;
     this.state = state;
     this.threads = threads;
+    this.placementGeneration = this.view?.placementGeneration ?? 0;
     this.active = this.buildHandler(settings, null);
-    view.onChange((change) => this.active.handler.invalidate(change));
+    this.view?.onChange((change) => {
+      this.drop({ kind: 'change', change });
+      const generation = (this.view as ClusterView).placementGeneration;
+      if (generation === this.placementGeneration) return;
+      this.placementGeneration = generation;
+      this.drop({ kind: 'placements' });
+    });
+  }
+
+  /** A serving worker's: answers from what `relay` brings back from the main thread. */
+  static relaying(relay: CountedRelay, settings: Settings, log: Logger, state: HandlerState, threads: number): ServingThread {
+    return new ServingThread(relay, settings, log, state, threads);
+  }
+
+  /** Drops what the handler holds that `drop` names; the main thread tells its listeners too (the serving workers, which drop the same). */
+  drop(drop: AnswerDrop): void {
+    const { handler } = this.active;
+    if (drop.kind === 'change') handler.invalidate(drop.change);
+    else if (drop.kind === 'refresh') handler.refreshService(drop.namespace, drop.service);
+    else handler.forgetPlacements();
+    for (const listener of this.dropListeners) listener(drop);
+  }
+
+  /** Every drop, as it is made: synchronously, in the turn that made it. */
+  onDrop(listener: (drop: AnswerDrop) => void): void {
+    this.dropListeners.push(listener);
+  }
+
+  /** The main thread's: a request a serving worker relayed, answered whole (see QueryHandler.answerRelayed). */
+  answerRelayed(request: Buffer, transport: Transport, client: string): RelayReply | Promise<RelayReply> {
+    return this.active.handler.answerRelayed(request, transport, client);
   }
 
   /** Swaps in handlers built from new settings; the sockets stay. */
@@ -103,10 +169,12 @@ export class ServingThread {
   }
 
   private buildHandler(settings: Settings, previous: HandlerBuild | null): HandlerBuild {
+    if (this.relay !== null) return { settings, forwarder: null, handler: new QueryHandler({ relay: this.relay, settings, state: this.state, log: this.log, queryStats: this.queries }) };
+    const view = this.view as ClusterView;
     const serverIps = ownAddresses(settings.listen.map(parseListenAddress));
     const router = new ZoneRouter(
       {
-        view: this.view,
+        view,
         settings,
         serverAddresses: () => serverIps,
         unusableTarget: (service, reason) => this.reportUnusableTarget(service, reason),
@@ -114,9 +182,9 @@ export class ServingThread {
       },
       this.hosts(settings),
     );
-    const forwarder = previous && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
-    const autopath = settings.autopath ? new Autopath(this.view, router, forwarder, settings.ttl) : null;
-    return { settings, forwarder, handler: new QueryHandler({ router, settings, state: this.state, log: this.log, forwarder, queryStats: this.queries, autopath, view: this.view }) };
+    const forwarder = previous?.forwarder && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
+    const autopath = settings.autopath ? new Autopath(view, router, forwarder, settings.ttl) : null;
+    return { settings, forwarder, handler: new QueryHandler({ router, settings, state: this.state, log: this.log, forwarder, queryStats: this.queries, autopath, view }) };
   }
 
   /** The hosts entries and files, read again with every settings version; null when there are none. */
@@ -172,7 +240,7 @@ export class ServingThread {
     const { forwarder, handler } = this.active;
     return {
       queries: this.queries.snapshot(),
-      forward: {
+      forward: forwarder === null ? NO_FORWARD_STATS : {
         ...forwarder.stats,
         cacheEntries: forwarder.cacheSize,
         upstreams: forwarder.upstreams.map((u) => ({
@@ -185,6 +253,7 @@ export class ServingThread {
         })),
       },
       rateLimited: handler.rateLimited,
+      relays: { ...(this.relay?.counts ?? noRelays()) },
       udpSendErrors: { ...this.udpSendErrors },
       tcp: { connections: this.tcp?.slots.size ?? 0, closes: { ...(this.tcp?.closes ?? noTcpCloses()) } },
       heapUsedBytes: getHeapStatistics().used_heap_size,

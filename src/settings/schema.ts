@@ -74,7 +74,8 @@ export const settingsSchema = z
       .default({ zones: ['in-addr.arpa', 'ip6.arpa'], fallthrough: true }),
     /**
      * Serving threads, each with its own sockets on the listen ports (SO_REUSEPORT: the kernel
-     * spreads queries among them) and a replica of the cluster view fed from the one source.
+     * spreads queries among them) and the routes the main thread (which holds the cluster view
+     * and the forwarder) answered for it.
      * 1: the main thread serves. Unset: the CPUs the process may use (affinity and cgroup quota),
      * resolved by app.ts when it starts: validating settings reads no cgroup file, so a reload or
      * a test parses the same text to the same object on any machine.
@@ -86,6 +87,19 @@ export const settingsSchema = z
      * Takes effect on restart.
      */
     io: z.enum(['auto', 'batch', 'dgram']).default('auto'),
+    /**
+     * With workers: what a worker cannot answer from the routes it holds (a name not asked
+     * before, a forwarded name) goes to the main thread, which holds the view and the one
+     * forwarder. A worker's requests in flight there are capped (beyond the cap, SERVFAIL at
+     * once), and one not answered in time gets SERVFAIL: a flood of new names cannot queue without bound.
+     */
+    relay: z
+      .object({
+        maxInFlight: z.number().int().min(1).max(100_000).default(1000),
+        timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+      })
+      .strict()
+      .prefault({}),
     /** Where UDP and TCP are both served. */
     listen: z.array(hostPort).min(1).default(['0.0.0.0:53']),
     /**

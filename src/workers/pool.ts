@@ -1,6 +1,18 @@
 /**
  * The serving workers, seen from the primary thread, which keeps the one source (API watch or
- * objects file), the settings and the ops listener, and ships every view update to each worker.
+ * objects file), the cluster view, the one forwarder, the settings and the ops listener. A worker
+ * holds no view: it answers from the routes the primary taught it, and relays the rest here,
+ * where the primary's serving thread answers them (ServingThread.answerRelayed); what that
+ * thread's handler drops (a view change, a slow-start step, placements), the workers drop too.
+ *
+ * Ordering: replies and drops go down the one message channel of each worker, which keeps their
+ * order. A reply teaches a route only when it was answered in the turn the request arrived
+ * (QueryHandler.answerRelayed), so it was read from the view as of that turn and posted then:
+ * before the drop of any change made after it. A drop is posted a turn after its change, so a
+ * reply made after the change may arrive before its drop: the drop then takes a route that was
+ * current, which costs one more relay, never a stale answer. So a worker never keeps a route
+ * older than a drop it has applied.
+ *
  * Worker 0 binds first, so ports given as 0 are known before the others share them. A worker
  * that dies is started again (with backoff) on the same ports while the others keep serving; the
  * pool gives up only when workers keep dying.
@@ -8,10 +20,10 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Settings } from '../settings/schema.ts';
-import type { ClusterView } from '../view/cluster-view.ts';
-import type { BoundListen, ServingStats } from '../server/serving.ts';
+import type { AnswerDrop, BoundListen, ServingStats, ServingThread } from '../server/serving.ts';
+import type { RelayReply } from '../server/handler.ts';
 import type { UdpIo } from '../server/udp-batch.ts';
-import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
+import { type FromWorker, type ToWorker, type WorkerStart, asBuffer, postedReply } from './messages.ts';
 import { ensureAddressesFree } from '../server/port-probe.ts';
 import { backoffDelay } from '../util/backoff.ts';
 import { cookieSecret } from '../server/edns-reply.ts';
@@ -20,6 +32,22 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './serving-worker.t
 /** How long a scrape waits for a worker's numbers before using the last ones it sent. */
 const STATS_TIMEOUT_MS = 1000;
 const STOP_TIMEOUT_MS = 2000;
+/**
+ * A worker's V8 young generation. A worker keeps little (routes, placements) but allocates per
+ * relayed query; V8's default lets each worker's young generation grow to tens of MiB under a
+ * burst of new names and keep them (measured: 10,000 new names cost a worker about 105 MiB of
+ * RSS by default, 70 MiB with 8), for scavenges that are cheap either way at this heap size.
+ */
+const WORKER_YOUNG_GENERATION_MB = 8;
+/** More drops than this before they are posted: the workers drop everything instead (a reload's thousands of changes). */
+const MAX_DROPS_PER_MESSAGE = 256;
+const DROP_EVERYTHING: AnswerDrop[] = [{ kind: 'change', change: { scope: 'all' } }, { kind: 'placements' }];
+
+/** A worker thread just started, and when it listens. */
+interface Spawned {
+  entry: ServingWorker;
+  listening: Promise<BoundListen[]>;
+}
 
 interface ServingWorker {
   worker: Worker;
@@ -44,7 +72,8 @@ const DEFAULT_RESTARTS: RestartPolicy = { maxRestarts: 5, windowMs: 60_000, back
 export interface WorkerPoolOptions {
   count: number;
   settings: Settings;
-  view: ClusterView;
+  /** The primary's serving thread (it does not listen): it answers what workers relay, and its drops are theirs. */
+  primary: ServingThread;
   listen: BoundListen[];
   /** How the workers move UDP datagrams (chosen once, by the primary). */
   udpIo: UdpIo;
@@ -72,35 +101,86 @@ export class WorkerPool {
   private nextStatsId = 0;
   /** Where worker 0 bound: every later worker, restarted ones too, joins these ports. */
   private bound: BoundListen[] | null = null;
+  /** The threads prepare() started, until start() tells them where to listen. */
+  private prepared: Spawned[] | null = null;
+  /** Drops not posted yet: posted together a turn later, as one message per worker. */
+  private drops: AnswerDrop[] = [];
+  private dropsScheduled = false;
 
   /** Made before the source starts, so that no update or readiness is missed; `start` spawns. */
   constructor(options: WorkerPoolOptions) {
     this.options = options;
     this.settings = options.settings;
     this.restartPolicy = { ...DEFAULT_RESTARTS, ...options.restarts };
-    options.view.onUpdate((update, serial) => this.broadcast({ type: 'view', update, serial }));
+    options.primary.onDrop((drop) => this.queueDrop(drop));
+  }
+
+  private queueDrop(drop: AnswerDrop): void {
+    if (this.drops === DROP_EVERYTHING) return;
+    this.drops.push(drop);
+    if (this.drops.length > MAX_DROPS_PER_MESSAGE) this.drops = DROP_EVERYTHING;
+    if (this.dropsScheduled) return;
+    this.dropsScheduled = true;
+    setImmediate(() => {
+      this.broadcast({ type: 'drops', drops: this.drops });
+      this.drops = [];
+      this.dropsScheduled = false;
+    });
+  }
+
+  /** Answers a request worker `entry` relayed, and posts the reply to it if it still runs. */
+  private answerRelay(entry: ServingWorker, message: Extract<FromWorker, { type: 'relay' }>): void {
+    const reply = (answered: RelayReply): void => {
+      if (!entry.alive) return;
+      const { posted, transfer } = postedReply(answered);
+      entry.worker.postMessage({ type: 'relayed', id: message.id, reply: posted } satisfies ToWorker, transfer);
+    };
+    const answered = this.options.primary.answerRelayed(asBuffer(message.request), message.transport, message.client);
+    // Answered now: posted now, ahead of any later drop (see the ordering above).
+    if (answered instanceof Promise) void answered.then(reply);
+    else reply(answered);
+  }
+
+  /**
+   * Starts the worker threads without listening: they load their code while the primary reads its
+   * source (they need nothing of the view), and `start` then only tells them where to listen.
+   */
+  prepare(): void {
+    if (this.prepared !== null) return;
+    this.prepared = Array.from({ length: this.options.count }, (_, index) => this.spawn(index));
+    // A thread that dies before start() is reported there; until then nothing awaits it.
+    for (const { listening } of this.prepared) listening.catch(() => {});
   }
 
   /** Resolves, with where they listen, once every worker listens; rejects if one cannot, or another socket holds a port. */
   async start(): Promise<BoundListen[]> {
+    this.prepare();
+    const [first, ...others] = this.prepared as Spawned[];
     await ensureAddressesFree(this.options.listen);
-    const bound = await this.spawn(0, this.options.listen);
+    this.listenOn(first!.entry, this.options.listen);
+    const bound = await first!.listening;
     this.bound = bound;
-    await Promise.all(Array.from({ length: this.options.count - 1 }, (_, i) => this.spawn(i + 1, bound)));
+    for (const { entry } of others) this.listenOn(entry, bound);
+    await Promise.all(others.map(({ listening }) => listening));
     return bound;
   }
 
-  /** Starts worker `index` (again) with the view, settings and readiness as they are now. */
-  private spawn(index: number, listen: BoundListen[]): Promise<BoundListen[]> {
-    const { view, count, log } = this.options;
-    const start: WorkerStart = { index, threads: count, settings: this.settings, snapshot: view.snapshot(), serial: view.serial, ready: this.ready, listen, udpIo: this.options.udpIo, cookieSecret: cookieSecret() };
-    const worker = new Worker(WORKER_URL, { workerData: start, name: `lbdns-worker-${index}` });
+  private listenOn(entry: ServingWorker, listen: BoundListen[]): void {
+    entry.worker.postMessage({ type: 'listen', listen } satisfies ToWorker);
+  }
+
+  /** Starts worker `index` (again) with the settings and readiness as they are now; `listening` resolves once it listens where it is told to. */
+  private spawn(index: number): Spawned {
+    const { count, log } = this.options;
+    const start: WorkerStart = { index, threads: count, settings: this.settings, ready: this.ready, udpIo: this.options.udpIo, cookieSecret: cookieSecret() };
+    const worker = new Worker(WORKER_URL, { workerData: start, name: `lbdns-worker-${index}`, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     const entry: ServingWorker = { worker, stopping: false, alive: true, lastStats: null };
     this.workers[index] = entry;
-    return new Promise((resolve, reject) => {
+    const listening = new Promise<BoundListen[]>((resolve, reject) => {
       let listening = false;
       worker.on('message', (message: FromWorker) => {
-        if (message.type === 'listening') {
+        if (message.type === 'relay') this.answerRelay(entry, message);
+        else if (message.type === 'listening') {
           listening = true;
           resolve(message.bound);
         }
@@ -115,6 +195,7 @@ export class WorkerPool {
         else if (!entry.stopping && !this.stopped) this.restart(index, `exited with code ${code}`);
       });
     });
+    return { entry, listening };
   }
 
   /** Starts a dead worker again after a backoff, unless workers have died too often lately. */
@@ -134,7 +215,9 @@ export class WorkerPool {
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
       if (this.stopped) return;
-      this.spawn(index, this.bound ?? this.options.listen).then(
+      const { entry, listening } = this.spawn(index);
+      this.listenOn(entry, this.bound ?? this.options.listen);
+      listening.then(
         () => log.info({ worker: index }, 'serving worker restarted'),
         (error: Error) => onFailure(index, `restarted, but it could not listen: ${error.message}`),
       );

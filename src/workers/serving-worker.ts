@@ -1,38 +1,42 @@
 /**
- * A serving worker thread: a replica of the primary's cluster view, fed with its updates, and
- * its own UDP and TCP sockets on the shared ports.
+ * A serving worker thread: its own UDP and TCP sockets on the shared ports, and a handler that
+ * answers from the routes and client placements the primary taught it, relaying the rest to the
+ * primary (which holds the view and the one forwarder). It holds no cluster view.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.ts';
-import { ClusterView } from '../view/cluster-view.ts';
 import { ServingThread } from '../server/serving.ts';
-import { ReplicaFeed } from './replica-feed.ts';
 import { adoptCookieSecret } from '../server/edns-reply.ts';
+import { RelayClient } from './relay-client.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 
 const start = workerData as WorkerStart;
 const port = parentPort!;
-const send = (message: FromWorker): void => port.postMessage(message);
+const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 
 const log = createLogger(start.settings.logLevel).child({ worker: start.index });
-const view = new ClusterView({ requireNamespaceObjects: start.settings.kubernetes.namespaceLabels !== undefined });
-view.replicate({ kind: 'replaceAll', objects: start.snapshot }, start.serial);
 const state = { ready: start.ready };
 adoptCookieSecret(start.cookieSecret);
-const serving = new ServingThread(view, start.settings, log, state, start.threads);
-const feed = new ReplicaFeed(view);
+const relay = new RelayClient(send, start.settings.relay);
+const serving = ServingThread.relaying(relay, start.settings, log, state, start.threads);
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
-    case 'view':
-      feed.push(message.update, message.serial);
+    case 'listen':
+      void serving.listen(message.listen, true, start.udpIo).then((bound) => send({ type: 'listening', bound }));
+      return;
+    case 'relayed':
+      relay.settle(message.id, message.reply);
+      return;
+    case 'drops':
+      for (const drop of message.drops) serving.drop(drop);
       return;
     case 'ready':
-      // Ready once the updates the primary made before it are in this replica too.
-      feed.then(() => (state.ready = true));
+      state.ready = true;
       return;
     case 'settings':
       log.level = message.settings.logLevel;
+      relay.reconfigure(message.settings.relay);
       serving.reload(message.settings);
       return;
     case 'stats':
@@ -40,11 +44,10 @@ port.on('message', (message: ToWorker) => {
       return;
     case 'stop':
       serving.close();
+      relay.close();
       log.flush();
       send({ type: 'stopped' });
       port.close();
       return;
   }
 });
-
-send({ type: 'listening', bound: await serving.listen(start.listen, true, start.udpIo) });

@@ -1,32 +1,33 @@
 /**
  * The worker pool for real: worker threads serving a demo view on loopback ports. A worker that
  * dies is started again on the same ports while the other keeps answering; workers that keep
- * dying end in onFailure.
+ * dying end in onFailure. A change of the view made just after a relay was answered leaves no
+ * worker with the route from before it.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { WorkerPool } from '../../src/workers/pool.ts';
 import { ClusterView } from '../../src/view/cluster-view.ts';
-import { readObjectsFile } from '../../src/sources/objects-file.ts';
+import { parseObjectsText, readObjectsFile } from '../../src/sources/objects-file.ts';
 import { parseSettings } from '../../src/settings/schema.ts';
-import { listenAddresses } from '../../src/server/serving.ts';
+import { ServingThread, listenAddresses } from '../../src/server/serving.ts';
 import { demoObjects } from '../helpers/lbdns-process.ts';
+import { asList, headlessService } from '../helpers/objects.ts';
 import { answerData, query } from '../helpers/dns-client.ts';
 import { within } from '../helpers/wait.ts';
 import { availableUdpIo } from '../../src/server/udp-batch.ts';
 
-function demoPool(restarts: { maxRestarts: number; backoffMs: number }) {
+function demoPool(restarts: { maxRestarts: number; backoffMs: number }, view = demoView()) {
   const lines: string[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line).msg as string) });
   const settings = parseSettings({ listen: ['127.0.0.1:0'], workers: 2, logLevel: 'silent', forward: { upstreams: ['127.0.0.1:9'] } });
-  const view = new ClusterView();
-  view.replaceAll(readObjectsFile(demoObjects).objects);
+  const primary = new ServingThread(view, settings, log, { ready: true });
   const events = { restarts: [] as string[], failures: [] as string[], logged: lines };
   const pool = new WorkerPool({
     count: 2,
     settings,
-    view,
+    primary,
     listen: listenAddresses(settings),
     // Batched when the addon is built: a worker that dies or stops must release its socket either way.
     udpIo: availableUdpIo('auto').io,
@@ -35,7 +36,13 @@ function demoPool(restarts: { maxRestarts: number; backoffMs: number }) {
     onRestart: (index, reason) => events.restarts.push(`${index}: ${reason}`),
     onFailure: (index, reason) => events.failures.push(`${index}: ${reason}`),
   });
-  return { pool, events };
+  return { pool, events, primary };
+}
+
+function demoView(): ClusterView {
+  const view = new ClusterView();
+  view.replaceAll(readObjectsFile(demoObjects).objects);
+  return view;
 }
 
 /** `count` queries, each from a fresh socket so that the kernel spreads them over both workers. */
@@ -91,6 +98,47 @@ describe('serving workers that keep dying', () => {
       await within(5_000, async () => events.failures.length > 0);
       assert.equal(events.restarts.length, 2);
       assert.match(events.failures[0]!, /^0: exited with code 1, after 2 restarts within 60 s$/);
+    } finally {
+      await pool.stop();
+    }
+  });
+});
+
+describe('a view change right after a relay was answered', () => {
+  /** Headless Service team/app-<n>, at version k: one endpoint, 10.30.<n>.<k>. */
+  const service = (n: number, version: number) => parseObjectsText(asList(headlessService('team', `app-${n}`, [`10.30.${n}.${version}`])), 'test').objects;
+
+  it('leaves no worker with the route answered before it: the reply reaches the worker before the drop', async () => {
+    const view = demoView();
+    const rounds = [1, 2, 3, 4, 5, 6];
+    for (const n of rounds) {
+      const { services, endpointSlices } = service(n, 1);
+      view.applyBatch([{ op: 'upsert', kind: 'Service', record: services[0]! }, { op: 'upsert', kind: 'EndpointSlice', record: endpointSlices[0]! }]);
+    }
+    const { pool, primary } = demoPool({ maxRestarts: 5, backoffMs: 50 }, view);
+    // The worst moment for a change: the primary has answered a relay from the view before it, and its reply is not posted yet.
+    let changeService: number | null = null;
+    const answerRelayed = primary.answerRelayed.bind(primary);
+    primary.answerRelayed = (request, transport, client) => {
+      const reply = answerRelayed(request, transport, client);
+      if (changeService !== null) view.apply({ op: 'upsert', kind: 'EndpointSlice', record: service(changeService, 2).endpointSlices[0]! });
+      changeService = null;
+      return reply;
+    };
+    try {
+      const port = (await pool.start())[0]!.udp.port;
+      pool.setReady();
+      const ask = async (n: number) => String(answerData(await query(port, `app-${n}.team.svc.cluster.local`, 'A'), 'A'));
+      for (const n of rounds) {
+        changeService = n;
+        // No worker was asked this name yet: relayed, answered from version 1, then the change.
+        assert.equal(await ask(n), `10.30.${n}.1`);
+        assert.equal(changeService, null, 'the change was made after the relay');
+        await within(5000, async () => (await ask(n)) === `10.30.${n}.2`);
+        const answers = new Set<string>();
+        for (let i = 0; i < 30; i++) answers.add(await ask(n));
+        assert.deepEqual([...answers], [`10.30.${n}.2`], `app-${n}`);
+      }
     } finally {
       await pool.stop();
     }
