@@ -5,7 +5,8 @@
  * updates arrive at 100/s, and meanwhile how long PTR queries for endpoint addresses take (reverse
  * names depend on every Service, so each update makes the next one look at the changed index).
  *
- * Environment: SCALE_SERVICES (10000), SCALE_ENDPOINTS (10 per slice), SCALE_UPDATE_SECONDS (20).
+ * Environment: SCALE_SERVICES (10000), SCALE_ENDPOINTS (10 per slice), SCALE_UPDATE_SECONDS (20),
+ * LBDNS_NODE_FLAGS (flags for lbdns's node, space-separated: e.g. --cpu-prof, --max-semi-space-size=4).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -24,6 +25,7 @@ const services = Number(process.env.SCALE_SERVICES ?? 10_000);
 const endpointsPerSlice = Number(process.env.SCALE_ENDPOINTS ?? 10);
 const updateSeconds = Number(process.env.SCALE_UPDATE_SECONDS ?? 20);
 const updatesPerSecond = 100;
+const nodeFlags = (process.env.LBDNS_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
 
 const ip = (n: number) => `10.${64 + Math.floor(n / 65536)}.${Math.floor(n / 256) % 256}.${n % 256}`;
 const namespaceOf = (i: number) => `ns${i % 50}`;
@@ -56,7 +58,7 @@ writeFileSync(join(dir, 'lbdns.yaml'), 'answerCacheSize: 100000\n');
 const dnsPort = await freePort();
 const opsPort = await freePort();
 const started = performance.now();
-const child = spawn(process.execPath, [join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'] });
+const child = spawn(process.execPath, [...nodeFlags, join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'] });
 
 try {
   for (;;) {

@@ -13,7 +13,6 @@
  * Environment: MEMORY_SERVICES (100,1000,10000), MEMORY_WORKERS (1,2), MEMORY_ENDPOINTS (10 per Service).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
 import { FakeApiServer, type KubeObject } from '../test/helpers/fake-apiserver.ts';
 import { freePort } from '../test/helpers/lbdns-process.ts';
-import { buildQuery } from '../test/helpers/dns-client.ts';
+import { sendAll } from './send-all.ts';
 import { StubUpstream, reply } from '../test/helpers/stub-upstream.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -78,39 +77,6 @@ async function until(what: string, done: () => Promise<boolean>, timeoutMs: numb
     if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/**
- * Sends every name once over UDP from `sockets` source ports (so SO_REUSEPORT spreads them over
- * the serving threads), at most `window` in flight per socket; a lost reply costs 1 s, not a stall.
- */
-async function sendAll(port: number, names: Array<[string, string]>, sockets = 16, window = 64): Promise<void> {
-  const perSocket = Math.ceil(names.length / sockets);
-  await Promise.all(
-    Array.from({ length: sockets }, async (_, s) => {
-      const socket = createSocket('udp4');
-      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-      const mine = names.slice(s * perSocket, (s + 1) * perSocket);
-      for (let start = 0; start < mine.length; start += window) {
-        const batch = mine.slice(start, start + window);
-        await new Promise<void>((resolve) => {
-          let left = batch.length;
-          const timer = setTimeout(() => finish(), 1000);
-          const finish = () => {
-            clearTimeout(timer);
-            socket.off('message', onMessage);
-            resolve();
-          };
-          const onMessage = () => {
-            if (--left === 0) finish();
-          };
-          socket.on('message', onMessage);
-          for (const [name, type] of batch) socket.send(buildQuery(name, type), port, '127.0.0.1');
-        });
-      }
-      socket.close();
-    }),
-  );
 }
 
 interface Row {
