@@ -6,7 +6,7 @@
  * names depend on every Service, so each update makes the next one look at the changed index).
  *
  * Environment: SCALE_SERVICES (10000), SCALE_ENDPOINTS (10 per slice), SCALE_UPDATE_SECONDS (20),
- * LBDNS_NODE_FLAGS (flags for lbdns's node, space-separated: e.g. --cpu-prof, --max-semi-space-size=4).
+ * LBDNS_NODE_FLAGS (instead of the image's node flags, image-node-flags.ts: space-separated, empty for none).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { FakeApiServer, type KubeObject } from '../test/helpers/fake-apiserver.t
 import { freePort } from '../test/helpers/lbdns-process.ts';
 import { buildQuery, decode, udpExchange } from '../test/helpers/dns-client.ts';
 import { reverseNameOf } from '../src/resolve/reverse-name.ts';
+import { lbdnsNodeFlags } from './image-node-flags.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** Serving threads (LBDNS_WORKERS); default one per core, as lbdns itself would choose. */
@@ -25,7 +26,7 @@ const services = Number(process.env.SCALE_SERVICES ?? 10_000);
 const endpointsPerSlice = Number(process.env.SCALE_ENDPOINTS ?? 10);
 const updateSeconds = Number(process.env.SCALE_UPDATE_SECONDS ?? 20);
 const updatesPerSecond = 100;
-const nodeFlags = (process.env.LBDNS_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+const nodeFlags = lbdnsNodeFlags();
 
 const ip = (n: number) => `10.${64 + Math.floor(n / 65536)}.${Math.floor(n / 256) % 256}.${n % 256}`;
 const namespaceOf = (i: number) => `ns${i % 50}`;
@@ -128,7 +129,7 @@ try {
   ptrTimes.sort((a, b) => a - b);
   const percentile = (list: number[], p: number) => list[Math.min(list.length - 1, Math.floor((p / 100) * list.length))] ?? NaN;
   const pct = (p: number) => percentile(latencies, p);
-  console.log(`\n${services} Services, ${services} EndpointSlices, ${services * endpointsPerSlice} endpoints via the test API server; ${workers} serving thread(s)\n`);
+  console.log(`\n${services} Services, ${services} EndpointSlices, ${services * endpointsPerSlice} endpoints via the test API server; ${workers} serving thread(s)${nodeFlags.length ? `; node ${nodeFlags.join(' ')}` : ''}\n`);
   console.log('| measure | value |');
   console.log('| --- | ---: |');
   console.log(`| time to ready (list of everything) | ${(readyMs / 1000).toFixed(2)} s |`);

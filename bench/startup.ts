@@ -9,8 +9,10 @@
  *     query list was asked once.
  * The Kubernetes API path has its own: `npm run bench:kubernetes`.
  *
- * Environment: STARTUP_WORKERS (1,2), LBDNS_NODE_FLAGS (flags for lbdns's node, space-separated,
- * e.g. --max-semi-space-size=4 to weigh RSS against GC time).
+ * lbdns runs with the node flags of the image's ENTRYPOINT (image-node-flags.ts).
+ *
+ * Environment: STARTUP_WORKERS (1,2), LBDNS_NODE_FLAGS (instead of the image's node flags,
+ * space-separated; empty for none).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,13 +22,14 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { LARGE_CLUSTER, generateCluster } from './cluster.ts';
 import { sendAll } from './send-all.ts';
+import { lbdnsNodeFlags } from './image-node-flags.ts';
 import { freePort, tempFile } from '../test/helpers/lbdns-process.ts';
 import { parseObjectsText } from '../src/sources/objects-file.ts';
 import { ClusterView } from '../src/view/cluster-view.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const workerCounts = (process.env.STARTUP_WORKERS ?? '1,2').split(',').map(Number);
-const nodeFlags = (process.env.LBDNS_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+const nodeFlags = lbdnsNodeFlags();
 /** How long after the parser thread ended RSS is read again. */
 const SETTLE_MS = 15_000;
 
@@ -110,6 +113,6 @@ console.log(`| parse and slim | ${heap.parseMs.toFixed(0)} ms |`);
 console.log(`| load into a view (indexes) | ${heap.loadMs.toFixed(0)} ms |`);
 console.log(`| heap: records | ${mib(heap.records)} MiB (${(heap.records / endpoints).toFixed(0)} bytes an endpoint) |`);
 console.log(`| heap: the view (records and indexes) | ${mib(heap.view)} MiB (${(heap.view / endpoints).toFixed(0)} bytes an endpoint) |`);
-console.log('\n| serving threads | ready after | RSS at ready | once the parser thread ended | after every query once |');
+console.log(`\n| serving threads | ready after | RSS at ready | ${SETTLE_MS / 1000} s after the parser thread ended | after every query once |`);
 console.log('| ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.workers} | ${r.readyS.toFixed(2)} s | ${r.rssReady.toFixed(0)} MiB | ${r.rssSettled.toFixed(0)} MiB | ${r.rssQueried.toFixed(0)} MiB |`);
