@@ -5,7 +5,8 @@
  * updates arrive at 100/s, and meanwhile how long PTR queries for endpoint addresses take (reverse
  * names depend on every Service, so each update makes the next one look at the changed index).
  *
- * Environment: SCALE_SERVICES (10000), SCALE_ENDPOINTS (10 per slice), SCALE_UPDATE_SECONDS (20).
+ * Environment: SCALE_SERVICES (10000), SCALE_ENDPOINTS (10 per slice), SCALE_UPDATE_SECONDS (20),
+ * LBDNS_NODE_FLAGS (instead of the image's node flags, image-node-flags.ts: space-separated, empty for none).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { FakeApiServer, type KubeObject } from '../test/helpers/fake-apiserver.t
 import { freePort } from '../test/helpers/lbdns-process.ts';
 import { buildQuery, decode, udpExchange } from '../test/helpers/dns-client.ts';
 import { reverseNameOf } from '../src/resolve/reverse-name.ts';
+import { lbdnsNodeFlags } from './image-node-flags.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** Serving threads (LBDNS_WORKERS); default one per core, as lbdns itself would choose. */
@@ -24,6 +26,7 @@ const services = Number(process.env.SCALE_SERVICES ?? 10_000);
 const endpointsPerSlice = Number(process.env.SCALE_ENDPOINTS ?? 10);
 const updateSeconds = Number(process.env.SCALE_UPDATE_SECONDS ?? 20);
 const updatesPerSecond = 100;
+const nodeFlags = lbdnsNodeFlags();
 
 const ip = (n: number) => `10.${64 + Math.floor(n / 65536)}.${Math.floor(n / 256) % 256}.${n % 256}`;
 const namespaceOf = (i: number) => `ns${i % 50}`;
@@ -56,7 +59,7 @@ writeFileSync(join(dir, 'lbdns.yaml'), 'answerCacheSize: 100000\n');
 const dnsPort = await freePort();
 const opsPort = await freePort();
 const started = performance.now();
-const child = spawn(process.execPath, [join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'] });
+const child = spawn(process.execPath, [...nodeFlags, join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'] });
 
 try {
   for (;;) {
@@ -126,7 +129,7 @@ try {
   ptrTimes.sort((a, b) => a - b);
   const percentile = (list: number[], p: number) => list[Math.min(list.length - 1, Math.floor((p / 100) * list.length))] ?? NaN;
   const pct = (p: number) => percentile(latencies, p);
-  console.log(`\n${services} Services, ${services} EndpointSlices, ${services * endpointsPerSlice} endpoints via the test API server; ${workers} serving thread(s)\n`);
+  console.log(`\n${services} Services, ${services} EndpointSlices, ${services * endpointsPerSlice} endpoints via the test API server; ${workers} serving thread(s)${nodeFlags.length ? `; node ${nodeFlags.join(' ')}` : ''}\n`);
   console.log('| measure | value |');
   console.log('| --- | ---: |');
   console.log(`| time to ready (list of everything) | ${(readyMs / 1000).toFixed(2)} s |`);

@@ -10,10 +10,12 @@
  * and the peak (VmHWM) over the whole run. Requests come from the churned figure at 1,000
  * Services, limits from the peak: deploy/base/deployment.yaml explains the choice.
  *
- * Environment: MEMORY_SERVICES (100,1000,10000), MEMORY_WORKERS (1,2), MEMORY_ENDPOINTS (10 per Service).
+ * lbdns runs with the node flags of the image's ENTRYPOINT (image-node-flags.ts).
+ *
+ * Environment: MEMORY_SERVICES (100,1000,10000), MEMORY_WORKERS (1,2), MEMORY_ENDPOINTS (10 per Service),
+ * LBDNS_NODE_FLAGS (instead of the image's node flags: space-separated, empty for none).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
 import { FakeApiServer, type KubeObject } from '../test/helpers/fake-apiserver.ts';
 import { freePort } from '../test/helpers/lbdns-process.ts';
-import { buildQuery } from '../test/helpers/dns-client.ts';
+import { sendAll } from './send-all.ts';
+import { lbdnsNodeFlags } from './image-node-flags.ts';
 import { StubUpstream, reply } from '../test/helpers/stub-upstream.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -80,39 +83,6 @@ async function until(what: string, done: () => Promise<boolean>, timeoutMs: numb
   }
 }
 
-/**
- * Sends every name once over UDP from `sockets` source ports (so SO_REUSEPORT spreads them over
- * the serving threads), at most `window` in flight per socket; a lost reply costs 1 s, not a stall.
- */
-async function sendAll(port: number, names: Array<[string, string]>, sockets = 16, window = 64): Promise<void> {
-  const perSocket = Math.ceil(names.length / sockets);
-  await Promise.all(
-    Array.from({ length: sockets }, async (_, s) => {
-      const socket = createSocket('udp4');
-      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-      const mine = names.slice(s * perSocket, (s + 1) * perSocket);
-      for (let start = 0; start < mine.length; start += window) {
-        const batch = mine.slice(start, start + window);
-        await new Promise<void>((resolve) => {
-          let left = batch.length;
-          const timer = setTimeout(() => finish(), 1000);
-          const finish = () => {
-            clearTimeout(timer);
-            socket.off('message', onMessage);
-            resolve();
-          };
-          const onMessage = () => {
-            if (--left === 0) finish();
-          };
-          socket.on('message', onMessage);
-          for (const [name, type] of batch) socket.send(buildQuery(name, type), port, '127.0.0.1');
-        });
-      }
-      socket.close();
-    }),
-  );
-}
-
 interface Row {
   services: number;
   workers: number;
@@ -143,7 +113,7 @@ async function measure(services: number, workers: number, upstream: StubUpstream
   const started = performance.now();
   const child: ChildProcess = spawn(
     process.execPath,
-    [join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)],
+    [...lbdnsNodeFlags(), join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const pid = child.pid!;

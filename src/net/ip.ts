@@ -67,8 +67,41 @@ export function bytesToIp(bytes: Uint8Array): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
 
-/** The canonical text of an address, or null when it is not one. */
+/**
+ * Whether `address` is an IPv4 address written canonically (four decimal octets, no leading
+ * zeros): what nearly every address in API objects is, checked without allocating.
+ */
+function isCanonicalIpv4(address: string): boolean {
+  const length = address.length;
+  if (length < 7 || length > 15) return false;
+  let octets = 0;
+  let at = 0;
+  while (at < length) {
+    let value = 0;
+    let digits = 0;
+    for (; at < length; at++) {
+      const code = address.charCodeAt(at);
+      if (code < 48 || code > 57) break;
+      if (digits === 1 && value === 0) return false;
+      value = value * 10 + (code - 48);
+      digits++;
+    }
+    if (digits === 0 || digits > 3 || value > 255) return false;
+    octets++;
+    if (at === length) break;
+    if (address.charCodeAt(at) !== 46 || octets === 4) return false;
+    at++;
+    if (at === length) return false;
+  }
+  return octets === 4;
+}
+
+/**
+ * The canonical text of an address, or null when it is not one. An address already canonical is
+ * returned as it is: the view then keeps the string the source read rather than a copy of it.
+ */
 export function canonicalIp(address: string): string | null {
+  if (isCanonicalIpv4(address)) return address;
   const bytes = ipToBytes(address);
   return bytes === null ? null : bytesToIp(bytes);
 }

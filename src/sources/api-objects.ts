@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { canonicalIp } from '../net/ip.ts';
 import { issuePath } from '../util/issue-path.ts';
+import { NO_STRINGS, sharedNames } from '../view/interner.ts';
 import type { Endpoint, EndpointPort, EndpointSlice, Namespace, Node, Pod, Protocol, Service, ServicePort, SlimObject, TrafficDistribution } from '../view/types.ts';
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -122,6 +123,33 @@ function label(value: string | null | undefined): string | null {
   return dnsLabel.test(lower) ? lower : null;
 }
 
+/** Names that repeat across records (namespaces, nodes, zones, ports), one copy each: see view/interner.ts. */
+const shared = (value: string): string => sharedNames.intern(value);
+const sharedOrNull = (value: string | null | undefined): string | null => sharedNames.internOrNull(value);
+
+/** The canonical addresses of a list, in a list of exactly their number (most often one). */
+function canonicalAddresses(listed: readonly string[]): string[] {
+  if (listed.length === 1) {
+    const only = canonicalIp(listed[0] as string);
+    return only === null ? [] : [only];
+  }
+  const addresses: string[] = [];
+  for (const text of listed) {
+    const address = canonicalIp(text);
+    if (address !== null) addresses.push(address);
+  }
+  // A list grown by push keeps room for more; the copy holds exactly what it has.
+  return addresses.slice();
+}
+
+/** Hint names, interned, or the shared empty list. */
+function hintNames(hints: ReadonlyArray<{ name: string }> | null | undefined): readonly string[] {
+  if (!hints || hints.length === 0) return NO_STRINGS;
+  const names = new Array<string>(hints.length);
+  for (let i = 0; i < hints.length; i++) names[i] = shared((hints[i] as { name: string }).name);
+  return names;
+}
+
 const trafficDistributions = new Set<string>(['PreferClose', 'PreferSameZone', 'PreferSameNode']);
 
 function slimService(api: ApiService): Service {
@@ -132,7 +160,7 @@ function slimService(api: ApiService): Service {
   const externalName = spec.type === 'ExternalName' ? (spec.externalName ?? '').toLowerCase().replace(/\.$/, '') : null;
   if (spec.type === 'ExternalName' && !externalName) throw new ObjectError('an ExternalName service needs spec.externalName', 'spec.externalName');
   return {
-    namespace: api.metadata.namespace,
+    namespace: shared(api.metadata.namespace),
     name: api.metadata.name.toLowerCase(),
     type: spec.type,
     clusterIPs,
@@ -140,7 +168,7 @@ function slimService(api: ApiService): Service {
     externalName,
     ports: (spec.ports ?? []).map(
       (p): ServicePort => ({
-        name: p.name.toLowerCase(),
+        name: shared(p.name.toLowerCase()),
         port: p.port,
         protocol: p.protocol as Protocol,
         targetPort: p.targetPort === undefined || p.targetPort === p.port ? null : p.targetPort,
@@ -160,41 +188,41 @@ function slimSlice(api: ApiEndpointSlice): EndpointSlice {
   const ports: EndpointPort[] = [];
   for (const p of api.ports ?? []) {
     if (p.port == null) continue;
-    ports.push({ name: (p.name ?? '').toLowerCase(), port: p.port, protocol: p.protocol as Protocol });
+    ports.push({ name: shared((p.name ?? '').toLowerCase()), port: p.port, protocol: p.protocol as Protocol });
   }
   const endpoints: Endpoint[] = [];
   for (const e of api.endpoints ?? []) {
-    const addresses = e.addresses.map((a) => canonicalIp(a)).filter((a): a is string => a !== null);
+    const addresses = canonicalAddresses(e.addresses);
     if (addresses.length === 0) continue;
     endpoints.push({
       addresses,
       ready: e.conditions?.ready ?? true,
       hostname: label(e.hostname),
-      nodeName: e.nodeName ?? null,
-      zone: e.zone ?? null,
-      hintZones: (e.hints?.forZones ?? []).map((z) => z.name),
-      hintNodes: (e.hints?.forNodes ?? []).map((n) => n.name),
+      nodeName: sharedOrNull(e.nodeName),
+      zone: sharedOrNull(e.zone),
+      hintZones: hintNames(e.hints?.forZones),
+      hintNodes: hintNames(e.hints?.forNodes),
       podName: e.targetRef?.kind === 'Pod' && e.targetRef.name ? e.targetRef.name.toLowerCase() : null,
     });
   }
-  return { namespace: api.metadata.namespace, name: api.metadata.name, serviceName: serviceName.toLowerCase(), addressType: api.addressType, ports, endpoints };
+  return { namespace: shared(api.metadata.namespace), name: api.metadata.name, serviceName: serviceName.toLowerCase(), addressType: api.addressType, ports: ports.slice(), endpoints: endpoints.slice() };
 }
 
 function slimEndpoints(api: ApiEndpoints): EndpointSlice {
   const endpoints: Endpoint[] = [];
   let ports: EndpointPort[] = [];
   for (const subset of api.subsets ?? []) {
-    if (ports.length === 0) ports = (subset.ports ?? []).map((p) => ({ name: (p.name ?? '').toLowerCase(), port: p.port, protocol: p.protocol as Protocol }));
+    if (ports.length === 0) ports = (subset.ports ?? []).map((p) => ({ name: shared((p.name ?? '').toLowerCase()), port: p.port, protocol: p.protocol as Protocol }));
     const add = (list: typeof subset.addresses, ready: boolean) => {
       for (const a of list ?? []) {
         endpoints.push({
           addresses: [canonicalIp(a.ip) as string],
           ready,
           hostname: label(a.hostname),
-          nodeName: a.nodeName ?? null,
+          nodeName: sharedOrNull(a.nodeName),
           zone: null,
-          hintZones: [],
-          hintNodes: [],
+          hintZones: NO_STRINGS,
+          hintNodes: NO_STRINGS,
           podName: a.targetRef?.kind === 'Pod' && a.targetRef.name ? a.targetRef.name.toLowerCase() : null,
         });
       }
@@ -203,7 +231,7 @@ function slimEndpoints(api: ApiEndpoints): EndpointSlice {
     add(subset.notReadyAddresses, false);
   }
   const v4 = endpoints.every((e) => !(e.addresses[0] as string).includes(':'));
-  return { namespace: api.metadata.namespace, name: api.metadata.name, serviceName: api.metadata.name.toLowerCase(), addressType: v4 ? 'IPv4' : 'IPv6', ports, endpoints };
+  return { namespace: shared(api.metadata.namespace), name: api.metadata.name, serviceName: api.metadata.name.toLowerCase(), addressType: v4 ? 'IPv4' : 'IPv6', ports, endpoints: endpoints.slice() };
 }
 
 /** Node zone labels, first found wins: topology.kubernetes.io/zone, then (before Kubernetes 1.17, and still on some nodes) the deprecated one. */
@@ -221,16 +249,16 @@ export function nodeZoneOfLabels(labels: Record<string, unknown>): string | null
 function slimNode(api: z.infer<typeof nodeSchema>): Node {
   const zone = nodeZoneOfLabels(api.metadata.labels ?? {});
   const podCIDRs = api.spec?.podCIDRs && api.spec.podCIDRs.length > 0 ? api.spec.podCIDRs : api.spec?.podCIDR ? [api.spec.podCIDR] : [];
-  return { name: api.metadata.name, zone, podCIDRs };
+  return { name: shared(api.metadata.name), zone: sharedOrNull(zone), podCIDRs };
 }
 
 function slimPod(api: ApiPod): Pod {
   const listed = api.status?.podIPs?.map((p) => p.ip) ?? (api.status?.podIP ? [api.status.podIP] : []);
   return {
-    namespace: api.metadata.namespace,
+    namespace: shared(api.metadata.namespace),
     name: api.metadata.name.toLowerCase(),
-    ips: listed.map((a) => canonicalIp(a)).filter((a): a is string => a !== null),
-    ...(api.spec?.nodeName ? { nodeName: api.spec.nodeName } : {}),
+    ips: canonicalAddresses(listed),
+    ...(api.spec?.nodeName ? { nodeName: shared(api.spec.nodeName) } : {}),
   };
 }
 
@@ -254,7 +282,7 @@ export function slimObject(object: unknown): SlimObject | null {
   const kind = (object as { kind?: unknown }).kind;
   switch (kind) {
     case 'Namespace':
-      return { kind, record: { name: parseWith(namespaceSchema, object).metadata.name } };
+      return { kind, record: { name: shared(parseWith(namespaceSchema, object).metadata.name) } };
     case 'Service':
       return { kind, record: slimService(parseWith(serviceSchema, object)) };
     case 'EndpointSlice':

@@ -1,19 +1,34 @@
 /** What the objects source and its parser thread say to each other (structured-cloned). */
 import type { ViewEvent } from '../view/cluster-view.ts';
+import type { Fingerprints } from './objects-diff.ts';
 
+/** What the view holds, as a new version is compared with it: each record's fingerprint. */
+export interface FingerprintedVersion {
+  /** The file's digest ('' when unknown). */
+  digest: string;
+  /** '' for a record whose content is unknown (a thread died mid-way): it is upserted again. */
+  fingerprints: Fingerprints;
+}
+
+/**
+ * What the view holds, as the serving thread keeps it between two jobs of a parser thread: the
+ * text it was loaded from whole (at startup, or a small file loaded here), or a fingerprinted version.
+ */
+export type HeldVersion = { text: string } | FingerprintedVersion;
+
+/** A parser thread is started for one job, holding what the view holds; it hands that back when done. */
 export interface ParserStart {
   path: string;
+  held: HeldVersion;
 }
 
 export type ToParser =
-  /** The view holds this text (loaded whole, in the serving thread): compare the next version with it. */
-  | { type: 'baseline'; id: number; text: string }
   /** Read and parse the file; keep its events for `next`. */
   | { type: 'load'; id: number }
   /** Hand over the next events, about `weight` records and endpoints' worth. */
   | { type: 'next'; id: number; weight: number }
-  /** The view holds records with these identities (contents unknown): compare the next version with them. */
-  | { type: 'hold'; id: number; identities: string[] };
+  /** Hand back what the view holds now (fingerprinting the text it started with, if still needed): the job is over. */
+  | { type: 'finish'; id: number };
 
 export interface ObjectCounts {
   namespaces: number;
@@ -42,4 +57,4 @@ export type FromParser =
       deletes: number;
     }
   | { type: 'events'; id: number; events: ViewEvent[]; done: boolean }
-  | { type: 'held'; id: number };
+  | { type: 'held'; id: number; held: FingerprintedVersion };

@@ -3,6 +3,8 @@
  * from the thread that answers queries (a 10 MB file costs about a second of CPU), compares it with
  * the version the view holds, and hands the differing records over in bounded chunks, one per
  * request, so that the serving thread never has more than one chunk to take in at a time.
+ * It lives for one job: started with what the view holds, it hands that back updated ('finish')
+ * and is ended, so the heap a parse grew (hundreds of MB for a large file) goes back to the system.
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -10,7 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ObjectsFileError, parseObjectsText, requireServedObjects, type ParsedObjects } from './objects-file.ts';
 import { diffObjects, fingerprintsOf, weightOf, type Fingerprints } from './objects-diff.ts';
 import { type FileRead, readWithSignature } from './stable-file.ts';
-import type { FromParser, ParserStart, ToParser } from './objects-file-messages.ts';
+import type { FingerprintedVersion, FromParser, ParserStart, ToParser } from './objects-file-messages.ts';
 import type { ViewEvent } from '../view/cluster-view.ts';
 import { contentDigest } from '../util/content-digest.ts';
 
@@ -34,12 +36,12 @@ function lowerThisThreadsPriority(): void {
 lowerThisThreadsPriority();
 
 /** What the view holds: the file's digest and each record's fingerprint. */
-let held: { digest: string; fingerprints: Fingerprints } = { digest: '', fingerprints: new Map() };
+let held: FingerprintedVersion = 'text' in start.held ? { digest: '', fingerprints: new Map() } : start.held;
 /**
- * A text the view holds, not fingerprinted yet: that waits for the next load, so that at startup
- * this thread does not parse the file a second time while the serving threads get going.
+ * A text the view holds, not fingerprinted yet: done at the first load (compared with it) or when
+ * the job finishes, so the serving thread need not spend the time, nor keep the text.
  */
-let heldText: string | null = null;
+let heldText: string | null = 'text' in start.held ? start.held.text : null;
 
 function fingerprintHeldText(): void {
   if (heldText === null) return;
@@ -115,17 +117,9 @@ port.on('message', (message: ToParser) => {
       return send(load(message.id));
     case 'next':
       return send(next(message.id, message.weight));
-    case 'baseline':
-      // A text the serving thread loaded whole (at startup), parsed again here before the next
-      // load, so that the next version is compared with exactly what the view holds.
-      heldText = message.text;
+    case 'finish':
+      fingerprintHeldText();
       pending = null;
-      return send({ type: 'held', id: message.id });
-    case 'hold':
-      // A new parser thread after the last one died: the view holds these records, contents unknown.
-      held = { digest: '', fingerprints: new Map(message.identities.map((identity) => [identity, ''])) };
-      heldText = null;
-      pending = null;
-      return send({ type: 'held', id: message.id });
+      return send({ type: 'held', id: message.id, held });
   }
 });

@@ -19,24 +19,41 @@ interface ServiceEntries {
   endpoints: EndpointRef[];
 }
 
-function add<T>(index: Map<string, T[]>, ip: string, item: T): void {
-  const list = index.get(ip);
-  if (list) list.push(item);
-  else index.set(ip, [item]);
+/**
+ * Items by address. Nearly every address has one item: it is held as it is, and only an address
+ * shared by several gets a list (100,000 endpoints would otherwise cost 100,000 one-item lists).
+ */
+type ByIp<T extends object> = Map<string, T | T[]>;
+
+function add<T extends object>(index: ByIp<T>, ip: string, item: T): void {
+  const held = index.get(ip);
+  if (held === undefined) index.set(ip, item);
+  else if (Array.isArray(held)) held.push(item);
+  else index.set(ip, [held, item]);
 }
 
-function remove<T>(index: Map<string, T[]>, ip: string, item: T): void {
-  const list = index.get(ip);
-  if (!list) return;
-  const at = list.indexOf(item);
-  if (at >= 0) list.splice(at, 1);
-  if (list.length === 0) index.delete(ip);
+function remove<T extends object>(index: ByIp<T>, ip: string, item: T): void {
+  const held = index.get(ip);
+  if (held === undefined) return;
+  if (!Array.isArray(held)) {
+    if (held === item) index.delete(ip);
+    return;
+  }
+  const at = held.indexOf(item);
+  if (at >= 0) held.splice(at, 1);
+  if (held.length === 1) index.set(ip, held[0] as T);
+  else if (held.length === 0) index.delete(ip);
+}
+
+function itemsAt<T extends object>(index: ByIp<T>, ip: string): readonly T[] {
+  const held = index.get(ip);
+  return held === undefined ? [] : Array.isArray(held) ? held : [held];
 }
 
 export class IpIndex {
-  private readonly servicesByIp = new Map<string, Service[]>();
-  private readonly endpointsByIp = new Map<string, EndpointRef[]>();
-  private readonly podsByIp = new Map<string, Pod[]>();
+  private readonly servicesByIp: ByIp<Service> = new Map();
+  private readonly endpointsByIp: ByIp<EndpointRef> = new Map();
+  private readonly podsByIp: ByIp<Pod> = new Map();
   /** Service key → what it contributed. */
   private readonly byService = new Map<string, ServiceEntries>();
   /** Pod key → the pod as indexed. */
@@ -45,16 +62,17 @@ export class IpIndex {
   /** Puts a Service's ClusterIPs and published endpoint addresses in place of what it had. */
   setService(key: string, service: Service, endpoints: Iterable<Endpoint>): void {
     this.removeService(key);
-    const entries: ServiceEntries = { service, endpoints: [] };
+    const refs: EndpointRef[] = [];
     for (const ip of service.clusterIPs) add(this.servicesByIp, ip, service);
     for (const endpoint of endpoints) {
       for (const address of endpoint.addresses) {
         const ref = { service, endpoint, address };
-        entries.endpoints.push(ref);
+        refs.push(ref);
         add(this.endpointsByIp, address, ref);
       }
     }
-    this.byService.set(key, entries);
+    // Copied to drop the room a list grown by push keeps.
+    this.byService.set(key, { service, endpoints: refs.slice() });
   }
 
   removeService(key: string): void {
@@ -79,14 +97,14 @@ export class IpIndex {
   }
 
   services(ip: string): readonly Service[] {
-    return this.servicesByIp.get(ip) ?? [];
+    return itemsAt(this.servicesByIp, ip);
   }
 
   endpoints(ip: string): readonly EndpointRef[] {
-    return this.endpointsByIp.get(ip) ?? [];
+    return itemsAt(this.endpointsByIp, ip);
   }
 
   pods(ip: string): readonly Pod[] {
-    return this.podsByIp.get(ip) ?? [];
+    return itemsAt(this.podsByIp, ip);
   }
 }

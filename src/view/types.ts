@@ -52,9 +52,10 @@ export interface Endpoint {
   hostname: string | null;
   nodeName: string | null;
   zone: string | null;
-  hintZones: string[];
+  /** Empty lists are shared (interner.ts NO_STRINGS): read only. */
+  hintZones: readonly string[];
   /** EndpointSlice `hints.forNodes` (set for PreferSameNode). */
-  hintNodes: string[];
+  hintNodes: readonly string[];
   /** The pod behind the endpoint, when targetRef names one. */
   podName: string | null;
   /**

@@ -117,6 +117,26 @@ describe('watching the API', () => {
   });
 });
 
+describe('lists in pages', () => {
+  it('serves every object of a list that takes many pages, each asked for with the last page’s continue token', async () => {
+    const api = await FakeApiServer.start({ bookmarkIntervalMs: 500 });
+    api.upsert(namespace('default'));
+    for (let i = 0; i < 35; i++) api.upsert(service('default', `svc${i}`, `10.96.1.${i + 1}`));
+    const server = await startAgainst(api, `${FAST_RETRIES}  pageSize: 10\n`);
+    try {
+      await server.waitForLog((l) => l.msg === 'first sync complete');
+      for (const i of [0, 9, 10, 34]) assert.deepEqual(await sortedA(server.port, `svc${i}.default.svc.cluster.local`), [`10.96.1.${i + 1}`]);
+      const lists = api.requests.filter((r) => !r.watch && r.path === '/api/v1/services');
+      assert.equal(lists.length, 4, JSON.stringify(lists.map((r) => r.query)));
+      assert.ok(lists.every((r) => r.query.limit === '10'));
+      assert.equal(lists.filter((r) => r.query.continue).length, 3);
+    } finally {
+      await server.stop();
+      await api.stop();
+    }
+  });
+});
+
 describe('an API outage', () => {
   it('keeps every record serving while the API is down for 30 s, says the data is stale, and resyncs after', async () => {
     const api = await FakeApiServer.start({ bookmarkIntervalMs: 500 });

@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ObjectError, slimObject } from '../../src/sources/api-objects.ts';
+import { NO_STRINGS, sharedNames } from '../../src/view/interner.ts';
 
 const service = (spec: Record<string, unknown>, metadata: Record<string, unknown> = {}) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', ...metadata }, spec });
 const slice = (fields: Record<string, unknown>, metadata: Record<string, unknown> = {}) => ({
@@ -208,4 +209,25 @@ describe('slimObject', () => {
       assert.deepEqual(slimObject(c.object), c.expected);
     });
   }
+});
+
+describe('slimObject keeps records small', () => {
+  it('gives endpoints without hints the one shared empty list, and each endpoint a list of exactly its addresses', () => {
+    const slim = slimObject(slice({ endpoints: [{ addresses: ['10.0.0.1'] }, { addresses: ['10.0.0.2', 'x', '10.0.0.3'], hints: { forZones: [{ name: 'a' }] } }] }));
+    assert.ok(slim?.kind === 'EndpointSlice');
+    const [first, second] = slim.record.endpoints;
+    assert.equal(first!.hintZones, NO_STRINGS);
+    assert.equal(first!.hintNodes, NO_STRINGS);
+    assert.equal(second!.hintNodes, NO_STRINGS);
+    assert.deepEqual(second!.hintZones, ['a']);
+    assert.deepEqual(second!.addresses, ['10.0.0.2', '10.0.0.3']);
+  });
+
+  it('puts repeated names through the shared interner: slimming the same names again adds none', () => {
+    const object = slice({ endpoints: [{ addresses: ['10.0.0.1'], nodeName: 'node-interned-1', zone: 'zone-interned-1', hints: { forNodes: [{ name: 'node-interned-1' }] } }] });
+    slimObject(object);
+    const size = sharedNames.size;
+    for (let n = 0; n < 10; n++) slimObject(object);
+    assert.equal(sharedNames.size, size);
+  });
 });

@@ -3,7 +3,7 @@
  * slimming as the objects file. Ready once every kind has listed; after that an outage keeps the
  * last known records serving and marks the data stale.
  */
-import { CoreV1Api, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { ApiException, DiscoveryV1Api, HttpMethod, RequestContext, createConfiguration, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ops/metrics.ts';
 import type { Settings } from '../../settings/schema.ts';
@@ -14,63 +14,60 @@ import { loadKubeConfig } from './kube-config.ts';
 import { type KindApi, type ListPage, Reflector, type ReflectorSink, describeApiError, statusOf } from './reflector.ts';
 import type { WatchedKind } from '../../view/types.ts';
 
-interface ListResult {
-  metadata?: { resourceVersion?: string; _continue?: string };
-  items: unknown[];
-}
-
-function page(result: ListResult): ListPage {
-  return { items: result.items, resourceVersion: result.metadata?.resourceVersion ?? '', continueToken: result.metadata?._continue };
-}
-
 type ListParams = Parameters<KindApi['list']>[1];
-const request = (p: ListParams) => ({ limit: p.limit, _continue: p.continueToken, labelSelector: p.labelSelector, fieldSelector: p.fieldSelector });
 
-/** The kinds lbdns watches, with their list calls through the client's typed APIs. */
+/** A list response as the API server sends it: only what the reflector reads is typed. */
+interface ListBody {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: unknown[] | null;
+}
+
+/**
+ * One page of a list, as plain JSON. Not through the client's typed APIs: they turn every object
+ * into class instances (dates parsed, every field copied) that are slimmed and dropped at once,
+ * which at 100,000 endpoints cost more CPU than slimming itself and a heap of copies during the
+ * first sync. The request is the client's own (credentials, TLS, its HTTP library), as its Watch
+ * makes it; errors are its ApiException, with the status code the reflector reads.
+ */
+export async function listPage(config: KubeConfig, path: string, params: ListParams): Promise<ListPage> {
+  const cluster = config.getCurrentCluster();
+  if (!cluster) throw new Error('No active cluster!');
+  const url = new URL(cluster.server + path);
+  url.searchParams.set('limit', String(params.limit));
+  if (params.continueToken) url.searchParams.set('continue', params.continueToken);
+  if (params.labelSelector) url.searchParams.set('labelSelector', params.labelSelector);
+  if (params.fieldSelector) url.searchParams.set('fieldSelector', params.fieldSelector);
+  const request = new RequestContext(url.toString(), HttpMethod.GET);
+  request.setHeaderParam('Accept', 'application/json');
+  request.setHeaderParam('User-Agent', 'lbdns');
+  await config.applySecurityAuthentication(request);
+  const response = await createConfiguration().httpApi.send(request).toPromise();
+  const text = await response.body.text();
+  if (response.httpStatusCode !== 200) throw new ApiException(response.httpStatusCode, `HTTP ${response.httpStatusCode} listing ${path}: ${text.slice(0, 200)}`, text, response.headers);
+  const body = JSON.parse(text) as ListBody;
+  return { items: body.items ?? [], resourceVersion: body.metadata?.resourceVersion ?? '', continueToken: body.metadata?.continue || undefined };
+}
+
+/** The kinds lbdns watches, each listed and watched at its cluster-wide collection path. */
 export function kindApis(settings: Settings, endpointSlices: boolean): KindApi[] {
   const labels = settings.kubernetes.labels;
-  const apis: KindApi[] = [
-    {
-      kind: 'Namespace',
-      path: '/api/v1/namespaces',
-      labelSelector: settings.kubernetes.namespaceLabels,
-      list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listNamespace(request(p))),
-    },
-    {
-      kind: 'Service',
-      path: '/api/v1/services',
-      labelSelector: labels,
-      list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listServiceForAllNamespaces(request(p))),
-    },
-    endpointSlices
-      ? {
-          kind: 'EndpointSlice',
-          path: '/apis/discovery.k8s.io/v1/endpointslices',
-          labelSelector: labels,
-          list: async (config, p) => page(await config.makeApiClient(DiscoveryV1Api).listEndpointSliceForAllNamespaces(request(p))),
-        }
-      : {
-          kind: 'Endpoints',
-          path: '/api/v1/endpoints',
-          labelSelector: labels,
-          list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listEndpointsForAllNamespaces(request(p))),
-        },
-  ];
-  // Where clients are: each Node's pod CIDRs and zone (balance/client.ts). The Service label selector does not apply.
-  apis.push({
-    kind: 'Node',
-    path: '/api/v1/nodes',
-    list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listNode(request(p))),
+  const kind = (kind: WatchedKind, path: string, selectors: { labelSelector?: string; fieldSelector?: string } = {}): KindApi => ({
+    kind,
+    path,
+    ...selectors,
+    list: (config, params) => listPage(config, path, params),
   });
+  const apis: KindApi[] = [
+    kind('Namespace', '/api/v1/namespaces', { labelSelector: settings.kubernetes.namespaceLabels }),
+    kind('Service', '/api/v1/services', { labelSelector: labels }),
+    endpointSlices ? kind('EndpointSlice', '/apis/discovery.k8s.io/v1/endpointslices', { labelSelector: labels }) : kind('Endpoints', '/api/v1/endpoints', { labelSelector: labels }),
+    // Where clients are: each Node's pod CIDRs and zone (balance/client.ts). The Service label selector does not apply.
+    kind('Node', '/api/v1/nodes'),
+  ];
   if (settings.pods === 'verified') {
-    apis.push({
-      kind: 'Pod',
-      path: '/api/v1/pods',
-      // The Service label selector does not apply: pods are found by IP, whatever their labels.
-      // As CoreDNS: finished pods no longer own their IP.
-      fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown',
-      list: async (config, p) => page(await config.makeApiClient(CoreV1Api).listPodForAllNamespaces(request(p))),
-    });
+    // The Service label selector does not apply: pods are found by IP, whatever their labels.
+    // As CoreDNS: finished pods no longer own their IP.
+    apis.push(kind('Pod', '/api/v1/pods', { fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown' }));
   }
   return apis;
 }

@@ -213,10 +213,14 @@ export class Reflector {
     this.log.info({ reason }, 'listing');
     const config = this.configSource();
     const seen = new Map<string, string>();
-    let continueToken: string | undefined;
     let resourceVersion = '';
-    do {
-      const page = await this.api.list(config, { limit: this.options.pageSize, continueToken, labelSelector: this.api.labelSelector, fieldSelector: this.api.fieldSelector });
+    const list = (continueToken?: string) => this.api.list(config, { limit: this.options.pageSize, continueToken, labelSelector: this.api.labelSelector, fieldSelector: this.api.fieldSelector });
+    let next: Promise<ListPage> | null = list();
+    while (next !== null) {
+      const page: ListPage = await next;
+      // The next page is asked for before this one is taken in: the API server (and the network)
+      // prepare it while lbdns slims this one, instead of each waiting for the other.
+      next = page.continueToken && !this.stopped ? list(page.continueToken) : null;
       if (resourceVersion === '') resourceVersion = page.resourceVersion;
       for (const item of page.items) {
         const meta = metaOf(item);
@@ -224,9 +228,13 @@ export class Reflector {
         seen.set(key, meta.resourceVersion ?? '');
         if (this.known.get(key) !== meta.resourceVersion) this.deliver(() => this.sink.upsert(this.kind, item));
       }
-      continueToken = page.continueToken || undefined;
       this.noteEvent();
-    } while (continueToken && !this.stopped);
+      if (this.stopped && next !== null) {
+        // Stopped meanwhile: the page asked for is not wanted, nor its failure.
+        next.catch(() => {});
+        next = null;
+      }
+    }
     let removed = 0;
     for (const key of this.known.keys()) {
       if (seen.has(key)) continue;
