@@ -39,9 +39,15 @@ interface QueryFacts {
   route: CachedRoute | null;
 }
 
-/** What a serving worker may keep from the primary's answer: the route to cache, and the client's placement when the answer needs one. */
+/**
+ * What a serving worker may keep from the primary's answer: the route to cache, and the client's
+ * placement when the answer needs one. An answer every client gets alike comes as its bytes
+ * alone (`fixed`, with `answer` its bare rcode): small to send and to keep, and one that does not
+ * fit a response is relayed again (the primary truncates it).
+ */
 export interface LearnedRoute {
   answer: Routed;
+  fixed: FixedAnswer | null;
   zone: string;
   qname: string;
   scope: AnswerScope;
@@ -260,8 +266,10 @@ export class QueryHandler {
     const { answer } = route;
     if ('forward' in answer) return null;
     if ('answers' in answer && (answer.chase !== undefined || (answer.rcode === RCode.NXDOMAIN && this.autopath))) return null;
+    const { zone, qname, scope, fixed } = route;
+    if (fixed !== null) return { answer: { rcode: fixed.rcode }, fixed, zone, qname, scope, placement: null };
     const placement = 'answers' in answer && answer.plan !== null ? this.clients.classify(client) : null;
-    return { answer, zone: route.zone, qname: route.qname, scope: route.scope, placement };
+    return { answer, fixed: null, zone, qname, scope, placement };
   }
 
   /** Whether this worker can finish the route's answer for `client` without the primary. */
@@ -287,7 +295,7 @@ export class QueryHandler {
   private keep(request: Buffer, learned: LearnedRoute, client: string): void {
     const common = this.cache !== null ? readCommonQuery(request) : null;
     if (common !== null) {
-      const route: CachedRoute = { answer: learned.answer, zone: learned.zone, qname: learned.qname, fixed: this.fixedForm(learned.answer), scope: learned.scope };
+      const route: CachedRoute = { answer: learned.answer, zone: learned.zone, qname: learned.qname, fixed: learned.fixed, scope: learned.scope };
       (this.cache as AnswerCache<CachedRoute>).set(request, common, route, learned.scope);
     }
     if (learned.placement !== null) this.learned?.learn(client, learned.placement);
@@ -392,6 +400,8 @@ export class QueryHandler {
     if (cached.fixed !== null) {
       const response = writeFixedResponse(request, head, cached.fixed, limit, advertised);
       if (response !== null) return response;
+      // A worker holds such an answer as its bytes alone (LearnedRoute): the primary truncates it.
+      if (this.relay !== null) return this.relayed(request, transport, client, facts);
     }
     const options = { limit, advertisedUdpSize: advertised };
     // Forwarding, ExternalName targets and autopath need the whole query; the fast path read only its head.

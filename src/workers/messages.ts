@@ -4,7 +4,8 @@ import type { Settings } from '../settings/schema.ts';
 import type { AnswerDrop, BoundListen, ServingStats } from '../server/serving.ts';
 import type { LearnedRoute, RelayReply, Transport } from '../server/handler.ts';
 import type { UdpIo } from '../server/udp-batch.ts';
-import { type RoutedData, reviveRoute, routeData } from '../resolve/answer.ts';
+import type { FixedAnswer } from '../wire/message.ts';
+import { type AnswerScope, type RoutedData, reviveRoute, routeData } from '../resolve/answer.ts';
 
 /** Everything a worker needs to start serving: no view (the primary keeps it, and answers what the worker cannot). */
 export interface WorkerStart {
@@ -18,14 +19,28 @@ export interface WorkerStart {
   cookieSecret: Uint8Array;
 }
 
-/** A relay reply as posted: bytes of their own (transferred), the route to keep serialized with its plan as data. */
+/**
+ * A route to keep, as posted. Most are fixed answers: plain data and one run of bytes, which the
+ * channel clones cheaply. Any other is v8-serialized, its answer as RoutedData (its plan as data):
+ * that keeps only each Buffer's own bytes, and gives Buffers back.
+ */
+type PostedRoute = PostedFixed | { serialized: Uint8Array };
+
+/** A fixed answer's route, flat: every object the channel clones costs more than these fields. */
+interface PostedFixed extends Omit<FixedAnswer, 'records'> {
+  records: Uint8Array;
+  zone: string;
+  qname: string;
+  scope: AnswerScope;
+}
+
+/** A relay reply as posted: bytes in ArrayBuffers of their own (transferred). */
 export interface PostedReply {
   response: Uint8Array | null;
   zone: string;
   qtype: number;
   qname: string;
-  /** v8-serialized LearnedRoute, its answer as RoutedData: Buffers keep only their own bytes, and arrive as Buffers. */
-  learned: Uint8Array | null;
+  learned: PostedRoute | null;
 }
 
 export type ToWorker =
@@ -54,16 +69,30 @@ export function ownCopy(bytes: Uint8Array): Uint8Array {
 /** The reply as posted, and the ArrayBuffers to transfer with it. */
 export function postedReply(reply: RelayReply): { posted: PostedReply; transfer: ArrayBuffer[] } {
   const response = reply.response === null ? null : ownCopy(reply.response);
-  const learned = reply.learned === null ? null : ownCopy(serialize({ ...reply.learned, answer: routeData(reply.learned.answer) }));
-  const transfer = [response, learned].flatMap((bytes) => (bytes === null ? [] : [bytes.buffer as ArrayBuffer]));
-  return { posted: { response, zone: reply.zone, qtype: reply.qtype, qname: reply.qname, learned }, transfer };
+  const transfer: ArrayBuffer[] = response === null ? [] : [response.buffer as ArrayBuffer];
+  const { learned } = reply;
+  let route: PostedRoute | null = null;
+  if (learned?.fixed) {
+    const { fixed, zone, qname, scope } = learned;
+    const records = ownCopy(fixed.records);
+    transfer.push(records.buffer as ArrayBuffer);
+    route = { rcode: fixed.rcode, authoritative: fixed.authoritative, records, answers: fixed.answers, authority: fixed.authority, additional: fixed.additional, zone, qname, scope };
+  } else if (learned) {
+    const serialized = ownCopy(serialize({ ...learned, answer: routeData(learned.answer) }));
+    transfer.push(serialized.buffer as ArrayBuffer);
+    route = { serialized };
+  }
+  return { posted: { response, zone: reply.zone, qtype: reply.qtype, qname: reply.qname, learned: route }, transfer };
 }
 
 export function receivedReply(posted: PostedReply): RelayReply {
   const { response, learned } = posted;
   let route: LearnedRoute | null = null;
-  if (learned !== null) {
-    const data = deserialize(learned) as Omit<LearnedRoute, 'answer'> & { answer: RoutedData };
+  if (learned !== null && 'records' in learned) {
+    const { rcode, authoritative, records, answers, authority, additional, zone, qname, scope } = learned;
+    route = { answer: { rcode }, fixed: { rcode, authoritative, records: asBuffer(records), answers, authority, additional }, zone, qname, scope, placement: null };
+  } else if (learned !== null) {
+    const data = deserialize(learned.serialized) as Omit<LearnedRoute, 'answer'> & { answer: RoutedData };
     route = { ...data, answer: reviveRoute(data.answer) };
   }
   return { response: response === null ? null : asBuffer(response), zone: posted.zone, qtype: posted.qtype, qname: posted.qname, learned: route };

@@ -35,6 +35,7 @@ const items = [
   ...service('local', endpointMode, { internalTrafficPolicy: 'Local' }),
   ...service('sticky', { ...endpointMode, 'lbdns.io/policy': 'weighted' }, { sessionAffinity: 'ClientIP' }),
   ...service('plain', {}, { clusterIP: 'None' }),
+  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'front', namespace: 'shop' }, spec: { clusterIP: '10.96.6.7', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } },
 ];
 const settings = parseSettings({ balance: { clientZones: { '10.70.0.0/16': 'zone-2' }, zone: { strict: true } } });
 const log = pino({ level: 'silent' });
@@ -100,6 +101,18 @@ describe("a worker's handler, answering through the primary's", () => {
     worker.forgetPlacements();
     await answers(worker, 'local.shop.svc.cluster.local', 'A', '10.70.1.9');
     assert.equal(relay.relayed, after + 2);
+  });
+
+  it('answers what every client gets alike (a ClusterIP, NXDOMAIN) from one relay each, byte for byte as the primary', async () => {
+    const { primary, worker, relay } = primaryAndWorker();
+    for (const [name, type] of [['front.shop.svc.cluster.local', 'A'], ['nothing.shop.svc.cluster.local', 'A'], ['_http._tcp.front.shop.svc.cluster.local', 'SRV']] as const) {
+      const before = relay.relayed;
+      for (const client of clients) {
+        const request = buildQuery(name, type);
+        assert.deepEqual(await worker.handle(request, 'udp', client), await primary.handle(request, 'udp', client), `${name} ${type} for ${client}`);
+      }
+      assert.equal(relay.relayed, before + 1, `${name} ${type}: relayed once`);
+    }
   });
 
   it('keeps no route for a forwarded name: it needs the one forwarder', async () => {
