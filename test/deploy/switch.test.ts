@@ -17,6 +17,9 @@ import { projectRoot } from '../helpers/lbdns-process.ts';
 import { FakeApiServer, type KubeObject } from '../helpers/fake-apiserver.ts';
 import { forwardHost, parseCorefile } from '../../src/settings/corefile.ts';
 
+// A test that throws before its own stop() must not leave an API server that keeps this file running.
+after(() => FakeApiServer.stopAll());
+
 const script = join(projectRoot, 'deploy/switch.sh');
 
 const have = (command: string, args: string[]) => {

@@ -11,6 +11,9 @@ import { FakeApiServer, type KubeObject } from '../helpers/fake-apiserver.ts';
 import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { answerData, query, rcodeOf } from '../helpers/dns-client.ts';
 
+// A test that throws before its own stop() must not leave an API server that keeps this file running.
+after(() => FakeApiServer.stopAll());
+
 function namespace(name: string): KubeObject {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
 }

@@ -15,6 +15,9 @@ import { projectRoot, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { asList } from '../helpers/objects.ts';
 import { within } from '../helpers/wait.ts';
 
+// A test that throws before its own stop() must not leave an API server that keeps this file running.
+after(() => FakeApiServer.stopAll());
+
 const run = promisify(execFile);
 const LOCAL_IP = '169.254.20.10';
 

@@ -4,12 +4,15 @@
  * watch would answer NXDOMAIN for every real pod). It waits for a restart: logged as such, the
  * running mode kept whole, with one serving thread and with workers.
  */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { answerData, query } from '../helpers/dns-client.ts';
+
+// A test that throws before its own stop() must not leave an API server that keeps this file running.
+after(() => FakeApiServer.stopAll());
 
 describe('pods: insecure → verified by a reload', () => {
   for (const workers of [1, 2]) {

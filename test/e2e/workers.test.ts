@@ -14,6 +14,9 @@ import { FakeApiServer, type KubeObject } from '../helpers/fake-apiserver.ts';
 import { asList, clusterIpService, headlessService } from '../helpers/objects.ts';
 import { within } from '../helpers/wait.ts';
 
+// A test that throws before its own stop() must not leave an API server that keeps this file running.
+after(() => FakeApiServer.stopAll());
+
 const QUERIES = 60;
 
 function objects(addresses: string[]): string {

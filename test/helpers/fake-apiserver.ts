@@ -300,6 +300,18 @@ export class FakeApiServer {
     return fake;
   }
 
+  /** Servers listening now: a test that failed before its own stop() leaves its server here. */
+  static readonly #running = new Set<FakeApiServer>();
+
+  /**
+   * Stops every server still listening. A file's top-level `after` calls it, so a test that throws
+   * before its `finally` (lbdns failing to start, say) cannot leave a listener that keeps the
+   * test file from ever exiting.
+   */
+  static async stopAll(): Promise<void> {
+    await Promise.all([...FakeApiServer.#running].map((fake) => fake.stop()));
+  }
+
   get url(): string {
     return `${this.#tls ? 'https' : 'http'}://127.0.0.1:${this.#port}`;
   }
@@ -431,6 +443,7 @@ export class FakeApiServer {
     const server = this.#server;
     if (!server) return;
     this.#server = undefined;
+    FakeApiServer.#running.delete(this);
     for (const watch of this.#watches) {
       watch.closed = true;
       for (const t of watch.timers) clearTimeout(t);
@@ -491,6 +504,7 @@ export class FakeApiServer {
     if (address === null || typeof address === 'string') throw new Error('unexpected server address');
     this.#port = address.port;
     this.#server = server;
+    FakeApiServer.#running.add(this);
   }
 
   async #poll(done: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
