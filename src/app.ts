@@ -136,7 +136,7 @@ export class App {
 
     let serving: ServingThread;
     try {
-      serving = new ServingThread(view, settings, log, this.state);
+      serving = threadCount === 1 ? new ServingThread(view, settings, log, this.state) : ServingThread.forWorkers(view, settings, log, this.state);
     } catch (error) {
       log.fatal({ err: (error as Error).message }, 'cannot serve these settings');
       throw new StartFailed(2, false);

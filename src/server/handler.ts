@@ -94,6 +94,13 @@ export interface QueryHandlerOptions {
    * back are kept. Absent: the handler answers everything itself (router, view, forwarder).
    */
   relay?: Relay | null;
+  /**
+   * False in the main thread of a worker pool: it answers only what workers relay, and each worker
+   * keeps the answers every client gets alike, so caching them here too would be a third copy
+   * (and a flood of new names would fill three caches). Routes with a plan are still cached: they
+   * cost their Service's size to prepare, and a client a worker cannot place relays them again.
+   */
+  cacheFixed?: boolean;
   /** The settings this handler was built from; a reload builds a new handler. */
   settings: Settings;
   /** Shared with the serving thread, which sets it ready once the view is complete. */
@@ -135,6 +142,7 @@ interface CachedRoute {
 
 export class QueryHandler {
   private readonly cache: AnswerCache<CachedRoute> | null;
+  private readonly cacheFixed: boolean;
   private readonly queryStats: QueryStats | null;
   private readonly router: Router | null;
   private readonly relay: Relay | null;
@@ -154,7 +162,7 @@ export class QueryHandler {
   /** CHAOS TXT explanations by name and client placement; emptied on every view change. */
   private readonly explained = new Map<string, ExplanationLines | null>();
 
-  constructor({ router = null, relay = null, settings, state, log, forwarder = null, queryStats = null, autopath = null, view = null }: QueryHandlerOptions) {
+  constructor({ router = null, relay = null, cacheFixed = true, settings, state, log, forwarder = null, queryStats = null, autopath = null, view = null }: QueryHandlerOptions) {
     if (router === null && relay === null) throw new Error('a query handler needs a router or a relay');
     this.router = router;
     this.relay = relay;
@@ -171,6 +179,7 @@ export class QueryHandler {
     this.state = state;
     this.log = log;
     this.cache = settings.answerCacheSize > 0 ? new AnswerCache(settings.answerCacheSize) : null;
+    this.cacheFixed = cacheFixed;
     this.ednsReplies = new EdnsReplies(settings);
   }
 
@@ -383,7 +392,7 @@ export class QueryHandler {
       }
       const result = router.route(query.qname, query.qtype);
       cached = { answer: result.answer, zone: result.zone, qname: query.qname, fixed: this.fixedForm(result.answer), scope: result.scope };
-      if (common !== null) this.cache?.set(request, common, cached, result.scope);
+      if (common !== null && (this.cacheFixed || cached.fixed === null)) this.cache?.set(request, common, cached, result.scope);
     }
     facts.qtype = head.qtype;
     facts.qname = cached.qname;

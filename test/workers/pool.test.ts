@@ -22,7 +22,7 @@ function demoPool(restarts: { maxRestarts: number; backoffMs: number }, view = d
   const lines: string[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line).msg as string) });
   const settings = parseSettings({ listen: ['127.0.0.1:0'], workers: 2, logLevel: 'silent', forward: { upstreams: ['127.0.0.1:9'] } });
-  const primary = new ServingThread(view, settings, log, { ready: true });
+  const primary = ServingThread.forWorkers(view, settings, log, { ready: true });
   const events = { restarts: [] as string[], failures: [] as string[], logged: lines };
   const pool = new WorkerPool({
     count: 2,
