@@ -76,14 +76,13 @@ export class ClientClassifier implements ClientPlacements {
     let zoneBy: ZoneBy = 'none';
     if (bytes && this.view) {
       const ip = bytesToIp(bytes);
-      const indexed = this.view.indexesByIp;
-      const endpoint = (indexed ? this.view.endpointsByIp(ip) : []).find((ref) => ref.endpoint.nodeName !== null || ref.endpoint.zone !== null)?.endpoint;
+      const endpoint = this.view.endpointsByIp(ip).find((ref) => ref.endpoint.nodeName !== null || ref.endpoint.zone !== null)?.endpoint;
       if (endpoint) {
         placedBy = 'endpoint';
         node = endpoint.nodeName;
         if (endpoint.zone !== null) [zone, zoneBy] = [endpoint.zone, 'endpoint'];
       }
-      if (node === null && this.podsVerified && indexed) {
+      if (node === null && this.podsVerified) {
         const pod = this.view.podsByIp(ip).find((p) => p.nodeName);
         if (pod?.nodeName) [node, placedBy] = [pod.nodeName, 'pod'];
       }

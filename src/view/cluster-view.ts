@@ -23,8 +23,8 @@ export type ViewEvent =
   | { op: 'delete'; kind: NamespacedKind; namespace: string; name: string };
 
 /**
- * One change as a source made it, so a replica view (a serving worker's) can make the same one:
- * replicas see exactly the primary's sequence of updates, and its SOA serial.
+ * One change as a source made it, for listeners that follow the records themselves (the Service
+ * and slow-start audits) rather than only what changed.
  */
 export type ViewUpdate = { kind: 'replaceAll'; objects: ClusterObjects } | { kind: 'event'; event: ViewEvent };
 
@@ -69,11 +69,6 @@ export interface ClusterViewOptions {
    * force); otherwise a Service in a namespace is proof enough, as objects files may omit them.
    */
   requireNamespaceObjects?: boolean;
-  /**
-   * Keep the index by IP (PTR answers, pods by address, the server's own Service). Off only for
-   * a primary whose workers serve: its view feeds theirs and answers no query.
-   */
-  indexByIp?: boolean;
 }
 
 export class ClusterView {
@@ -96,8 +91,8 @@ export class ClusterView {
   placementGeneration = 0;
   /** Namespaces that hold at least one Service, counted. */
   private serviceCountByNamespace = new Map<string, number>();
-  /** Rebuilt on a full replace, else kept up to date change by change; null when not kept. */
-  private ipIndex: IpIndex | null;
+  /** By IP: PTR answers, pods and endpoints by address (client placement), the server's own Service. Rebuilt on a full replace, else kept up to date change by change. */
+  private ipIndex = new IpIndex();
   /** Service key → its ports that map to another number, worked out once per change of it. */
   private portMaps = new Map<string, { service: Service; mapped: readonly PortMapping[] }>();
   /** Set once the first complete data is in (startReadyClock): endpoints that become ready after are stamped. */
@@ -110,14 +105,13 @@ export class ClusterView {
 
   constructor(options: ClusterViewOptions = {}) {
     this.requireNamespaceObjects = options.requireNamespaceObjects ?? false;
-    this.ipIndex = (options.indexByIp ?? true) ? new IpIndex() : null;
   }
 
   onChange(listener: (change: ViewChange) => void): void {
     this.listeners.push(listener);
   }
 
-  /** Every update, after it is applied, with the serial it produced: what a replica needs. */
+  /** Every update, after it is applied, with the serial it produced. */
   onUpdate(listener: (update: ViewUpdate, serial: number) => void): void {
     this.updateListeners.push(listener);
   }
@@ -126,24 +120,14 @@ export class ClusterView {
    * From now on, an endpoint that becomes ready (new, or ready again after not ready) is stamped
    * with `now()` (Endpoint.readySince) and keeps that stamp while it stays ready; the endpoints in
    * the view already are warm. The source's first full list is in when this is called, so a
-   * restart of lbdns ramps nothing. Only the view sources feed calls it: replicas take the stamps
-   * with the records, so every serving thread sees the same times.
+   * restart of lbdns ramps nothing. Serving workers hold no view: the plans they are taught carry
+   * these stamps, so every serving thread ramps by the same times.
    */
   startReadyClock(now: () => number = Date.now): void {
     this.readyClock = now;
   }
 
-  /** Makes an update another view made, ending at the same serial; its records are taken as they are (stamps included). */
-  replicate(update: ViewUpdate, serial: number): void {
-    if (update.kind === 'replaceAll') this.replaceAll(update.objects, false);
-    else {
-      this.nextSerial();
-      this.applyOne(update.event, false);
-    }
-    this.serial = serial;
-  }
-
-  /** Everything in the view, as a source would hand it over: seeds a new replica. */
+  /** Everything in the view, as a source would hand it over. */
   snapshot(): ClusterObjects {
     const endpointSlices: EndpointSlice[] = [];
     for (const byName of this.slices.values()) endpointSlices.push(...byName.values());
@@ -157,8 +141,8 @@ export class ClusterView {
     };
   }
 
-  replaceAll(objects: ClusterObjects, stamp = true): void {
-    if (stamp && this.readyClock) objects = this.stampAll(objects);
+  replaceAll(objects: ClusterObjects): void {
+    if (this.readyClock) objects = this.stampAll(objects);
     this.namespaces = new Map(objects.namespaces.map((n) => [n.name, n]));
     this.services = new Map();
     this.serviceCountByNamespace = new Map();
@@ -172,33 +156,31 @@ export class ClusterView {
     this.nodeIndex = new NodeIndex();
     for (const node of objects.nodes ?? []) this.nodeIndex.set(node);
     this.placementGeneration++;
-    if (this.ipIndex) {
-      this.ipIndex = new IpIndex();
-      for (const key of this.services.keys()) this.reindexService(key);
-      for (const [key, pod] of this.pods) this.ipIndex.setPod(key, pod);
-    }
+    this.ipIndex = new IpIndex();
+    for (const key of this.services.keys()) this.reindexService(key);
+    for (const [key, pod] of this.pods) this.ipIndex.setPod(key, pod);
     this.changed({ scope: 'all' });
     for (const listener of this.updateListeners) listener({ kind: 'replaceAll', objects }, this.serial);
   }
 
   apply(event: ViewEvent): void {
     this.nextSerial();
-    this.applyOne(event, true);
+    this.applyOne(event);
   }
 
   /**
    * Several events as one change of the view: one step of the serial (a reload of the objects
    * file is one new version, however many records it touches), each event still told to every
-   * listener, so caches drop only what it touched and replicas make the same events.
+   * listener, so caches drop only what it touched.
    */
   applyBatch(events: readonly ViewEvent[]): void {
     if (events.length === 0) return;
     this.nextSerial();
-    for (const event of events) this.applyOne(event, true);
+    for (const event of events) this.applyOne(event);
   }
 
-  private applyOne(event: ViewEvent, stamp: boolean): void {
-    if (stamp && this.readyClock && event.op === 'upsert') event = this.stampEvent(event);
+  private applyOne(event: ViewEvent): void {
+    if (this.readyClock && event.op === 'upsert') event = this.stampEvent(event);
     this.forgetPortMaps(event);
     if (event.kind !== 'Namespace' && event.kind !== 'Service') this.placementGeneration++;
     const change = event.op === 'upsert' ? this.upsert(event) : this.remove(event);
@@ -242,7 +224,7 @@ export class ClusterView {
       case 'Pod': {
         const key = serviceKey(event.record.namespace, event.record.name);
         this.pods.set(key, event.record);
-        this.ipIndex?.setPod(key, event.record);
+        this.ipIndex.setPod(key, event.record);
         return { scope: 'namespace', namespace: event.record.namespace };
       }
     }
@@ -276,7 +258,7 @@ export class ClusterView {
         return { scope: 'service', namespace, service: name };
       case 'Pod':
         this.pods.delete(key);
-        this.ipIndex?.removePod(key);
+        this.ipIndex.removePod(key);
         return { scope: 'namespace', namespace };
     }
   }
@@ -407,32 +389,21 @@ export class ClusterView {
   }
 
   podsByIp(ip: string): readonly Pod[] {
-    return this.indexed().pods(ip);
+    return this.ipIndex.pods(ip);
   }
 
   /** Services whose ClusterIPs include `ip`. */
   servicesByClusterIp(ip: string): readonly Service[] {
-    return this.indexed().services(ip);
+    return this.ipIndex.services(ip);
   }
 
   /** Published endpoint addresses equal to `ip`, across all Services. */
   endpointsByIp(ip: string): readonly EndpointRef[] {
-    return this.indexed().endpoints(ip);
-  }
-
-  /** Whether this view keeps the index by IP (endpointsByIp, podsByIp). */
-  get indexesByIp(): boolean {
-    return this.ipIndex !== null;
-  }
-
-  private indexed(): IpIndex {
-    if (this.ipIndex === null) throw new Error('this view keeps no index by IP (indexByIp: false)');
-    return this.ipIndex;
+    return this.ipIndex.endpoints(ip);
   }
 
   /** Brings one Service's entries in the IP index up to date. */
   private reindexService(key: string): void {
-    if (this.ipIndex === null) return;
     const service = this.services.get(key);
     if (!service) return this.ipIndex.removeService(key);
     const published: Endpoint[] = [];

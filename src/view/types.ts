@@ -59,8 +59,8 @@ export interface Endpoint {
   /** The pod behind the endpoint, when targetRef names one. */
   podName: string | null;
   /**
-   * Unix milliseconds when lbdns first saw this endpoint ready, set by the view that sources feed
-   * (replicas get it with the record); absent when it was ready before lbdns started (in the first
+   * Unix milliseconds when lbdns first saw this endpoint ready, set by the view (serving workers
+   * get it in the plans they are taught); absent when it was ready before lbdns started (in the first
    * full list), is not ready, or became ready more than a day ago. What slow start ramps from.
    */
   readySince?: number;

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClusterView, type ViewUpdate } from '../../src/view/cluster-view.ts';
+import { ClusterView } from '../../src/view/cluster-view.ts';
 import type { ClusterObjects, Endpoint, EndpointSlice, Service } from '../../src/view/types.ts';
 
 const service: Service = {
@@ -98,26 +98,5 @@ describe('ready stamps', () => {
     now = 700;
     view.replaceAll(objects([slice('web-1', [endpoint('10.244.0.1'), endpoint('10.244.0.4')])]));
     assert.deepEqual([...stamps(view)], [['10.244.0.1', undefined], ['10.244.0.4', 700]]);
-  });
-
-  it('replicas take the primary’s times with its updates, whatever their own clock says', () => {
-    const primary = new ClusterView({ indexByIp: false });
-    const replica = new ClusterView();
-    // The replica would stamp differently if it stamped at all.
-    replica.startReadyClock(() => 999_999);
-    primary.onUpdate((update: ViewUpdate, serial) => replica.replicate(structuredClone(update), serial));
-    let now = 10;
-    primary.replaceAll(objects([slice('web-1', [endpoint('10.244.0.1')])]));
-    primary.startReadyClock(() => now);
-    now = 20;
-    primary.applyBatch([{ op: 'upsert', kind: 'EndpointSlice', record: slice('web-1', [endpoint('10.244.0.1'), endpoint('10.244.0.5')]) }]);
-    now = 30;
-    primary.replaceAll(objects([slice('web-1', [endpoint('10.244.0.1'), endpoint('10.244.0.5'), endpoint('10.244.0.6')])]));
-    assert.deepEqual([...stamps(replica)], [['10.244.0.1', undefined], ['10.244.0.5', 20], ['10.244.0.6', 30]]);
-    assert.deepEqual([...stamps(replica)], [...stamps(primary)]);
-    // A replica seeded later from the primary's snapshot agrees too.
-    const late = new ClusterView();
-    late.replicate({ kind: 'replaceAll', objects: structuredClone(primary.snapshot()) }, primary.serial);
-    assert.deepEqual([...stamps(late)], [...stamps(primary)]);
   });
 });
