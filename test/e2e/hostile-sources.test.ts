@@ -7,9 +7,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { type RunningServer, UDP_IOS, freePort, skipUdpIo, startLbdns } from '../helpers/lbdns-process.ts';
+import { type RunningServer, UDP_IOS, skipUdpIo } from '../helpers/lbdns-process.ts';
 import { buildQuery, decode, rcodeOf, udpExchange } from '../helpers/dns-client.ts';
-import { StubUpstream, reply } from '../helpers/stub-upstream.ts';
+import { type DualStackLbdns, UPSTREAM_ANSWER, startDualStackLbdns } from '../helpers/dual-stack-lbdns.ts';
 import { sendRawUdp } from '../helpers/raw-udp.ts';
 import { within } from '../helpers/wait.ts';
 
@@ -23,19 +23,15 @@ const running = (server: RunningServer): boolean => server.process.exitCode === 
 
 for (const [io, workers] of UDP_IOS.flatMap((io) => [1, 2].map((workers) => [io, workers] as const))) {
   describe(`a UDP query from source port 0 (io: ${io}, workers: ${workers})`, { skip: skipUdpIo(io) }, () => {
+    let lbdns: DualStackLbdns;
     let server: RunningServer;
-    let upstream: StubUpstream;
     let port6: number;
 
     before(async () => {
-      upstream = await StubUpstream.start((q) => [{ bytes: reply(q, { answers: [{ type: 'A', name: q.questions![0]!.name, ttl: 30, data: '192.0.2.9' }] }) }]);
-      port6 = await freePort();
-      server = await startLbdns({ io, workers, upstream: `127.0.0.1:${upstream.port}`, args: ['--listen', `[::1]:${port6}`] });
+      lbdns = await startDualStackLbdns({ io, workers });
+      ({ server, port6 } = lbdns);
     });
-    after(async () => {
-      await server.stop();
-      await upstream.close();
-    });
+    after(() => lbdns.stop());
 
     const cases = [
       { from: '127.0.0.1', to: '127.0.0.1', name: 'web.default.svc.cluster.local' },
