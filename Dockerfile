@@ -12,7 +12,8 @@ COPY package.json package-lock.json binding.gyp ./
 COPY native ./native
 COPY scripts/build-addon.js ./scripts/build-addon.js
 RUN npm ci --no-fund --no-audit
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
+COPY scripts/build.js ./scripts/build.js
 COPY bin ./bin
 COPY src ./src
 COPY config ./config
@@ -25,7 +26,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
-# The addon where node-gyp-build looks from dist/server/ (the package root's build/Release).
+# dist/ is lbdns bundled (scripts/build.js); node_modules stays for what it loads at run time (the
+# addon's loader, optional dependencies). The addon where lbdns looks: the package root's build/Release.
 COPY --from=build /app/build/Release/udp_batch.node ./build/Release/udp_batch.node
 COPY --from=build /app/config/lbdns.yaml ./config/lbdns.yaml
 COPY --from=build /bin/busybox /usr/bin/ip

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Dockerfile's build, without Docker: what the image's /app holds, in OUT (default ./image-root).
-# npm ci, build to dist/, npm prune --omit=dev, then the runtime files only. Start it with
+# npm ci, build (bundle) to dist/, npm prune --omit=dev, then the runtime files only. Start it with
 #   node OUT/bin/lbdns.js --objects … (Node 24), as the image's ENTRYPOINT does.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,9 +10,9 @@ trap 'rm -rf "$work"' EXIT
 
 # The build stage's COPY lines (the addon's sources before npm ci, whose install step builds it;
 # its apt-get line is the machine's: python3, make and g++, as .ci/run installs them).
-cp "$here/package.json" "$here/package-lock.json" "$here/binding.gyp" "$here/tsconfig.json" "$here/tsconfig.build.json" "$work/"
+cp "$here/package.json" "$here/package-lock.json" "$here/binding.gyp" "$here/tsconfig.json" "$work/"
 mkdir -p "$work/scripts"
-cp "$here/scripts/build-addon.js" "$work/scripts/"
+cp "$here/scripts/build-addon.js" "$here/scripts/build.js" "$work/scripts/"
 cp -r "$here/native" "$here/bin" "$here/src" "$here/config" "$work/"
 cd "$work"
 npm ci --no-fund --no-audit

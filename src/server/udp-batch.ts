@@ -4,7 +4,9 @@
  * call (sendmmsg). Same contract as udp.ts's dgram listener: one datagram in, at most one out;
  * replies that cannot leave are counted in UdpSendErrors, never thrown.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { bytesToIp } from '../net/ip.ts';
@@ -63,8 +65,17 @@ export interface UdpBatchAddon {
   UdpBatch: new (options: UdpBatchOptions, onBatch: (count: number) => void) => UdpBatchSocket;
 }
 
-/** The package root, where node-gyp builds: two folders up from src/server/ and from dist/server/ alike. */
-const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
+/**
+ * The package root, where node-gyp builds: the nearest folder above this module that holds a
+ * package.json (two up from src/server/, one up from the image's bundle in dist/).
+ */
+function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return here;
+  }
+}
 let loaded: UdpBatchAddon | Error | undefined;
 
 /** The addon, loaded once per thread (worker threads each load it), or why it cannot be. */
@@ -72,7 +83,7 @@ export function loadUdpBatch(): UdpBatchAddon | Error {
   if (loaded === undefined) {
     try {
       const load = createRequire(import.meta.url)('node-gyp-build') as (root: string) => UdpBatchAddon;
-      loaded = load(packageRoot);
+      loaded = load(packageRoot());
     } catch (error) {
       loaded = error instanceof Error ? error : new Error(String(error));
     }

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NameError, encodeName } from '../wire/name.ts';
 import { parseHostPort, parseServerAddress } from '../net/host-port.ts';
 import { parseCidr } from '../net/cidr.ts';

@@ -2,7 +2,7 @@
  * Kubernetes API shapes (only the fields lbdns reads) and their slimming into view records.
  * Both sources, the objects file and the API watch, go through `slimObject`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { canonicalIp } from '../net/ip.ts';
 import { issuePath } from '../util/issue-path.ts';
 import { NO_STRINGS, sharedNames } from '../view/interner.ts';

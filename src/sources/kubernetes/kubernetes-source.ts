@@ -3,7 +3,7 @@
  * slimming as the objects file. Ready once every kind has listed; after that an outage keeps the
  * last known records serving and marks the data stale.
  */
-import { ApiException, DiscoveryV1Api, HttpMethod, RequestContext, createConfiguration, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ops/metrics.ts';
 import type { Settings } from '../../settings/schema.ts';
@@ -11,6 +11,7 @@ import { servesNamespace } from '../../settings/served-namespaces.ts';
 import type { ClusterView } from '../../view/cluster-view.ts';
 import { slimObject } from '../api-objects.ts';
 import { loadKubeConfig } from './kube-config.ts';
+import { getJson } from './api-get.ts';
 import { type KindApi, type ListPage, Reflector, type ReflectorSink, describeApiError, statusOf } from './reflector.ts';
 import type { WatchedKind } from '../../view/types.ts';
 
@@ -23,28 +24,17 @@ interface ListBody {
 }
 
 /**
- * One page of a list, as plain JSON. Not through the client's typed APIs: they turn every object
- * into class instances (dates parsed, every field copied) that are slimmed and dropped at once,
- * which at 100,000 endpoints cost more CPU than slimming itself and a heap of copies during the
- * first sync. The request is the client's own (credentials, TLS, its HTTP library), as its Watch
- * makes it; errors are its ApiException, with the status code the reflector reads.
+ * One page of a list, as plain JSON (api-get.ts): the typed APIs' class instances would be slimmed
+ * and dropped at once, which at 100,000 endpoints cost more CPU than slimming itself and a heap of
+ * copies during the first sync.
  */
 export async function listPage(config: KubeConfig, path: string, params: ListParams): Promise<ListPage> {
-  const cluster = config.getCurrentCluster();
-  if (!cluster) throw new Error('No active cluster!');
-  const url = new URL(cluster.server + path);
-  url.searchParams.set('limit', String(params.limit));
-  if (params.continueToken) url.searchParams.set('continue', params.continueToken);
-  if (params.labelSelector) url.searchParams.set('labelSelector', params.labelSelector);
-  if (params.fieldSelector) url.searchParams.set('fieldSelector', params.fieldSelector);
-  const request = new RequestContext(url.toString(), HttpMethod.GET);
-  request.setHeaderParam('Accept', 'application/json');
-  request.setHeaderParam('User-Agent', 'lbdns');
-  await config.applySecurityAuthentication(request);
-  const response = await createConfiguration().httpApi.send(request).toPromise();
-  const text = await response.body.text();
-  if (response.httpStatusCode !== 200) throw new ApiException(response.httpStatusCode, `HTTP ${response.httpStatusCode} listing ${path}: ${text.slice(0, 200)}`, text, response.headers);
-  const body = JSON.parse(text) as ListBody;
+  const body = (await getJson(config, path, {
+    limit: String(params.limit),
+    continue: params.continueToken,
+    labelSelector: params.labelSelector,
+    fieldSelector: params.fieldSelector,
+  })) as ListBody;
   return { items: body.items ?? [], resourceVersion: body.metadata?.resourceVersion ?? '', continueToken: body.metadata?.continue || undefined };
 }
 
@@ -125,7 +115,7 @@ export class KubernetesSource {
   private async hasEndpointSlices(): Promise<boolean | null> {
     for (let attempt = 1; !this.stopped; attempt++) {
       try {
-        await this.config.makeApiClient(DiscoveryV1Api).getAPIResources();
+        await getJson(this.config, '/apis/discovery.k8s.io/v1/');
         return true;
       } catch (error) {
         const code = statusOf(error);

@@ -2,17 +2,17 @@
  * GET /api/v1/nodes/<name> (RBAC: get on nodes), retried with backoff until it answers: the
  * node's zone for node-local mode (sources/node-zone.ts). Not a watch: a node's zone does not change while it runs.
  */
-import { CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Settings } from '../../settings/schema.ts';
 import { loadKubeConfig } from './kube-config.ts';
+import { getJson } from './api-get.ts';
 import { describeApiError, statusOf } from './reflector.ts';
 
 /** Resolves with the Node object, or null for a Node that does not exist or once `stopped()`. */
 export async function readNode(settings: Settings, name: string, log: Logger, stopped: () => boolean): Promise<unknown> {
   for (let attempt = 1; !stopped(); attempt++) {
     try {
-      return await loadKubeConfig(settings.kubeconfig).config.makeApiClient(CoreV1Api).readNode({ name });
+      return await getJson(loadKubeConfig(settings.kubeconfig).config, `/api/v1/nodes/${encodeURIComponent(name)}`);
     } catch (error) {
       const code = statusOf(error);
       if (code === 404) return null;
