@@ -175,6 +175,7 @@ export class App {
       beforeScrape: workers ? () => workers.collect() : undefined,
       workerRestarts: () => this.workerRestarts,
       portMismatch: serviceAudit.counts,
+      udpIo: this.udpIo,
     });
     this.metrics = metrics;
 

@@ -36,6 +36,8 @@ export interface MetricSources {
   workerRestarts?: () => number;
   /** Services in endpoint mode with a port whose targetPort differs, by what their A/AAAA records answer (balance/service-audit.ts). */
   portMismatch?: () => { clusterIP: number; endpoints: number };
+  /** How serving threads move UDP datagrams, chosen once at startup (io: auto may fall back to dgram). */
+  udpIo?: 'batch' | 'dgram';
 }
 
 type Upstream = ServingStats['forward']['upstreams'][number];
@@ -94,6 +96,11 @@ export class Metrics {
     const sum = (read: (s: ServingStats) => number) => threads().reduce((total, s) => total + read(s), 0);
     const total = (read: (s: ServingStats) => number) => [{ labels: {}, value: sum(read) }];
     register(liveCounter('lbdns_worker_restarts_total', 'Serving workers that died and were started again while the others served.', () => [{ labels: {}, value: sources.workerRestarts?.() ?? 0 }]));
+    const udpIo = sources.udpIo;
+    if (udpIo !== undefined) {
+      // Both values always present, so a dashboard or alert can tell a fallback to dgram (0 → 1) from a missing series.
+      register(liveCounter('lbdns_udp_io', 'How serving threads move UDP datagrams: 1 for the one in use (batch: the native addon, recvmmsg/sendmmsg; dgram: node:dgram).', () => (['batch', 'dgram'] as const).map((io) => ({ labels: { io }, value: io === udpIo ? 1 : 0 })), 'gauge'));
+    }
     register(liveCounter('lbdns_view_objects', 'Objects in the cluster view, by kind.', () => Object.entries(sources.viewCounts()).map(([kind, value]) => ({ labels: { kind }, value })), 'gauge'));
     registerQueryMetrics(this.registry, () => threads().map((s) => s.queries));
     register(

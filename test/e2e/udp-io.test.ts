@@ -31,11 +31,16 @@ for (const io of UDP_IOS) {
     });
     after(() => running.stop());
 
-    it('says which UDP I/O it uses, in one line', () => {
+    it('says which UDP I/O it uses, in one line and in /metrics', async () => {
       const lines = server.logs.filter((line) => line.msg.startsWith('UDP through'));
       assert.deepEqual(
         lines.map((line) => line.io),
         [io],
+      );
+      const metrics = await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text();
+      assert.deepEqual(
+        metrics.split('\n').filter((line) => line.startsWith('lbdns_udp_io{')),
+        [`lbdns_udp_io{io="batch"} ${io === 'batch' ? 1 : 0}`, `lbdns_udp_io{io="dgram"} ${io === 'dgram' ? 1 : 0}`],
       );
     });
 
@@ -126,6 +131,8 @@ describe('a checkout whose addon is not built', () => {
       assert.equal(lines.length, 1);
       assert.equal(lines[0]!.io, 'dgram');
       assert.match(String(lines[0]!.reason), /No native build was found/);
+      const metrics = await (await fetch(`http://127.0.0.1:${server.opsPort}/metrics`)).text();
+      assert.match(metrics, /^lbdns_udp_io\{io="dgram"\} 1$/m);
       assert.deepEqual(answerData(await query(server.port, WEB, 'A'), 'A'), ['10.96.0.20']);
     } finally {
       await server.stop();
