@@ -31,6 +31,14 @@ async function addressesOf(port: number, name: string): Promise<string> {
   return (answerData(await query(port, name, 'A'), 'A') as string[]).sort().join(',');
 }
 
+/** Asks for `name` (always answered `addresses`) until both workers have answered it: each relayed it once, and both now hold its route. */
+async function untilBothWorkersAnswered(server: RunningServer, name: string, addresses: string): Promise<void> {
+  await within(5000, async () => {
+    assert.equal(await addressesOf(server.port, name), addresses);
+    return workersThatAnswered(server, name).size === 2;
+  }, 0);
+}
+
 describe('two workers, one forwarding cache', () => {
   let upstream: StubUpstream;
   let server: RunningServer;
@@ -66,11 +74,7 @@ describe('two workers, one view', () => {
 
   it('answers a Service name in the worker itself once the main thread has answered it there', async () => {
     const name = 'front.team.svc.cluster.local';
-    // Until each worker has relayed the name once: then both hold its route.
-    await within(5000, async () => {
-      assert.equal(await addressesOf(server.port, name), '10.96.7.7');
-      return workersThatAnswered(server, name).size === 2;
-    }, 0);
+    await untilBothWorkersAnswered(server, name, '10.96.7.7');
     const relayed = await relays(server, 'answered');
     assert.ok(relayed >= 2, `each worker relayed the name once: ${relayed} relays`);
     for (let i = 0; i < 40; i++) assert.equal(await addressesOf(server.port, name), '10.96.7.7');
@@ -79,10 +83,7 @@ describe('two workers, one view', () => {
 
   it('an EndpointSlice change reaches the answers of every worker, none keeps the old route', async () => {
     const name = 'app.team.svc.cluster.local';
-    await within(5000, async () => {
-      assert.equal(await addressesOf(server.port, name), '10.20.0.1,10.20.0.2');
-      return workersThatAnswered(server, name).size === 2;
-    }, 0);
+    await untilBothWorkersAnswered(server, name, '10.20.0.1,10.20.0.2');
     writeFileSync(objectsPath, objects(['10.20.0.1', '10.20.0.2', '10.20.0.3']));
     await within(5000, async () => (await addressesOf(server.port, name)) === '10.20.0.1,10.20.0.2,10.20.0.3');
     const answers = new Set<string>();
