@@ -327,9 +327,24 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
     if (events & UV_READABLE) self->Drain();
   }
 
+  // Raw N-API calls, not node-addon-api's wrappers, from here on: this runs from the event loop,
+  // not from JavaScript, and a wrapper whose call fails throws a JavaScript error, which napi_throw
+  // cannot do in a thread that is stopping (a worker being terminated): that kills the process.
   void Drain() {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
+    napi_env env = Env();
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env, &scope) != napi_ok) return StopReading();
+    DrainIn(env);
+    napi_close_handle_scope(env, scope);
+  }
+
+  // The thread can no longer run JavaScript (it is stopping): datagrams stay unread until the env
+  // cleanup hook closes the socket.
+  void StopReading() {
+    if (poll_ != nullptr) uv_poll_stop(poll_);
+  }
+
+  void DrainIn(napi_env env) {
     for (int round = 0; round < kBatchesPerWakeup && fd_ >= 0; round++) {
       for (size_t i = 0; i < batch_; i++) {
         received_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
@@ -343,13 +358,23 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
       }
       if (n == 0) return;
       for (int i = 0; i < n; i++) Describe(size_t(i));
-      onBatch_.MakeCallback(Value(), {Napi::Number::New(env, n)}, *context_);
-      if (env.IsExceptionPending()) {
+      // The receiver must be an object (napi_make_callback converts it); onBatch is an arrow function, so which does not matter.
+      napi_value count, receiver, onBatch, result;
+      if (napi_create_uint32(env, uint32_t(n), &count) != napi_ok || napi_get_global(env, &receiver) != napi_ok ||
+          napi_get_reference_value(env, onBatch_, &onBatch) != napi_ok || onBatch == nullptr) {
+        return StopReading();
+      }
+      napi_status status = napi_make_callback(env, *context_, receiver, onBatch, 1, &count, &result);
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) {
         // JavaScript catches its own errors; one that escapes is a bug, reported as Node reports
         // an exception thrown from any event callback.
-        napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+        napi_value error;
+        if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
         return;
       }
+      if (status != napi_ok) return StopReading();
       if (size_t(n) < batch_) return;
     }
   }
