@@ -3,7 +3,7 @@
  * and collects its JSON log lines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
@@ -37,23 +37,43 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** A port free on both UDP and TCP at 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
+/**
+ * The kernel's ephemeral port range: ports it hands to sockets bound to port 0, such as every
+ * test client's. A port chosen inside it can be taken by one of them between the check and
+ * lbdns's bind (seen in CI as EADDRINUSE), so test servers get ports below it.
+ */
+function ephemeralPortsStart(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+const serverPorts = { first: 10_000, last: Math.max(10_001, ephemeralPortsStart() - 1) };
+
+function bindsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => {
+      server.close(() => {
+        const socket = createSocket('udp4');
+        socket.once('error', () => resolve(false));
+        socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
       });
     });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const socket = createSocket('udp4');
-      socket.once('error', () => resolve(false));
-      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
+  });
+}
+
+/**
+ * A port free on both UDP and TCP at 127.0.0.1, chosen at random below the ephemeral range so
+ * that no client socket of a test running alongside can take it before the server binds it.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = serverPorts.first + Math.floor(Math.random() * (serverPorts.last - serverPorts.first + 1));
+    if (await bindsFree(port)) return port;
   }
   throw new Error('no free port');
 }
@@ -114,6 +134,19 @@ export function skipUdpIo(io: (typeof UDP_IOS)[number]): string | false {
 }
 
 export async function startLbdns(options: StartOptions = {}): Promise<RunningServer> {
+  // Two test files may still pick the same free port at the same moment: when lbdns chose
+  // neither port itself, a start lost to that race is tried again on new ones.
+  const portsChosenHere = options.port === undefined && options.opsPort === undefined && options.listenFlags !== false;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (!portsChosenHere || attempt === 3 || !String(error).includes('EADDRINUSE')) throw error;
+    }
+  }
+}
+
+async function startOnce(options: StartOptions): Promise<RunningServer> {
   const port = options.port ?? (await freePort());
   const opsPort = options.opsPort ?? (await freePort());
   const debugPort = await freePort();
