@@ -10,7 +10,8 @@ import { createLogger } from './log.ts';
 import type { FlagOverrides, SettingsText } from './settings/load.ts';
 import { applicableNow, logSettingsRemarks, watchSettings } from './settings/reload.ts';
 import type { Settings } from './settings/schema.ts';
-import { ClusterView } from './view/cluster-view.ts';
+import { ClusterView, recordsIn } from './view/cluster-view.ts';
+import { HeapSettler, fullCollection } from './util/heap-settle.ts';
 import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
 import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 import { Metrics } from './ops/metrics.ts';
@@ -102,6 +103,7 @@ export class App {
   private readonly udpIo: UdpIo;
   private readonly settingsWatch: ReturnType<typeof watchSettings> | null;
   private stopSource: () => void = () => {};
+  private heapSettler: HeapSettler | null = null;
   private readonly servers: Server[] = [];
   private readonly options: AppOptions;
   /** Node-local mode: the node's zone once known (its Node object), and the addresses lbdns set up. */
@@ -147,6 +149,7 @@ export class App {
     view.onUpdate(serviceAudit.onUpdate);
     view.onChange(serviceAudit.onChange);
     view.onUpdate(auditSlowStart(view, log));
+    this.heapSettler = settleHeapAfterBulkChanges(view, log);
 
     this.workers =
       threadCount === 1
@@ -334,6 +337,7 @@ export class App {
     return new Promise((resolve) => {
       setTimeout(() => {
         this.stopSource();
+        this.heapSettler?.stop();
         this.nodeZoneLookup.stop();
         this.settingsWatch?.close();
         this.serving.close();
@@ -348,4 +352,23 @@ export class App {
       }, drainSeconds * 1000);
     });
   }
+}
+
+/**
+ * The view's thread collects its garbage once a bulk change of at least 10,000 records (a
+ * cluster's first list, a relist, a reload of a big objects file) has gone quiet for 2 s, or 30 s
+ * after it began if changes keep coming: heap-settle.ts says why. Smaller changes leave it to V8.
+ */
+function settleHeapAfterBulkChanges(view: ClusterView, log: Logger): HeapSettler {
+  const mib = (bytes: number) => Math.round(bytes / 1048576);
+  const settler = new HeapSettler({
+    threshold: 10_000,
+    quietMs: 2000,
+    maxDelayMs: 30_000,
+    collect: fullCollection(),
+    onSettled: ({ ms, heapUsedBefore, heapUsedAfter, records }) =>
+      log.info({ records, ms: Math.round(ms), heapUsedMiB: { before: mib(heapUsedBefore), after: mib(heapUsedAfter) } }, 'collected the garbage of a bulk change of the cluster view'),
+  });
+  view.onUpdate((update) => settler.note(recordsIn(update)));
+  return settler;
 }

@@ -462,3 +462,16 @@ export class ClusterView {
     this.serial = Math.max(this.serial + 1, Math.floor(Date.now() / 1000));
   }
 }
+
+/** How many records an update carries: objects, and the endpoints each slice holds (what a bulk change is measured in). */
+export function recordsIn(update: ViewUpdate): number {
+  if (update.kind === 'event') {
+    const { event } = update;
+    return event.op === 'upsert' && (event.kind === 'EndpointSlice' || event.kind === 'Endpoints') ? 1 + event.record.endpoints.length : 1;
+  }
+  const { objects } = update;
+  let records = objects.namespaces.length + objects.services.length + objects.pods.length + (objects.nodes?.length ?? 0);
+  for (const slice of objects.endpointSlices) records += 1 + slice.endpoints.length;
+  for (const slice of objects.legacyEndpoints) records += 1 + slice.endpoints.length;
+  return records;
+}

@@ -1,0 +1,88 @@
+/**
+ * One full collection after a bulk change of the cluster view (the first list, a relist after
+ * 410 Gone, an objects-file reload), once the changes have gone quiet.
+ *
+ * Why: taking in 100,000 endpoints leaves about as much garbage in the old space as the view
+ * itself (parsed pages, replaced records, old indexes), and V8 collects it only when the heap
+ * grows again. An idle DNS server's heap does not grow, so that garbage stayed resident for good:
+ * at 10,000 Services / 100,000 endpoints with 2 workers, 230 MiB RSS without this, 188 MiB with it
+ * (main thread heap 97 → 57 MiB used). The collection costs the thread one pause of tens of
+ * milliseconds per bulk change, not per query.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** A full, compacting collection of this thread's heap. */
+export type Collect = () => void;
+
+/**
+ * V8's own full collection. `gc` exists only with --expose-gc; the flag is set here for this
+ * isolate, and a new context is made afterwards so that it gets the function (the current one
+ * was made before the flag).
+ */
+export function fullCollection(): Collect {
+  const exposed = (globalThis as { gc?: Collect }).gc;
+  if (exposed) return exposed;
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as Collect;
+}
+
+export interface HeapSettleOptions {
+  /** Records (objects, plus the endpoints a slice carries) changed since the last collection that make a bulk change. */
+  threshold: number;
+  /** Collect once no change came for this long… */
+  quietMs: number;
+  /** …or this long after the bulk change began, if changes keep coming. */
+  maxDelayMs: number;
+  collect: Collect;
+  /** After each collection: how long it took and the heap used before and after. */
+  onSettled?: (result: { ms: number; heapUsedBefore: number; heapUsedAfter: number; records: number }) => void;
+  /** The heap in use now (bytes); injectable for tests. */
+  heapUsed?: () => number;
+  /** Milliseconds on a monotonic clock; injectable for tests. */
+  now?: () => number;
+}
+
+export class HeapSettler {
+  private records = 0;
+  private firstAt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly heapUsed: () => number;
+  private readonly now: () => number;
+  private readonly options: HeapSettleOptions;
+
+  constructor(options: HeapSettleOptions) {
+    this.options = options;
+    this.heapUsed = options.heapUsed ?? (() => process.memoryUsage().heapUsed);
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** `records` were changed now. */
+  note(records: number): void {
+    if (records <= 0) return;
+    const now = this.now();
+    if (this.records === 0) this.firstAt = now;
+    this.records += records;
+    if (this.records < this.options.threshold) return;
+    if (this.timer) clearTimeout(this.timer);
+    const wait = Math.max(0, Math.min(this.options.quietMs, this.firstAt + this.options.maxDelayMs - now));
+    this.timer = setTimeout(() => this.settle(), wait);
+    // Garbage is no reason to keep a stopping process alive.
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private settle(): void {
+    this.timer = null;
+    const records = this.records;
+    this.records = 0;
+    const heapUsedBefore = this.heapUsed();
+    const started = this.now();
+    this.options.collect();
+    this.options.onSettled?.({ ms: this.now() - started, heapUsedBefore, heapUsedAfter: this.heapUsed(), records });
+  }
+}

@@ -1,0 +1,90 @@
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+import assert from 'node:assert/strict';
+import { HeapSettler, fullCollection } from '../../src/util/heap-settle.ts';
+
+describe('collecting after a bulk change of the view', () => {
+  let clock = 0;
+  let collections: number[];
+  let settled: Array<{ records: number; heapUsedBefore: number; heapUsedAfter: number }>;
+  let heap: number;
+  const settler = () =>
+    new HeapSettler({
+      threshold: 1000,
+      quietMs: 2000,
+      maxDelayMs: 30_000,
+      collect: () => {
+        collections.push(clock);
+        heap = 40;
+      },
+      onSettled: ({ records, heapUsedBefore, heapUsedAfter }) => settled.push({ records, heapUsedBefore, heapUsedAfter }),
+      heapUsed: () => heap,
+      now: () => clock,
+    });
+  const advance = (ms: number) => {
+    clock += ms;
+    mock.timers.tick(ms);
+  };
+
+  beforeEach(() => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    clock = 0;
+    collections = [];
+    settled = [];
+    heap = 100;
+  });
+  afterEach(() => mock.timers.reset());
+
+  it('collects once the changes have been quiet for quietMs, and says what it freed', () => {
+    const s = settler();
+    s.note(600);
+    advance(500);
+    s.note(600);
+    advance(1999);
+    assert.deepEqual(collections, [], 'not while changes may still come');
+    advance(1);
+    assert.deepEqual(collections, [2500]);
+    assert.deepEqual(settled, [{ records: 1200, heapUsedBefore: 100, heapUsedAfter: 40 }]);
+    advance(60_000);
+    assert.equal(collections.length, 1, 'once per bulk change');
+  });
+
+  it('leaves changes below the threshold to V8, however long they keep coming in small numbers', () => {
+    const s = settler();
+    for (let second = 0; second < 100; second++) {
+      s.note(9);
+      advance(1000);
+    }
+    assert.deepEqual(collections, []);
+    s.note(100);
+    advance(2000);
+    assert.deepEqual(collections, [102_000], 'what added up to a bulk change since the last collection');
+  });
+
+  it('collects maxDelayMs after a bulk change began when changes never go quiet', () => {
+    const s = settler();
+    for (let step = 0; step < 70; step++) {
+      s.note(1000);
+      advance(1000);
+    }
+    assert.deepEqual(collections, [30_000, 60_000]);
+  });
+
+  it('collects nothing once stopped', () => {
+    const s = settler();
+    s.note(5000);
+    s.stop();
+    advance(60_000);
+    assert.deepEqual(collections, []);
+  });
+
+  it('uses V8’s own full collection, which frees what nothing references', async () => {
+    const collect = fullCollection();
+    let garbage: number[][] | null = Array.from({ length: 2000 }, (_, i) => Array.from({ length: 100 }, () => i));
+    const ref = new WeakRef(garbage);
+    garbage = null;
+    // A WeakRef's target is kept until the job that made it ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    collect();
+    assert.ok(ref.deref() === undefined, 'the unreferenced arrays are gone');
+  });
+});
