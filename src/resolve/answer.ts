@@ -50,6 +50,14 @@ export type AnswerScope = { scope: 'global' } | { scope: 'namespace'; namespace:
 
 export const GLOBAL_SCOPE: AnswerScope = { scope: 'global' };
 
+/** A scope as text: '' for global, `namespace/` or `namespace/service`; equal scopes give equal texts. */
+export const GLOBAL_SCOPE_KEY = '';
+
+export function scopeKey(scope: AnswerScope): string {
+  if (scope.scope === 'global') return GLOBAL_SCOPE_KEY;
+  return scope.scope === 'namespace' ? `${scope.namespace}/` : `${scope.namespace}/${scope.service}`;
+}
+
 export interface RouteResult {
   answer: Routed;
   /** The zone that answered ('.' for names that go upstream), for metrics. */

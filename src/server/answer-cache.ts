@@ -9,23 +9,26 @@
  */
 import { type CommonQuery, questionKeyBytes, sameQuestion } from '../wire/query.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
-import type { AnswerScope } from '../resolve/answer.ts';
+import { type AnswerScope, GLOBAL_SCOPE_KEY, scopeKey } from '../resolve/answer.ts';
 
-const GLOBAL_KEY = '';
-
-function scopeKey(scope: AnswerScope): string {
-  if (scope.scope === 'global') return GLOBAL_KEY;
-  return scope.scope === 'namespace' ? `${scope.namespace}/` : `${scope.namespace}/${scope.service}`;
-}
 
 /** Where a query's question is: what `readCommonQuery` found. */
 export type QuestionAt = Pick<CommonQuery, 'key' | 'questionEnd'>;
+
+/**
+ * The entries built in one scope. Each entry points at its group rather than holding the scope's
+ * text: tens of thousands of entries in a few scopes then hold a few strings, not one each.
+ */
+interface ScopeGroup {
+  text: string;
+  keys: Set<number>;
+}
 
 /** One cached question: its key bytes, the value kept for it, its scope, CLOCK's used bit. */
 interface CachedQuestion<T> {
   question: Buffer;
   value: T;
-  scope: string;
+  scope: ScopeGroup;
   used: boolean;
 }
 
@@ -33,8 +36,8 @@ export class AnswerCache<T extends {}> {
   private readonly max: number;
   /** Question key → entry; a key two questions share holds the later one. */
   private readonly entries = new Map<number, CachedQuestion<T>>();
-  /** Scope key → keys of the entries built in that scope. */
-  private readonly byScope = new Map<string, Set<number>>();
+  /** Scope key → the entries built in that scope. */
+  private readonly byScope = new Map<string, ScopeGroup>();
   /** Namespace → the scope keys inside it that hold entries. */
   private readonly scopesByNamespace = new Map<string, Set<string>>();
 
@@ -57,17 +60,17 @@ export class AnswerCache<T extends {}> {
     const previous = this.entries.get(at.key);
     if (previous) this.remove(at.key, previous);
     const scopeText = scopeKey(scope);
-    this.entries.set(at.key, { question: questionKeyBytes(msg, at.questionEnd), value, scope: scopeText, used: false });
-    let keys = this.byScope.get(scopeText);
-    if (!keys) {
-      this.byScope.set(scopeText, (keys = new Set()));
+    let group = this.byScope.get(scopeText);
+    if (!group) {
+      this.byScope.set(scopeText, (group = { text: scopeText, keys: new Set() }));
       if (scope.scope !== 'global') {
         let scopes = this.scopesByNamespace.get(scope.namespace);
         if (!scopes) this.scopesByNamespace.set(scope.namespace, (scopes = new Set()));
         scopes.add(scopeText);
       }
     }
-    keys.add(at.key);
+    this.entries.set(at.key, { question: questionKeyBytes(msg, at.questionEnd), value, scope: group, used: false });
+    group.keys.add(at.key);
     if (this.entries.size > this.max) this.evictOne();
   }
 
@@ -81,7 +84,7 @@ export class AnswerCache<T extends {}> {
     if (change.scope === 'all') return this.clear();
     // Where clients are placed is read per query: no prepared answer depends on a Node.
     if (change.scope === 'nodes') return;
-    this.dropScope(GLOBAL_KEY);
+    this.dropScope(GLOBAL_SCOPE_KEY);
     if (change.scope === 'service') return this.dropScope(`${change.namespace}/${change.service}`);
     for (const scope of [...(this.scopesByNamespace.get(change.namespace) ?? [])]) this.dropScope(scope);
   }
@@ -102,21 +105,21 @@ export class AnswerCache<T extends {}> {
   }
 
   private dropScope(scope: string): void {
-    const keys = this.byScope.get(scope);
-    if (!keys) return;
-    for (const key of [...keys]) this.remove(key, this.entries.get(key) as CachedQuestion<T>);
+    const group = this.byScope.get(scope);
+    if (!group) return;
+    for (const key of [...group.keys]) this.remove(key, this.entries.get(key) as CachedQuestion<T>);
   }
 
   private remove(key: number, entry: CachedQuestion<T>): void {
     this.entries.delete(key);
-    const keys = this.byScope.get(entry.scope);
-    if (!keys) return;
-    keys.delete(key);
-    if (keys.size > 0) return;
-    this.byScope.delete(entry.scope);
-    const namespace = entry.scope.slice(0, entry.scope.indexOf('/'));
+    const group = entry.scope;
+    group.keys.delete(key);
+    // A group already dropped (clear) is not this table's any more.
+    if (group.keys.size > 0 || this.byScope.get(group.text) !== group) return;
+    this.byScope.delete(group.text);
+    const namespace = group.text.slice(0, group.text.indexOf('/'));
     const scopes = this.scopesByNamespace.get(namespace);
-    scopes?.delete(entry.scope);
+    scopes?.delete(group.text);
     if (scopes?.size === 0) this.scopesByNamespace.delete(namespace);
   }
 }

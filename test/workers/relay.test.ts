@@ -161,3 +161,31 @@ describe("a worker's relay", () => {
     assert.deepEqual(relay.counts, { answered: 0, full: 0, timedOut: 1 });
   });
 });
+
+describe('routes as a worker keeps them', () => {
+  /** A fixed NXDOMAIN route for `qname` in namespace `namespace`, as it crosses the channel. */
+  function taught(qname: string, namespace: string) {
+    const fixed = { rcode: 3, authoritative: true, records: Buffer.from('soa record bytes'), answers: 0, authority: 1, additional: 0 };
+    const learned = { answer: { rcode: 3 }, fixed, zone: 'cluster.local', qname, scope: { scope: 'namespace' as const, namespace }, placement: null };
+    const { posted } = postedReply({ response: null, zone: 'cluster.local', qtype: 1, qname, learned });
+    const sent = structuredClone(posted);
+    return { sent, received: receivedReply(sent).learned! };
+  }
+
+  it('share one scope object and one zone string per scope, however many names were taught', () => {
+    const first = taught('a.shop.svc.cluster.local', 'shop').received;
+    const second = taught('b.shop.svc.cluster.local', 'shop').received;
+    assert.equal(second.scope, first.scope, 'one object for the scope shop/');
+    assert.deepEqual(second.scope, { scope: 'namespace', namespace: 'shop' });
+    assert.notEqual(taught('c.web.svc.cluster.local', 'web').received.scope, first.scope, 'another namespace, another scope');
+    assert.equal(second.zone, 'cluster.local');
+  });
+
+  it('keep a fixed answer’s bytes, not the ArrayBuffer they crossed the channel in', () => {
+    const { sent, received } = taught('d.shop.svc.cluster.local', 'shop');
+    const crossed = (sent.learned as { records: Uint8Array }).records;
+    const kept = received.fixed!.records;
+    assert.equal(kept.toString(), 'soa record bytes');
+    assert.notEqual(kept.buffer, crossed.buffer, 'the transferred buffer is left to be freed');
+  });
+});
