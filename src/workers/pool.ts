@@ -39,6 +39,16 @@ const STOP_TIMEOUT_MS = 2000;
  * worker with 8 MiB than with the default), for scavenges that are cheap either way at this size.
  */
 const WORKER_YOUNG_GENERATION_MB = 8;
+/**
+ * A worker's V8 old generation limit. V8 lets a heap grow past what it kept at its last full
+ * collection by a factor it picks from this limit: on a machine with lots of memory up to about
+ * four times, and each relayed query leaves about 1 KiB of garbage. A pod sending distinct names
+ * (bench:memory's churn, 240,000 of them at 10,000 Services) grew each worker's heap to 165–212 MiB
+ * around 60–75 MiB of routes, RSS peaking at 612 MiB; with this limit 94–104 MiB, peaking at
+ * 437 MiB. What a worker keeps is bounded far below it (answerCacheSize routes, placements, relays
+ * in flight); were it ever reached, the worker ends and the pool restarts it.
+ */
+const WORKER_OLD_GENERATION_MB = 512;
 /** More drops than this before they are posted: the workers drop everything instead (a reload's thousands of changes). */
 const MAX_DROPS_PER_MESSAGE = 256;
 const DROP_EVERYTHING: AnswerDrop[] = [{ kind: 'change', change: { scope: 'all' } }, { kind: 'placements' }];
@@ -173,7 +183,7 @@ export class WorkerPool {
   private spawn(index: number): Spawned {
     const { count, log } = this.options;
     const start: WorkerStart = { index, threads: count, settings: this.settings, ready: this.ready, udpIo: this.options.udpIo, cookieSecret: cookieSecret() };
-    const worker = new Worker(WORKER_URL, { workerData: start, name: `lbdns-worker-${index}`, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
+    const worker = new Worker(WORKER_URL, { workerData: start, name: `lbdns-worker-${index}`, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: WORKER_OLD_GENERATION_MB } });
     const entry: ServingWorker = { worker, stopping: false, alive: true, lastStats: null };
     this.workers[index] = entry;
     const listening = new Promise<BoundListen[]>((resolve, reject) => {
