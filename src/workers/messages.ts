@@ -5,7 +5,7 @@ import type { AnswerDrop, BoundListen, ServingStats } from '../server/serving.ts
 import type { LearnedRoute, RelayReply, Transport } from '../server/handler.ts';
 import type { UdpIo } from '../server/udp-batch.ts';
 import type { FixedAnswer } from '../wire/message.ts';
-import { type AnswerScope, type RoutedData, reviveRoute, routeData, scopeKey } from '../resolve/answer.ts';
+import { type AnswerScope, GLOBAL_SCOPE, type RoutedData, reviveRoute, routeData } from '../resolve/answer.ts';
 import { sharedNames } from '../view/interner.ts';
 
 /** Everything a worker needs to start serving: no view (the primary keeps it, and answers what the worker cannot). */
@@ -87,20 +87,15 @@ export function postedReply(reply: RelayReply): { posted: PostedReply; transfer:
 }
 
 /**
- * One object per scope for every route a worker keeps. Each posted route arrives with its own copy
- * of its scope (and zone), and a worker keeps up to answerCacheSize routes in a handful of them.
- * Bounded like the interner: past SHARED_SCOPES distinct scopes the table starts over.
+ * A taught route's scope, its strings shared: each posted route arrives with its own copies of
+ * them, and a worker keeps up to answerCacheSize routes in a few namespaces. ('service' itself
+ * arrived as a new string each time: 60,000 copies in a worker's heap snapshot.) Names that do not
+ * exist each have a scope of their own, so the scope objects themselves are not shared.
  */
-const SHARED_SCOPES = 65_536;
-let sharedScopes = new Map<string, AnswerScope>();
-
 function sharedScope(scope: AnswerScope): AnswerScope {
-  const key = scopeKey(scope);
-  const known = sharedScopes.get(key);
-  if (known !== undefined) return known;
-  if (sharedScopes.size >= SHARED_SCOPES) sharedScopes = new Map();
-  sharedScopes.set(key, scope);
-  return scope;
+  if (scope.scope === 'global') return GLOBAL_SCOPE;
+  const namespace = sharedNames.intern(scope.namespace);
+  return scope.scope === 'namespace' ? { scope: 'namespace', namespace } : { scope: 'service', namespace, service: scope.service };
 }
 
 export function receivedReply(posted: PostedReply): RelayReply {

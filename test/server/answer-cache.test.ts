@@ -59,6 +59,23 @@ describe('AnswerCache', () => {
     assert.equal(cache.size, 0);
   });
 
+  it('drops the rest of a scope whichever of its entries went first (first, middle, last, replaced)', () => {
+    const web: AnswerScope = { scope: 'service', namespace: 'default', service: 'web' };
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `A ${n}.web.default.svc.cluster.local`);
+    for (const [first, gone] of [[0, 5], [2, 3], [5, 0]] as const) {
+      const cache = new AnswerCache<string>(100);
+      for (const name of names) put(cache, name, name, web);
+      put(cache, 'A db.shop.svc.cluster.local', 'db', { scope: 'service', namespace: 'shop', service: 'db' });
+      // Entries leave a scope one at a time when moved to another scope (a new answer for the question).
+      put(cache, names[first]!, 'moved', { scope: 'service', namespace: 'default', service: 'api' });
+      put(cache, names[gone]!, 'moved', { scope: 'service', namespace: 'default', service: 'api' });
+      cache.invalidate({ scope: 'service', namespace: 'default', service: 'web' });
+      assert.deepEqual(present(cache, [...names, 'A db.shop.svc.cluster.local']), [names[Math.min(first, gone)], names[Math.max(first, gone)], 'A db.shop.svc.cluster.local'], `moved ${first} and ${gone}`);
+      cache.invalidate({ scope: 'service', namespace: 'default', service: 'api' });
+      assert.equal(cache.size, 1, 'only db is left');
+    }
+  });
+
   it('forgets evicted keys, so a later invalidation does not touch their successors', () => {
     const cache = new AnswerCache<string>(2);
     put(cache, 'A a.n.svc.cluster.local', 'a', { scope: 'service', namespace: 'n', service: 's' });

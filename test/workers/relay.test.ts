@@ -172,13 +172,14 @@ describe('routes as a worker keeps them', () => {
     return { sent, received: receivedReply(sent).learned! };
   }
 
-  it('share one scope object and one zone string per scope, however many names were taught', () => {
-    const first = taught('a.shop.svc.cluster.local', 'shop').received;
-    const second = taught('b.shop.svc.cluster.local', 'shop').received;
-    assert.equal(second.scope, first.scope, 'one object for the scope shop/');
-    assert.deepEqual(second.scope, { scope: 'namespace', namespace: 'shop' });
-    assert.notEqual(taught('c.web.svc.cluster.local', 'web').received.scope, first.scope, 'another namespace, another scope');
-    assert.equal(second.zone, 'cluster.local');
+  it('keep each scope and zone as taught: global, a namespace, a Service', () => {
+    for (const scope of [{ scope: 'global' }, { scope: 'namespace', namespace: 'shop' }, { scope: 'service', namespace: 'shop', service: 'cart' }] as const) {
+      const fixed = { rcode: 3, authoritative: true, records: Buffer.from('soa'), answers: 0, authority: 1, additional: 0 };
+      const learned = { answer: { rcode: 3 }, fixed, zone: 'cluster.local', qname: 'x.shop.svc.cluster.local', scope, placement: null };
+      const kept = receivedReply(structuredClone(postedReply({ response: null, zone: 'cluster.local', qtype: 1, qname: learned.qname, learned }).posted)).learned!;
+      assert.deepEqual(kept.scope, scope);
+      assert.equal(kept.zone, 'cluster.local');
+    }
   });
 
   it('keep a fixed answer’s bytes, not the ArrayBuffer they crossed the channel in', () => {
