@@ -17,7 +17,7 @@ import { FakeApiServer, type KubeObject } from '../test/helpers/fake-apiserver.t
 import { freePort } from '../test/helpers/lbdns-process.ts';
 import { buildQuery, decode, udpExchange } from '../test/helpers/dns-client.ts';
 import { reverseNameOf } from '../src/resolve/reverse-name.ts';
-import { lbdnsNodeFlags } from './image-node-flags.ts';
+import { lbdnsEnv, lbdnsNodeFlags } from './image-node-flags.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** Serving threads (LBDNS_WORKERS); default one per core, as lbdns itself would choose. */
@@ -59,7 +59,7 @@ writeFileSync(join(dir, 'lbdns.yaml'), 'answerCacheSize: 100000\n');
 const dnsPort = await freePort();
 const opsPort = await freePort();
 const started = performance.now();
-const child = spawn(process.execPath, [...nodeFlags, join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'] });
+const child = spawn(process.execPath, [...nodeFlags, join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'], env: lbdnsEnv() });
 
 try {
   for (;;) {
