@@ -357,7 +357,8 @@ export class App {
 /**
  * The view's thread collects its garbage once a bulk change of at least 10,000 records (a
  * cluster's first list, a relist, a reload of a big objects file) has gone quiet for 2 s, or 30 s
- * after it began if changes keep coming: heap-settle.ts says why. Smaller changes leave it to V8.
+ * after it began if changes keep coming, and at most once in 30 s: heap-settle.ts says why.
+ * Smaller changes leave it to V8.
  */
 function settleHeapAfterBulkChanges(view: ClusterView, log: Logger): HeapSettler {
   const mib = (bytes: number) => Math.round(bytes / 1048576);
@@ -365,6 +366,7 @@ function settleHeapAfterBulkChanges(view: ClusterView, log: Logger): HeapSettler
     threshold: 10_000,
     quietMs: 2000,
     maxDelayMs: 30_000,
+    minIntervalMs: 30_000,
     collect: fullCollection(),
     onSettled: ({ ms, heapUsedBefore, heapUsedAfter, records }) =>
       log.info({ records, ms: Math.round(ms), heapUsedMiB: { before: mib(heapUsedBefore), after: mib(heapUsedAfter) } }, 'collected the garbage of a bulk change of the cluster view'),

@@ -34,6 +34,12 @@ export interface HeapSettleOptions {
   quietMs: number;
   /** …or this long after the bulk change began, if changes keep coming. */
   maxDelayMs: number;
+  /**
+   * But never sooner than this after the last collection: whoever can change the cluster (a pod
+   * that churns a Service of its own) then costs the view's thread one collection per interval at
+   * most, whatever the rate.
+   */
+  minIntervalMs: number;
   collect: Collect;
   /** After each collection: how long it took and the heap used before and after. */
   onSettled?: (result: { ms: number; heapUsedBefore: number; heapUsedAfter: number; records: number }) => void;
@@ -46,6 +52,7 @@ export interface HeapSettleOptions {
 export class HeapSettler {
   private records = 0;
   private firstAt = 0;
+  private lastCollectedAt = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
   private readonly heapUsed: () => number;
   private readonly now: () => number;
@@ -65,7 +72,8 @@ export class HeapSettler {
     this.records += records;
     if (this.records < this.options.threshold) return;
     if (this.timer) clearTimeout(this.timer);
-    const wait = Math.max(0, Math.min(this.options.quietMs, this.firstAt + this.options.maxDelayMs - now));
+    const { quietMs, maxDelayMs, minIntervalMs } = this.options;
+    const wait = Math.max(0, Math.min(quietMs, this.firstAt + maxDelayMs - now), this.lastCollectedAt + minIntervalMs - now);
     this.timer = setTimeout(() => this.settle(), wait);
     // Garbage is no reason to keep a stopping process alive.
     this.timer.unref();
@@ -83,6 +91,7 @@ export class HeapSettler {
     const heapUsedBefore = this.heapUsed();
     const started = this.now();
     this.options.collect();
-    this.options.onSettled?.({ ms: this.now() - started, heapUsedBefore, heapUsedAfter: this.heapUsed(), records });
+    this.lastCollectedAt = this.now();
+    this.options.onSettled?.({ ms: this.lastCollectedAt - started, heapUsedBefore, heapUsedAfter: this.heapUsed(), records });
   }
 }

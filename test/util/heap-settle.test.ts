@@ -12,6 +12,7 @@ describe('collecting after a bulk change of the view', () => {
       threshold: 1000,
       quietMs: 2000,
       maxDelayMs: 30_000,
+      minIntervalMs: 10_000,
       collect: () => {
         collections.push(clock);
         heap = 40;
@@ -20,9 +21,12 @@ describe('collecting after a bulk change of the view', () => {
       heapUsed: () => heap,
       now: () => clock,
     });
+  /** Time passes a millisecond at a time, so a collection sees the clock at its timer's time. */
   const advance = (ms: number) => {
-    clock += ms;
-    mock.timers.tick(ms);
+    for (let step = 0; step < ms; step++) {
+      clock++;
+      mock.timers.tick(1);
+    }
   };
 
   beforeEach(() => {
@@ -57,7 +61,8 @@ describe('collecting after a bulk change of the view', () => {
     assert.deepEqual(collections, []);
     s.note(100);
     advance(2000);
-    assert.deepEqual(collections, [102_000], 'what added up to a bulk change since the last collection');
+    // They began long ago (maxDelayMs): collected as soon as they add up to a bulk change.
+    assert.deepEqual(settled.map((s) => s.records), [1000], 'what added up to a bulk change since the last collection');
   });
 
   it('collects maxDelayMs after a bulk change began when changes never go quiet', () => {
@@ -67,6 +72,20 @@ describe('collecting after a bulk change of the view', () => {
       advance(1000);
     }
     assert.deepEqual(collections, [30_000, 60_000]);
+  });
+
+  it('collects at most once per minIntervalMs, however often bulk changes go quiet', () => {
+    const s = settler();
+    for (let change = 0; change < 5; change++) {
+      s.note(5000);
+      advance(2500);
+    }
+    // Quiet 2 s after each of the five changes, but 10 s must pass between collections: the
+    // four after the first are collected together, once.
+    assert.deepEqual(collections, [2000, 12_000]);
+    assert.deepEqual(settled.map((s) => s.records), [5000, 20_000]);
+    advance(60_000);
+    assert.equal(collections.length, 2);
   });
 
   it('collects nothing once stopped', () => {
