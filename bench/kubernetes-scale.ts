@@ -6,7 +6,8 @@
  * names depend on every Service, so each update makes the next one look at the changed index).
  *
  * Environment: SCALE_SERVICES (10000), SCALE_ENDPOINTS (10 per slice), SCALE_UPDATE_SECONDS (20),
- * LBDNS_NODE_FLAGS (instead of the image's node flags, image-node-flags.ts: space-separated, empty for none).
+ * LBDNS_NODE_FLAGS (instead of the image's node flags, image-node-flags.ts: space-separated, empty for none),
+ * SCALE_TLS=1 (the API server over HTTPS, as a real one always is: a connection per page would show).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -26,6 +27,7 @@ const services = Number(process.env.SCALE_SERVICES ?? 10_000);
 const endpointsPerSlice = Number(process.env.SCALE_ENDPOINTS ?? 10);
 const updateSeconds = Number(process.env.SCALE_UPDATE_SECONDS ?? 20);
 const updatesPerSecond = 100;
+const tls = process.env.SCALE_TLS === '1';
 const nodeFlags = lbdnsNodeFlags();
 
 const ip = (n: number) => `10.${64 + Math.floor(n / 65536)}.${Math.floor(n / 256) % 256}.${n % 256}`;
@@ -45,7 +47,7 @@ const sliceObject = (i: number, generation: number): KubeObject => ({
   ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
 });
 
-const api = await FakeApiServer.start({ bookmarkIntervalMs: 10_000 });
+const api = await FakeApiServer.start({ bookmarkIntervalMs: 10_000, tls });
 for (let n = 0; n < 50; n++) api.upsert({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns${n}` } });
 for (let i = 0; i < services; i++) {
   api.upsert({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc${i}`, namespace: namespaceOf(i), annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"apiVersion":"v1","kind":"Service"}' } }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } });
@@ -129,7 +131,7 @@ try {
   ptrTimes.sort((a, b) => a - b);
   const percentile = (list: number[], p: number) => list[Math.min(list.length - 1, Math.floor((p / 100) * list.length))] ?? NaN;
   const pct = (p: number) => percentile(latencies, p);
-  console.log(`\n${services} Services, ${services} EndpointSlices, ${services * endpointsPerSlice} endpoints via the test API server; ${workers} serving thread(s)${nodeFlags.length ? `; node ${nodeFlags.join(' ')}` : ''}\n`);
+  console.log(`\n${services} Services, ${services} EndpointSlices, ${services * endpointsPerSlice} endpoints via the test API server${tls ? ' over HTTPS' : ''}; ${workers} serving thread(s)${nodeFlags.length ? `; node ${nodeFlags.join(' ')}` : ''}\n`);
   console.log('| measure | value |');
   console.log('| --- | ---: |');
   console.log(`| time to ready (list of everything) | ${(readyMs / 1000).toFixed(2)} s |`);
