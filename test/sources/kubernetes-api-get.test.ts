@@ -1,9 +1,12 @@
 /**
  * The Kubernetes source's GET (sources/kubernetes/api-get.ts) against the test API server over
- * HTTPS: the CA of the kubeconfig is enforced, and the pages of a list share one connection.
+ * HTTPS: the CA of the kubeconfig is enforced, the pages of a list share one connection, and a
+ * response cut short is an error.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { getJson } from '../../src/sources/kubernetes/api-get.ts';
@@ -18,7 +21,7 @@ function kubeConfig(api: FakeApiServer, caPem: string | null): KubeConfig {
   return config;
 }
 
-describe('getJson over HTTPS', () => {
+describe('getJson', () => {
   it('refuses an API server whose certificate the kubeconfig does not trust', async () => {
     const api = await FakeApiServer.start({ tls: true });
     try {
@@ -55,6 +58,23 @@ describe('getJson over HTTPS', () => {
       await assert.rejects(getJson(kubeConfig(api, api.caPem), '/api/v1/nowhere'), (error: { code?: unknown; message?: string }) => error.code === 404 && /HTTP 404 from \/api\/v1\/nowhere/.test(error.message ?? ''));
     } finally {
       await api.stop();
+    }
+  });
+
+  it('rejects a response cut off before its end instead of parsing part of it', async () => {
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '1000' });
+      response.write('{"items":[');
+      setTimeout(() => response.socket?.destroy(), 20);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const config = new KubeConfig();
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      config.loadFromOptions({ clusters: [{ name: 'c', server: url, skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+      await assert.rejects(getJson(config, '/api/v1/services'), /before its end|aborted|socket hang up/);
+    } finally {
+      server.close();
     }
   });
 });

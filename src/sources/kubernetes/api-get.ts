@@ -63,7 +63,9 @@ function send(url: URL, options: RequestOptions): Promise<Response> {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', reject);
-      response.on('aborted', () => reject(new Error(`the API server closed the response to ${url.pathname} before its end`)));
+      response.on('close', () => {
+        if (!response.complete) reject(new Error(`the API server closed the response to ${url.pathname} before its end`));
+      });
       // Decoded once, whole: a page is one string for JSON.parse either way.
       response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
     });
