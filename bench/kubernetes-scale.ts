@@ -1,12 +1,13 @@
 /**
  * `npm run bench:kubernetes`: 10,000 Services and 10,000 EndpointSlices (100,000 endpoints)
- * served by the test API server; lbdns watches it. Prints the time to ready, RSS after the
+ * served by the test API server; lbdns watches it. Prints the time to ready (and lbdns's CPU until then), RSS after the
  * sync, and the p50/p99 time from an EndpointSlice update to the changed DNS answer while
  * updates arrive at 100/s, and meanwhile how long PTR queries for endpoint addresses take (reverse
  * names depend on every Service, so each update makes the next one look at the changed index).
  *
  * Environment: SCALE_SERVICES (10000), SCALE_ENDPOINTS (10 per slice), SCALE_UPDATE_SECONDS (20),
- * LBDNS_NODE_FLAGS (instead of the image's node flags, image-node-flags.ts: space-separated, empty for none).
+ * LBDNS_NODE_FLAGS (instead of the image's node flags, image-node-flags.ts: space-separated, empty for none),
+ * SCALE_TLS=1 (the API server over HTTPS, as a real one always is: a connection per page would show).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -26,6 +27,7 @@ const services = Number(process.env.SCALE_SERVICES ?? 10_000);
 const endpointsPerSlice = Number(process.env.SCALE_ENDPOINTS ?? 10);
 const updateSeconds = Number(process.env.SCALE_UPDATE_SECONDS ?? 20);
 const updatesPerSecond = 100;
+const tls = process.env.SCALE_TLS === '1';
 const nodeFlags = lbdnsNodeFlags();
 
 const ip = (n: number) => `10.${64 + Math.floor(n / 65536)}.${Math.floor(n / 256) % 256}.${n % 256}`;
@@ -45,7 +47,7 @@ const sliceObject = (i: number, generation: number): KubeObject => ({
   ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
 });
 
-const api = await FakeApiServer.start({ bookmarkIntervalMs: 10_000 });
+const api = await FakeApiServer.start({ bookmarkIntervalMs: 10_000, tls });
 for (let n = 0; n < 50; n++) api.upsert({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns${n}` } });
 for (let i = 0; i < services; i++) {
   api.upsert({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc${i}`, namespace: namespaceOf(i), annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"apiVersion":"v1","kind":"Service"}' } }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } });
@@ -69,6 +71,13 @@ try {
     await new Promise((r) => setTimeout(r, 50));
   }
   const readyMs = performance.now() - started;
+  /** CPU seconds of lbdns (`task`: one of its threads), utime and stime in the kernel's USER_HZ of 100 per second. */
+  const cpuSeconds = (task?: number) => {
+    const fields = readFileSync(`/proc/${child.pid}/${task === undefined ? '' : `task/${task}/`}stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  };
+  // Less sensitive than the time to ready to what else the machine runs: the main thread lists and slims.
+  const cpuUntilReady = { all: cpuSeconds(), main: cpuSeconds(child.pid) };
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   const rssAfterSync = rss();
 
@@ -93,11 +102,6 @@ try {
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
-  const cpuSeconds = () => {
-    // utime and stime, in the kernel's USER_HZ of 100 per second.
-    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  };
   const cpuBefore = cpuSeconds();
   const churnStarted = performance.now();
   for (let generation = 1; generation <= total; generation++) {
@@ -129,10 +133,11 @@ try {
   ptrTimes.sort((a, b) => a - b);
   const percentile = (list: number[], p: number) => list[Math.min(list.length - 1, Math.floor((p / 100) * list.length))] ?? NaN;
   const pct = (p: number) => percentile(latencies, p);
-  console.log(`\n${services} Services, ${services} EndpointSlices, ${services * endpointsPerSlice} endpoints via the test API server; ${workers} serving thread(s)${nodeFlags.length ? `; node ${nodeFlags.join(' ')}` : ''}\n`);
+  console.log(`\n${services} Services, ${services} EndpointSlices, ${services * endpointsPerSlice} endpoints via the test API server${tls ? ' over HTTPS' : ''}; ${workers} serving thread(s)${nodeFlags.length ? `; node ${nodeFlags.join(' ')}` : ''}\n`);
   console.log('| measure | value |');
   console.log('| --- | ---: |');
   console.log(`| time to ready (list of everything) | ${(readyMs / 1000).toFixed(2)} s |`);
+  console.log(`| lbdns CPU until ready: all threads / main thread | ${cpuUntilReady.all.toFixed(2)} / ${cpuUntilReady.main.toFixed(2)} s |`);
   console.log(`| RSS after sync | ${rssAfterSync.toFixed(0)} MiB |`);
   console.log(`| RSS after ${total} updates | ${rss().toFixed(0)} MiB |`);
   console.log(`| update → answer p50 (${latencies.length} timed of ${total} at ${updatesPerSecond}/s) | ${pct(50).toFixed(1)} ms |`);

@@ -1,107 +1,18 @@
 /**
- * Kubernetes API shapes (only the fields lbdns reads) and their slimming into view records.
- * Both sources, the objects file and the API watch, go through `slimObject`.
+ * Kubernetes API objects (only the fields lbdns reads) checked and slimmed into view records in one
+ * pass. Both sources, the objects file and the API watch, go through `slimObject`.
+ *
+ * Read by hand, not through a schema library: a schema builds a checked copy of every object
+ * (each endpoint, its conditions, its targetRef…) only for slimming to copy the few fields it
+ * keeps and drop the rest. At 100,000 endpoints that copy was a third of lbdns's CPU while it
+ * listed the cluster, and the garbage most of its collections. Each reader checks what it reads
+ * as the schema did (a wrong type, a missing required field, a value out of range is rejected,
+ * named by its path), and nothing more: fields lbdns does not read are not looked at.
  */
-import * as z from 'zod';
 import { canonicalIp } from '../net/ip.ts';
 import { issuePath } from '../util/issue-path.ts';
 import { NO_STRINGS, sharedNames } from '../view/interner.ts';
-import type { Endpoint, EndpointPort, EndpointSlice, Namespace, Node, Pod, Protocol, Service, ServicePort, SlimObject, TrafficDistribution } from '../view/types.ts';
-
-const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-const metadata = z.object({
-  name: z.string().min(1),
-  namespace: z.string().optional(),
-  labels: z.record(z.string(), z.string()).nullish(),
-  annotations: z.record(z.string(), z.string()).nullish(),
-  resourceVersion: z.string().optional(),
-});
-const namespacedMetadata = metadata.extend({ namespace: z.string().min(1).default('default') });
-
-const protocol = z.enum(['TCP', 'UDP', 'SCTP']).default('TCP');
-const port = z.number().int().min(0).max(65535);
-const ip = z.string().refine((value) => canonicalIp(value) !== null, { message: 'not an IP address' });
-
-export const namespaceSchema = z.object({ kind: z.literal('Namespace'), metadata });
-
-export const serviceSchema = z.object({
-  kind: z.literal('Service'),
-  metadata: namespacedMetadata,
-  spec: z.object({
-    type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).default('ClusterIP'),
-    clusterIP: z.union([ip, z.literal('None'), z.literal('')]).optional(),
-    clusterIPs: z.array(z.union([ip, z.literal('None')])).nullish(),
-    externalName: z.string().optional(),
-    ports: z
-      .array(z.object({ name: z.string().default(''), port, protocol, targetPort: z.union([z.number(), z.string()]).optional() }))
-      .nullish(),
-    publishNotReadyAddresses: z.boolean().default(false),
-    sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
-    trafficDistribution: z.string().nullish(),
-    internalTrafficPolicy: z.enum(['Cluster', 'Local']).nullish(),
-  }),
-});
-
-const endpointSliceSchema = z.object({
-  kind: z.literal('EndpointSlice'),
-  metadata: namespacedMetadata,
-  addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
-  endpoints: z
-    .array(
-      z.object({
-        addresses: z.array(z.string()).min(1),
-        conditions: z.object({ ready: z.boolean().nullish(), serving: z.boolean().nullish(), terminating: z.boolean().nullish() }).nullish(),
-        hostname: z.string().nullish(),
-        nodeName: z.string().nullish(),
-        zone: z.string().nullish(),
-        hints: z.object({ forZones: z.array(z.object({ name: z.string() })).nullish(), forNodes: z.array(z.object({ name: z.string() })).nullish() }).nullish(),
-        targetRef: z.object({ kind: z.string().optional(), name: z.string().optional(), namespace: z.string().optional() }).nullish(),
-      }),
-    )
-    .nullish(),
-  ports: z.array(z.object({ name: z.string().nullish(), port: port.nullish(), protocol })).nullish(),
-});
-
-const endpointAddress = z.object({
-  ip,
-  hostname: z.string().nullish(),
-  nodeName: z.string().nullish(),
-  targetRef: z.object({ kind: z.string().optional(), name: z.string().optional() }).nullish(),
-});
-const endpointsSchema = z.object({
-  kind: z.literal('Endpoints'),
-  metadata: namespacedMetadata,
-  subsets: z
-    .array(
-      z.object({
-        addresses: z.array(endpointAddress).nullish(),
-        notReadyAddresses: z.array(endpointAddress).nullish(),
-        ports: z.array(z.object({ name: z.string().nullish(), port, protocol })).nullish(),
-      }),
-    )
-    .nullish(),
-});
-
-const podSchema = z.object({
-  kind: z.literal('Pod'),
-  metadata: namespacedMetadata,
-  spec: z.object({ nodeName: z.string().nullish() }).nullish(),
-  status: z
-    .object({ podIP: z.string().optional(), podIPs: z.array(z.object({ ip: z.string() })).nullish() })
-    .nullish(),
-});
-
-const nodeSchema = z.object({
-  kind: z.literal('Node'),
-  metadata,
-  spec: z.object({ podCIDR: z.string().nullish(), podCIDRs: z.array(z.string()).nullish() }).nullish(),
-});
-
-export type ApiService = z.infer<typeof serviceSchema>;
-export type ApiEndpointSlice = z.infer<typeof endpointSliceSchema>;
-export type ApiEndpoints = z.infer<typeof endpointsSchema>;
-export type ApiPod = z.infer<typeof podSchema>;
+import type { Endpoint, EndpointPort, EndpointSlice, Node, Pod, Protocol, Service, ServicePort, SlimObject, TrafficDistribution } from '../view/types.ts';
 
 export class ObjectError extends Error {
   readonly field: string;
@@ -111,127 +22,331 @@ export class ObjectError extends Error {
   }
 }
 
-function lbdnsAnnotations(annotations: Record<string, string> | null | undefined): Record<string, string> {
+type Json = Record<string, unknown>;
+/** Checks a value and gives what lbdns keeps of it, or throws ObjectError naming where it is. */
+type Read<T> = (value: unknown) => T;
+
+/**
+ * The path from the object to the value being read (`issuePath`'s segments). One stack for every
+ * read instead of a path string made for each field: slimming is synchronous, and `slimObject`
+ * empties it first, so one that threw leaves nothing behind.
+ */
+const at: Array<string | number> = [];
+
+function fail(message: string): never {
+  const field = issuePath(at);
+  throw new ObjectError(`${field || '(object)'}: ${message}`, field);
+}
+
+/** `object[key]` through `read`, errors named `…key`. */
+function field<T>(object: Json, key: string, read: Read<T>): T {
+  at.push(key);
+  const value = read(object[key]);
+  at.pop();
+  return value;
+}
+
+const anObject: Read<Json> = (value) => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : fail('expected an object'));
+const aString: Read<string> = (value) => (typeof value === 'string' ? value : fail('expected a string'));
+const aName: Read<string> = (value) => (aString(value) !== '' ? (value as string) : fail('expected a non-empty string'));
+const aBoolean: Read<boolean> = (value) => (typeof value === 'boolean' ? value : fail('expected a boolean'));
+const aNumber: Read<number> = (value) => (typeof value === 'number' && Number.isFinite(value) ? value : fail('expected a number'));
+const aPort: Read<number> = (value) => (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535 ? value : fail('expected a port number (0 to 65535)'));
+const aList: Read<unknown[]> = (value) => (Array.isArray(value) ? value : fail('expected a list'));
+const anAddress: Read<string> = (value) => canonicalIp(aString(value)) ?? fail('not an IP address');
+
+/** Absent (undefined) allowed: `fallback` then. */
+function orElse<T, F>(read: Read<T>, fallback: F): Read<T | F> {
+  return (value) => (value === undefined ? fallback : read(value));
+}
+/** Absent or null allowed: null then. */
+function nullish<T>(read: Read<T>): Read<T | null> {
+  return (value) => (value === undefined || value === null ? null : read(value));
+}
+function oneOf<T extends string>(values: readonly T[]): Read<T> {
+  const known = new Set<string>(values);
+  const expected = `expected one of ${values.join(', ')}`;
+  return (value) => (typeof value === 'string' && known.has(value) ? (value as T) : fail(expected));
+}
+/** Each item through `read`, errors named `…[i]`. */
+function listOf<T>(read: Read<T>): Read<T[]> {
+  return (value) => {
+    const list = aList(value);
+    // map: a list of exactly their number.
+    return list.map((item, i) => {
+      at.push(i);
+      const value = read(item);
+      at.pop();
+      return value;
+    });
+  };
+}
+/** A map of strings (labels, annotations), as it is: it is only read. */
+const aStringMap: Read<Record<string, string>> = (value) => {
+  const map = anObject(value);
+  for (const key in map) {
+    if (typeof map[key] !== 'string') {
+      at.push(key);
+      fail('expected a string');
+    }
+  }
+  return map as Record<string, string>;
+};
+
+const nullishString = nullish(aString);
+const nullishBoolean = nullish(aBoolean);
+const nullishStringMap = nullish(aStringMap);
+const protocol = orElse(oneOf<Protocol>(['TCP', 'UDP', 'SCTP']), 'TCP' as const);
+/** Names that repeat across records (namespaces, nodes, zones, ports), one copy each: see view/interner.ts. */
+const shared = (value: string): string => sharedNames.intern(value);
+const sharedOrNull = (value: string | null): string | null => sharedNames.internOrNull(value);
+
+interface Metadata {
+  name: string;
+  namespace: string;
+  labels: Record<string, string> | null;
+  annotations: Record<string, string> | null;
+}
+
+const optionalString = orElse(aString, undefined);
+/** `metadata`; a namespaced object without a namespace is in `default`, as kubectl would put it. */
+function metadataReader(namespaced: boolean): Read<Metadata> {
+  const namespace = namespaced ? orElse(aName, 'default') : orElse(aString, '');
+  // A cluster-scoped object's namespace is checked, not kept.
+  const keep = namespaced ? shared : (value: string) => value;
+  return (value) => {
+    const metadata = anObject(value);
+    const read: Metadata = {
+      name: field(metadata, 'name', aName),
+      namespace: keep(field(metadata, 'namespace', namespace)),
+      labels: field(metadata, 'labels', nullishStringMap),
+      annotations: field(metadata, 'annotations', nullishStringMap),
+    };
+    field(metadata, 'resourceVersion', optionalString);
+    return read;
+  };
+}
+const namespacedMetadata = metadataReader(true);
+const clusterMetadata = metadataReader(false);
+
+function lbdnsAnnotations(annotations: Record<string, string> | null): Record<string, string> {
   const kept: Record<string, string> = {};
-  for (const [key, value] of Object.entries(annotations ?? {})) if (key.startsWith('lbdns.io/')) kept[key] = value;
+  for (const key in annotations) if (key.startsWith('lbdns.io/')) kept[key] = annotations[key] as string;
   return kept;
 }
 
-function label(value: string | null | undefined): string | null {
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function label(value: string | null): string | null {
   if (!value) return null;
   const lower = value.toLowerCase();
   return dnsLabel.test(lower) ? lower : null;
 }
 
-/** Names that repeat across records (namespaces, nodes, zones, ports), one copy each: see view/interner.ts. */
-const shared = (value: string): string => sharedNames.intern(value);
-const sharedOrNull = (value: string | null | undefined): string | null => sharedNames.internOrNull(value);
-
-/** The canonical addresses of a list, in a list of exactly their number (most often one). */
-function canonicalAddresses(listed: readonly string[]): string[] {
-  if (listed.length === 1) {
-    const only = canonicalIp(listed[0] as string);
-    return only === null ? [] : [only];
-  }
+/** The canonical addresses of a list of strings, in a list of exactly their number (most often one); ones that are no address are dropped. */
+function canonicalAddresses(listed: readonly unknown[]): string[] {
   const addresses: string[] = [];
-  for (const text of listed) {
-    const address = canonicalIp(text);
+  for (let i = 0; i < listed.length; i++) {
+    at.push(i);
+    const address = canonicalIp(aString(listed[i]));
+    at.pop();
     if (address !== null) addresses.push(address);
   }
   // A list grown by push keeps room for more; the copy holds exactly what it has.
-  return addresses.slice();
+  return addresses.length === 1 ? [addresses[0] as string] : addresses.slice();
 }
 
-/** Hint names, interned, or the shared empty list. */
-function hintNames(hints: ReadonlyArray<{ name: string }> | null | undefined): readonly string[] {
-  if (!hints || hints.length === 0) return NO_STRINGS;
+/** `{ name }` items (EndpointSlice hints), their names interned; the shared empty list for none. */
+const hintNames: Read<readonly string[] | null> = nullish((value) => {
+  const hints = aList(value);
+  if (hints.length === 0) return NO_STRINGS;
   const names = new Array<string>(hints.length);
-  for (let i = 0; i < hints.length; i++) names[i] = shared((hints[i] as { name: string }).name);
+  for (let i = 0; i < hints.length; i++) {
+    at.push(i);
+    names[i] = shared(field(anObject(hints[i]), 'name', aString));
+    at.pop();
+  }
   return names;
-}
+});
 
+const serviceType = orElse(oneOf<Service['type']>(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']), 'ClusterIP' as const);
+/** spec.clusterIP(s) entries: an address (canonical), None, or (clusterIP alone) empty. */
+const clusterIPEntry: Read<string> = (value) => (value === 'None' ? value : anAddress(value));
+const clusterIP = orElse((value: unknown) => (value === '' ? value : clusterIPEntry(value)), undefined);
 const trafficDistributions = new Set<string>(['PreferClose', 'PreferSameZone', 'PreferSameNode']);
 
-function slimService(api: ApiService): Service {
-  const spec = api.spec;
+const portName = orElse(aString, '');
+/** A container port: its number or its name. */
+const targetPort = orElse((value: unknown) => (typeof value === 'string' ? value : aNumber(value)), undefined);
+const servicePort: Read<ServicePort> = (value) => {
+  const p = anObject(value);
+  const name = field(p, 'name', portName);
+  const port = field(p, 'port', aPort);
+  const proto = field(p, 'protocol', protocol);
+  const target = field(p, 'targetPort', targetPort);
+  return { name: shared(name.toLowerCase()), port, protocol: proto, targetPort: target === undefined || target === port ? null : target };
+};
+
+const clusterIPs = nullish(listOf(clusterIPEntry));
+const servicePorts = nullish(listOf(servicePort));
+const notPublished = orElse(aBoolean, false);
+const sessionAffinity = orElse(oneOf<Service['sessionAffinity']>(['None', 'ClientIP']), 'None' as const);
+const internalTrafficPolicy = nullish(oneOf(['Cluster', 'Local']));
+
+const serviceSpec = (value: unknown) => {
+  const spec = anObject(value);
+  return {
+    type: field(spec, 'type', serviceType),
+    clusterIP: field(spec, 'clusterIP', clusterIP),
+    clusterIPs: field(spec, 'clusterIPs', clusterIPs),
+    externalName: field(spec, 'externalName', optionalString),
+    ports: field(spec, 'ports', servicePorts),
+    publishNotReadyAddresses: field(spec, 'publishNotReadyAddresses', notPublished),
+    sessionAffinity: field(spec, 'sessionAffinity', sessionAffinity),
+    trafficDistribution: field(spec, 'trafficDistribution', nullishString),
+    internalTrafficPolicy: field(spec, 'internalTrafficPolicy', internalTrafficPolicy),
+  };
+};
+
+function slimService(object: Json): Service {
+  const metadata = field(object, 'metadata', namespacedMetadata);
+  const spec = field(object, 'spec', serviceSpec);
   const listed = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
   const headless = spec.type !== 'ExternalName' && (listed.length === 0 || listed[0] === 'None');
-  const clusterIPs = spec.type === 'ExternalName' || headless ? [] : listed.map((value) => canonicalIp(value) as string);
+  // Canonical already; a None after an address is no address either.
+  const clusterIPs = spec.type === 'ExternalName' || headless ? [] : listed.filter((address) => address !== 'None');
   const externalName = spec.type === 'ExternalName' ? (spec.externalName ?? '').toLowerCase().replace(/\.$/, '') : null;
   if (spec.type === 'ExternalName' && !externalName) throw new ObjectError('an ExternalName service needs spec.externalName', 'spec.externalName');
   return {
-    namespace: shared(api.metadata.namespace),
-    name: api.metadata.name.toLowerCase(),
+    namespace: metadata.namespace,
+    name: metadata.name.toLowerCase(),
     type: spec.type,
     clusterIPs,
     headless,
     externalName,
-    ports: (spec.ports ?? []).map(
-      (p): ServicePort => ({
-        name: shared(p.name.toLowerCase()),
-        port: p.port,
-        protocol: p.protocol as Protocol,
-        targetPort: p.targetPort === undefined || p.targetPort === p.port ? null : p.targetPort,
-      }),
-    ),
+    ports: spec.ports ?? [],
     publishNotReadyAddresses: spec.publishNotReadyAddresses,
     sessionAffinity: spec.sessionAffinity,
     trafficDistribution: trafficDistributions.has(spec.trafficDistribution ?? '') ? (spec.trafficDistribution as TrafficDistribution) : null,
     ...(spec.internalTrafficPolicy === 'Local' ? { internalTrafficPolicy: 'Local' as const } : {}),
-    annotations: lbdnsAnnotations(api.metadata.annotations),
+    annotations: lbdnsAnnotations(metadata.annotations),
   };
 }
 
-function slimSlice(api: ApiEndpointSlice): EndpointSlice {
-  const serviceName = api.metadata.labels?.['kubernetes.io/service-name'];
-  if (!serviceName) throw new ObjectError('an EndpointSlice needs the kubernetes.io/service-name label', 'metadata.labels');
-  const ports: EndpointPort[] = [];
-  for (const p of api.ports ?? []) {
-    if (p.port == null) continue;
-    ports.push({ name: shared((p.name ?? '').toLowerCase()), port: p.port, protocol: p.protocol as Protocol });
-  }
-  const endpoints: Endpoint[] = [];
-  for (const e of api.endpoints ?? []) {
-    const addresses = canonicalAddresses(e.addresses);
-    if (addresses.length === 0) continue;
-    endpoints.push({
-      addresses,
-      ready: e.conditions?.ready ?? true,
-      hostname: label(e.hostname),
-      nodeName: sharedOrNull(e.nodeName),
-      zone: sharedOrNull(e.zone),
-      hintZones: hintNames(e.hints?.forZones),
-      hintNodes: hintNames(e.hints?.forNodes),
-      podName: e.targetRef?.kind === 'Pod' && e.targetRef.name ? e.targetRef.name.toLowerCase() : null,
-    });
-  }
-  return { namespace: shared(api.metadata.namespace), name: api.metadata.name, serviceName: serviceName.toLowerCase(), addressType: api.addressType, ports: ports.slice(), endpoints: endpoints.slice() };
+const conditionReady: Read<boolean | null> = nullish((value) => {
+  const conditions = anObject(value);
+  field(conditions, 'serving', nullishBoolean);
+  field(conditions, 'terminating', nullishBoolean);
+  return field(conditions, 'ready', nullishBoolean);
+});
+
+const hints = nullish((value) => {
+  const object = anObject(value);
+  return { zones: field(object, 'forZones', hintNames) ?? NO_STRINGS, nodes: field(object, 'forNodes', hintNames) ?? NO_STRINGS };
+});
+
+/** targetRef's pod name, lowercase, when it names a Pod. */
+const targetPod: Read<string | null> = nullish((value) => {
+  const ref = anObject(value);
+  const kind = field(ref, 'kind', optionalString);
+  const name = field(ref, 'name', optionalString);
+  field(ref, 'namespace', optionalString);
+  return kind === 'Pod' && name ? name.toLowerCase() : null;
+});
+
+/** An EndpointSlice endpoint, or null when none of its addresses is one. */
+const sliceEndpoint: Read<Endpoint | null> = (value) => {
+  const e = anObject(value);
+  at.push('addresses');
+  const listed = aList(e['addresses']);
+  if (listed.length === 0) fail('expected at least one address');
+  const addresses = canonicalAddresses(listed);
+  at.pop();
+  const ready = field(e, 'conditions', conditionReady);
+  const hostname = field(e, 'hostname', nullishString);
+  const nodeName = field(e, 'nodeName', nullishString);
+  const zone = field(e, 'zone', nullishString);
+  const hinted = field(e, 'hints', hints);
+  const podName = field(e, 'targetRef', targetPod);
+  if (addresses.length === 0) return null;
+  return {
+    addresses,
+    ready: ready ?? true,
+    hostname: label(hostname),
+    nodeName: sharedOrNull(nodeName),
+    zone: sharedOrNull(zone),
+    hintZones: hinted?.zones ?? NO_STRINGS,
+    hintNodes: hinted?.nodes ?? NO_STRINGS,
+    podName,
+  };
+};
+
+/** A port of an EndpointSlice or v1 Endpoints, null when it has no number (a slice may say "all ports"). */
+function endpointPortReader(port: Read<number | null>): Read<EndpointPort | null> {
+  return (value) => {
+    const p = anObject(value);
+    const name = field(p, 'name', nullishString);
+    const number = field(p, 'port', port);
+    const proto = field(p, 'protocol', protocol);
+    return number === null ? null : { name: shared((name ?? '').toLowerCase()), port: number, protocol: proto };
+  };
+}
+const slicePorts = nullish(listOf(endpointPortReader(nullish(aPort))));
+const sliceEndpoints = nullish(listOf(sliceEndpoint));
+const addressTypes = oneOf<EndpointSlice['addressType']>(['IPv4', 'IPv6', 'FQDN']);
+
+/** Without the nulls (ports without a number, endpoints without an address), in a list of exactly their number. */
+function present<T>(items: Array<T | null> | null): T[] {
+  if (items === null) return [];
+  if (!items.includes(null)) return items as T[];
+  return items.filter((item): item is T => item !== null).slice();
 }
 
-function slimEndpoints(api: ApiEndpoints): EndpointSlice {
+function slimSlice(object: Json): EndpointSlice {
+  const metadata = field(object, 'metadata', namespacedMetadata);
+  const addressType = field(object, 'addressType', addressTypes);
+  const endpoints = present(field(object, 'endpoints', sliceEndpoints));
+  const ports = present(field(object, 'ports', slicePorts));
+  const serviceName = metadata.labels?.['kubernetes.io/service-name'];
+  if (!serviceName) throw new ObjectError('an EndpointSlice needs the kubernetes.io/service-name label', 'metadata.labels');
+  return { namespace: metadata.namespace, name: metadata.name, serviceName: serviceName.toLowerCase(), addressType, ports, endpoints };
+}
+
+const endpointAddresses = (ready: boolean): Read<Endpoint[] | null> =>
+  nullish(
+    listOf((value) => {
+      const a = anObject(value);
+      const address = field(a, 'ip', anAddress);
+      const hostname = field(a, 'hostname', nullishString);
+      const nodeName = field(a, 'nodeName', nullishString);
+      const podName = field(a, 'targetRef', targetPod);
+      return { addresses: [address], ready, hostname: label(hostname), nodeName: sharedOrNull(nodeName), zone: null, hintZones: NO_STRINGS, hintNodes: NO_STRINGS, podName };
+    }),
+  );
+const readyAddresses = endpointAddresses(true);
+const notReadyAddresses = endpointAddresses(false);
+const subsetPorts = nullish(listOf(endpointPortReader(aPort)));
+const nullishList = nullish(aList);
+
+function slimEndpoints(object: Json): EndpointSlice {
+  const metadata = field(object, 'metadata', namespacedMetadata);
   const endpoints: Endpoint[] = [];
   let ports: EndpointPort[] = [];
-  for (const subset of api.subsets ?? []) {
-    if (ports.length === 0) ports = (subset.ports ?? []).map((p) => ({ name: shared((p.name ?? '').toLowerCase()), port: p.port, protocol: p.protocol as Protocol }));
-    const add = (list: typeof subset.addresses, ready: boolean) => {
-      for (const a of list ?? []) {
-        endpoints.push({
-          addresses: [canonicalIp(a.ip) as string],
-          ready,
-          hostname: label(a.hostname),
-          nodeName: sharedOrNull(a.nodeName),
-          zone: null,
-          hintZones: NO_STRINGS,
-          hintNodes: NO_STRINGS,
-          podName: a.targetRef?.kind === 'Pod' && a.targetRef.name ? a.targetRef.name.toLowerCase() : null,
-        });
-      }
-    };
-    add(subset.addresses, true);
-    add(subset.notReadyAddresses, false);
+  const subsets = field(object, 'subsets', nullishList) ?? [];
+  at.push('subsets');
+  for (let i = 0; i < subsets.length; i++) {
+    at.push(i);
+    const subset = anObject(subsets[i]);
+    const ready = field(subset, 'addresses', readyAddresses);
+    const notReady = field(subset, 'notReadyAddresses', notReadyAddresses);
+    const subsetPortList = present(field(subset, 'ports', subsetPorts));
+    if (ports.length === 0) ports = subsetPortList;
+    endpoints.push(...(ready ?? []), ...(notReady ?? []));
+    at.pop();
   }
+  at.pop();
   const v4 = endpoints.every((e) => !(e.addresses[0] as string).includes(':'));
-  return { namespace: shared(api.metadata.namespace), name: api.metadata.name, serviceName: api.metadata.name.toLowerCase(), addressType: v4 ? 'IPv4' : 'IPv6', ports, endpoints: endpoints.slice() };
+  return { namespace: metadata.namespace, name: metadata.name, serviceName: metadata.name.toLowerCase(), addressType: v4 ? 'IPv4' : 'IPv6', ports, endpoints: endpoints.slice() };
 }
 
 /** Node zone labels, first found wins: topology.kubernetes.io/zone, then (before Kubernetes 1.17, and still on some nodes) the deprecated one. */
@@ -246,53 +361,61 @@ export function nodeZoneOfLabels(labels: Record<string, unknown>): string | null
   return null;
 }
 
-function slimNode(api: z.infer<typeof nodeSchema>): Node {
-  const zone = nodeZoneOfLabels(api.metadata.labels ?? {});
-  const podCIDRs = api.spec?.podCIDRs && api.spec.podCIDRs.length > 0 ? api.spec.podCIDRs : api.spec?.podCIDR ? [api.spec.podCIDR] : [];
-  return { name: shared(api.metadata.name), zone: sharedOrNull(zone), podCIDRs };
+const nodeSpec = nullish((value) => {
+  const spec = anObject(value);
+  return { podCIDR: field(spec, 'podCIDR', nullishString), podCIDRs: field(spec, 'podCIDRs', nullish(listOf(aString))) };
+});
+
+function slimNode(object: Json): Node {
+  const metadata = field(object, 'metadata', clusterMetadata);
+  const spec = field(object, 'spec', nodeSpec);
+  const zone = nodeZoneOfLabels(metadata.labels ?? {});
+  const podCIDRs = spec?.podCIDRs && spec.podCIDRs.length > 0 ? spec.podCIDRs : spec?.podCIDR ? [spec.podCIDR] : [];
+  return { name: shared(metadata.name), zone: sharedOrNull(zone), podCIDRs };
 }
 
-function slimPod(api: ApiPod): Pod {
-  const listed = api.status?.podIPs?.map((p) => p.ip) ?? (api.status?.podIP ? [api.status.podIP] : []);
+const podNodeName = nullish((value) => field(anObject(value), 'nodeName', nullishString));
+const podIPs = nullish(listOf((value) => field(anObject(value), 'ip', aString)));
+const podStatus = nullish((value) => {
+  const status = anObject(value);
+  return { podIP: field(status, 'podIP', optionalString), podIPs: field(status, 'podIPs', podIPs) };
+});
+
+function slimPod(object: Json): Pod {
+  const metadata = field(object, 'metadata', namespacedMetadata);
+  const nodeName = field(object, 'spec', podNodeName);
+  const status = field(object, 'status', podStatus);
+  const listed = status?.podIPs ?? (status?.podIP ? [status.podIP] : []);
   return {
-    namespace: shared(api.metadata.namespace),
-    name: api.metadata.name.toLowerCase(),
+    namespace: metadata.namespace,
+    name: metadata.name.toLowerCase(),
     ips: canonicalAddresses(listed),
-    ...(api.spec?.nodeName ? { nodeName: shared(api.spec.nodeName) } : {}),
+    ...(nodeName ? { nodeName: shared(nodeName) } : {}),
   };
 }
 
-function describeIssue(issue: z.core.$ZodIssue): ObjectError {
-  const field = issuePath(issue.path);
-  return new ObjectError(`${field || '(object)'}: ${issue.message}`, field);
-}
-
-function parseWith<T>(schema: z.ZodType<T>, object: unknown): T {
-  const result = schema.safeParse(object);
-  if (!result.success) throw describeIssue(result.error.issues[0] as z.core.$ZodIssue);
-  return result.data;
-}
-
 /**
- * The slim record of one API object, or null for kinds lbdns does not serve.
+ * The slim record of one API object, or null for kinds lbdns does not serve. `kind` is the
+ * object's own unless given (a list's items carry none: the list says what they are).
  * Throws ObjectError naming the field when a served kind is malformed.
  */
-export function slimObject(object: unknown): SlimObject | null {
+export function slimObject(object: unknown, kind: unknown = (object as { kind?: unknown } | null)?.kind): SlimObject | null {
+  at.length = 0;
   if (typeof object !== 'object' || object === null) throw new ObjectError('(object): expected an object', '');
-  const kind = (object as { kind?: unknown }).kind;
+  const json = object as Json;
   switch (kind) {
     case 'Namespace':
-      return { kind, record: { name: shared(parseWith(namespaceSchema, object).metadata.name) } };
+      return { kind, record: { name: shared(field(json, 'metadata', clusterMetadata).name) } };
     case 'Service':
-      return { kind, record: slimService(parseWith(serviceSchema, object)) };
+      return { kind, record: slimService(json) };
     case 'EndpointSlice':
-      return { kind, record: slimSlice(parseWith(endpointSliceSchema, object)) };
+      return { kind, record: slimSlice(json) };
     case 'Endpoints':
-      return { kind, record: slimEndpoints(parseWith(endpointsSchema, object)) };
+      return { kind, record: slimEndpoints(json) };
     case 'Pod':
-      return { kind, record: slimPod(parseWith(podSchema, object)) };
+      return { kind, record: slimPod(json) };
     case 'Node':
-      return { kind, record: slimNode(parseWith(nodeSchema, object)) };
+      return { kind, record: slimNode(json) };
     default:
       if (typeof kind !== 'string') throw new ObjectError('kind: expected a string', 'kind');
       return null;

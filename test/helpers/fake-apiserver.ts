@@ -262,6 +262,8 @@ function parseRV(text: string): number | undefined {
 export class FakeApiServer {
   token: string;
   requests: RecordedRequest[] = [];
+  /** TCP connections accepted so far: whether a client reuses one (keep-alive) or opens one per request. */
+  connections = 0;
 
   #options: Required<Omit<FakeApiServerOptions, 'token'>>;
   #tls: TlsMaterial | undefined;
@@ -487,6 +489,7 @@ export class FakeApiServer {
     const handler = (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res);
     const server = this.#tls ? createHttpsServer({ key: this.#tls.key, cert: this.#tls.cert }, handler) : createHttpServer(handler);
     server.on('connection', (socket: Socket) => {
+      this.connections++;
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
     });

@@ -82,6 +82,7 @@ const cases: Case[] = [
   { name: 'trafficDistribution PreferSameNode kept', object: service({ clusterIP: '10.0.0.1', trafficDistribution: 'PreferSameNode' }), expected: slimService({ clusterIPs: ['10.0.0.1'], trafficDistribution: 'PreferSameNode' }) },
   { name: 'trafficDistribution PreferClose kept', object: service({ clusterIP: '10.0.0.1', trafficDistribution: 'PreferClose' }), expected: slimService({ clusterIPs: ['10.0.0.1'], trafficDistribution: 'PreferClose' }) },
   { name: 'an unknown trafficDistribution is ignored, as kube-proxy does', object: service({ clusterIP: '10.0.0.1', trafficDistribution: 'PreferMoon' }), expected: slimService({ clusterIPs: ['10.0.0.1'] }) },
+  { name: 'None after an address is no address', object: service({ clusterIPs: ['10.0.0.1', 'None'] }), expected: slimService({ clusterIPs: ['10.0.0.1'] }) },
   { name: 'a clusterIP that is no address', object: service({ clusterIP: '10.0.0.300' }), expected: rejected('spec.clusterIP') },
   { name: 'a clusterIPs entry that is no address', object: service({ clusterIPs: ['10.0.0.1', 'fd00::g'] }), expected: rejected('spec.clusterIPs[1]') },
   { name: 'a port out of range', object: service({ clusterIP: '10.0.0.1', ports: [{ name: 'a', port: 80 }, { name: 'b', port: 65536 }] }), expected: rejected('spec.ports[1].port') },
@@ -209,6 +210,13 @@ describe('slimObject', () => {
       assert.deepEqual(slimObject(c.object), c.expected);
     });
   }
+});
+
+describe('slimObject of a list item', () => {
+  it('takes the kind the list gives: the API server sends items without one', () => {
+    const { kind: _listed, ...item } = service({ clusterIP: '10.0.0.1' });
+    assert.deepEqual(slimObject(item, 'Service'), slimService({ clusterIPs: ['10.0.0.1'] }));
+  });
 });
 
 describe('slimObject keeps records small', () => {
