@@ -22,6 +22,7 @@ import { debugBalanceRoute } from './ops/debug-routes.ts';
 import { type ListenAddress, formatListenAddress, parseListenAddress } from './server/listen-address.ts';
 import { type BoundListen, ServingThread, listenAddresses } from './server/serving.ts';
 import { WorkerPool } from './workers/pool.ts';
+import { ensureAddressesFree } from './server/port-probe.ts';
 import { type UdpIo, availableUdpIo } from './server/udp-batch.ts';
 import { usableCpus } from './util/usable-cpus.ts';
 import { type NodeZoneLookup, lookUpNodeZone } from './sources/node-zone.ts';
@@ -93,8 +94,8 @@ export class App {
   /** Settings as last accepted: read by the debug route and the drain, swapped on a reload. */
   private current: Settings;
   /**
-   * The main thread's serving thread, over the view and the one forwarder: with one worker it
-   * listens and serves; with more it does not listen, and answers what the workers relay.
+   * The main thread's serving thread (thread 0), over the view and the one forwarder: it listens
+   * and serves its share, and with more threads it also answers what the workers relay.
    */
   private readonly serving: ServingThread;
   private readonly workers: WorkerPool | null;
@@ -138,7 +139,8 @@ export class App {
 
     let serving: ServingThread;
     try {
-      serving = threadCount === 1 ? new ServingThread(view, settings, log, this.state) : ServingThread.forWorkers(view, settings, log, this.state);
+      // With workers, its log lines say which thread served, as theirs do.
+      serving = new ServingThread(view, settings, threadCount === 1 ? log : log.child({ worker: 0 }), this.state, threadCount);
     } catch (error) {
       log.fatal({ err: (error as Error).message }, 'cannot serve these settings');
       throw new StartFailed(2, false);
@@ -155,10 +157,9 @@ export class App {
       threadCount === 1
         ? null
         : new WorkerPool({
-            count: threadCount,
+            threads: threadCount,
             settings,
             primary: serving,
-            listen: listenAddresses(settings),
             udpIo: this.udpIo,
             log,
             onRestart: () => this.workerRestarts++,
@@ -173,8 +174,7 @@ export class App {
     const metrics = new Metrics({
       settings: () => this.current,
       viewCounts: () => view.counts(),
-      serving: workers ? () => workers.stats() : () => [serving.stats()],
-      primary: workers ? () => serving.stats() : undefined,
+      serving: workers ? () => [serving.stats(), ...workers.stats()] : () => [serving.stats()],
       beforeScrape: workers ? () => workers.collect() : undefined,
       workerRestarts: () => this.workerRestarts,
       portMismatch: serviceAudit.counts,
@@ -287,12 +287,12 @@ export class App {
     try {
       // The node-local addresses must exist before lbdns can bind them.
       if (settings.nodeLocal?.setupInterface) this.nodeAddresses = await setUpNodeLocalAddresses(settings.nodeLocal, log);
-      let bound: BoundListen[];
-      if (workers) {
-        bound = await workers.start();
-      } else {
-        bound = await this.serving.listen(listenAddresses(settings), false, this.udpIo);
-      }
+      const listen = listenAddresses(settings);
+      // Threads share the ports through SO_REUSEPORT, which any socket of this user asking for it
+      // could join too: first make sure none holds them.
+      if (workers) await ensureAddressesFree(listen);
+      const bound = await this.serving.listen(listen, workers !== null, this.udpIo);
+      await workers?.start(bound);
       const ops = parseListenAddress(settings.ops.listen);
       const debug = parseListenAddress(settings.ops.debugListen);
       const debugRoutes = [debugBalanceRoute(view, () => this.current)];

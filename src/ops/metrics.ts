@@ -22,14 +22,12 @@ export interface MetricSources {
   settings: () => Settings;
   /** Objects in the cluster view, by kind. */
   viewCounts: () => Record<string, number>;
-  /** The numbers of every serving thread (the main thread's, or each worker's). */
-  serving: () => ServingStats[];
   /**
-   * With workers: the main thread's numbers for what they relayed to it (its one forwarder, the
-   * balanced answers and failures of relayed queries; it counts no query, the worker that
-   * received it does). Added to the serving threads' in every sum.
+   * The numbers of every serving thread, the main thread's first: with workers, its numbers also
+   * hold what they relayed to it (its one forwarder, failures of relayed queries; it counts no
+   * relayed query, the worker that received it does).
    */
-  primary?: () => ServingStats;
+  serving: () => ServingStats[];
   /** Awaited before a scrape: fetches the workers' numbers. */
   beforeScrape?: () => Promise<void>;
   /** Serving workers started again so far. */
@@ -91,8 +89,7 @@ export class Metrics {
     this.configLastReloadSuccessful.set(1);
     collectDefaultMetrics({ register: this.registry, prefix: 'lbdns_' });
     const register = this.registry.registerMetric.bind(this.registry);
-    const { primary } = sources;
-    const threads = primary ? () => [...sources.serving(), primary()] : sources.serving;
+    const threads = sources.serving;
     const sum = (read: (s: ServingStats) => number) => threads().reduce((total, s) => total + read(s), 0);
     const total = (read: (s: ServingStats) => number) => [{ labels: {}, value: sum(read) }];
     register(liveCounter('lbdns_worker_restarts_total', 'Serving workers that died and were started again while the others served.', () => [{ labels: {}, value: sources.workerRestarts?.() ?? 0 }]));
@@ -173,7 +170,7 @@ export class Metrics {
       liveCounter('lbdns_forward_healthy', 'Whether an upstream is in use (1) or held down after failures (0).', perUpstream((u) => (u.healthy ? 1 : 0), true), 'gauge'),
     );
     register(
-      liveCounter('lbdns_serving_heap_used_bytes', 'V8 heap in use by each serving thread (worker 0 is the main thread when workers is 1).', () => sources.serving().map((s, worker) => ({ labels: { worker: String(worker) }, value: s.heapUsedBytes })), 'gauge'),
+      liveCounter('lbdns_serving_heap_used_bytes', 'V8 heap in use by each serving thread (worker 0 is the main thread).', () => threads().map((s, worker) => ({ labels: { worker: String(worker) }, value: s.heapUsedBytes })), 'gauge'),
     );
     register(
       liveCounter(

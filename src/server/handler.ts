@@ -94,13 +94,6 @@ export interface QueryHandlerOptions {
    * back are kept. Absent: the handler answers everything itself (router, view, forwarder).
    */
   relay?: Relay | null;
-  /**
-   * False in the main thread of a worker pool: it answers only what workers relay, and each worker
-   * keeps the answers every client gets alike, so caching them here too would be a third copy
-   * (and a flood of new names would fill three caches). Routes with a plan are still cached: they
-   * cost their Service's size to prepare, and a client a worker cannot place relays them again.
-   */
-  cacheFixed?: boolean;
   /** The settings this handler was built from; a reload builds a new handler. */
   settings: Settings;
   /** Shared with the serving thread, which sets it ready once the view is complete. */
@@ -142,7 +135,6 @@ interface CachedRoute {
 
 export class QueryHandler {
   private readonly cache: AnswerCache<CachedRoute> | null;
-  private readonly cacheFixed: boolean;
   private readonly queryStats: QueryStats | null;
   private readonly router: Router | null;
   private readonly relay: Relay | null;
@@ -162,7 +154,7 @@ export class QueryHandler {
   /** CHAOS TXT explanations by name and client placement; emptied on every view change. */
   private readonly explained = new Map<string, ExplanationLines | null>();
 
-  constructor({ router = null, relay = null, cacheFixed = true, settings, state, log, forwarder = null, queryStats = null, autopath = null, view = null }: QueryHandlerOptions) {
+  constructor({ router = null, relay = null, settings, state, log, forwarder = null, queryStats = null, autopath = null, view = null }: QueryHandlerOptions) {
     if (router === null && relay === null) throw new Error('a query handler needs a router or a relay');
     this.router = router;
     this.relay = relay;
@@ -179,7 +171,6 @@ export class QueryHandler {
     this.state = state;
     this.log = log;
     this.cache = settings.answerCacheSize > 0 ? new AnswerCache(settings.answerCacheSize) : null;
-    this.cacheFixed = cacheFixed;
     this.ednsReplies = new EdnsReplies(settings);
   }
 
@@ -211,7 +202,7 @@ export class QueryHandler {
     // ready, refused) is still counted with what was read, and no result object is made per query.
     const facts = noFacts();
     try {
-      const response = this.answer(request, transport, client, facts);
+      const response = this.answer(request, transport, client, facts, false);
       if (response instanceof Promise) {
         return response.then(
           (bytes) => {
@@ -244,7 +235,7 @@ export class QueryHandler {
   answerRelayed(request: Buffer, transport: Transport, client: string): RelayReply | Promise<RelayReply> {
     const facts = noFacts();
     try {
-      const response = this.answer(request, transport, client, facts);
+      const response = this.answer(request, transport, client, facts, true);
       if (!(response instanceof Promise)) return this.relayReply(response, facts, this.teach(facts.route, client));
       return response.then(
         (bytes) => this.relayReply(bytes, facts, null),
@@ -352,8 +343,14 @@ export class QueryHandler {
     return this.recursionAllowed.some((cidr) => cidrContains(cidr, address));
   }
 
-  /** The response; fills in `facts` (see handle) as it learns them. */
-  private answer(request: Buffer, transport: Transport, client: string, facts: QueryFacts): Buffer | null | Promise<Buffer | null> {
+  /**
+   * The response; fills in `facts` (see handle) as it learns them. `forWorker`: a worker relayed it
+   * (answerRelayed), and keeps the answers every client gets alike itself: cached here too they
+   * would be held twice, and a flood of new names would fill both caches. Routes with a plan
+   * are still cached: they cost their Service's size to prepare, and a client a worker cannot
+   * place relays them again.
+   */
+  private answer(request: Buffer, transport: Transport, client: string, facts: QueryFacts, forWorker: boolean): Buffer | null | Promise<Buffer | null> {
     const advertised = this.settings.maxUdpSize;
     // A repeat query of the usual shape finds its answer from the question's bytes alone.
     const common = this.cache !== null && this.state.ready ? readCommonQuery(request) : null;
@@ -392,7 +389,7 @@ export class QueryHandler {
       }
       const result = router.route(query.qname, query.qtype);
       cached = { answer: result.answer, zone: result.zone, qname: query.qname, fixed: this.fixedForm(result.answer), scope: result.scope };
-      if (common !== null && (this.cacheFixed || cached.fixed === null)) this.cache?.set(request, common, cached, result.scope);
+      if (common !== null && (!forWorker || cached.fixed === null)) this.cache?.set(request, common, cached, result.scope);
     }
     facts.qtype = head.qtype;
     facts.qname = cached.qname;

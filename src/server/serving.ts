@@ -1,9 +1,9 @@
 /**
  * One serving thread: the handler built from the settings (rebuilt on a reload), its UDP and
- * TCP sockets, and its numbers. The main thread runs one over the cluster view: it serves when
- * `workers` is 1, and otherwise answers, without listening, what the serving workers relay to it.
- * Each worker runs one over a relay (`ServingThread.relaying`): no view and no forwarder, only
- * the routes and placements the main thread's answers taught it.
+ * TCP sockets, and its numbers. The main thread runs one over the cluster view: it always serves
+ * its share of the port, and with `workers` above 1 it also answers what the serving workers
+ * relay to it. Each worker runs one over a relay (`ServingThread.relaying`): no view and no
+ * forwarder, only the routes and placements the main thread's answers taught it.
  */
 import type { Server } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
@@ -111,8 +111,6 @@ export class ServingThread {
   /** Drops a Service's answers when its slow start moves a step (always the current handler's). */
   private readonly ramps = new RampRefresh((namespace, service) => this.drop({ kind: 'refresh', namespace, service }));
   private readonly dropListeners: Array<(drop: AnswerDrop) => void> = [];
-  /** The main thread of a worker pool (forWorkers): its handler leaves fixed answers to the workers' caches. */
-  private readonly answersForWorkers: boolean;
   /** The view's placementGeneration when its last change was dropped. */
   private placementGeneration: number;
 
@@ -123,9 +121,8 @@ export class ServingThread {
   readonly currentHandler: Answering = { handle: (request, transport, client) => this.active.handler.handle(request, transport, client) };
 
   /** Throws when the settings cannot be served (an upstream that is not an address). */
-  constructor(source: ClusterView | CountedRelay, settings: Settings, log: Logger, state: HandlerState, { threads = 1, forWorkers = false }: { threads?: number; forWorkers?: boolean } = {}) {
+  constructor(source: ClusterView | CountedRelay, settings: Settings, log: Logger, state: HandlerState, threads = 1) {
     const relaying = 'relay' in source;
-    this.answersForWorkers = forWorkers;
     this.view = relaying ? null : source;
     this.relay = relaying ? source : null;
     this.log = log;
@@ -142,14 +139,9 @@ export class ServingThread {
     });
   }
 
-  /** The main thread's when workers serve: it never listens, and answers what they relay (answerRelayed). */
-  static forWorkers(view: ClusterView, settings: Settings, log: Logger, state: HandlerState): ServingThread {
-    return new ServingThread(view, settings, log, state, { forWorkers: true });
-  }
-
   /** A serving worker's: answers from what `relay` brings back from the main thread. */
   static relaying(relay: CountedRelay, settings: Settings, log: Logger, state: HandlerState, threads: number): ServingThread {
-    return new ServingThread(relay, settings, log, state, { threads });
+    return new ServingThread(relay, settings, log, state, threads);
   }
 
   /** Drops what the handler holds that `drop` names; the main thread tells its listeners too (the serving workers, which drop the same). */
@@ -192,7 +184,7 @@ export class ServingThread {
     );
     const forwarder = previous?.forwarder && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
     const autopath = settings.autopath ? new Autopath(view, router, forwarder, settings.ttl) : null;
-    return { settings, forwarder, handler: new QueryHandler({ router, settings, state: this.state, log: this.log, forwarder, queryStats: this.queries, autopath, view, cacheFixed: !this.answersForWorkers }) };
+    return { settings, forwarder, handler: new QueryHandler({ router, settings, state: this.state, log: this.log, forwarder, queryStats: this.queries, autopath, view }) };
   }
 
   /** The hosts entries and files, read again with every settings version; null when there are none. */

@@ -44,8 +44,7 @@ const state = { ready: true };
 function primaryAndWorker() {
   const view = new ClusterView();
   view.replaceAll(parseObjectsText(JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), 'test').objects);
-  // As the main thread of a pool builds it: fixed answers are left to the workers' caches.
-  const primary = new QueryHandler({ router: new ZoneRouter({ view, settings, serverAddresses: () => ['127.0.0.1'] }), settings, state, log, view, cacheFixed: false });
+  const primary = new QueryHandler({ router: new ZoneRouter({ view, settings, serverAddresses: () => ['127.0.0.1'] }), settings, state, log, view });
   const relay = {
     relayed: 0,
     async relay(request: Buffer, transport: Transport, client: string): Promise<RelayReply | null> {
