@@ -4,9 +4,9 @@
 # Node 24 LTS, the major the project pins (package.json engines, .nvmrc, the node devDependency).
 FROM node:24.21.0-bookworm-slim AS build
 WORKDIR /app
-# python3, make and g++ build the batched UDP I/O addon (native/udp_batch.cc) in npm ci's install
-# step. Node-local mode puts its address on the node with `ip` (Node has no netlink): busybox's,
-# static, copied alone under the name ip, so it runs only as ip.
+# python3, make and g++ build the native addon (native/: batched UDP I/O, the release of freed
+# memory) in npm ci's install step. Node-local mode puts its address on the node with `ip` (Node
+# has no netlink): busybox's, static, copied alone under the name ip, so it runs only as ip.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ busybox-static && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json binding.gyp ./
 COPY native ./native
@@ -28,7 +28,7 @@ COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
 # dist/ is lbdns bundled (scripts/build.js); node_modules stays for what it loads at run time (the
 # addon's loader, optional dependencies). The addon where lbdns looks: the package root's build/Release.
-COPY --from=build /app/build/Release/udp_batch.node ./build/Release/udp_batch.node
+COPY --from=build /app/build/Release/lbdns_native.node ./build/Release/lbdns_native.node
 COPY --from=build /app/config/lbdns.yaml ./config/lbdns.yaml
 COPY --from=build /bin/busybox /usr/bin/ip
 USER 65532:65532

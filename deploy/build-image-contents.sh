@@ -24,9 +24,9 @@ rm -rf "$out"
 mkdir -p "$out/config"
 cp -r package.json node_modules bin dist "$out/"
 # The addon, if it was built (without a compiler the install step says why and lbdns serves dgram).
-if [ -f build/Release/udp_batch.node ]; then
+if [ -f build/Release/lbdns_native.node ]; then
   mkdir -p "$out/build/Release"
-  cp build/Release/udp_batch.node "$out/build/Release/"
+  cp build/Release/lbdns_native.node "$out/build/Release/"
 fi
 cp config/lbdns.yaml "$out/config/"
 echo "image contents in $out"

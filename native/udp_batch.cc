@@ -1,7 +1,8 @@
-// Batched UDP I/O for lbdns (src/server/udp-batch.ts is its only user).
+// Batched UDP I/O for lbdns, the class UdpBatch of the addon lbdns_native (src/server/udp-batch.ts
+// is its only user).
 //
 // Node's dgram receives and sends one datagram per call, and its send path costs more than the
-// DNS answer it carries. This addon owns one UDP socket: recvmmsg fills a buffer JavaScript
+// DNS answer it carries. A UdpBatch owns one UDP socket: recvmmsg fills a buffer JavaScript
 // shares, one JavaScript call handles the whole batch, and the replies JavaScript writes into an
 // output buffer leave with sendmmsg. The raw syscalls, not libuv's uv_udp_try_send2, which drops
 // the datagrams past its first batch without saying so (libuv#5245).
@@ -16,7 +17,8 @@
 // chooses its source, and a reply to a forged one must not stop the others. A send the kernel
 // cannot take yet (its send buffer is full: EAGAIN, ENOBUFS) waits in a bounded queue until the
 // socket is writable, as libuv queues dgram's sends; only past the bound is a reply dropped.
-#include <napi.h>
+#include "lbdns_native.h"
+
 #include <uv.h>
 
 #include <arpa/inet.h>
@@ -452,11 +454,12 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
   uint32_t failedLater_ = 0;
 };
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("UdpBatch", UdpBatch::Define(env));
-  return exports;
-}
-
 }  // namespace
 
-NODE_API_MODULE(udp_batch, Init)
+namespace lbdns {
+
+Napi::Function DefineUdpBatch(Napi::Env env) {
+  return UdpBatch::Define(env);
+}
+
+}  // namespace lbdns

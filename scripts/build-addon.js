@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// npm's install step (and `npm run build:addon`): builds the batched UDP I/O addon
-// (native/udp_batch.cc, binding.gyp) into build/Release, offline, and never fails the install.
+// npm's install step (and `npm run build:addon`): builds lbdns's native addon (native/, binding.gyp:
+// batched UDP I/O and the release of freed memory) into build/Release, offline, and never fails
+// the install.
 //
 // Offline: node-gyp is pointed (--nodedir) at the Node headers that the `node` devDependency's
 // platform package carries, or at those beside the running Node, so it downloads nothing. Never
 // fails: without a compiler or headers lbdns still serves (settings `io: auto` falls back to
-// node:dgram and logs one line), so this says in one line why and exits 0.
+// node:dgram and logs one line; freed memory is left to malloc), so this says in one line why and
+// exits 0.
 //
 // Plain JavaScript that any Node since 18 runs: npm runs it before anything is built, with
 // whichever `node` comes first on PATH.
@@ -17,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 function skip(reason) {
-  process.stderr.write(`lbdns: batched UDP I/O not built (${reason}); lbdns will serve UDP through node:dgram\n`);
+  process.stderr.write(`lbdns: native addon not built (${reason}); lbdns will serve UDP through node:dgram and leave freed memory to malloc\n`);
   process.exit(0);
 }
 
@@ -41,4 +43,4 @@ if (built.status !== 0) {
   const lines = `${built.stdout}\n${built.stderr}`.split('\n').filter((line) => /error|not found/i.test(line));
   skip(`node-gyp failed: ${lines.slice(0, 3).join(' | ') || `exit ${built.status}`}`);
 }
-process.stderr.write(`lbdns: batched UDP I/O built (build/Release/udp_batch.node; node-gyp ${nodeGyp ?? 'from PATH'} on Node ${process.versions.node}, headers from ${nodeDir})\n`);
+process.stderr.write(`lbdns: native addon built (build/Release/lbdns_native.node: batched UDP I/O, release of freed memory; node-gyp ${nodeGyp ?? 'from PATH'} on Node ${process.versions.node}, headers from ${nodeDir})\n`);

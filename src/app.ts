@@ -12,6 +12,7 @@ import { applicableNow, logSettingsRemarks, watchSettings } from './settings/rel
 import type { Settings } from './settings/schema.ts';
 import { ClusterView, recordsIn } from './view/cluster-view.ts';
 import { HeapSettler, fullCollection } from './util/heap-settle.ts';
+import { freedMemoryRelease } from './util/native-addon.ts';
 import { ObjectsFileError, watchObjectsFile } from './sources/objects-file.ts';
 import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 import { Metrics } from './ops/metrics.ts';
@@ -357,8 +358,8 @@ export class App {
 /**
  * The view's thread collects its garbage once a bulk change of at least 10,000 records (a
  * cluster's first list, a relist, a reload of a big objects file) has gone quiet for 2 s, or 30 s
- * after it began if changes keep coming, and at most once in 30 s: heap-settle.ts says why.
- * Smaller changes leave it to V8.
+ * after it began if changes keep coming, and at most once in 30 s, then gives what malloc holds
+ * free back to the kernel: heap-settle.ts says why. Smaller changes leave it to V8.
  */
 function settleHeapAfterBulkChanges(view: ClusterView, log: Logger): HeapSettler {
   const mib = (bytes: number) => Math.round(bytes / 1048576);
@@ -368,8 +369,19 @@ function settleHeapAfterBulkChanges(view: ClusterView, log: Logger): HeapSettler
     maxDelayMs: 30_000,
     minIntervalMs: 30_000,
     collect: fullCollection(),
-    onSettled: ({ ms, heapUsedBefore, heapUsedAfter, records }) =>
-      log.info({ records, ms: Math.round(ms), heapUsedMiB: { before: mib(heapUsedBefore), after: mib(heapUsedAfter) } }, 'collected the garbage of a bulk change of the cluster view'),
+    // Without the addon freed memory is left to malloc, silently: choosing the UDP I/O said once why it did not load.
+    releaseFreedMemory: freedMemoryRelease(),
+    onSettled: ({ records, ms, heapUsedBefore, heapUsedAfter, rssBefore, rssAfterCollection, release }) =>
+      log.info(
+        {
+          records,
+          ms: Math.round(ms),
+          heapUsedMiB: { before: mib(heapUsedBefore), after: mib(heapUsedAfter) },
+          rssMiB: { before: mib(rssBefore), afterCollection: mib(rssAfterCollection), ...(release && { afterRelease: mib(release.rssAfter) }) },
+          ...(release && { release: { ms: Math.round(release.ms * 10) / 10, released: release.released } }),
+        },
+        'collected the garbage of a bulk change of the cluster view',
+      ),
   });
   view.onUpdate((update) => settler.note(recordsIn(update)));
   return settler;

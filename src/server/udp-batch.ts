@@ -1,15 +1,13 @@
 /**
- * The UDP listener over the native addon (native/udp_batch.cc): the kernel hands over a batch of
- * datagrams per call (recvmmsg), the handler answers each, and the batch's replies leave in one
- * call (sendmmsg). Same contract as udp.ts's dgram listener: one datagram in, at most one out;
- * replies that cannot leave are counted in UdpSendErrors, never thrown.
+ * The UDP listener over the native addon's UdpBatch (native/udp_batch.cc; util/native-addon.ts
+ * loads the addon): the kernel hands over a batch of datagrams per call (recvmmsg), the handler
+ * answers each, and the batch's replies leave in one call (sendmmsg). Same contract as udp.ts's
+ * dgram listener: one datagram in, at most one out; replies that cannot leave are counted in
+ * UdpSendErrors, never thrown.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { bytesToIp } from '../net/ip.ts';
+import { loadNativeAddon } from '../util/native-addon.ts';
 import type { Answering } from './handler.ts';
 import type { ListenAddress } from './listen-address.ts';
 import type { UdpListener, UdpSendErrors } from './udp.ts';
@@ -60,35 +58,15 @@ interface UdpBatchOptions {
 /** How serving threads move UDP datagrams: the addon's batches, or node:dgram (udp.ts). */
 export type UdpIo = 'batch' | 'dgram';
 
-/** What native/udp_batch.cc exports. */
+/** The part of the addon that native/udp_batch.cc makes. */
 export interface UdpBatchAddon {
   UdpBatch: new (options: UdpBatchOptions, onBatch: (count: number) => void) => UdpBatchSocket;
 }
 
-/**
- * The package root, where node-gyp builds: the nearest folder above this module that holds a
- * package.json (two up from src/server/, one up from the image's bundle in dist/).
- */
-function packageRoot(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return here;
-  }
-}
-let loaded: UdpBatchAddon | Error | undefined;
-
-/** The addon, loaded once per thread (worker threads each load it), or why it cannot be. */
-export function loadUdpBatch(): UdpBatchAddon | Error {
-  if (loaded === undefined) {
-    try {
-      const load = createRequire(import.meta.url)('node-gyp-build') as (root: string) => UdpBatchAddon;
-      loaded = load(packageRoot());
-    } catch (error) {
-      loaded = error instanceof Error ? error : new Error(String(error));
-    }
-  }
-  return loaded;
+/** The addon's UdpBatch, or why this thread cannot have it. */
+function loadUdpBatch(): UdpBatchAddon | Error {
+  const addon = loadNativeAddon();
+  return addon instanceof Error ? addon : (addon as unknown as UdpBatchAddon);
 }
 
 /**

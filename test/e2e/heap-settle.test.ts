@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { type RunningServer, startLbdns, tempFile } from '../helpers/lbdns-process.ts';
 import { asList, headlessService, namespaceObject } from '../helpers/objects.ts';
 import { answerData, query } from '../helpers/dns-client.ts';
+import { loadNativeAddon } from '../../src/util/native-addon.ts';
 
 const COLLECTED = 'collected the garbage of a bulk change of the cluster view';
 
@@ -29,6 +30,16 @@ describe('the garbage of a bulk change of the view', () => {
     assert.ok((collected.records as number) >= 12_000, `the load counted whole: ${JSON.stringify(collected)}`);
     const heap = collected.heapUsedMiB as { before: number; after: number };
     assert.ok(heap.after <= heap.before, `a full collection frees, it does not grow the heap: ${JSON.stringify(heap)}`);
+    const rss = collected.rssMiB as { before: number; afterCollection: number; afterRelease?: number };
+    if (loadNativeAddon() instanceof Error) {
+      assert.equal(collected.release, undefined, 'no release without the addon');
+    } else {
+      // The objects file was parsed in a thread that has ended, and the load replaced what the
+      // empty view held: whole pages malloc holds free, which the release gives back.
+      assert.deepEqual(Object.keys(collected.release as object).sort(), ['ms', 'released'], JSON.stringify(collected));
+      assert.equal((collected.release as { released: boolean }).released, true, JSON.stringify(collected));
+      assert.equal(typeof rss.afterRelease, 'number', JSON.stringify(rss));
+    }
     assert.deepEqual(answerData(await query(server.port, 'svc999.bulk.svc.cluster.local', 'A'), 'A').length, 10, 'serving all along');
 
     // One more Service: a reload of the file that changes two records.

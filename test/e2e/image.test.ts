@@ -23,7 +23,7 @@ describe('image contents', () => {
     assert.ok(!existsSync(join(out, 'src')), 'no TypeScript sources');
     for (const dev of ['typescript', 'tsx', 'node', 'dns-packet', 'kubernetes-models']) assert.ok(!existsSync(join(out, 'node_modules', dev)), `no dev dependency ${dev}`);
     assert.ok(existsSync(join(out, 'node_modules/@kubernetes/client-node')));
-    assert.ok(existsSync(join(out, 'build/Release/udp_batch.node')), 'the addon, built by npm ci (python3, make and g++ are there)');
+    assert.ok(existsSync(join(out, 'build/Release/lbdns_native.node')), 'the addon, built by npm ci (python3, make and g++ are there)');
 
     const port = await freePort();
     const opsPort = await freePort();

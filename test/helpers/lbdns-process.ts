@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { loadUdpBatch } from '../../src/server/udp-batch.ts';
+import { loadNativeAddon } from '../../src/util/native-addon.ts';
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const demoObjects = join(projectRoot, 'config/demo-cluster.yaml');
@@ -125,12 +125,17 @@ export interface StartOptions {
 export const UDP_IOS = ['batch', 'dgram'] as const;
 
 /**
- * For `describe(…, { skip })`: why `io` cannot run here (batch without the addon built, which
- * needs python3, make and g++), or false; never under CI, which installs them and must test batch.
+ * For `describe(…, { skip })`: why what needs the native addon cannot run here (it is not built,
+ * which needs python3, make and g++), or false; never under CI, which installs them and must test it.
  */
+export function skipWithoutNativeAddon(): string | false {
+  if (process.env.CI || !(loadNativeAddon() instanceof Error)) return false;
+  return 'the native addon is not built (npm run build:addon; needs python3, make and g++)';
+}
+
+/** For `describe(…, { skip })`: why `io` cannot run here (batch without the native addon), or false. */
 export function skipUdpIo(io: (typeof UDP_IOS)[number]): string | false {
-  if (io === 'dgram' || process.env.CI || !(loadUdpBatch() instanceof Error)) return false;
-  return 'the batched UDP I/O addon is not built (npm run build:addon; needs python3, make and g++)';
+  return io === 'batch' && skipWithoutNativeAddon();
 }
 
 export async function startLbdns(options: StartOptions = {}): Promise<RunningServer> {

@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeapSettler, fullCollection } from '../../src/util/heap-settle.ts';
+import { type HeapSettleOptions, HeapSettler, type Settled, fullCollection } from '../../src/util/heap-settle.ts';
 
 describe('collecting after a bulk change of the view', () => {
   let clock = 0;
   let collections: number[];
   let settled: Array<{ records: number; heapUsedBefore: number; heapUsedAfter: number }>;
   let heap: number;
-  const settler = () =>
+  const settler = (overrides: Partial<HeapSettleOptions> = {}) =>
     new HeapSettler({
       threshold: 1000,
       quietMs: 2000,
@@ -18,8 +18,10 @@ describe('collecting after a bulk change of the view', () => {
         heap = 40;
       },
       onSettled: ({ records, heapUsedBefore, heapUsedAfter }) => settled.push({ records, heapUsedBefore, heapUsedAfter }),
+      releaseFreedMemory: null,
       heapUsed: () => heap,
       now: () => clock,
+      ...overrides,
     });
   /** Time passes a millisecond at a time, so a collection sees the clock at its timer's time. */
   const advance = (ms: number) => {
@@ -86,6 +88,48 @@ describe('collecting after a bulk change of the view', () => {
     assert.deepEqual(settled.map((s) => s.records), [5000, 20_000]);
     advance(60_000);
     assert.equal(collections.length, 2);
+  });
+
+  it('gives the freed memory back after the collection, and says what each step left resident', () => {
+    const steps: string[] = [];
+    let rss = 300;
+    let result: Settled | undefined;
+    const s = settler({
+      collect: () => {
+        steps.push('collect');
+        rss = 200;
+        clock += 40;
+      },
+      releaseFreedMemory: () => {
+        steps.push('release');
+        rss = 180;
+        clock += 3;
+        return true;
+      },
+      rss: () => rss,
+      onSettled: (settled) => (result = settled),
+    });
+    s.note(5000);
+    advance(2000);
+    assert.deepEqual(steps, ['collect', 'release']);
+    assert.deepEqual(result, {
+      records: 5000,
+      ms: 40,
+      heapUsedBefore: 100,
+      heapUsedAfter: 100,
+      rssBefore: 300,
+      rssAfterCollection: 200,
+      release: { ms: 3, released: true, rssAfter: 180 },
+    });
+  });
+
+  it('only collects where freed memory cannot be given back', () => {
+    let result: Settled | undefined;
+    const s = settler({ rss: () => 300, onSettled: (settled) => (result = settled) });
+    s.note(5000);
+    advance(2000);
+    assert.deepEqual(collections, [2000]);
+    assert.equal(result?.release, null);
   });
 
   it('collects nothing once stopped', () => {
