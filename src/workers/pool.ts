@@ -10,7 +10,7 @@
  * with Node's bootstrap, about 15 MiB before it holds anything, and the primary holds the view
  * anyway. With `workers: 2` that was 2 workers beside a primary that only answered relays; now
  * it is the primary and one worker. At 10,000 Services / 100,000 endpoints (the bundle, settled):
- * 151 MiB RSS instead of 172, where 1 thread takes 142.
+ * 143–144 MiB RSS instead of 156–158, where one thread takes 128.
  *
  * Ordering: replies and drops go down the one message channel of each worker, which keeps their
  * order. A reply teaches a route only when it was answered in the turn the request arrived

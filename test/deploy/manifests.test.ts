@@ -72,8 +72,8 @@ function strategicMerge(existing: K8sObject, patch: K8sObject): K8sObject {
  * everything relisted (the limit stays a quarter above it).
  */
 const MEASURED_MIB: Record<number, { cachesFullAt1000Services: number; peakUpTo10000Services: number }> = {
-  1: { cachesFullAt1000Services: 394, peakUpTo10000Services: 470 },
-  2: { cachesFullAt1000Services: 694, peakUpTo10000Services: 715 },
+  1: { cachesFullAt1000Services: 306, peakUpTo10000Services: 490 },
+  2: { cachesFullAt1000Services: 421, peakUpTo10000Services: 618 },
 };
 
 /** A Kubernetes memory quantity in MiB. */
