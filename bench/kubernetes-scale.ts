@@ -1,7 +1,7 @@
 /**
  * `npm run bench:kubernetes`: 10,000 Services and 10,000 EndpointSlices (100,000 endpoints)
  * served by the test API server; lbdns watches it. Prints the time to ready (and lbdns's CPU until then), RSS after the
- * sync, and the p50/p99 time from an EndpointSlice update to the changed DNS answer while
+ * sync and once settled, and the p50/p99 time from an EndpointSlice update to the changed DNS answer while
  * updates arrive at 100/s, and meanwhile how long PTR queries for endpoint addresses take (reverse
  * names depend on every Service, so each update makes the next one look at the changed index).
  *
@@ -80,6 +80,11 @@ try {
   const cpuUntilReady = { all: cpuSeconds(), main: cpuSeconds(child.pid) };
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   const rssAfterSync = rss();
+  // Settled: the view's bulk-change collection and release (util/heap-settle.ts) run once the
+  // list has been quiet for 2 s, and V8 unmaps the pages it freed some seconds after that
+  // (about 8 s after ready at this size): read 15 s after ready.
+  await new Promise((r) => setTimeout(r, 15_000));
+  const rssSettled = rss();
 
   const answerHas = async (name: string, address: string): Promise<boolean> => {
     const reply = await udpExchange(dnsPort, buildQuery(name, 'A'), 1000);
@@ -139,6 +144,7 @@ try {
   console.log(`| time to ready (list of everything) | ${(readyMs / 1000).toFixed(2)} s |`);
   console.log(`| lbdns CPU until ready: all threads / main thread | ${cpuUntilReady.all.toFixed(2)} / ${cpuUntilReady.main.toFixed(2)} s |`);
   console.log(`| RSS after sync | ${rssAfterSync.toFixed(0)} MiB |`);
+  console.log(`| RSS 15 s after sync (settled) | ${rssSettled.toFixed(0)} MiB |`);
   console.log(`| RSS after ${total} updates | ${rss().toFixed(0)} MiB |`);
   console.log(`| update → answer p50 (${latencies.length} timed of ${total} at ${updatesPerSecond}/s) | ${pct(50).toFixed(1)} ms |`);
   console.log(`| update → answer p99 | ${pct(99).toFixed(1)} ms |`);
