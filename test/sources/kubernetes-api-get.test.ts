@@ -1,15 +1,16 @@
 /**
- * The Kubernetes source's GET (sources/kubernetes/api-get.ts) against the test API server over
- * HTTPS: the CA of the kubeconfig is enforced, the pages of a list share one connection, and a
- * response cut short is an error.
+ * The Kubernetes source's GETs (sources/kubernetes/api-get.ts) against the test API server over
+ * HTTPS: the CA of the kubeconfig is enforced, the pages of a list and the watches after it share
+ * one connection, and a response cut short is an error. A watch's stream is taken line by line,
+ * whatever the chunks, and ends once with what ended it: the server, a status, silence.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
-import { getJson } from '../../src/sources/kubernetes/api-get.ts';
+import { getJson, watchEvents } from '../../src/sources/kubernetes/api-get.ts';
 import { listPage } from '../../src/sources/kubernetes/kubernetes-source.ts';
 
 after(() => FakeApiServer.stopAll());
@@ -75,6 +76,94 @@ describe('getJson', () => {
       await assert.rejects(getJson(config, '/api/v1/services'), /before its end|aborted|socket hang up/);
     } finally {
       server.close();
+    }
+  });
+});
+
+/** A plain HTTP server answering every request with `respond`, and a KubeConfig for it. */
+async function rawServer(respond: (response: ServerResponse) => void): Promise<{ config: KubeConfig; close: () => void }> {
+  const server = createServer((_request, response) => respond(response));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const config = new KubeConfig();
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  config.loadFromOptions({ clusters: [{ name: 'c', server: url, skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+  return {
+    config,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+/** Watches `path` until it ends; resolves with the events' types and names, and how it ended. */
+function watchToEnd(config: KubeConfig, path: string, query: Record<string, string>, idleMs = 10_000): Promise<{ events: string[]; error: Error | null }> {
+  return new Promise((resolve) => {
+    const events: string[] = [];
+    void watchEvents(config, path, query, idleMs, (type, object) => events.push(`${type} ${(object as { metadata?: { name?: string } })?.metadata?.name}`), (error) => resolve({ events, error }));
+  });
+}
+
+describe('watchEvents', () => {
+  it('watches over the connection the list used, and the next watch reuses it once the server ends the first', async () => {
+    const api = await FakeApiServer.start({ tls: true });
+    for (let n = 0; n < 3; n++) api.upsert({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns${n}` } });
+    try {
+      const config = kubeConfig(api, api.caPem);
+      await listPage(config, '/api/v1/namespaces', { limit: 10 });
+      for (let round = 0; round < 2; round++) {
+        const { events, error } = await watchToEnd(config, '/api/v1/namespaces', { timeoutSeconds: '1' });
+        assert.deepEqual(events, ['ADDED ns0', 'ADDED ns1', 'ADDED ns2'], `watch ${round + 1}`);
+        assert.equal(error, null, 'the server ended it');
+      }
+      assert.equal(api.connections, 1, 'one TLS connection for the list and both watches');
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('takes events split across chunks and several in one chunk, skips a line that is not JSON, and drops an unfinished last line', async () => {
+    const { config, close } = await rawServer((response) => {
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.write('{"type":"ADDED","object":{"metadata":{"name":"a"}}}\n{"type":"MODI');
+      setTimeout(() => response.write('FIED","object":{"metadata":{"name":"a"}}}\nnot json\n{"type":"DELETED","object":{"metadata":{"name":"a"}}}\n{"type":"ADDED"'), 20);
+      setTimeout(() => response.end(), 40);
+    });
+    try {
+      const { events, error } = await watchToEnd(config, '/api/v1/services', {});
+      assert.deepEqual(events, ['ADDED a', 'MODIFIED a', 'DELETED a']);
+      assert.equal(error, null);
+    } finally {
+      close();
+    }
+  });
+
+  it('ends with the status code of a refused watch, for the reflector to read', async () => {
+    const { config, close } = await rawServer((response) => {
+      response.writeHead(403, { 'Content-Type': 'application/json' });
+      response.end('{"kind":"Status","code":403,"message":"services is forbidden"}');
+    });
+    try {
+      const { events, error } = await watchToEnd(config, '/api/v1/services', {});
+      assert.deepEqual(events, []);
+      assert.equal((error as { statusCode?: number }).statusCode, 403);
+      assert.match(error!.message, /HTTP 403 from a watch of \/api\/v1\/services: .*forbidden/);
+    } finally {
+      close();
+    }
+  });
+
+  it('ends a watch that stays silent for idleMs with a TimeoutError (a hung watch)', async () => {
+    const { config, close } = await rawServer((response) => {
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.write('{"type":"ADDED","object":{"metadata":{"name":"a"}}}\n');
+    });
+    try {
+      const { events, error } = await watchToEnd(config, '/api/v1/services', {}, 300);
+      assert.deepEqual(events, ['ADDED a']);
+      assert.equal(error?.name, 'TimeoutError');
+    } finally {
+      close();
     }
   });
 });

@@ -1,7 +1,7 @@
 /**
  * List + watch of one kind, kept going whatever the API server does. `@kubernetes/client-node`'s
  * informer stops for good on any error but a 410 and never asks for bookmarks, so lbdns drives
- * the client's list calls and `Watch` itself:
+ * its lists and watches itself (api-get.ts):
  * - resume from the last resourceVersion after a clean close; bookmarks keep that version fresh;
  * - re-list on 410 Gone (an ERROR event or a 410 response), dropping what the new list lacks;
  * - exponential backoff with full jitter on errors, and for watches that close at once without
@@ -9,7 +9,8 @@
  * - a watch silent for longer than `idleMs` (no event, no bookmark) is aborted and resumed
  *   (the hung watches of #596 and #958).
  */
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { watchEvents } from './api-get.ts';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../ops/metrics.ts';
 import type { WatchedKind } from '../../view/types.ts';
@@ -60,7 +61,7 @@ function keyOf(meta: ObjectMeta): string {
   return `${meta.namespace ?? ''}/${meta.name ?? ''}`;
 }
 
-/** The HTTP status an error carries, from the client's list (ApiException) or Watch, or 0. */
+/** The HTTP status an error carries, from a list (ApiException) or a watch (WatchStatusError), or 0. */
 export function statusOf(error: unknown): number {
   const e = error as { code?: unknown; statusCode?: unknown } | null;
   if (typeof e?.statusCode === 'number') return e.statusCode;
@@ -110,7 +111,7 @@ export class Reflector {
   private readonly onStateChange: () => void;
   private known = new Map<string, string>();
   private stopped = false;
-  private abortWatch: AbortController | null = null;
+  private abortWatch: { abort: () => void } | null = null;
   private wake: (() => void) | null = null;
 
   constructor(api: KindApi, sink: ReflectorSink, configSource: () => KubeConfig, log: Logger, metrics: Metrics, options: ReflectorOptions, onStateChange: () => void) {
@@ -264,19 +265,14 @@ export class Reflector {
 
   private watchOnce(): Promise<WatchEnd> {
     return new Promise<WatchEnd>((resolve, reject) => {
-      const watch = new Watch(this.configSource());
-      // The client aborts a watch that stays silent this long (its inactivity timer, 30 s by
-      // default and private in its typings): lbdns's guard against hung watches. Bookmarks keep
-      // a healthy but quiet watch inside it.
-      (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = this.options.idleMs;
       let events = 0;
       let expired = false;
       let failure: WatchFailure | null = null;
       const query = {
-        allowWatchBookmarks: true,
+        allowWatchBookmarks: 'true',
         resourceVersion: this.resourceVersion,
         // Spread reconnects of many replicas over time, as client-go does.
-        timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+        timeoutSeconds: String(300 + Math.floor(Math.random() * 300)),
         labelSelector: this.api.labelSelector,
         fieldSelector: this.api.fieldSelector,
       };
@@ -303,20 +299,21 @@ export class Reflector {
         }
       };
       let finished = false;
-      const onDone = (error: unknown): void => {
+      const onDone = (error: Error | null): void => {
         finished = true;
         this.abortWatch = null;
         if (expired) return resolve({ reason: 'expired', events });
         if (failure) return reject(failure);
         if (this.stopped) return resolve({ reason: 'closed', events });
-        if ((error as { name?: string } | null)?.name === 'TimeoutError') return resolve({ reason: 'idle', events });
+        // Silent for idleMs (no event, no bookmark): lbdns's guard against hung watches.
+        if (error?.name === 'TimeoutError') return resolve({ reason: 'idle', events });
         if (error) return reject(error);
         resolve({ reason: 'closed', events });
       };
-      watch.watch(this.api.path, query, onEvent, onDone).then(
+      watchEvents(this.configSource(), this.api.path, query, this.options.idleMs, onEvent, onDone).then(
         (controller) => {
           if (finished) return;
-          // The client resolves once the API server answered 200: the watch is live again.
+          // Resolved once the API server answered 200: the watch is live again.
           this.abortWatch = controller;
           this.setHealthy(true);
           if (this.stopped) controller.abort();
