@@ -3,7 +3,7 @@
 // thread it starts (cli.js, the primary; serving-worker.js; objects-file-worker.js) and the
 // chunks they share, side by side in dist/ (the workers are found beside the code that starts
 // them, the package root one folder up). Bundling loads only the parts of a package lbdns uses:
-// of @kubernetes/client-node, KubeConfig, Watch and its HTTP request instead of every generated
+// of @kubernetes/client-node, KubeConfig and what it loads for credentials instead of every generated
 // API (680 KB of its code instead of 62 MB on disk; importing the Kubernetes source into a fresh
 // process: +35 to +41 instead of +72 MiB RSS, +9 instead of +28 MiB heap).
 // The Kubernetes source and node-local mode's Node lookup stay their own chunks, loaded only
