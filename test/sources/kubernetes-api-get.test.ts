@@ -80,20 +80,19 @@ describe('getJson', () => {
   });
 });
 
-/** A plain HTTP server answering every request with `respond`, and a KubeConfig for it. */
-async function rawServer(respond: (response: ServerResponse) => void): Promise<{ config: KubeConfig; close: () => void }> {
+/** A watch of /api/v1/services on a plain HTTP server that answers it with `respond`, until it ends. */
+async function watchRaw(respond: (response: ServerResponse) => void, idleMs?: number): Promise<{ events: string[]; error: Error | null }> {
   const server = createServer((_request, response) => respond(response));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const config = new KubeConfig();
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   config.loadFromOptions({ clusters: [{ name: 'c', server: url, skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
-  return {
-    config,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
+  try {
+    return await watchToEnd(config, '/api/v1/services', {}, idleMs);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 }
 
 /** Watches `path` until it ends; resolves with the events' types and names, and how it ended. */
@@ -123,47 +122,32 @@ describe('watchEvents', () => {
   });
 
   it('takes events split across chunks and several in one chunk, skips a line that is not JSON, and drops an unfinished last line', async () => {
-    const { config, close } = await rawServer((response) => {
+    const { events, error } = await watchRaw((response) => {
       response.writeHead(200, { 'Content-Type': 'application/json' });
       response.write('{"type":"ADDED","object":{"metadata":{"name":"a"}}}\n{"type":"MODI');
       setTimeout(() => response.write('FIED","object":{"metadata":{"name":"a"}}}\nnot json\n{"type":"DELETED","object":{"metadata":{"name":"a"}}}\n{"type":"ADDED"'), 20);
       setTimeout(() => response.end(), 40);
     });
-    try {
-      const { events, error } = await watchToEnd(config, '/api/v1/services', {});
-      assert.deepEqual(events, ['ADDED a', 'MODIFIED a', 'DELETED a']);
-      assert.equal(error, null);
-    } finally {
-      close();
-    }
+    assert.deepEqual(events, ['ADDED a', 'MODIFIED a', 'DELETED a']);
+    assert.equal(error, null);
   });
 
   it('ends with the status code of a refused watch, for the reflector to read', async () => {
-    const { config, close } = await rawServer((response) => {
+    const { events, error } = await watchRaw((response) => {
       response.writeHead(403, { 'Content-Type': 'application/json' });
       response.end('{"kind":"Status","code":403,"message":"services is forbidden"}');
     });
-    try {
-      const { events, error } = await watchToEnd(config, '/api/v1/services', {});
-      assert.deepEqual(events, []);
-      assert.equal((error as { statusCode?: number }).statusCode, 403);
-      assert.match(error!.message, /HTTP 403 from a watch of \/api\/v1\/services: .*forbidden/);
-    } finally {
-      close();
-    }
+    assert.deepEqual(events, []);
+    assert.equal((error as { statusCode?: number }).statusCode, 403);
+    assert.match(error!.message, /HTTP 403 from a watch of \/api\/v1\/services: .*forbidden/);
   });
 
   it('ends a watch that stays silent for idleMs with a TimeoutError (a hung watch)', async () => {
-    const { config, close } = await rawServer((response) => {
+    const { events, error } = await watchRaw((response) => {
       response.writeHead(200, { 'Content-Type': 'application/json' });
       response.write('{"type":"ADDED","object":{"metadata":{"name":"a"}}}\n');
-    });
-    try {
-      const { events, error } = await watchToEnd(config, '/api/v1/services', {}, 300);
-      assert.deepEqual(events, ['ADDED a']);
-      assert.equal(error?.name, 'TimeoutError');
-    } finally {
-      close();
-    }
+    }, 300);
+    assert.deepEqual(events, ['ADDED a']);
+    assert.equal(error?.name, 'TimeoutError');
   });
 });
