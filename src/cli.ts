@@ -2,12 +2,12 @@
  * `lbdns`: reads flags and settings, prints usage, hands the settings to `app.ts` (which builds and
  * runs everything), and turns signals into reloads and drains and failures into exit codes.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type FlagOverrides, type SettingsText, parseSettingsText, readSettingsText } from './settings/load.ts';
 import { SettingsError, type Settings } from './settings/schema.ts';
 import { App, StartFailed } from './app.ts';
 import { coreDnsArgs } from './settings/corefile.ts';
+import { packageVersion } from './util/package-root.ts';
 
 const USAGE = `Usage: lbdns [--config FILE] [--corefile FILE] [--objects FILE | --kubeconfig FILE] [--listen HOST:PORT]... [--zone NAME]...
              [--upstream ADDR[:PORT]]... [--ops-listen HOST:PORT] [--debug-listen HOST:PORT] [--workers N]
@@ -31,11 +31,6 @@ const USAGE = `Usage: lbdns [--config FILE] [--corefile FILE] [--objects FILE | 
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (default info)
   --version              print the version and exit
 `;
-
-/** package.json's version: the file sits one folder up from src/cli.ts and from dist/cli.js alike. */
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
 
 function readFlags(argv: string[]) {
   const { values } = parseArgs({
@@ -91,7 +86,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     if (flags.version) {
-      process.stdout.write(`lbdns ${version()}\n`);
+      process.stdout.write(`lbdns ${packageVersion()}\n`);
       return;
     }
     // A Corefile is the file watched; a settings file next to it is read with it.

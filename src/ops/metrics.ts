@@ -5,7 +5,6 @@
  * kubernetes-mixin alerts work unchanged. Instruments others record into (watch restarts,
  * reloads) are fields; everything a serving thread counts is read from its numbers.
  */
-import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { addNumbers, keyedCounter, keyedHistogram, liveCounter, regroup, registerCorednsQueryMetrics, registerQueryMetrics } from './query-metrics.ts';
 import type { ServingStats } from '../server/serving.ts';
@@ -13,6 +12,7 @@ import { type TcpCloses, noTcpCloses } from '../server/tcp.ts';
 import { parseListenAddress } from '../server/listen-address.ts';
 import type { Settings } from '../settings/schema.ts';
 import { DURATION_BUCKETS, addBuckets } from '../util/histogram.ts';
+import { packageVersion } from '../util/package-root.ts';
 
 const snakeCase = (name: string): string => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 
@@ -39,14 +39,6 @@ export interface MetricSources {
 }
 
 type Upstream = ServingStats['forward']['upstreams'][number];
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** CoreDNS's server label for a server block listening on every address of a port: "dns://:53". */
 function corednsServer(settings: Settings): string {

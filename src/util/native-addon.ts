@@ -3,10 +3,8 @@
  * thread: worker threads each load it. It is optional: without a compiler at install time it is
  * not built, and lbdns does without it (UDP through node:dgram, freed memory left to malloc).
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from './package-root.ts';
 
 /** What the addon exports (native/lbdns_native.cc registers them). */
 export interface NativeAddon {
@@ -18,18 +16,6 @@ export interface NativeAddon {
    * glibc (musl), where it does nothing.
    */
   releaseFreedMemory(): boolean;
-}
-
-/**
- * The package root, where node-gyp builds: the nearest folder above this module that holds a
- * package.json (two up from src/util/, one up from the image's bundle in dist/).
- */
-function packageRoot(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return here;
-  }
 }
 
 let loaded: NativeAddon | Error | undefined;

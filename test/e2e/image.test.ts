@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +24,9 @@ describe('image contents', () => {
     for (const dev of ['typescript', 'tsx', 'node', 'dns-packet', 'kubernetes-models']) assert.ok(!existsSync(join(out, 'node_modules', dev)), `no dev dependency ${dev}`);
     assert.ok(existsSync(join(out, 'node_modules/@kubernetes/client-node')));
     assert.ok(existsSync(join(out, 'build/Release/lbdns_native.node')), 'the addon, built by npm ci (python3, make and g++ are there)');
+    // The bundle puts the code that reads package.json in a shared chunk one folder below it, not two.
+    const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+    assert.equal((await run(process.execPath, [join(out, 'bin/lbdns.js'), '--version'], { cwd: tmpdir() })).stdout, `lbdns ${version}\n`);
 
     const port = await freePort();
     const opsPort = await freePort();
@@ -43,6 +46,8 @@ describe('image contents', () => {
       // Several queries, each from its own source port, so both workers (built serving-worker.js) answer.
       for (let i = 0; i < 8; i++) assert.deepEqual(answerData(await query(port, 'web.default.svc.cluster.local', 'A'), 'A'), ['10.96.0.20']);
       assert.equal((await fetch(`http://127.0.0.1:${opsPort}/ready`)).status, 200);
+      const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+      assert.ok(metrics.includes(`coredns_build_info{version="${version}",`), 'the version dashboards read is package.json’s');
     } finally {
       child.kill('SIGINT');
     }
