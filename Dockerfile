@@ -42,7 +42,7 @@ EXPOSE 53/udp 53/tcp 8080/tcp
 # glibc gives threads that allocate at once arenas of their own (up to 8 per core), and what one
 # frees stays resident there. Two arenas for lbdns's threads: on 100,000 endpoints RSS settles at
 # 156 MiB with one serving thread instead of 165, and at 196 instead of 215 with two workers, as
-# fast. The benches that measure memory and startup run lbdns with this ENV too (image-node-flags.ts).
+# fast. The benches that measure memory and startup run lbdns with this ENV too (as-image.ts).
 ENV MALLOC_ARENA_MAX=2
 ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "/app/bin/lbdns.js"]
 CMD ["--config", "/etc/lbdns/lbdns.yaml", "--listen", "0.0.0.0:53", "--listen", "[::]:53", "--ops-listen", "0.0.0.0:8080"]

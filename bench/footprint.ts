@@ -2,7 +2,7 @@
  * `npm run bench:footprint`: what each import costs lbdns before it holds any cluster: the RSS and
  * heap a module adds when a fresh Node process (or a worker thread in one) imports it and nothing
  * else, after a full collection. Each row is its own process, run with the image's node flags
- * (image-node-flags.ts), so rows do not share what they load; a row's cost includes everything the
+ * (as-image.ts), so rows do not share what they load; a row's cost includes everything the
  * module imports in turn.
  *
  * Rows: the npm packages lbdns loads, then lbdns's own entry points: what the primary loads
@@ -13,14 +13,14 @@
  * Environment: FOOTPRINT_FROM (src: the TypeScript as `npm start` runs it, Node stripping the types
  * in each thread; js: the same modules compiled by tsc into a temporary folder, none stripped; the
  * default is both), FOOTPRINT_REPEAT (3: each row's median of that many processes),
- * LBDNS_NODE_FLAGS (image-node-flags.ts).
+ * LBDNS_NODE_FLAGS (as-image.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { lbdnsNodeFlags } from './image-node-flags.ts';
+import { lbdnsNodeFlags } from './as-image.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const froms = (process.env.FOOTPRINT_FROM ?? 'src,js').split(',');

@@ -6,7 +6,7 @@
  * names depend on every Service, so each update makes the next one look at the changed index).
  *
  * Environment: SCALE_SERVICES (10000), SCALE_ENDPOINTS (10 per slice), SCALE_UPDATE_SECONDS (20),
- * LBDNS_NODE_FLAGS (instead of the image's node flags, image-node-flags.ts: space-separated, empty for none),
+ * LBDNS_NODE_FLAGS (instead of the image's node flags, as-image.ts: space-separated, empty for none),
  * SCALE_TLS=1 (the API server over HTTPS, as a real one always is: a connection per page would show).
  */
 import { spawn } from 'node:child_process';
@@ -18,9 +18,8 @@ import { FakeApiServer, type KubeObject } from '../test/helpers/fake-apiserver.t
 import { freePort } from '../test/helpers/lbdns-process.ts';
 import { buildQuery, decode, udpExchange } from '../test/helpers/dns-client.ts';
 import { reverseNameOf } from '../src/resolve/reverse-name.ts';
-import { lbdnsEnv, lbdnsNodeFlags } from './image-node-flags.ts';
+import { lbdnsCli, lbdnsEnv, lbdnsNodeFlags } from './as-image.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 /** Serving threads (LBDNS_WORKERS); default one per core, as lbdns itself would choose. */
 const workers = Number(process.env.LBDNS_WORKERS ?? availableParallelism());
 const services = Number(process.env.SCALE_SERVICES ?? 10_000);
@@ -61,7 +60,7 @@ writeFileSync(join(dir, 'lbdns.yaml'), 'answerCacheSize: 100000\n');
 const dnsPort = await freePort();
 const opsPort = await freePort();
 const started = performance.now();
-const child = spawn(process.execPath, [...nodeFlags, join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'], env: lbdnsEnv() });
+const child = spawn(process.execPath, [...nodeFlags, lbdnsCli(), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'], env: lbdnsEnv() });
 
 try {
   for (;;) {

@@ -11,7 +11,7 @@
  * and the peak (VmHWM) over the whole run. Requests come from the churned figure at 1,000
  * Services, limits from the peak: deploy/base/deployment.yaml explains the choice.
  *
- * lbdns runs with the node flags of the image's ENTRYPOINT and its ENV (image-node-flags.ts).
+ * lbdns runs as the image does (as-image.ts): its bundle, the node flags of its ENTRYPOINT, its ENV.
  *
  * Environment: MEMORY_SERVICES (100,1000,10000), MEMORY_WORKERS (1,2), MEMORY_ENDPOINTS (10 per Service),
  * LBDNS_NODE_FLAGS (instead of the image's node flags: space-separated, empty for none).
@@ -25,7 +25,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { FakeApiServer, type KubeObject } from '../test/helpers/fake-apiserver.ts';
 import { freePort } from '../test/helpers/lbdns-process.ts';
 import { sendAll } from './send-all.ts';
-import { lbdnsEnv, lbdnsNodeFlags } from './image-node-flags.ts';
+import { lbdnsCli, lbdnsEnv, lbdnsNodeFlags } from './as-image.ts';
 import { StubUpstream, reply } from '../test/helpers/stub-upstream.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -115,7 +115,7 @@ async function measure(services: number, workers: number, upstream: StubUpstream
   const started = performance.now();
   const child: ChildProcess = spawn(
     process.execPath,
-    [...lbdnsNodeFlags(), join(root, 'bin/lbdns.js'), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)],
+    [...lbdnsNodeFlags(), lbdnsCli(), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)],
     { stdio: ['ignore', 'ignore', 'inherit'], env: lbdnsEnv() },
   );
   const pid = child.pid!;

@@ -18,11 +18,13 @@
  * one endpoint of every Service ramps (made ready by an objects file edit after startup; a 600 s
  * window, so answers are prepared again every 30 s during the runs).
  *
- * lbdns runs with the node flags of the image's ENTRYPOINT and its ENV (image-node-flags.ts), so its RSS is the
- * image's: without --max-semi-space-size V8 lets a busy serving thread's new space grow to 128 MiB.
+ * lbdns runs as the image does (as-image.ts): its bundle, the node flags of its ENTRYPOINT, its
+ * ENV, so that its RSS and speed are the image's (without --max-semi-space-size V8 lets a busy
+ * serving thread's new space grow to 128 MiB).
  *
  * Environment: BENCH_SECONDS (per run, default 8), BENCH_RUNS (default 3), LBDNS_NODE_FLAGS
- * (instead of the image's node flags: space-separated, empty for none).
+ * (instead of the image's node flags: space-separated, empty for none), LBDNS_FROM=src (the
+ * TypeScript source instead of the bundle).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, readdirSync } from 'node:fs';
@@ -34,7 +36,7 @@ import { knotConfig } from '../test/helpers/knot.ts';
 import { bindConfig } from './bind.ts';
 import { buildQuery, decode } from '../test/helpers/dns-client.ts';
 import { createSocket } from 'node:dgram';
-import { lbdnsEnv, lbdnsNodeFlags } from './image-node-flags.ts';
+import { lbdnsCli, lbdnsEnv, lbdnsNodeFlags } from './as-image.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -119,7 +121,7 @@ function lbdnsPeer(name: string, port: number, settings: string, objects = 'obje
     start: () =>
       spawn(
         'taskset',
-        ['-c', onCores, process.execPath, ...lbdnsNodeFlags(), join(root, 'bin/lbdns.js'), '--config', settingsFile, '--objects', join(dir, objects), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${port + 1000}`, '--debug-listen', `127.0.0.1:${port + 2000}`, '--log-level', 'warn', '--workers', String(workers)],
+        ['-c', onCores, process.execPath, ...lbdnsNodeFlags(), lbdnsCli(), '--config', settingsFile, '--objects', join(dir, objects), '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${port + 1000}`, '--debug-listen', `127.0.0.1:${port + 2000}`, '--log-level', 'warn', '--workers', String(workers)],
         { stdio: ['ignore', 'ignore', 'inherit'], env: lbdnsEnv() },
       ),
     pin: (pid) => execFileSync('taskset', ['-a', '-p', '-c', onCores, String(pid)], { stdio: 'ignore' }),

@@ -9,7 +9,7 @@
  *     query list was asked once.
  * The Kubernetes API path has its own: `npm run bench:kubernetes`.
  *
- * lbdns runs with the node flags of the image's ENTRYPOINT and its ENV (image-node-flags.ts).
+ * lbdns runs as the image does (as-image.ts): its bundle, the node flags of its ENTRYPOINT, its ENV.
  *
  * Environment: STARTUP_WORKERS (1,2), LBDNS_NODE_FLAGS (instead of the image's node flags,
  * space-separated; empty for none).
@@ -22,12 +22,11 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { LARGE_CLUSTER, generateCluster } from './cluster.ts';
 import { sendAll } from './send-all.ts';
-import { lbdnsEnv, lbdnsNodeFlags } from './image-node-flags.ts';
+import { lbdnsCli, lbdnsEnv, lbdnsNodeFlags } from './as-image.ts';
 import { freePort, tempFile } from '../test/helpers/lbdns-process.ts';
 import { parseObjectsText } from '../src/sources/objects-file.ts';
 import { ClusterView } from '../src/view/cluster-view.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const workerCounts = (process.env.STARTUP_WORKERS ?? '1,2').split(',').map(Number);
 const nodeFlags = lbdnsNodeFlags();
 /** How long after the parser thread ended RSS is read again. */
@@ -76,7 +75,7 @@ async function start(workers: number): Promise<Row> {
   const port = await freePort();
   const opsPort = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [...nodeFlags, join(root, 'bin/lbdns.js'), '--objects', path, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'], env: lbdnsEnv() });
+  const child = spawn(process.execPath, [...nodeFlags, lbdnsCli(), '--objects', path, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'], env: lbdnsEnv() });
   const pid = child.pid!;
   try {
     for (;;) {

@@ -10,13 +10,17 @@
 // when used, as app.ts and node-zone.ts import them. Not minified: stack traces keep the names.
 //
 // Type checking is `npm run typecheck` (and npm test); esbuild only strips the types.
+//
+// `node scripts/build.js DIR` builds into DIR instead (emptied first), for a copy of the image's
+// layout elsewhere: the benches run lbdns from one (bench/as-image.ts), never from a dist/ here
+// that bin/lbdns.js would then run in place of the source.
 import { rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outdir = join(root, 'dist');
+const outdir = process.argv[2] ? resolve(process.argv[2]) : join(root, 'dist');
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
