@@ -13,7 +13,6 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FakeApiServer, type KubeObject } from '../test/helpers/fake-apiserver.ts';
 import { freePort } from '../test/helpers/lbdns-process.ts';
 import { buildQuery, decode, udpExchange } from '../test/helpers/dns-client.ts';

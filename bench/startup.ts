@@ -18,8 +18,6 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
 import { LARGE_CLUSTER, generateCluster } from './cluster.ts';
 import { sendAll } from './send-all.ts';
 import { lbdnsCli, lbdnsEnv, lbdnsNodeFlags } from './as-image.ts';

@@ -23,8 +23,8 @@ let version: string | undefined;
 export function packageVersion(): string {
   if (version === undefined) {
     try {
-      version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version as string;
-      if (typeof version !== 'string') version = 'unknown';
+      const read = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version;
+      version = typeof read === 'string' ? read : 'unknown';
     } catch {
       version = 'unknown';
     }
