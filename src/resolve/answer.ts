@@ -7,6 +7,7 @@ import { type AnswerLayout, type FixedAnswer, type ResponseRecords, layoutAnswer
 import type { RecordGlue } from '../wire/record-glue.ts';
 import { type BalancePlan, type PlanData, planData, revivePlan } from '../balance/plan.ts';
 import type { Client } from '../balance/client.ts';
+import { keepJoined } from '../util/kept-bytes.ts';
 
 /** An answer as the resolver prepares it, once per (name, type) until a change it depends on. */
 export interface PreparedAnswer extends ResponseRecords {
@@ -99,12 +100,17 @@ export function answerLayout(answer: PreparedAnswer): AnswerLayout {
 export function toFixedAnswer(answer: PreparedAnswer): FixedAnswer | null {
   const balanced = answer.answers.length - answer.balancedFrom;
   if (answer.chase || balanced > 1 || (balanced === 1 && answer.plan !== null)) return null;
+  let additionalAt = 0;
+  for (const record of answer.answers) additionalAt += record.length;
+  for (const record of answer.authority) additionalAt += record.length;
   return {
     rcode: answer.rcode,
     authoritative: answer.authoritative,
-    records: Buffer.concat([...answer.answers, ...answer.authority, ...answer.additional]),
+    // Kept as long as the answer is cached: out of Node's pool (util/kept-bytes.ts).
+    records: keepJoined([...answer.answers, ...answer.authority, ...answer.additional]),
     answers: answer.answers.length,
     authority: answer.authority.length,
     additional: answer.additional.length,
+    additionalAt,
   };
 }

@@ -210,17 +210,73 @@ export interface FixedAnswer {
   answers: number;
   authority: number;
   additional: number;
+  /** Where the additional records start in `records`: what a response that does not fit leaves out first. */
+  additionalAt: number;
 }
 
-/** The response with a fixed answer, or null when it does not fit `limit` (writeResponse truncates). */
-export function writeFixedResponse(request: Buffer, head: ResponseHead, answer: FixedAnswer, limit: number, advertisedUdpSize: number): Buffer | null {
-  const total = head.questionEnd + answer.records.length + optLength(head);
-  if (total > limit) return null;
-  const out = Buffer.allocUnsafe(total);
-  writeHeader(out, head, answer.rcode, answer.authoritative, false, 1, answer.answers, answer.authority, answer.additional + (head.edns ? 1 : 0));
+/**
+ * Where the record at `at` in prepared bytes ends. Its owner is labels ending in the root or a
+ * pointer (into the message, which these bytes do not hold, so it is not followed).
+ */
+function recordEnd(records: Buffer, at: number): number {
+  for (;;) {
+    const length = records[at] as number;
+    if (length === 0) {
+      at += 1;
+      break;
+    }
+    if ((length & 0xc0) === 0xc0) {
+      at += 2;
+      break;
+    }
+    at += 1 + length;
+  }
+  return at + 10 + (((records[at + 8] as number) << 8) | (records[at + 9] as number));
+}
+
+/**
+ * The response with a fixed answer, cut the way writeResponse cuts one that does not fit
+ * `limit`: first the additional records that do not fit (no TC), else whole answer records while
+ * they fit, with TC. The records looked at to cut are at most as many as fit `limit`.
+ */
+export function writeFixedResponse(request: Buffer, head: ResponseHead, answer: FixedAnswer, limit: number, advertisedUdpSize: number): Buffer {
+  const records = answer.records;
+  const fixed = head.questionEnd + optLength(head);
+  let end = records.length;
+  let answers = answer.answers;
+  let authority = answer.authority;
+  let additional = answer.additional;
+  let truncated = false;
+  if (fixed + end > limit) {
+    if (fixed + answer.additionalAt <= limit) {
+      // RFC 2181 §9: additional records (glue) are extra, no reason for TC. Send those that fit, in order.
+      end = answer.additionalAt;
+      additional = 0;
+      while (additional < answer.additional) {
+        const next = recordEnd(records, end);
+        if (fixed + next > limit) break;
+        end = next;
+        additional++;
+      }
+    } else {
+      truncated = true;
+      authority = 0;
+      additional = 0;
+      end = 0;
+      answers = 0;
+      while (answers < answer.answers) {
+        const next = recordEnd(records, end);
+        if (fixed + next > limit) break;
+        end = next;
+        answers++;
+      }
+    }
+  }
+  const out = Buffer.allocUnsafe(fixed + end);
+  writeHeader(out, head, answer.rcode, answer.authoritative, truncated, 1, answers, authority, additional + (head.edns ? 1 : 0));
   for (let i = HEADER_SIZE; i < head.questionEnd; i++) out[i] = request[i] as number;
-  out.set(answer.records, head.questionEnd);
-  if (head.edns) writeOpt(out, head.questionEnd + answer.records.length, answer.rcode, head, advertisedUdpSize);
+  out.set(end === records.length ? records : records.subarray(0, end), head.questionEnd);
+  if (head.edns) writeOpt(out, head.questionEnd + end, answer.rcode, head, advertisedUdpSize);
   return out;
 }
 

@@ -9,6 +9,7 @@ import { decodeName } from './name.ts';
 import { OPT_SIZE } from './header.ts';
 import { readRecord as skipRecord } from './record-walker.ts';
 import { randomBytes } from 'node:crypto';
+import { keepBytes } from '../util/kept-bytes.ts';
 
 export interface Edns {
   /** The requestor's UDP payload size, already raised to at least 512 (RFC 6891 §6.2.5). */
@@ -203,7 +204,8 @@ export function sameQuestion(msg: Buffer, questionEnd: number, stored: Buffer): 
 /** The lowercased question name and the type of a common query, for `sameQuestion`. */
 export function questionKeyBytes(msg: Buffer, questionEnd: number): Buffer {
   const nameEnd = questionEnd - 4;
-  const bytes = Buffer.from(msg.subarray(HEADER_SIZE, nameEnd + 2));
+  // Kept as long as the cached answer, so out of Node's pool (util/kept-bytes.ts).
+  const bytes = keepBytes(msg.subarray(HEADER_SIZE, nameEnd + 2));
   for (let i = 0; i < nameEnd - HEADER_SIZE; i++) bytes[i] = lowerAscii(bytes[i] as number);
   return bytes;
 }

@@ -1,9 +1,11 @@
 /** Resource record encoders: each returns one complete, position-independent record. */
 import { CLASS_IN, RRType } from './constants.ts';
 import { ipv4ToBytes, ipv6ToBytes } from '../net/ip.ts';
+import { keptBuffer } from '../util/kept-bytes.ts';
 
+/** A record is kept as long as the answer it is in (cached): its bytes are out of Node's pool (util/kept-bytes.ts). */
 export function encodeRecord(owner: Buffer, type: number, ttl: number, rdata: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(owner.length + 10 + rdata.length);
+  const out = keptBuffer(owner.length + 10 + rdata.length);
   owner.copy(out, 0);
   let at = owner.length;
   out.writeUInt16BE(type, at);

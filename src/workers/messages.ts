@@ -7,6 +7,7 @@ import type { UdpIo } from '../server/udp-batch.ts';
 import type { FixedAnswer } from '../wire/message.ts';
 import { type AnswerScope, GLOBAL_SCOPE, type RoutedData, reviveRoute, routeData } from '../resolve/answer.ts';
 import { sharedNames } from '../view/interner.ts';
+import { keepBytes } from '../util/kept-bytes.ts';
 
 /** Everything a worker needs to start serving: no view (the primary keeps it, and answers what the worker cannot). */
 export interface WorkerStart {
@@ -77,7 +78,7 @@ export function postedReply(reply: RelayReply): { posted: PostedReply; transfer:
     const { fixed, zone, qname, scope } = learned;
     const records = ownCopy(fixed.records);
     transfer.push(records.buffer as ArrayBuffer);
-    route = { rcode: fixed.rcode, authoritative: fixed.authoritative, records, answers: fixed.answers, authority: fixed.authority, additional: fixed.additional, zone, qname, scope };
+    route = { rcode: fixed.rcode, authoritative: fixed.authoritative, records, answers: fixed.answers, authority: fixed.authority, additional: fixed.additional, additionalAt: fixed.additionalAt, zone, qname, scope };
   } else if (learned) {
     const serialized = ownCopy(serialize({ ...learned, answer: routeData(learned.answer) }));
     transfer.push(serialized.buffer as ArrayBuffer);
@@ -102,11 +103,11 @@ export function receivedReply(posted: PostedReply): RelayReply {
   const { response, learned } = posted;
   let route: LearnedRoute | null = null;
   if (learned !== null && 'records' in learned) {
-    const { rcode, authoritative, records, answers, authority, additional, zone, qname, scope } = learned;
-    // Copied: a few dozen bytes in Node's shared pool, where the transferred ArrayBuffer would be
-    // kept whole, with its own allocation, for as long as the route (0.7 KiB each, measured).
-    const kept = Buffer.from(records);
-    route = { answer: { rcode }, fixed: { rcode, authoritative, records: kept, answers, authority, additional }, zone: sharedNames.intern(zone), qname, scope: sharedScope(scope), placement: null };
+    const { rcode, authoritative, records, answers, authority, additional, additionalAt, zone, qname, scope } = learned;
+    // Copied: a few dozen bytes, where the transferred ArrayBuffer would be kept whole, with its
+    // own allocation, for as long as the route (0.7 KiB each, measured).
+    const kept = keepBytes(records);
+    route = { answer: { rcode }, fixed: { rcode, authoritative, records: kept, answers, authority, additional, additionalAt }, zone: sharedNames.intern(zone), qname, scope: sharedScope(scope), placement: null };
   } else if (learned !== null) {
     const data = deserialize(learned.serialized) as Omit<LearnedRoute, 'answer'> & { answer: RoutedData };
     route = { ...data, answer: reviveRoute(data.answer) };

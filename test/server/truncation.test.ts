@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { inProcessResolver } from '../helpers/in-process.ts';
 import { addresses, headlessService } from '../helpers/objects.ts';
-import type { Packet } from '../helpers/dns-client.ts';
+import { type Packet, buildQuery, decode } from '../helpers/dns-client.ts';
 
 const SRV_NAME = '_http._tcp.db.default.svc.cluster.local';
 
@@ -61,5 +61,26 @@ describe('truncation at 512 bytes (no EDNS)', () => {
     assert.ok((packet.answers?.length ?? 0) > 0 && (packet.answers?.length ?? 0) < 60);
     const small = resolver.ask('big.default.svc.cluster.local', 'A', { transport: 'tcp' });
     assert.equal(small.answers?.length, 60);
+  });
+
+  it('cuts an answer every client gets alike (an address 15 Services publish: 15 PTR records, 1 KiB) the same way, first asked and from the cache', () => {
+    // A hostNetwork pod's address is its node's: every Service of such pods publishes it.
+    const resolver = inProcessResolver(Array.from({ length: 15 }, (_, i) => headlessService('default', `node-agent-${i}`, ['10.0.0.1'])).flat());
+    const name = '1.0.0.10.in-addr.arpa';
+    const whole = resolver.ask(name, 'PTR', { transport: 'tcp' });
+    assert.equal(whole.answers?.length, 15);
+    const request = buildQuery(name, 'PTR');
+    const first = resolver.exchange(request, { transport: 'udp' });
+    const cached = resolver.exchange(request, { transport: 'udp' });
+    assert.ok(first !== null && first.length <= 512);
+    assert.deepEqual(cached, first);
+    const packet = decode(first);
+    assert.equal(packet.flag_tc, true);
+    // Whole records from the start while they fit.
+    assert.ok((packet.answers?.length ?? 0) > 0 && (packet.answers?.length ?? 0) < 15);
+    assert.deepEqual(packet.answers, whole.answers?.slice(0, packet.answers?.length));
+    const roomy = resolver.ask(name, 'PTR', { transport: 'udp', udpSize: 1232 });
+    assert.equal(roomy.flag_tc, false);
+    assert.deepEqual(roomy.answers, whole.answers);
   });
 });

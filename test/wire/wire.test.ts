@@ -154,18 +154,26 @@ describe('writeResponse', () => {
     ]);
   });
 
-  it('writes an answer fixed once into the same bytes as record by record, and leaves too-big ones to writeResponse', () => {
+  it('writes an answer fixed once into the same bytes as record by record, cut the same way at every limit', () => {
     const inOrder = positive(srvs, glue, srvs.length);
     const nxdomain = negative(RCode.NXDOMAIN, encoder.soa('cluster.local', 1, 5));
+    // An owner written as labels, not a pointer: the cut must step over whole names too.
+    const spelled = positive([encoder.address('db-9.elsewhere.example', '10.0.0.9', 5), ...srvs], glue, srvs.length + 1);
     for (const [request, answer] of [
       [question('_HTTP._tcp.db.default.svc.cluster.local', 'SRV', { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096, flags: dnsPacket.DNSSEC_OK } as unknown as dnsPacket.Answer] }), inOrder],
+      [question(qname, 'SRV'), inOrder],
       [question(qname, 'SRV'), nxdomain],
+      [question(qname, 'SRV'), spelled],
     ] as const) {
       const parsed = parseQuery(request);
       assert.ok(parsed.kind === 'query');
-      const expected = writeResponse(request, parsed.query, answer, null, { limit: 65535, advertisedUdpSize: 1232 });
-      assert.deepEqual(writeFixedResponse(request, parsed.query, toFixedAnswer(answer)!, 65535, 1232), expected);
-      assert.equal(writeFixedResponse(request, parsed.query, toFixedAnswer(answer)!, expected.length - 1, 1232), null);
+      const fixed = toFixedAnswer(answer)!;
+      const full = writeResponse(request, parsed.query, answer, null, { limit: 65535, advertisedUdpSize: 1232 });
+      // Down to a header and question alone: whole, glue left out, then truncated with TC.
+      for (let limit = full.length; limit >= parsed.query.questionEnd; limit--) {
+        const expected = writeResponse(request, parsed.query, answer, null, { limit, advertisedUdpSize: 1232 });
+        assert.deepEqual(writeFixedResponse(request, parsed.query, fixed, limit, 1232), expected, `limit ${limit}`);
+      }
     }
     // Records ordered per response have no fixed form.
     assert.equal(toFixedAnswer(prepared), null, 'three shuffled SRV records');

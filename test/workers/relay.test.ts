@@ -164,7 +164,7 @@ describe("a worker's relay", () => {
 describe('routes as a worker keeps them', () => {
   /** A fixed NXDOMAIN route for `qname` in namespace `namespace`, as it crosses the channel. */
   function taught(qname: string, namespace: string) {
-    const fixed = { rcode: 3, authoritative: true, records: Buffer.from('soa record bytes'), answers: 0, authority: 1, additional: 0 };
+    const fixed = { rcode: 3, authoritative: true, records: Buffer.from('soa record bytes'), answers: 0, authority: 1, additional: 0, additionalAt: 16 };
     const learned = { answer: { rcode: 3 }, fixed, zone: 'cluster.local', qname, scope: { scope: 'namespace' as const, namespace }, placement: null };
     const { posted } = postedReply({ response: null, zone: 'cluster.local', qtype: 1, qname, learned });
     const sent = structuredClone(posted);
@@ -173,11 +173,12 @@ describe('routes as a worker keeps them', () => {
 
   it('keep each scope and zone as taught: global, a namespace, a Service', () => {
     for (const scope of [{ scope: 'global' }, { scope: 'namespace', namespace: 'shop' }, { scope: 'service', namespace: 'shop', service: 'cart' }] as const) {
-      const fixed = { rcode: 3, authoritative: true, records: Buffer.from('soa'), answers: 0, authority: 1, additional: 0 };
+      const fixed = { rcode: 3, authoritative: true, records: Buffer.from('soa'), answers: 0, authority: 1, additional: 0, additionalAt: 3 };
       const learned = { answer: { rcode: 3 }, fixed, zone: 'cluster.local', qname: 'x.shop.svc.cluster.local', scope, placement: null };
       const kept = receivedReply(structuredClone(postedReply({ response: null, zone: 'cluster.local', qtype: 1, qname: learned.qname, learned }).posted)).learned!;
       assert.deepEqual(kept.scope, scope);
       assert.equal(kept.zone, 'cluster.local');
+      assert.deepEqual({ ...kept.fixed, records: [...kept.fixed!.records] }, { ...fixed, records: [...fixed.records] }, 'the fixed answer arrives whole, where its glue starts included');
     }
   });
 
