@@ -75,7 +75,7 @@ export function namespaceExposed(ctx: LookupContext, namespace: string): boolean
 function readyAddressCount(ctx: LookupContext, service: Service): number {
   let count = 0;
   for (const group of ctx.view.endpointGroups(service)) {
-    for (const endpoint of group.endpoints) if (isPublished(service, endpoint)) count += endpoint.addresses.length;
+    for (const endpoint of group.endpoints) if (isPublished(service, endpoint)) count++;
   }
   return count;
 }
@@ -127,13 +127,11 @@ function findServices(ctx: LookupContext, request: ClusterRequest, zone: string,
       const ports = group.ports.length > 0 ? group.ports : [NO_PORT];
       for (const endpoint of group.endpoints) {
         if (!isPublished(service, endpoint)) continue;
-        for (const address of endpoint.addresses) {
-          const hostname = endpointHostname(endpoint.hostname, endpoint.podName, address, ctx.settings.endpointPodNames);
-          if (request.endpoint !== '' && hostname !== request.endpoint) continue;
-          for (const port of ports) {
-            if (!matches(request.port, port.name) || !matches(request.protocol, port.protocol)) continue;
-            addresses.push({ ip: address, port: port.port, name: `${hostname}.${serviceName}`, endpoint });
-          }
+        const hostname = endpointHostname(endpoint.hostname, endpoint.podName, endpoint.address, ctx.settings.endpointPodNames);
+        if (request.endpoint !== '' && hostname !== request.endpoint) continue;
+        for (const port of ports) {
+          if (!matches(request.port, port.name) || !matches(request.protocol, port.protocol)) continue;
+          addresses.push({ ip: endpoint.address, port: port.port, name: `${hostname}.${serviceName}`, endpoint });
         }
       }
     }

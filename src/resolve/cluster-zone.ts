@@ -68,9 +68,7 @@ export function nameServers(ctx: ZoneContext, zone: string): NameServer[] {
       if (service.headless) {
         for (const group of ctx.view.endpointGroups(service)) {
           for (const endpoint of group.endpoints) {
-            for (const address of endpoint.addresses) {
-              add(`${endpointHostname(endpoint.hostname, endpoint.podName, address, ctx.settings.endpointPodNames)}.${serviceName}`, address);
-            }
+            add(`${endpointHostname(endpoint.hostname, endpoint.podName, endpoint.address, ctx.settings.endpointPodNames)}.${serviceName}`, endpoint.address);
           }
         }
       } else {

@@ -92,24 +92,23 @@ export function explainBalance(view: ClusterView, settings: Settings, service: S
   const endpoints: EndpointExplanation[] = [];
   for (const group of view.endpointGroups(service)) {
     for (const endpoint of group.endpoints) {
-      for (const address of endpoint.addresses) {
-        const { weight, origin } = config.balanced ? explainWeight(sources, endpoint, address) : { weight: 1, origin: 'default' };
-        endpoints.push({
-          address,
-          name: `${endpointHostname(endpoint.hostname, endpoint.podName, address, settings.endpointPodNames)}.${fqdn}`,
-          pod: endpoint.podName,
-          node: endpoint.nodeName,
-          zone: endpoint.zone,
-          zones: endpointZones(endpoint),
-          ready: endpoint.ready,
-          answered: isPublished(service, endpoint) && weight > 0,
-          weight,
-          weightFrom: origin,
-          readySince: endpoint.readySince === undefined ? null : new Date(endpoint.readySince).toISOString(),
-          rampFactor: rampFactor(endpoint.readySince, nowMs, config.slowStartSeconds),
-          expectedFirstShare: 0,
-        });
-      }
+      const address = endpoint.address;
+      const { weight, origin } = config.balanced ? explainWeight(sources, endpoint, address) : { weight: 1, origin: 'default' };
+      endpoints.push({
+        address,
+        name: `${endpointHostname(endpoint.hostname, endpoint.podName, address, settings.endpointPodNames)}.${fqdn}`,
+        pod: endpoint.podName,
+        node: endpoint.nodeName,
+        zone: endpoint.zone,
+        zones: endpointZones(endpoint),
+        ready: endpoint.ready,
+        answered: isPublished(service, endpoint) && weight > 0,
+        weight,
+        weightFrom: origin,
+        readySince: endpoint.readySince === undefined ? null : new Date(endpoint.readySince).toISOString(),
+        rampFactor: rampFactor(endpoint.readySince, nowMs, config.slowStartSeconds),
+        expectedFirstShare: 0,
+      });
     }
   }
   const portSafety = addressAnswer(view, service, settings);

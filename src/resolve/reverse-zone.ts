@@ -40,7 +40,7 @@ export function ptrTargets(ctx: ZoneContext, ip: string): string[] {
   const targets = new Set<string>();
   for (const ref of ctx.view.endpointsByIp(ip)) {
     if (!exposed(ref.service.namespace)) continue;
-    const hostname = endpointHostname(ref.endpoint.hostname, ref.endpoint.podName, ref.address, ctx.settings.endpointPodNames);
+    const hostname = endpointHostname(ref.endpoint.hostname, ref.endpoint.podName, ref.endpoint.address, ctx.settings.endpointPodNames);
     targets.add(`${hostname}.${serviceFqdn(ref.service, primaryZone)}`);
   }
   return [...targets].sort();

@@ -11,7 +11,7 @@
  */
 import { canonicalIp } from '../net/ip.ts';
 import { issuePath } from '../util/issue-path.ts';
-import { NO_STRINGS, sharedNames } from '../view/interner.ts';
+import { ListInterner, NO_ANNOTATIONS, NO_STRINGS, sharedNames } from '../view/interner.ts';
 import type { Endpoint, EndpointPort, EndpointSlice, Node, Pod, Protocol, Service, ServicePort, SlimObject, TrafficDistribution } from '../view/types.ts';
 
 export class ObjectError extends Error {
@@ -129,10 +129,26 @@ function metadataReader(namespaced: boolean): Read<Metadata> {
 const namespacedMetadata = metadataReader(true);
 const clusterMetadata = metadataReader(false);
 
-function lbdnsAnnotations(annotations: Record<string, string> | null): Record<string, string> {
-  const kept: Record<string, string> = {};
-  for (const key in annotations) if (key.startsWith('lbdns.io/')) kept[key] = annotations[key] as string;
-  return kept;
+function lbdnsAnnotations(annotations: Record<string, string> | null): Readonly<Record<string, string>> {
+  let kept: Record<string, string> | null = null;
+  for (const key in annotations) if (key.startsWith('lbdns.io/')) (kept ??= {})[key] = annotations[key] as string;
+  return kept ?? NO_ANNOTATIONS;
+}
+
+/** Port lists, shared between the records that list the same ports (view/interner.ts). */
+const servicePortLists = new ListInterner<ServicePort>(4096);
+const endpointPortLists = new ListInterner<EndpointPort>(4096);
+const NO_PORTS: readonly never[] = Object.freeze([]);
+
+function sharedServicePorts(ports: readonly ServicePort[]): readonly ServicePort[] {
+  if (ports.length === 0) return NO_PORTS;
+  // JSON: a port name may hold any character, and a name and a number stay apart (targetPort).
+  return servicePortLists.share(ports, JSON.stringify(ports.map((p) => [p.name, p.port, p.protocol, p.targetPort])));
+}
+
+function sharedEndpointPorts(ports: readonly EndpointPort[]): readonly EndpointPort[] {
+  if (ports.length === 0) return NO_PORTS;
+  return endpointPortLists.share(ports, JSON.stringify(ports.map((p) => [p.name, p.port, p.protocol])));
 }
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -143,7 +159,7 @@ function label(value: string | null): string | null {
   return dnsLabel.test(lower) ? lower : null;
 }
 
-/** The canonical addresses of a list of strings, in a list of exactly their number (most often one); ones that are no address are dropped. */
+/** The canonical addresses of a list of strings; ones that are no address are dropped. */
 function canonicalAddresses(listed: readonly unknown[]): string[] {
   const addresses: string[] = [];
   for (let i = 0; i < listed.length; i++) {
@@ -152,8 +168,7 @@ function canonicalAddresses(listed: readonly unknown[]): string[] {
     at.pop();
     if (address !== null) addresses.push(address);
   }
-  // A list grown by push keeps room for more; the copy holds exactly what it has.
-  return addresses.length === 1 ? [addresses[0] as string] : addresses.slice();
+  return addresses;
 }
 
 /** `{ name }` items (EndpointSlice hints), their names interned; the shared empty list for none. */
@@ -224,7 +239,7 @@ function slimService(object: Json): Service {
     clusterIPs,
     headless,
     externalName,
-    ports: spec.ports ?? [],
+    ports: sharedServicePorts(spec.ports ?? []),
     publishNotReadyAddresses: spec.publishNotReadyAddresses,
     sessionAffinity: spec.sessionAffinity,
     trafficDistribution: trafficDistributions.has(spec.trafficDistribution ?? '') ? (spec.trafficDistribution as TrafficDistribution) : null,
@@ -254,8 +269,8 @@ const targetPod: Read<string | null> = nullish((value) => {
   return kind === 'Pod' && name ? name.toLowerCase() : null;
 });
 
-/** An EndpointSlice endpoint, or null when none of its addresses is one. */
-const sliceEndpoint: Read<Endpoint | null> = (value) => {
+/** An EndpointSlice endpoint: one view Endpoint per address (types.ts), none when none of its addresses is one. */
+const sliceEndpoint: Read<Endpoint[]> = (value) => {
   const e = anObject(value);
   at.push('addresses');
   const listed = aList(e['addresses']);
@@ -268,9 +283,8 @@ const sliceEndpoint: Read<Endpoint | null> = (value) => {
   const zone = field(e, 'zone', nullishString);
   const hinted = field(e, 'hints', hints);
   const podName = field(e, 'targetRef', targetPod);
-  if (addresses.length === 0) return null;
-  return {
-    addresses,
+  return addresses.map((address) => ({
+    address,
     ready: ready ?? true,
     hostname: label(hostname),
     nodeName: sharedOrNull(nodeName),
@@ -278,7 +292,7 @@ const sliceEndpoint: Read<Endpoint | null> = (value) => {
     hintZones: hinted?.zones ?? NO_STRINGS,
     hintNodes: hinted?.nodes ?? NO_STRINGS,
     podName,
-  };
+  }));
 };
 
 /** A port of an EndpointSlice or v1 Endpoints, null when it has no number (a slice may say "all ports"). */
@@ -302,14 +316,25 @@ function present<T>(items: Array<T | null> | null): T[] {
   return items.filter((item): item is T => item !== null).slice();
 }
 
+/** The endpoints of each API endpoint, in one list of exactly their number. */
+function flattened(lists: Endpoint[][] | null): Endpoint[] {
+  if (lists === null) return [];
+  let count = 0;
+  for (const list of lists) count += list.length;
+  const endpoints = new Array<Endpoint>(count);
+  let at = 0;
+  for (const list of lists) for (const endpoint of list) endpoints[at++] = endpoint;
+  return endpoints;
+}
+
 function slimSlice(object: Json): EndpointSlice {
   const metadata = field(object, 'metadata', namespacedMetadata);
   const addressType = field(object, 'addressType', addressTypes);
-  const endpoints = present(field(object, 'endpoints', sliceEndpoints));
+  const endpoints = flattened(field(object, 'endpoints', sliceEndpoints));
   const ports = present(field(object, 'ports', slicePorts));
   const serviceName = metadata.labels?.['kubernetes.io/service-name'];
   if (!serviceName) throw new ObjectError('an EndpointSlice needs the kubernetes.io/service-name label', 'metadata.labels');
-  return { namespace: metadata.namespace, name: metadata.name, serviceName: serviceName.toLowerCase(), addressType, ports, endpoints };
+  return { namespace: metadata.namespace, name: metadata.name, serviceName: serviceName.toLowerCase(), addressType, ports: sharedEndpointPorts(ports), endpoints };
 }
 
 const endpointAddresses = (ready: boolean): Read<Endpoint[] | null> =>
@@ -320,7 +345,7 @@ const endpointAddresses = (ready: boolean): Read<Endpoint[] | null> =>
       const hostname = field(a, 'hostname', nullishString);
       const nodeName = field(a, 'nodeName', nullishString);
       const podName = field(a, 'targetRef', targetPod);
-      return { addresses: [address], ready, hostname: label(hostname), nodeName: sharedOrNull(nodeName), zone: null, hintZones: NO_STRINGS, hintNodes: NO_STRINGS, podName };
+      return { address, ready, hostname: label(hostname), nodeName: sharedOrNull(nodeName), zone: null, hintZones: NO_STRINGS, hintNodes: NO_STRINGS, podName };
     }),
   );
 const readyAddresses = endpointAddresses(true);
@@ -345,8 +370,8 @@ function slimEndpoints(object: Json): EndpointSlice {
     at.pop();
   }
   at.pop();
-  const v4 = endpoints.every((e) => !(e.addresses[0] as string).includes(':'));
-  return { namespace: metadata.namespace, name: metadata.name, serviceName: metadata.name.toLowerCase(), addressType: v4 ? 'IPv4' : 'IPv6', ports, endpoints: endpoints.slice() };
+  const v4 = endpoints.every((e) => !e.address.includes(':'));
+  return { namespace: metadata.namespace, name: metadata.name, serviceName: metadata.name.toLowerCase(), addressType: v4 ? 'IPv4' : 'IPv6', ports: sharedEndpointPorts(ports), endpoints: endpoints.slice() };
 }
 
 /** Node zone labels, first found wins: topology.kubernetes.io/zone, then (before Kubernetes 1.17, and still on some nodes) the deprecated one. */

@@ -45,16 +45,8 @@ export const READY_SINCE_MAX_AGE_MS = 86_400_000;
 /** The ready endpoints of some slices by address. */
 function readyByAddress(slices: Iterable<EndpointSlice>): Map<string, Endpoint> {
   const byAddress = new Map<string, Endpoint>();
-  for (const slice of slices) for (const endpoint of slice.endpoints) if (endpoint.ready) for (const address of endpoint.addresses) byAddress.set(address, endpoint);
+  for (const slice of slices) for (const endpoint of slice.endpoints) if (endpoint.ready) byAddress.set(endpoint.address, endpoint);
   return byAddress;
-}
-
-function foundIn(byAddress: Map<string, Endpoint>, endpoint: Endpoint): Endpoint | null {
-  for (const address of endpoint.addresses) {
-    const found = byAddress.get(address);
-    if (found) return found;
-  }
-  return null;
 }
 
 function withReadySince(endpoint: Endpoint, since: number | undefined): Endpoint {
@@ -306,10 +298,10 @@ export class ClusterView {
       let since: number | undefined;
       if (endpoint.ready) {
         same ??= readyByAddress(sameBefore ? [sameBefore] : []);
-        let previous = foundIn(same, endpoint);
+        let previous = same.get(endpoint.address) ?? null;
         if (previous === null) {
           others ??= readyByAddress(othersBefore());
-          previous = foundIn(others, endpoint);
+          previous = others.get(endpoint.address) ?? null;
         }
         since = previous === null ? now : previous.readySince;
         if (since !== undefined && now - since >= READY_SINCE_MAX_AGE_MS) since = undefined;

@@ -13,6 +13,9 @@
 /** Shared by every record with an empty list: one frozen array instead of one each. */
 export const NO_STRINGS: readonly string[] = Object.freeze([]);
 
+/** Shared by every Service without lbdns.io/ annotations (nearly all): one frozen object instead of one each. */
+export const NO_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({});
+
 export class Interner {
   private table = new Map<string, string>();
   private readonly capacity: number;
@@ -46,6 +49,30 @@ export class Interner {
   /** How many strings the table holds now (at most `capacity`). */
   get size(): number {
     return this.table.size;
+  }
+}
+
+/**
+ * One copy of each repeated list of small records, found by a key that spells the list out: most
+ * Services and slices of a cluster list the same few port shapes (at 10,000 Services, 20,000
+ * ports and 20,000 lists held about 2.5 MiB). Bounded the same way as Interner. Shared lists are
+ * frozen: a record never changes after it is made.
+ */
+export class ListInterner<T> {
+  private table = new Map<string, readonly T[]>();
+  private readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  share(list: readonly T[], key: string): readonly T[] {
+    const known = this.table.get(key);
+    if (known !== undefined) return known;
+    if (this.table.size >= this.capacity) this.table = new Map();
+    const frozen = Object.freeze(list);
+    this.table.set(key, frozen);
+    return frozen;
   }
 }
 

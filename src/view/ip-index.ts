@@ -6,11 +6,10 @@
  */
 import type { Endpoint, Pod, Service } from './types.ts';
 
-/** An endpoint address found by IP, with the Service it belongs to. */
+/** An endpoint found by its address, with the Service it belongs to. */
 export interface EndpointRef {
   service: Service;
   endpoint: Endpoint;
-  address: string;
 }
 
 /** What one Service put in the index, so that exactly that comes out again. */
@@ -65,11 +64,9 @@ export class IpIndex {
     const refs: EndpointRef[] = [];
     for (const ip of service.clusterIPs) add(this.servicesByIp, ip, service);
     for (const endpoint of endpoints) {
-      for (const address of endpoint.addresses) {
-        const ref = { service, endpoint, address };
-        refs.push(ref);
-        add(this.endpointsByIp, address, ref);
-      }
+      const ref = { service, endpoint };
+      refs.push(ref);
+      add(this.endpointsByIp, endpoint.address, ref);
     }
     // Copied to drop the room a list grown by push keeps.
     this.byService.set(key, { service, endpoints: refs.slice() });
@@ -80,7 +77,7 @@ export class IpIndex {
     if (!entries) return;
     this.byService.delete(key);
     for (const ip of entries.service.clusterIPs) remove(this.servicesByIp, ip, entries.service);
-    for (const ref of entries.endpoints) remove(this.endpointsByIp, ref.address, ref);
+    for (const ref of entries.endpoints) remove(this.endpointsByIp, ref.endpoint.address, ref);
   }
 
   setPod(key: string, pod: Pod): void {

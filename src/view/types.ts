@@ -23,7 +23,7 @@ export interface Service {
   headless: boolean;
   /** Lowercase, no trailing dot; set only for ExternalName services. */
   externalName: string | null;
-  ports: ServicePort[];
+  ports: readonly ServicePort[];
   publishNotReadyAddresses: boolean;
   sessionAffinity: 'None' | 'ClientIP';
   /** `spec.trafficDistribution`; null when unset or a value lbdns does not know (as kube-proxy ignores it). */
@@ -31,7 +31,7 @@ export interface Service {
   /** spec.internalTrafficPolicy, set only when Local: clients get only their own node's endpoints. */
   internalTrafficPolicy?: 'Local';
   /** Only the `lbdns.io/` annotations. */
-  annotations: Record<string, string>;
+  annotations: Readonly<Record<string, string>>;
 }
 
 /** The values of `spec.trafficDistribution` lbdns follows (PreferClose is PreferSameZone's older name). */
@@ -43,9 +43,15 @@ export interface EndpointPort {
   protocol: Protocol;
 }
 
+/**
+ * One address of an EndpointSlice endpoint. The API allows an endpoint several addresses (the
+ * EndpointSlice controller always writes one); each becomes an Endpoint of its own with the same
+ * conditions, hostname and topology, as CoreDNS splits them. One string per endpoint rather than
+ * a list of one: 100,000 endpoints held 100,000 one-item lists, 5.3 MiB (heap snapshot).
+ */
 export interface Endpoint {
-  /** Canonical IPs (one per endpoint in practice). */
-  addresses: string[];
+  /** Canonical IP. */
+  address: string;
   /** EndpointSlice `conditions.ready`; nil counts as ready, as the API documents. */
   ready: boolean;
   /** Lowercase DNS label, or null. */
@@ -72,7 +78,7 @@ export interface EndpointSlice {
   /** The `kubernetes.io/service-name` label, or the Endpoints object's own name. */
   serviceName: string;
   addressType: 'IPv4' | 'IPv6' | 'FQDN';
-  ports: EndpointPort[];
+  ports: readonly EndpointPort[];
   endpoints: Endpoint[];
 }
 

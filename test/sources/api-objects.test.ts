@@ -22,7 +22,7 @@ const slimService = (fields: Record<string, unknown>) => ({
   kind: 'Service',
   record: { namespace: 'shop', name: 'web', type: 'ClusterIP', clusterIPs: [], headless: false, externalName: null, ports: [], publishNotReadyAddresses: false, sessionAffinity: 'None', trafficDistribution: null, annotations: {}, ...fields },
 });
-const slimEndpoint = (fields: Record<string, unknown>) => ({ addresses: [], ready: true, hostname: null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null, ...fields });
+const slimEndpoint = (fields: Record<string, unknown>) => ({ address: '', ready: true, hostname: null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null, ...fields });
 const slimSlice = (fields: Record<string, unknown>) => ({ kind: 'EndpointSlice', record: { namespace: 'shop', name: 'web-abc', serviceName: 'web', addressType: 'IPv4', ports: [], endpoints: [], ...fields } });
 
 interface Case {
@@ -96,12 +96,12 @@ const cases: Case[] = [
   {
     name: 'ready: true, false, and nil (which counts as ready)',
     object: slice({ endpoints: [{ addresses: ['10.1.0.1'], conditions: { ready: true } }, { addresses: ['10.1.0.2'], conditions: { ready: false } }, { addresses: ['10.1.0.3'], conditions: {} }, { addresses: ['10.1.0.4'] }] }),
-    expected: slimSlice({ endpoints: [slimEndpoint({ addresses: ['10.1.0.1'] }), slimEndpoint({ addresses: ['10.1.0.2'], ready: false }), slimEndpoint({ addresses: ['10.1.0.3'] }), slimEndpoint({ addresses: ['10.1.0.4'] })] }),
+    expected: slimSlice({ endpoints: [slimEndpoint({ address: '10.1.0.1' }), slimEndpoint({ address: '10.1.0.2', ready: false }), slimEndpoint({ address: '10.1.0.3' }), slimEndpoint({ address: '10.1.0.4' })] }),
   },
   {
     name: 'serving and terminating do not make an endpoint ready (CoreDNS reads ready alone)',
     object: slice({ endpoints: [{ addresses: ['10.1.0.1'], conditions: { ready: false, serving: true, terminating: true } }, { addresses: ['10.1.0.2'], conditions: { ready: true, serving: true, terminating: false } }] }),
-    expected: slimSlice({ endpoints: [slimEndpoint({ addresses: ['10.1.0.1'], ready: false }), slimEndpoint({ addresses: ['10.1.0.2'] })] }),
+    expected: slimSlice({ endpoints: [slimEndpoint({ address: '10.1.0.1', ready: false }), slimEndpoint({ address: '10.1.0.2' })] }),
   },
   {
     name: 'hostname lowercase, node, zone, hints and the pod behind it',
@@ -113,20 +113,20 @@ const cases: Case[] = [
     }),
     expected: slimSlice({
       endpoints: [
-        slimEndpoint({ addresses: ['10.1.0.1'], hostname: 'db-0', nodeName: 'node-a', zone: 'zone-a', hintZones: ['zone-a', 'zone-b'], hintNodes: ['node-a'], podName: 'db-0' }),
-        slimEndpoint({ addresses: ['10.1.0.2'] }),
+        slimEndpoint({ address: '10.1.0.1', hostname: 'db-0', nodeName: 'node-a', zone: 'zone-a', hintZones: ['zone-a', 'zone-b'], hintNodes: ['node-a'], podName: 'db-0' }),
+        slimEndpoint({ address: '10.1.0.2' }),
       ],
     }),
   },
   {
     name: 'a hostname that is no DNS label is dropped, the endpoint kept',
     object: slice({ endpoints: [{ addresses: ['10.1.0.1'], hostname: 'db_0' }, { addresses: ['10.1.0.2'], hostname: 'x'.repeat(64) }, { addresses: ['10.1.0.3'], hostname: '-db' }] }),
-    expected: slimSlice({ endpoints: [slimEndpoint({ addresses: ['10.1.0.1'] }), slimEndpoint({ addresses: ['10.1.0.2'] }), slimEndpoint({ addresses: ['10.1.0.3'] })] }),
+    expected: slimSlice({ endpoints: [slimEndpoint({ address: '10.1.0.1' }), slimEndpoint({ address: '10.1.0.2' }), slimEndpoint({ address: '10.1.0.3' })] }),
   },
   {
     name: 'IPv6 addresses canonical; addresses that are none dropped, and an endpoint left with none',
     object: slice({ addressType: 'IPv6', endpoints: [{ addresses: ['FD00:0::1', 'nonsense'] }, { addresses: ['also nonsense'] }] }),
-    expected: slimSlice({ addressType: 'IPv6', endpoints: [slimEndpoint({ addresses: ['fd00::1'] })] }),
+    expected: slimSlice({ addressType: 'IPv6', endpoints: [slimEndpoint({ address: 'fd00::1' })] }),
   },
   {
     name: 'ports: names lowercase, a port without a number skipped, TCP by default',
@@ -160,14 +160,14 @@ const cases: Case[] = [
         serviceName: 'legacy',
         addressType: 'IPv4',
         ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-        endpoints: [slimEndpoint({ addresses: ['10.1.0.1'], hostname: 'legacy-0', nodeName: 'node-a', podName: 'legacy-0' }), slimEndpoint({ addresses: ['10.1.0.2'], ready: false }), slimEndpoint({ addresses: ['10.1.0.3'] })],
+        endpoints: [slimEndpoint({ address: '10.1.0.1', hostname: 'legacy-0', nodeName: 'node-a', podName: 'legacy-0' }), slimEndpoint({ address: '10.1.0.2', ready: false }), slimEndpoint({ address: '10.1.0.3' })],
       },
     },
   },
   {
     name: 'v1 Endpoints with IPv6 addresses',
     object: { kind: 'Endpoints', metadata: { name: 'v6', namespace: 'shop' }, subsets: [{ addresses: [{ ip: 'FD00::0:1' }] }] },
-    expected: { kind: 'Endpoints', record: { namespace: 'shop', name: 'v6', serviceName: 'v6', addressType: 'IPv6', ports: [], endpoints: [slimEndpoint({ addresses: ['fd00::1'] })] } },
+    expected: { kind: 'Endpoints', record: { namespace: 'shop', name: 'v6', serviceName: 'v6', addressType: 'IPv6', ports: [], endpoints: [slimEndpoint({ address: 'fd00::1' })] } },
   },
   { name: 'v1 Endpoints without subsets', object: { kind: 'Endpoints', metadata: { name: 'none', namespace: 'shop' } }, expected: { kind: 'Endpoints', record: { namespace: 'shop', name: 'none', serviceName: 'none', addressType: 'IPv4', ports: [], endpoints: [] } } },
   { name: 'v1 Endpoints with an address that is none', object: { kind: 'Endpoints', metadata: { name: 'bad' }, subsets: [{ addresses: [{ ip: '10.1.0.1' }, { ip: 'x' }] }] }, expected: rejected('subsets[0].addresses[1].ip') },
@@ -220,15 +220,44 @@ describe('slimObject of a list item', () => {
 });
 
 describe('slimObject keeps records small', () => {
-  it('gives endpoints without hints the one shared empty list, and each endpoint a list of exactly its addresses', () => {
-    const slim = slimObject(slice({ endpoints: [{ addresses: ['10.0.0.1'] }, { addresses: ['10.0.0.2', 'x', '10.0.0.3'], hints: { forZones: [{ name: 'a' }] } }] }));
+  it('gives endpoints without hints the one shared empty list, and each address of an endpoint an endpoint of its own, as CoreDNS does', () => {
+    const slim = slimObject(slice({ endpoints: [{ addresses: ['10.0.0.1'] }, { addresses: ['10.0.0.2', 'x', '10.0.0.3'], hostname: 'two', hints: { forZones: [{ name: 'a' }] } }] }));
     assert.ok(slim?.kind === 'EndpointSlice');
-    const [first, second] = slim.record.endpoints;
+    const [first, second, third] = slim.record.endpoints;
+    assert.equal(slim.record.endpoints.length, 3);
     assert.equal(first!.hintZones, NO_STRINGS);
     assert.equal(first!.hintNodes, NO_STRINGS);
     assert.equal(second!.hintNodes, NO_STRINGS);
     assert.deepEqual(second!.hintZones, ['a']);
-    assert.deepEqual(second!.addresses, ['10.0.0.2', '10.0.0.3']);
+    assert.deepEqual([first!.address, second!.address, third!.address], ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    assert.deepEqual({ ...third, address: '10.0.0.2' }, second, 'the same hostname, conditions and hints');
+  });
+
+  it('shares one frozen port list between records that list the same ports, and one empty annotation object', () => {
+    const ports = (targetPort: unknown) => [{ name: 'http', port: 80, protocol: 'TCP', targetPort }];
+    const slimmed = (spec: Record<string, unknown>, annotations?: Record<string, string>) => {
+      const slim = slimObject(service({ clusterIP: '10.96.0.9', ...spec }, annotations ? { annotations } : {}));
+      assert.ok(slim?.kind === 'Service');
+      return slim.record;
+    };
+    const [a, b, named, other] = [slimmed({ ports: ports(8080) }), slimmed({ ports: ports(8080) }), slimmed({ ports: ports('8080') }), slimmed({ ports: ports(9090) })];
+    assert.equal(a.ports, b.ports);
+    assert.ok(Object.isFrozen(a.ports));
+    // A port named "8080" is not port 8080.
+    assert.notEqual(named.ports, a.ports);
+    assert.equal(named.ports[0]!.targetPort, '8080');
+    assert.notEqual(other.ports, a.ports);
+    assert.equal(a.annotations, b.annotations);
+    assert.ok(Object.isFrozen(a.annotations));
+    const annotated = slimmed({ ports: ports(8080) }, { 'lbdns.io/weight': '3', other: 'x' });
+    assert.deepEqual(annotated.annotations, { 'lbdns.io/weight': '3' });
+    const slicePorts = (port: number) => {
+      const slim = slimObject(slice({ ports: [{ name: 'http', port, protocol: 'TCP' }] }));
+      assert.ok(slim?.kind === 'EndpointSlice');
+      return slim.record.ports;
+    };
+    assert.equal(slicePorts(8080), slicePorts(8080));
+    assert.notEqual(slicePorts(8080), slicePorts(8081));
   });
 
   it('puts repeated names through the shared interner: slimming the same names again adds none', () => {

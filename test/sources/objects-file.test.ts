@@ -33,8 +33,8 @@ function summary(text: string): unknown {
   return {
     namespaces: objects.namespaces.map((n) => n.name),
     services: objects.services.map((s) => `${s.namespace}/${s.name} ${s.clusterIPs.join(',')}`),
-    endpointSlices: objects.endpointSlices.map((s) => `${s.namespace}/${s.name} → ${s.serviceName}: ${s.endpoints.map((e) => e.addresses.join(',')).join(' ')}`),
-    legacyEndpoints: objects.legacyEndpoints.map((s) => `${s.namespace}/${s.name}: ${s.endpoints.map((e) => e.addresses.join(',')).join(' ')}`),
+    endpointSlices: objects.endpointSlices.map((s) => `${s.namespace}/${s.name} → ${s.serviceName}: ${s.endpoints.map((e) => e.address).join(' ')}`),
+    legacyEndpoints: objects.legacyEndpoints.map((s) => `${s.namespace}/${s.name}: ${s.endpoints.map((e) => e.address).join(' ')}`),
     pods: objects.pods.map((p) => `${p.namespace}/${p.name} ${p.ips.join(',')}`),
     skipped: Object.fromEntries(skippedKinds),
   };

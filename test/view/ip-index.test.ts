@@ -28,7 +28,7 @@ function randomEvent(random: () => number): ViewEvent {
     serviceName,
     addressType: 'IPv4',
     ports: [],
-    endpoints: some().map((ip) => ({ addresses: [ip], ready: random() < 0.7, hostname: random() < 0.5 ? `h${ip.split('.')[3]}` : null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null })),
+    endpoints: some().map((ip) => ({ address: ip, ready: random() < 0.7, hostname: random() < 0.5 ? `h${ip.split('.')[3]}` : null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null })),
   });
   if (roll < 0.3) return { op: 'delete', kind: 'Service', namespace, name: pick(SERVICES) };
   // A slice may move to another Service: its label changed.
@@ -47,7 +47,7 @@ function randomEvent(random: () => number): ViewEvent {
 function describeIndex(view: ClusterView): string[] {
   return IPS.flatMap((ip) => [
     ...view.servicesByClusterIp(ip).map((s) => `${ip} service ${s.namespace}/${s.name}`),
-    ...view.endpointsByIp(ip).map((r) => `${ip} endpoint ${r.service.namespace}/${r.service.name} ${r.address} ${r.endpoint.hostname} ${r.endpoint.ready}`),
+    ...view.endpointsByIp(ip).map((r) => `${ip} endpoint ${r.service.namespace}/${r.service.name} ${r.endpoint.address} ${r.endpoint.hostname} ${r.endpoint.ready}`),
     ...view.podsByIp(ip).map((p) => `${ip} pod ${p.namespace}/${p.name}`),
   ]).sort();
 }

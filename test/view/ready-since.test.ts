@@ -22,14 +22,14 @@ const service: Service = {
   annotations: {},
 };
 
-const endpoint = (ip: string, ready = true): Endpoint => ({ addresses: [ip], ready, hostname: null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null });
+const endpoint = (ip: string, ready = true): Endpoint => ({ address: ip, ready, hostname: null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null });
 const slice = (name: string, endpoints: Endpoint[]): EndpointSlice => ({ namespace: 'shop', name, serviceName: 'web', addressType: 'IPv4', ports: [{ name: 'http', port: 80, protocol: 'TCP' }], endpoints });
 const objects = (slices: EndpointSlice[]): ClusterObjects => ({ namespaces: [], services: [service], endpointSlices: slices, legacyEndpoints: [], pods: [] });
 
 /** address → readySince (undefined: warm), over the Service's endpoints as the view has them. */
 function stamps(view: ClusterView): Map<string, number | undefined> {
   const found = new Map<string, number | undefined>();
-  for (const group of view.endpointGroups(service)) for (const e of group.endpoints) found.set(e.addresses[0]!, e.readySince);
+  for (const group of view.endpointGroups(service)) for (const e of group.endpoints) found.set(e.address, e.readySince);
   return found;
 }
 
