@@ -12,7 +12,7 @@
 import { canonicalIp } from '../net/ip.ts';
 import { issuePath } from '../util/issue-path.ts';
 import { ListInterner, NO_ANNOTATIONS, NO_STRINGS, sharedNames } from '../view/interner.ts';
-import type { Endpoint, EndpointPort, EndpointSlice, Node, Pod, Protocol, Service, ServicePort, SlimObject, TrafficDistribution } from '../view/types.ts';
+import { type Endpoint, type EndpointPort, type EndpointSlice, type Node, type Pod, type Protocol, type Service, type ServicePort, type SlimObject, type TrafficDistribution, serviceKey } from '../view/types.ts';
 
 export class ObjectError extends Error {
   readonly field: string;
@@ -292,6 +292,8 @@ const sliceEndpoint: Read<Endpoint[]> = (value) => {
     hintZones: hinted?.zones ?? NO_STRINGS,
     hintNodes: hinted?.nodes ?? NO_STRINGS,
     podName,
+    // Set with the slice's Service (ownedBy): its label is read after the endpoints.
+    service: '',
   }));
 };
 
@@ -327,6 +329,13 @@ function flattened(lists: Endpoint[][] | null): Endpoint[] {
   return endpoints;
 }
 
+/** The endpoints, made by this source a moment ago, as listed by the Service `namespace/serviceName`. */
+function ownedBy(endpoints: Endpoint[], namespace: string, serviceName: string): Endpoint[] {
+  const key = shared(serviceKey(namespace, serviceName));
+  for (const endpoint of endpoints) endpoint.service = key;
+  return endpoints;
+}
+
 function slimSlice(object: Json): EndpointSlice {
   const metadata = field(object, 'metadata', namespacedMetadata);
   const addressType = field(object, 'addressType', addressTypes);
@@ -334,7 +343,8 @@ function slimSlice(object: Json): EndpointSlice {
   const ports = present(field(object, 'ports', slicePorts));
   const serviceName = metadata.labels?.['kubernetes.io/service-name'];
   if (!serviceName) throw new ObjectError('an EndpointSlice needs the kubernetes.io/service-name label', 'metadata.labels');
-  return { namespace: metadata.namespace, name: metadata.name, serviceName: serviceName.toLowerCase(), addressType, ports: sharedEndpointPorts(ports), endpoints };
+  const owner = serviceName.toLowerCase();
+  return { namespace: metadata.namespace, name: metadata.name, serviceName: owner, addressType, ports: sharedEndpointPorts(ports), endpoints: ownedBy(endpoints, metadata.namespace, owner) };
 }
 
 const endpointAddresses = (ready: boolean): Read<Endpoint[] | null> =>
@@ -345,7 +355,7 @@ const endpointAddresses = (ready: boolean): Read<Endpoint[] | null> =>
       const hostname = field(a, 'hostname', nullishString);
       const nodeName = field(a, 'nodeName', nullishString);
       const podName = field(a, 'targetRef', targetPod);
-      return { address, ready, hostname: label(hostname), nodeName: sharedOrNull(nodeName), zone: null, hintZones: NO_STRINGS, hintNodes: NO_STRINGS, podName };
+      return { address, ready, hostname: label(hostname), nodeName: sharedOrNull(nodeName), zone: null, hintZones: NO_STRINGS, hintNodes: NO_STRINGS, podName, service: '' };
     }),
   );
 const readyAddresses = endpointAddresses(true);
@@ -371,7 +381,7 @@ function slimEndpoints(object: Json): EndpointSlice {
   }
   at.pop();
   const v4 = endpoints.every((e) => !e.address.includes(':'));
-  return { namespace: metadata.namespace, name: metadata.name, serviceName: metadata.name.toLowerCase(), addressType: v4 ? 'IPv4' : 'IPv6', ports: sharedEndpointPorts(ports), endpoints: endpoints.slice() };
+  return { namespace: metadata.namespace, name: metadata.name, serviceName: metadata.name.toLowerCase(), addressType: v4 ? 'IPv4' : 'IPv6', ports: sharedEndpointPorts(ports), endpoints: ownedBy(endpoints.slice(), metadata.namespace, metadata.name.toLowerCase()) };
 }
 
 /** Node zone labels, first found wins: topology.kubernetes.io/zone, then (before Kubernetes 1.17, and still on some nodes) the deprecated one. */

@@ -5,7 +5,7 @@
  */
 import type { ClusterKind, ClusterObjects, Endpoint, EndpointSlice, Namespace, NamespacedKind, Node, Pod, Service, SlimObject } from './types.ts';
 import { serviceKey } from './types.ts';
-import { type EndpointRef, IpIndex } from './ip-index.ts';
+import { IpIndex } from './ip-index.ts';
 import { type PortMapping, mappedPorts } from './port-map.ts';
 import { NodeIndex } from './node-index.ts';
 
@@ -32,6 +32,12 @@ export type ViewUpdate = { kind: 'replaceAll'; objects: ClusterObjects } | { kin
 export interface EndpointGroup {
   ports: EndpointSlice['ports'];
   endpoints: EndpointSlice['endpoints'];
+}
+
+/** An endpoint found by its address, with the Service it belongs to. */
+export interface EndpointRef {
+  service: Service;
+  endpoint: Endpoint;
 }
 
 /** Whether an endpoint is published: ready, or any endpoint of a publishNotReadyAddresses Service. */
@@ -389,9 +395,15 @@ export class ClusterView {
     return this.ipIndex.services(ip);
   }
 
-  /** Published endpoint addresses equal to `ip`, across all Services. */
-  endpointsByIp(ip: string): readonly EndpointRef[] {
-    return this.ipIndex.endpoints(ip);
+  /** Published endpoint addresses equal to `ip`, across all Services, each with its Service. */
+  endpointsByIp(ip: string): EndpointRef[] {
+    const refs: EndpointRef[] = [];
+    for (const endpoint of this.ipIndex.endpoints(ip)) {
+      // Indexed only while its Service is in the view (reindexService).
+      const service = this.services.get(endpoint.service);
+      if (service) refs.push({ service, endpoint });
+    }
+    return refs;
   }
 
   /** Brings one Service's entries in the IP index up to date. */

@@ -6,16 +6,10 @@
  */
 import type { Endpoint, Pod, Service } from './types.ts';
 
-/** An endpoint found by its address, with the Service it belongs to. */
-export interface EndpointRef {
-  service: Service;
-  endpoint: Endpoint;
-}
-
 /** What one Service put in the index, so that exactly that comes out again. */
 interface ServiceEntries {
   service: Service;
-  endpoints: EndpointRef[];
+  endpoints: Endpoint[];
 }
 
 /**
@@ -51,7 +45,8 @@ function itemsAt<T extends object>(index: ByIp<T>, ip: string): readonly T[] {
 
 export class IpIndex {
   private readonly servicesByIp: ByIp<Service> = new Map();
-  private readonly endpointsByIp: ByIp<EndpointRef> = new Map();
+  /** Each endpoint names its Service (Endpoint.service). */
+  private readonly endpointsByIp: ByIp<Endpoint> = new Map();
   private readonly podsByIp: ByIp<Pod> = new Map();
   /** Service key → what it contributed. */
   private readonly byService = new Map<string, ServiceEntries>();
@@ -61,15 +56,14 @@ export class IpIndex {
   /** Puts a Service's ClusterIPs and published endpoint addresses in place of what it had. */
   setService(key: string, service: Service, endpoints: Iterable<Endpoint>): void {
     this.removeService(key);
-    const refs: EndpointRef[] = [];
+    const indexed: Endpoint[] = [];
     for (const ip of service.clusterIPs) add(this.servicesByIp, ip, service);
     for (const endpoint of endpoints) {
-      const ref = { service, endpoint };
-      refs.push(ref);
-      add(this.endpointsByIp, endpoint.address, ref);
+      indexed.push(endpoint);
+      add(this.endpointsByIp, endpoint.address, endpoint);
     }
     // Copied to drop the room a list grown by push keeps.
-    this.byService.set(key, { service, endpoints: refs.slice() });
+    this.byService.set(key, { service, endpoints: indexed.slice() });
   }
 
   removeService(key: string): void {
@@ -77,7 +71,7 @@ export class IpIndex {
     if (!entries) return;
     this.byService.delete(key);
     for (const ip of entries.service.clusterIPs) remove(this.servicesByIp, ip, entries.service);
-    for (const ref of entries.endpoints) remove(this.endpointsByIp, ref.endpoint.address, ref);
+    for (const endpoint of entries.endpoints) remove(this.endpointsByIp, endpoint.address, endpoint);
   }
 
   setPod(key: string, pod: Pod): void {
@@ -97,7 +91,7 @@ export class IpIndex {
     return itemsAt(this.servicesByIp, ip);
   }
 
-  endpoints(ip: string): readonly EndpointRef[] {
+  endpoints(ip: string): readonly Endpoint[] {
     return itemsAt(this.endpointsByIp, ip);
   }
 

@@ -22,7 +22,7 @@ const slimService = (fields: Record<string, unknown>) => ({
   kind: 'Service',
   record: { namespace: 'shop', name: 'web', type: 'ClusterIP', clusterIPs: [], headless: false, externalName: null, ports: [], publishNotReadyAddresses: false, sessionAffinity: 'None', trafficDistribution: null, annotations: {}, ...fields },
 });
-const slimEndpoint = (fields: Record<string, unknown>) => ({ address: '', ready: true, hostname: null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null, ...fields });
+const slimEndpoint = (fields: Record<string, unknown>) => ({ address: '', ready: true, hostname: null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null, service: 'shop/web', ...fields });
 const slimSlice = (fields: Record<string, unknown>) => ({ kind: 'EndpointSlice', record: { namespace: 'shop', name: 'web-abc', serviceName: 'web', addressType: 'IPv4', ports: [], endpoints: [], ...fields } });
 
 interface Case {
@@ -160,14 +160,14 @@ const cases: Case[] = [
         serviceName: 'legacy',
         addressType: 'IPv4',
         ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-        endpoints: [slimEndpoint({ address: '10.1.0.1', hostname: 'legacy-0', nodeName: 'node-a', podName: 'legacy-0' }), slimEndpoint({ address: '10.1.0.2', ready: false }), slimEndpoint({ address: '10.1.0.3' })],
+        endpoints: [slimEndpoint({ address: '10.1.0.1', hostname: 'legacy-0', nodeName: 'node-a', podName: 'legacy-0', service: 'shop/legacy' }), slimEndpoint({ address: '10.1.0.2', ready: false, service: 'shop/legacy' }), slimEndpoint({ address: '10.1.0.3', service: 'shop/legacy' })],
       },
     },
   },
   {
     name: 'v1 Endpoints with IPv6 addresses',
     object: { kind: 'Endpoints', metadata: { name: 'v6', namespace: 'shop' }, subsets: [{ addresses: [{ ip: 'FD00::0:1' }] }] },
-    expected: { kind: 'Endpoints', record: { namespace: 'shop', name: 'v6', serviceName: 'v6', addressType: 'IPv6', ports: [], endpoints: [slimEndpoint({ address: 'fd00::1' })] } },
+    expected: { kind: 'Endpoints', record: { namespace: 'shop', name: 'v6', serviceName: 'v6', addressType: 'IPv6', ports: [], endpoints: [slimEndpoint({ address: 'fd00::1', service: 'shop/v6' })] } },
   },
   { name: 'v1 Endpoints without subsets', object: { kind: 'Endpoints', metadata: { name: 'none', namespace: 'shop' } }, expected: { kind: 'Endpoints', record: { namespace: 'shop', name: 'none', serviceName: 'none', addressType: 'IPv4', ports: [], endpoints: [] } } },
   { name: 'v1 Endpoints with an address that is none', object: { kind: 'Endpoints', metadata: { name: 'bad' }, subsets: [{ addresses: [{ ip: '10.1.0.1' }, { ip: 'x' }] }] }, expected: rejected('subsets[0].addresses[1].ip') },

@@ -33,7 +33,7 @@ function randomObjects(random: () => number): ClusterObjects {
         serviceName,
         addressType: 'IPv4',
         ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-        endpoints: some().map((ip) => ({ address: ip, ready: random() < 0.8, hostname: random() < 0.3 ? `h${ip.split('.')[3]}` : null, nodeName: null, zone: pick(['z1', 'z2', null]), hintZones: [], hintNodes: [], podName: null })),
+        endpoints: some().map((ip) => ({ address: ip, ready: random() < 0.8, hostname: random() < 0.3 ? `h${ip.split('.')[3]}` : null, nodeName: null, zone: pick(['z1', 'z2', null]), hintZones: [], hintNodes: [], podName: null, service: `${namespace}/${serviceName}` })),
       });
       // A slice's Service may differ between versions: its label changed.
       if (random() < 0.6) objects.endpointSlices.push(slice(`${name}-1`, random() < 0.8 ? name : pick(NAMES)));

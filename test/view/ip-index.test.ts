@@ -28,7 +28,7 @@ function randomEvent(random: () => number): ViewEvent {
     serviceName,
     addressType: 'IPv4',
     ports: [],
-    endpoints: some().map((ip) => ({ address: ip, ready: random() < 0.7, hostname: random() < 0.5 ? `h${ip.split('.')[3]}` : null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null })),
+    endpoints: some().map((ip) => ({ address: ip, ready: random() < 0.7, hostname: random() < 0.5 ? `h${ip.split('.')[3]}` : null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null, service: `${namespace}/${serviceName}` })),
   });
   if (roll < 0.3) return { op: 'delete', kind: 'Service', namespace, name: pick(SERVICES) };
   // A slice may move to another Service: its label changed.

@@ -22,7 +22,7 @@ const service: Service = {
   annotations: {},
 };
 
-const endpoint = (ip: string, ready = true): Endpoint => ({ address: ip, ready, hostname: null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null });
+const endpoint = (ip: string, ready = true): Endpoint => ({ address: ip, ready, hostname: null, nodeName: null, zone: null, hintZones: [], hintNodes: [], podName: null, service: 'shop/web' });
 const slice = (name: string, endpoints: Endpoint[]): EndpointSlice => ({ namespace: 'shop', name, serviceName: 'web', addressType: 'IPv4', ports: [{ name: 'http', port: 80, protocol: 'TCP' }], endpoints });
 const objects = (slices: EndpointSlice[]): ClusterObjects => ({ namespaces: [], services: [service], endpointSlices: slices, legacyEndpoints: [], pods: [] });
 
