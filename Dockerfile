@@ -35,14 +35,17 @@ USER 65532:65532
 EXPOSE 53/udp 53/tcp 8080/tcp
 # Port 53 as non-root: the pod grants NET_BIND_SERVICE and sets net.ipv4.ip_unprivileged_port_start
 # (see deploy/base/deployment.yaml). Kubernetes probes do the health checks, so no HEALTHCHECK.
-# --max-semi-space-size=4: V8's young generation grows to 64 MB while the first sync of a large
+# --max-semi-space-size=2: V8's young generation grows to 64 MB while the first sync of a large
 # cluster allocates, and keeps it; capped at 4 MB semi-spaces, lbdns on 100,000 endpoints settles
 # at 198 MiB RSS instead of 331 with one serving thread, answering as fast (dnsperf: 81,900 vs
-# 79,100 queries/s). `npm run bench:startup` and bench:kubernetes run lbdns with these flags.
+# 79,100 queries/s). At 2 MB, right after saturating load with 2 workers: 165 MiB instead of 170,
+# as fast (bench:scale), and ready on 100,000 endpoints from the API in 2.3 s, settled at 140 MiB
+# (bench:kubernetes); a query leaves under 100 bytes of garbage, so scavenges stay cheap.
+# `npm run bench:startup` and bench:kubernetes run lbdns with these flags.
 # glibc gives threads that allocate at once arenas of their own (up to 8 per core), and what one
 # frees stays resident there. Two arenas for lbdns's threads: on 100,000 endpoints RSS settles at
 # 156 MiB with one serving thread instead of 165, and at 196 instead of 215 with two workers, as
 # fast. The benches that measure memory and startup run lbdns with this ENV too (as-image.ts).
 ENV MALLOC_ARENA_MAX=2
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "/app/bin/lbdns.js"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "/app/bin/lbdns.js"]
 CMD ["--config", "/etc/lbdns/lbdns.yaml", "--listen", "0.0.0.0:53", "--listen", "[::]:53", "--ops-listen", "0.0.0.0:8080"]
