@@ -33,6 +33,14 @@ export interface PreparedAnswer extends ResponseRecords {
 /** What the router decides for a name: a prepared answer, a bare rcode, or "ask upstream". */
 export type Routed = PreparedAnswer | { rcode: number } | { forward: true };
 
+/** One frozen `{ rcode }` per value (an rcode is 4 bits), shared by every route kept as its bytes alone. */
+const BARE_RCODES: ReadonlyArray<{ readonly rcode: number }> = Array.from({ length: 16 }, (_, rcode) => Object.freeze({ rcode }));
+
+/** The route of an answer kept as its bytes alone (FixedAnswer): its rcode, as a shared object. */
+export function bareRcode(rcode: number): { readonly rcode: number } {
+  return BARE_RCODES[rcode & 0xf] as { readonly rcode: number };
+}
+
 /** A route as plain data, for another thread: a plan goes without its groups (balance/plan.ts). */
 export type RoutedData = Exclude<Routed, PreparedAnswer> | (Omit<PreparedAnswer, 'plan'> & { plan: PlanData | null });
 

@@ -8,7 +8,7 @@ import { type Choice, chooseRecords } from '../resolve/balanced-answers.ts';
 import { type Client, type ClientPlacements, ClientClassifier, LearnedPlacements } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_CH, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
 import { type FixedAnswer, type ResponseHead, type ResponseOptions, balancedBudget, layoutAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
-import { type AnswerScope, type ExplanationLines, type PreparedAnswer, type Routed, type Router, answerLayout, toFixedAnswer } from '../resolve/answer.ts';
+import { type AnswerScope, type ExplanationLines, type PreparedAnswer, type Routed, type Router, answerLayout, bareRcode, toFixedAnswer } from '../resolve/answer.ts';
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
@@ -267,7 +267,7 @@ export class QueryHandler {
     if ('forward' in answer) return null;
     if ('answers' in answer && (answer.chase !== undefined || (answer.rcode === RCode.NXDOMAIN && this.autopath))) return null;
     const { zone, qname, scope, fixed } = route;
-    if (fixed !== null) return { answer: { rcode: fixed.rcode }, fixed, zone, qname, scope, placement: null };
+    if (fixed !== null) return { answer: bareRcode(fixed.rcode), fixed, zone, qname, scope, placement: null };
     const placement = 'answers' in answer && answer.plan !== null ? this.clients.classify(client) : null;
     return { answer, fixed: null, zone, qname, scope, placement };
   }
@@ -391,7 +391,7 @@ export class QueryHandler {
       const fixed = this.fixedForm(result.answer);
       // A fixed answer is kept as its bytes alone, as workers keep it: the prepared answer's record
       // buffers, arrays and layout cost more than those bytes (about 0.4 KiB per answer).
-      cached = { answer: fixed !== null ? { rcode: fixed.rcode } : result.answer, zone: result.zone, qname: query.qname, fixed, scope: result.scope };
+      cached = { answer: fixed !== null ? bareRcode(fixed.rcode) : result.answer, zone: result.zone, qname: query.qname, fixed, scope: result.scope };
       if (common !== null && (!forWorker || cached.fixed === null)) this.cache?.set(request, common, cached, result.scope);
     }
     facts.qtype = head.qtype;

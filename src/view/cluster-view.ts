@@ -8,6 +8,8 @@ import { serviceKey } from './types.ts';
 import { IpIndex } from './ip-index.ts';
 import { type PortMapping, mappedPorts } from './port-map.ts';
 import { NodeIndex } from './node-index.ts';
+import { sharedNames } from './interner.ts';
+import { type SliceSet, sliceCount, sliceNamed, slicesIn, withSlice, withoutSlice } from './slice-set.ts';
 
 /**
  * What changed, so caches can drop only what depends on it: one Service (its records), a whole
@@ -32,6 +34,14 @@ export type ViewUpdate = { kind: 'replaceAll'; objects: ClusterObjects } | { kin
 export interface EndpointGroup {
   ports: EndpointSlice['ports'];
   endpoints: EndpointSlice['endpoints'];
+}
+
+/**
+ * A Service's key as the view's maps hold it: one string for all of them (at 10,000 Services the
+ * maps held two or three copies of each, 18,000 strings).
+ */
+function sharedKey(namespace: string, name: string): string {
+  return sharedNames.intern(serviceKey(namespace, name));
 }
 
 /** An endpoint found by its address, with the Service it belongs to. */
@@ -73,8 +83,8 @@ export class ClusterView {
   private readonly requireNamespaceObjects: boolean;
   private namespaces = new Map<string, Namespace>();
   private services = new Map<string, Service>();
-  /** Service key → slice name → slice. */
-  private slices = new Map<string, Map<string, EndpointSlice>>();
+  /** Service key → its slices by name. */
+  private slices = new Map<string, SliceSet>();
   /** "namespace/slice name" → the key of the Service it belongs to. */
   private sliceOwner = new Map<string, string>();
   /** Service key → the v1 Endpoints object of that name. */
@@ -128,7 +138,7 @@ export class ClusterView {
   /** Everything in the view, as a source would hand it over. */
   snapshot(): ClusterObjects {
     const endpointSlices: EndpointSlice[] = [];
-    for (const byName of this.slices.values()) endpointSlices.push(...byName.values());
+    for (const set of this.slices.values()) endpointSlices.push(...slicesIn(set));
     return {
       namespaces: [...this.namespaces.values()],
       services: [...this.services.values()],
@@ -268,7 +278,7 @@ export class ClusterView {
     if (event.kind === 'EndpointSlice') {
       const owner = serviceKey(event.record.namespace, event.record.serviceName);
       const slices = this.slices.get(owner);
-      const record = this.stampSlice(event.record, slices?.get(event.record.name), () => slices?.values() ?? []);
+      const record = this.stampSlice(event.record, sliceNamed(slices, event.record.name), () => slicesIn(slices));
       return record === event.record ? event : { ...event, record };
     }
     if (event.kind === 'Endpoints') {
@@ -283,7 +293,7 @@ export class ClusterView {
   private stampAll(objects: ClusterObjects): ClusterObjects {
     const endpointSlices = objects.endpointSlices.map((slice) => {
       const slices = this.slices.get(serviceKey(slice.namespace, slice.serviceName));
-      return this.stampSlice(slice, slices?.get(slice.name), () => slices?.values() ?? []);
+      return this.stampSlice(slice, sliceNamed(slices, slice.name), () => slicesIn(slices));
     });
     const legacyEndpoints = objects.legacyEndpoints.map((e) => this.stampSlice(e, this.legacyEndpoints.get(serviceKey(e.namespace, e.serviceName)), () => []));
     return { ...objects, endpointSlices, legacyEndpoints };
@@ -338,9 +348,9 @@ export class ClusterView {
   endpointGroups(service: Service): EndpointGroup[] {
     const key = serviceKey(service.namespace, service.name);
     const slices = this.slices.get(key);
-    if (slices && slices.size > 0) {
+    if (slices !== undefined) {
       const groups: EndpointGroup[] = [];
-      for (const slice of slices.values()) if (slice.addressType !== 'FQDN') groups.push(slice);
+      for (const slice of slicesIn(slices)) if (slice.addressType !== 'FQDN') groups.push(slice);
       return groups;
     }
     const legacy = this.legacyEndpoints.get(key);
@@ -412,17 +422,17 @@ export class ClusterView {
     if (!service) return this.ipIndex.removeService(key);
     const published: Endpoint[] = [];
     for (const group of this.endpointGroups(service)) for (const endpoint of group.endpoints) if (isPublished(service, endpoint)) published.push(endpoint);
-    this.ipIndex.setService(key, service, published);
+    this.ipIndex.setService(sharedNames.intern(key), service, published);
   }
 
   counts(): { namespaces: number; services: number; endpointSlices: number; pods: number; nodes: number } {
     let endpointSlices = 0;
-    for (const slices of this.slices.values()) endpointSlices += slices.size;
+    for (const slices of this.slices.values()) endpointSlices += sliceCount(slices);
     return { namespaces: this.namespaces.size, services: this.services.size, endpointSlices, pods: this.pods.size, nodes: this.nodeIndex.size };
   }
 
   private putService(service: Service): void {
-    this.services.set(serviceKey(service.namespace, service.name), service);
+    this.services.set(sharedKey(service.namespace, service.name), service);
     this.serviceCountByNamespace.set(service.namespace, (this.serviceCountByNamespace.get(service.namespace) ?? 0) + 1);
   }
 
@@ -438,10 +448,8 @@ export class ClusterView {
   }
 
   private putSlice(slice: EndpointSlice): void {
-    const key = serviceKey(slice.namespace, slice.serviceName);
-    let byName = this.slices.get(key);
-    if (!byName) this.slices.set(key, (byName = new Map()));
-    byName.set(slice.name, slice);
+    const key = sharedKey(slice.namespace, slice.serviceName);
+    this.slices.set(key, withSlice(this.slices.get(key), slice));
     this.sliceOwner.set(serviceKey(slice.namespace, slice.name), key);
   }
 
@@ -451,9 +459,10 @@ export class ClusterView {
     const owner = this.sliceOwner.get(sliceKey);
     if (owner === undefined) return null;
     this.sliceOwner.delete(sliceKey);
-    const byName = this.slices.get(owner);
-    byName?.delete(name);
-    if (byName?.size === 0) this.slices.delete(owner);
+    const slices = this.slices.get(owner);
+    const left = slices === undefined ? undefined : withoutSlice(slices, name);
+    if (left === undefined) this.slices.delete(owner);
+    else this.slices.set(owner, left);
     return owner;
   }
 

@@ -77,8 +77,9 @@ export class ListInterner<T> {
 }
 
 /**
- * The interner every source slims through. 65,536 distinct names is far more than a cluster's
- * nodes, zones, namespaces and port names together (the Kubernetes limits: 5,000 nodes, 10,000
- * namespaces in practice), and its table, full, is a few MiB.
+ * The interner every source slims through, and the view's Service keys. 65,536 distinct names
+ * is far more than a cluster's nodes, zones, namespaces and port names together (the Kubernetes
+ * limits: 5,000 nodes, 10,000 namespaces in practice), and its table, full, is a few MiB. With
+ * more Services than that, the table starts over more often: keys are shared less, never wrong.
  */
 export const sharedNames = new Interner(65_536);

@@ -5,7 +5,7 @@ import type { AnswerDrop, BoundListen, ServingStats } from '../server/serving.ts
 import type { LearnedRoute, RelayReply, Transport } from '../server/handler.ts';
 import type { UdpIo } from '../server/udp-batch.ts';
 import type { FixedAnswer } from '../wire/message.ts';
-import { type AnswerScope, GLOBAL_SCOPE, type RoutedData, reviveRoute, routeData } from '../resolve/answer.ts';
+import { type AnswerScope, GLOBAL_SCOPE, type RoutedData, bareRcode, reviveRoute, routeData } from '../resolve/answer.ts';
 import { sharedNames } from '../view/interner.ts';
 import { keepBytes } from '../util/kept-bytes.ts';
 
@@ -107,7 +107,7 @@ export function receivedReply(posted: PostedReply): RelayReply {
     // Copied: a few dozen bytes, where the transferred ArrayBuffer would be kept whole, with its
     // own allocation, for as long as the route (0.7 KiB each, measured).
     const kept = keepBytes(records);
-    route = { answer: { rcode }, fixed: { rcode, authoritative, records: kept, answers, authority, additional, additionalAt }, zone: sharedNames.intern(zone), qname, scope: sharedScope(scope), placement: null };
+    route = { answer: bareRcode(rcode), fixed: { rcode, authoritative, records: kept, answers, authority, additional, additionalAt }, zone: sharedNames.intern(zone), qname, scope: sharedScope(scope), placement: null };
   } else if (learned !== null) {
     const data = deserialize(learned.serialized) as Omit<LearnedRoute, 'answer'> & { answer: RoutedData };
     route = { ...data, answer: reviveRoute(data.answer) };
