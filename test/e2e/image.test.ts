@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,6 +20,10 @@ describe('image contents', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'lbdns-image-')), 'app');
     await run('bash', [join(projectRoot, 'deploy/build-image-contents.sh'), out], { timeout: 280_000, env: { ...process.env, npm_config_loglevel: 'error' } });
     assert.ok(existsSync(join(out, 'dist/cli.js')), 'built JavaScript');
+    // V8 holds a source with one character beyond Latin-1 as two bytes per character (scripts/build.js).
+    for (const file of readdirSync(join(out, 'dist')).filter((name) => name.endsWith('.js'))) {
+      assert.ok(!/[^\x00-\x7f]/.test(readFileSync(join(out, 'dist', file), 'utf8')), `dist/${file} is ASCII`);
+    }
     assert.ok(!existsSync(join(out, 'src')), 'no TypeScript sources');
     for (const dev of ['typescript', 'tsx', 'node', 'dns-packet', 'kubernetes-models']) assert.ok(!existsSync(join(out, 'node_modules', dev)), `no dev dependency ${dev}`);
     assert.ok(existsSync(join(out, 'node_modules/@kubernetes/client-node')));
