@@ -8,6 +8,7 @@
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { deserialize, serialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ObjectsFileError, parseObjectsText, requireServedObjects, type ParsedObjects } from './objects-file.ts';
 import { diffObjects, fingerprintsOf, weightOf, type Fingerprints } from './objects-diff.ts';
@@ -19,6 +20,13 @@ import { contentDigest } from '../util/content-digest.ts';
 const start = workerData as ParserStart;
 const port = parentPort!;
 const send = (message: FromParser): void => port.postMessage(message);
+
+/** What the view holds, serialized (SerializedVersion), its bytes handed over rather than copied. */
+function sendHeld(id: number): void {
+  // In an ArrayBuffer of exactly its bytes, to transfer.
+  const fingerprints = new Uint8Array(serialize(held.fingerprints));
+  port.postMessage({ type: 'held', id, held: { digest: held.digest, fingerprints } } satisfies FromParser, [fingerprints.buffer as ArrayBuffer]);
+}
 
 /**
  * Below the serving threads: where cores are few and busy (two, in the manifests), the kernel
@@ -36,7 +44,7 @@ function lowerThisThreadsPriority(): void {
 lowerThisThreadsPriority();
 
 /** What the view holds: the file's digest and each record's fingerprint. */
-let held: FingerprintedVersion = 'text' in start.held ? { digest: '', fingerprints: new Map() } : start.held;
+let held: FingerprintedVersion = 'text' in start.held ? { digest: '', fingerprints: new Map() } : { digest: start.held.digest, fingerprints: deserialize(start.held.fingerprints) as Fingerprints };
 /**
  * A text the view holds, not fingerprinted yet: done at the first load (compared with it) or when
  * the job finishes, so the serving thread need not spend the time, nor keep the text.
@@ -120,6 +128,6 @@ port.on('message', (message: ToParser) => {
     case 'finish':
       fingerprintHeldText();
       pending = null;
-      return send({ type: 'held', id: message.id, held });
+      return sendHeld(message.id);
   }
 });

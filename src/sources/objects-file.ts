@@ -4,6 +4,7 @@
  * once it has stopped changing, and away from the serving thread.
  */
 import { readFileSync } from 'node:fs';
+import { serialize } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { parseAllDocuments } from 'yaml';
 import type { Logger } from 'pino';
@@ -348,7 +349,7 @@ export class ObjectsFileReloader {
   }
 
   private heldByView(): HeldVersion {
-    return { digest: '', fingerprints: new Map(upsertsOf(this.view.snapshot()).map((event) => [identityOf(event), ''])) };
+    return { digest: '', fingerprints: serialize(new Map(upsertsOf(this.view.snapshot()).map((event) => [identityOf(event), '']))) };
   }
 
   private async loadInThread(thread: ParserThread, settled: string, started: number): Promise<void> {
