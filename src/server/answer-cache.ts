@@ -7,7 +7,7 @@
  * here must not pay. Entries are evicted oldest first, except that one used since it was last
  * looked at gets a second chance (CLOCK), which keeps the popular ones.
  */
-import { type CommonQuery, questionKeyBytes, sameQuestion } from '../wire/query.ts';
+import { type CommonQuery, questionKey, sameQuestion } from '../wire/query.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
 import { type AnswerScope, GLOBAL_SCOPE_KEY, scopeKey } from '../resolve/answer.ts';
 
@@ -29,7 +29,7 @@ interface ScopeGroup<T> {
 /** One cached question: its key and key bytes, the value kept for it, its scope and neighbours in it, CLOCK's used bit. */
 interface CachedQuestion<T> {
   key: number;
-  question: Buffer;
+  question: string;
   value: T;
   scope: ScopeGroup<T>;
   previous: CachedQuestion<T> | null;
@@ -74,7 +74,7 @@ export class AnswerCache<T extends {}> {
         scopes.add(scopeText);
       }
     }
-    const entry: CachedQuestion<T> = { key: at.key, question: questionKeyBytes(msg, at.questionEnd), value, scope: group, previous: null, next: group.first, used: false };
+    const entry: CachedQuestion<T> = { key: at.key, question: questionKey(msg, at.questionEnd), value, scope: group, previous: null, next: group.first, used: false };
     if (group.first) group.first.previous = entry;
     group.first = entry;
     this.entries.set(at.key, entry);

@@ -9,7 +9,6 @@ import { decodeName } from './name.ts';
 import { OPT_SIZE } from './header.ts';
 import { readRecord as skipRecord } from './record-walker.ts';
 import { randomBytes } from 'node:crypto';
-import { keepBytes } from '../util/kept-bytes.ts';
 
 export interface Edns {
   /** The requestor's UDP payload size, already raised to at least 512 (RFC 6891 §6.2.5). */
@@ -190,22 +189,30 @@ export function readCommonQuery(msg: Buffer): CommonQuery | null {
 
 /**
  * Whether the question of `msg` (name in any letter case, then type) is the one `stored` holds,
- * as `questionKeyBytes` wrote it.
+ * as `questionKey` wrote it.
  */
-export function sameQuestion(msg: Buffer, questionEnd: number, stored: Buffer): boolean {
+export function sameQuestion(msg: Buffer, questionEnd: number, stored: string): boolean {
   const nameEnd = questionEnd - 4;
   if (stored.length !== nameEnd + 2 - HEADER_SIZE) return false;
   let i = 0;
-  for (let at = HEADER_SIZE; at < nameEnd; at++, i++) if (lowerAscii(msg[at] as number) !== stored[i]) return false;
+  for (let at = HEADER_SIZE; at < nameEnd; at++, i++) if (lowerAscii(msg[at] as number) !== stored.charCodeAt(i)) return false;
   // The type's bytes are compared as they are: 0x41 in a type is no letter.
-  return msg[nameEnd] === stored[i] && msg[nameEnd + 1] === stored[i + 1];
+  return msg[nameEnd] === stored.charCodeAt(i) && msg[nameEnd + 1] === stored.charCodeAt(i + 1);
 }
 
-/** The lowercased question name and the type of a common query, for `sameQuestion`. */
-export function questionKeyBytes(msg: Buffer, questionEnd: number): Buffer {
+/** Room for the longest question: a 255-byte name and the type. */
+const keyScratch = Buffer.alloc(257);
+
+/**
+ * The lowercased question name and the type of a common query, for `sameQuestion`, one byte per
+ * character. A string rather than a Buffer: an answer cache keeps one per entry, and a Buffer's
+ * object alone is about 100 bytes, the string 16 more than its bytes.
+ */
+export function questionKey(msg: Buffer, questionEnd: number): string {
   const nameEnd = questionEnd - 4;
-  // Kept as long as the cached answer, so out of Node's pool (util/kept-bytes.ts).
-  const bytes = keepBytes(msg.subarray(HEADER_SIZE, nameEnd + 2));
-  for (let i = 0; i < nameEnd - HEADER_SIZE; i++) bytes[i] = lowerAscii(bytes[i] as number);
-  return bytes;
+  const length = nameEnd + 2 - HEADER_SIZE;
+  for (let i = 0; i < nameEnd - HEADER_SIZE; i++) keyScratch[i] = lowerAscii(msg[HEADER_SIZE + i] as number);
+  keyScratch[length - 2] = msg[nameEnd] as number;
+  keyScratch[length - 1] = msg[nameEnd + 1] as number;
+  return keyScratch.toString('latin1', 0, length);
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as dnsPacket from 'dns-packet';
 import { decode } from '../helpers/dns-client.ts';
 import { decodeName, encodeName, encodeNameAgainst, NameError } from '../../src/wire/name.ts';
-import { parseQuery, questionKeyBytes, readCommonQuery, sameQuestion } from '../../src/wire/query.ts';
+import { parseQuery, questionKey, readCommonQuery, sameQuestion } from '../../src/wire/query.ts';
 import { balancedBudget, sumLength, writeFixedResponse, writeResponse, writeBareResponse } from '../../src/wire/message.ts';
 import { answerLayout, toFixedAnswer, type PreparedAnswer } from '../../src/resolve/answer.ts';
 import { RecordEncoder, negative, positive } from '../../src/resolve/answer-builder.ts';
@@ -122,11 +122,20 @@ describe('readCommonQuery (the fast path)', () => {
       return request;
     };
     const https = stored('web.default.svc.cluster.local', 65);
-    const key = questionKeyBytes(https, https.length);
+    const key = questionKey(https, https.length);
     assert.ok(sameQuestion(stored('WEB.default.svc.cluster.local', 65), https.length, key));
     // 65 ends in the byte of 'A' and 97 in that of 'a': lowercasing the type would mix them up.
     assert.ok(!sameQuestion(stored('web.default.svc.cluster.local', 97), https.length, key));
     assert.ok(!sameQuestion(stored('web.default.svc.cluster.locam', 65), https.length, key));
+    // A byte past ASCII is no letter to fold: 0xC9 and 0xE9 differ, each kept as one character.
+    const high = stored('web.default.svc.cluster.local', 1);
+    high[13] = 0xc9;
+    const highKey = questionKey(high, high.length);
+    assert.equal(highKey.length, high.length - 12 - 2);
+    const folded = Buffer.from(high);
+    folded[13] = 0xe9;
+    assert.ok(sameQuestion(Buffer.from(high), high.length, highKey));
+    assert.ok(!sameQuestion(folded, high.length, highKey));
   });
 });
 
