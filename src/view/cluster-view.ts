@@ -420,9 +420,7 @@ export class ClusterView {
   private reindexService(key: string): void {
     const service = this.services.get(key);
     if (!service) return this.ipIndex.removeService(key);
-    const published: Endpoint[] = [];
-    for (const group of this.endpointGroups(service)) for (const endpoint of group.endpoints) if (isPublished(service, endpoint)) published.push(endpoint);
-    this.ipIndex.setService(sharedNames.intern(key), service, published);
+    this.ipIndex.setService(sharedNames.intern(key), service, this.endpointGroups(service), (endpoint) => isPublished(service, endpoint));
   }
 
   counts(): { namespaces: number; services: number; endpointSlices: number; pods: number; nodes: number } {
