@@ -46,6 +46,13 @@ EXPOSE 53/udp 53/tcp 8080/tcp
 # frees stays resident there. Two arenas for lbdns's threads: on 100,000 endpoints RSS settles at
 # 156 MiB with one serving thread instead of 165, and at 196 instead of 215 with two workers, as
 # fast. The benches that measure memory and startup run lbdns with this ENV too (as-image.ts).
+# MALLOC_MMAP_THRESHOLD_: allocations of 64 KiB and more get pages of their own, given back when
+# freed. Node's Buffer pool takes 64 KiB slabs from malloc, one after another under load (each
+# response is cut from one); in glibc's heaps their churn left 9-12 MB free but resident, and a
+# fixed threshold also stops glibc from raising it after the objects file's large buffers are
+# freed. At 10,000 Services with 2 workers: malloc's heaps 18-21 MB instead of 34-37, settled RSS
+# 125 MiB instead of 130.
 ENV MALLOC_ARENA_MAX=2
+ENV MALLOC_MMAP_THRESHOLD_=65536
 ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "/app/bin/lbdns.js"]
 CMD ["--config", "/etc/lbdns/lbdns.yaml", "--listen", "0.0.0.0:53", "--listen", "[::]:53", "--ops-listen", "0.0.0.0:8080"]
