@@ -207,9 +207,12 @@ export class ClusterZoneAnswers {
     const request = parseClusterName(labelsBelow(qname, zone));
     if (request === null || request.podOrSvc === '') return GLOBAL_SCOPE;
     if (request.podOrSvc === 'pod' || request.service === '') return { scope: 'namespace', namespace: request.namespace };
+    const service = this.ctx.view.service(request.namespace, request.service);
     // An ExternalName's answer may follow its CNAME into another Service.
-    if (this.ctx.view.service(request.namespace, request.service)?.type === 'ExternalName') return GLOBAL_SCOPE;
-    return { scope: 'service', namespace: request.namespace, service: request.service };
+    if (service?.type === 'ExternalName') return GLOBAL_SCOPE;
+    // The Service's own strings when it exists: a cache keeps one scope per answer, and the
+    // name's labels are new strings every time.
+    return service ? { scope: 'service', namespace: service.namespace, service: service.name } : { scope: 'service', namespace: request.namespace, service: request.service };
   }
 
   private lookup(name: string, zone: string): Lookup {
