@@ -234,6 +234,18 @@ function recordEnd(records: Buffer, at: number): number {
   return at + 10 + (((records[at + 8] as number) << 8) | (records[at + 9] as number));
 }
 
+/** Of the `count` records from `at`, how many whole ones fit before byte `room`, in order, and where they end. */
+function fitting(records: Buffer, at: number, count: number, room: number): { count: number; end: number } {
+  let taken = 0;
+  while (taken < count) {
+    const next = recordEnd(records, at);
+    if (next > room) break;
+    at = next;
+    taken++;
+  }
+  return { count: taken, end: at };
+}
+
 /**
  * The response with a fixed answer, cut the way writeResponse cuts one that does not fit
  * `limit`: first the additional records that do not fit (no TC), else whole answer records while
@@ -250,26 +262,12 @@ export function writeFixedResponse(request: Buffer, head: ResponseHead, answer: 
   if (fixed + end > limit) {
     if (fixed + answer.additionalAt <= limit) {
       // RFC 2181 §9: additional records (glue) are extra, no reason for TC. Send those that fit, in order.
-      end = answer.additionalAt;
-      additional = 0;
-      while (additional < answer.additional) {
-        const next = recordEnd(records, end);
-        if (fixed + next > limit) break;
-        end = next;
-        additional++;
-      }
+      ({ count: additional, end } = fitting(records, answer.additionalAt, answer.additional, limit - fixed));
     } else {
       truncated = true;
       authority = 0;
       additional = 0;
-      end = 0;
-      answers = 0;
-      while (answers < answer.answers) {
-        const next = recordEnd(records, end);
-        if (fixed + next > limit) break;
-        end = next;
-        answers++;
-      }
+      ({ count: answers, end } = fitting(records, 0, answer.answers, limit - fixed));
     }
   }
   const out = Buffer.allocUnsafe(fixed + end);
