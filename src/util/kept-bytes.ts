@@ -1,6 +1,6 @@
 /**
- * Bytes that a cache keeps for a long time (answers' records, cached questions), packed into
- * slabs that hold nothing else.
+ * Bytes that a cache keeps for a long time (answers' records, a fixed answer's joined bytes),
+ * packed into slabs that hold nothing else.
  *
  * Why not Node's pool: Buffer.allocUnsafe, Buffer.concat and Buffer.from hand out slices of one
  * shared slab (64 KiB in Node 24, Buffer.poolSize) that every short-lived buffer also takes from,

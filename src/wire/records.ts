@@ -3,7 +3,11 @@ import { CLASS_IN, RRType } from './constants.ts';
 import { ipv4ToBytes, ipv6ToBytes } from '../net/ip.ts';
 import { keptBuffer } from '../util/kept-bytes.ts';
 
-/** A record is kept as long as the answer it is in (cached): its bytes are out of Node's pool (util/kept-bytes.ts). */
+/**
+ * A record lives as long as the cached answer it is in, when that answer is ordered per response;
+ * so its bytes are out of Node's pool (util/kept-bytes.ts). A fixed answer's records are joined
+ * into one copy and dropped: a little garbage in those slabs, once per answer built.
+ */
 export function encodeRecord(owner: Buffer, type: number, ttl: number, rdata: Buffer): Buffer {
   const out = keptBuffer(owner.length + 10 + rdata.length);
   owner.copy(out, 0);
