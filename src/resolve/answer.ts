@@ -105,7 +105,7 @@ export function answerLayout(answer: PreparedAnswer): AnswerLayout {
  * The answer as one run of bytes every client gets alike (what the handler's fast path copies),
  * or null when its records are ordered or completed per response.
  */
-export function toFixedAnswer(answer: PreparedAnswer): FixedAnswer | null {
+export function toFixedAnswer(answer: PreparedAnswer, join: (parts: readonly Uint8Array[]) => Buffer = keepJoined): FixedAnswer | null {
   const balanced = answer.answers.length - answer.balancedFrom;
   if (answer.chase || balanced > 1 || (balanced === 1 && answer.plan !== null)) return null;
   let additionalAt = 0;
@@ -114,8 +114,8 @@ export function toFixedAnswer(answer: PreparedAnswer): FixedAnswer | null {
   return {
     rcode: answer.rcode,
     authoritative: answer.authoritative,
-    // Kept as long as the answer is cached: out of Node's pool (util/kept-bytes.ts).
-    records: keepJoined([...answer.answers, ...answer.authority, ...answer.additional]),
+    // By default kept as long as the answer is cached: out of Node's pool (util/kept-bytes.ts).
+    records: join([...answer.answers, ...answer.authority, ...answer.additional]),
     answers: answer.answers.length,
     authority: answer.authority.length,
     additional: answer.additional.length,

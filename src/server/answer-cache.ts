@@ -7,12 +7,11 @@
  * here must not pay. Entries are evicted oldest first, except that one used since it was last
  * looked at gets a second chance (CLOCK), which keeps the popular ones.
  */
-import { type CommonQuery, questionKey, sameQuestion } from '../wire/query.ts';
+import { type QuestionAt, questionKey, sameQuestion } from '../wire/query.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
 import { type AnswerScope, GLOBAL_SCOPE_KEY, scopeKey } from '../resolve/answer.ts';
 
-/** Where a query's question is: what `readCommonQuery` found. */
-export type QuestionAt = Pick<CommonQuery, 'key' | 'questionEnd'>;
+export type { QuestionAt };
 
 /**
  * The entries built in one scope, linked through the entries themselves. Each entry points at
@@ -46,8 +45,12 @@ export class AnswerCache<T extends {}> {
   /** Namespace → the scope keys inside it that hold entries. */
   private readonly scopesByNamespace = new Map<string, Set<string>>();
 
-  constructor(max: number) {
+  /** Called with each value that leaves (dropped, evicted, replaced, cleared). */
+  private readonly onDrop: ((value: T) => void) | null;
+
+  constructor(max: number, onDrop: ((value: T) => void) | null = null) {
     this.max = max;
+    this.onDrop = onDrop;
   }
 
   get size(): number {
@@ -82,6 +85,7 @@ export class AnswerCache<T extends {}> {
   }
 
   clear(): void {
+    if (this.onDrop !== null) for (const entry of this.entries.values()) this.onDrop(entry.value);
     this.entries.clear();
     this.byScope.clear();
     this.scopesByNamespace.clear();
@@ -122,6 +126,7 @@ export class AnswerCache<T extends {}> {
 
   private remove(entry: CachedQuestion<T>): void {
     this.entries.delete(entry.key);
+    this.onDrop?.(entry.value);
     const group = entry.scope;
     if (entry.previous) entry.previous.next = entry.next;
     else group.first = entry.next;

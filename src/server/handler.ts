@@ -2,6 +2,7 @@
  * One query, top to bottom: parse → route → prepared answer (cached) → balance → encode.
  * Synchronous on purpose: a cache hit awaits nothing and allocates only the response.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { chooseShuffled } from '../balance/shuffle.ts';
 import { type Choice, chooseRecords } from '../resolve/balanced-answers.ts';
@@ -9,11 +10,13 @@ import { type Client, type ClientPlacements, ClientClassifier, LearnedPlacements
 import { CLASS_ANY, CLASS_CH, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
 import { type FixedAnswer, type ResponseHead, type ResponseOptions, balancedBudget, layoutAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
 import { type AnswerScope, type ExplanationLines, type PreparedAnswer, type Routed, type Router, answerLayout, bareRcode, toFixedAnswer } from '../resolve/answer.ts';
+import { keepBytes } from '../util/kept-bytes.ts';
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
 import type { Settings } from '../settings/schema.ts';
 import type { ClusterView, ViewChange } from '../view/cluster-view.ts';
 import { AnswerCache } from './answer-cache.ts';
+import type { SharedAnswers, SharedRef } from './shared-answers.ts';
 import type { QueryStats } from './query-stats.ts';
 import type { Autopath } from '../resolve/autopath.ts';
 import { type RateDecision, ResponseRateLimiter } from './rate-limit.ts';
@@ -107,11 +110,24 @@ export interface QueryHandlerOptions {
   queryStats?: QueryStats | null;
   /** Absent: autopath is off, an NXDOMAIN is final. */
   autopath?: Autopath | null;
+  /**
+   * The fixed answers all serving threads share: a handler with a router keeps its fixed answers
+   * there (and teaches workers none of them); a worker's reads them before it relays.
+   */
+  shared?: SharedAnswers | null;
 }
 
 const TCP_LIMIT = 65535;
 /** Explanations kept (per Service name and client placement) until the view changes. */
 const EXPLAINED_LIMIT = 1024;
+
+const joinBriefly = (parts: readonly Uint8Array[]): Buffer => Buffer.concat(parts);
+
+/** The lowercased question name of a query the fast path read (so it parses). */
+function nameOf(request: Buffer): string {
+  const parsed = parseQuery(request);
+  return parsed.kind === 'query' ? parsed.query.qname.toLowerCase() : '';
+}
 
 function noFacts(): QueryFacts {
   return { zone: '.', qtype: 0, qname: '', route: null };
@@ -130,6 +146,8 @@ interface CachedRoute {
   qname: string;
   /** The answer as one run of bytes, when every client gets it the same way. */
   fixed: FixedAnswer | null;
+  /** Where `fixed`'s bytes are in the shared table (a router's handler only); null when they are this thread's own. */
+  shared: SharedRef | null;
   scope: AnswerScope;
 }
 
@@ -138,6 +156,9 @@ export class QueryHandler {
   private readonly queryStats: QueryStats | null;
   private readonly router: Router | null;
   private readonly relay: Relay | null;
+  private readonly shared: SharedAnswers | null;
+  /** Whether a query's name is read even when its answer is found without it (rate limiting, the query log). */
+  private readonly namesNeeded: boolean;
   private readonly settings: Settings;
   private readonly state: HandlerState;
   private readonly log: Logger;
@@ -154,10 +175,13 @@ export class QueryHandler {
   /** CHAOS TXT explanations by name and client placement; emptied on every view change. */
   private readonly explained = new Map<string, ExplanationLines | null>();
 
-  constructor({ router = null, relay = null, settings, state, log, forwarder = null, queryStats = null, autopath = null, view = null }: QueryHandlerOptions) {
+  constructor({ router = null, relay = null, settings, state, log, forwarder = null, queryStats = null, autopath = null, view = null, shared = null }: QueryHandlerOptions) {
     if (router === null && relay === null) throw new Error('a query handler needs a router or a relay');
     this.router = router;
     this.relay = relay;
+    this.shared = settings.answerCacheSize > 0 ? shared : null;
+    // A router's handler writes the table: what a previous handler (older settings) left there goes.
+    if (router !== null) shared?.releaseAll();
     this.autopath = autopath;
     this.queryLogRate = settings.queryLogSampleRate;
     this.rateLimiter = settings.rateLimit.responsesPerSecond > 0 ? new ResponseRateLimiter(settings.rateLimit) : null;
@@ -170,7 +194,9 @@ export class QueryHandler {
     this.settings = settings;
     this.state = state;
     this.log = log;
-    this.cache = settings.answerCacheSize > 0 ? new AnswerCache(settings.answerCacheSize) : null;
+    this.namesNeeded = this.rateLimiter !== null || this.queryLogRate > 0;
+    const table = router !== null ? this.shared : null;
+    this.cache = settings.answerCacheSize > 0 ? new AnswerCache<CachedRoute>(settings.answerCacheSize, table && ((route) => route.shared !== null && table.release(route.shared))) : null;
     this.ednsReplies = new EdnsReplies(settings);
   }
 
@@ -267,6 +293,8 @@ export class QueryHandler {
     if ('forward' in answer) return null;
     if ('answers' in answer && (answer.chase !== undefined || (answer.rcode === RCode.NXDOMAIN && this.autopath))) return null;
     const { zone, qname, scope, fixed } = route;
+    // Workers read it from the shared table.
+    if (route.shared !== null) return null;
     if (fixed !== null) return { answer: bareRcode(fixed.rcode), fixed, zone, qname, scope, placement: null };
     const placement = 'answers' in answer && answer.plan !== null ? this.clients.classify(client) : null;
     return { answer, fixed: null, zone, qname, scope, placement };
@@ -295,7 +323,7 @@ export class QueryHandler {
   private keep(request: Buffer, learned: LearnedRoute, client: string): void {
     const common = this.cache !== null ? readCommonQuery(request) : null;
     if (common !== null) {
-      const route: CachedRoute = { answer: learned.answer, zone: learned.zone, qname: learned.qname, fixed: learned.fixed, scope: learned.scope };
+      const route: CachedRoute = { answer: learned.answer, zone: learned.zone, qname: learned.qname, fixed: learned.fixed, shared: null, scope: learned.scope };
       (this.cache as AnswerCache<CachedRoute>).set(request, common, route, learned.scope);
     }
     if (learned.placement !== null) this.learned?.learn(client, learned.placement);
@@ -355,8 +383,16 @@ export class QueryHandler {
     // A repeat query of the usual shape finds its answer from the question's bytes alone.
     const common = this.cache !== null && this.state.ready ? readCommonQuery(request) : null;
     let cached = common !== null ? (this.cache as AnswerCache<CachedRoute>).get(request, common) : undefined;
-    // A worker answers what it holds; the primary answers the rest, whole (parsing included).
-    if (this.relay !== null && (cached === undefined || !this.finishes(cached.answer, client))) return this.relayed(request, transport, client, facts);
+    // Its bytes left the shared table (their segment was reused): made again below.
+    if (cached?.shared != null && !(this.shared as SharedAnswers).holds(cached.shared)) cached = undefined;
+    if (this.relay !== null) {
+      // A worker answers what it holds or the shared table holds; the primary answers the rest, whole (parsing included).
+      if (cached === undefined && common !== null && this.shared !== null) {
+        const hit = this.shared.read(request, common);
+        if (hit !== null) return this.answerShared(request, common, hit.fixed, hit.zone, transport, client, facts);
+      }
+      if (cached === undefined || !this.finishes(cached.answer, client)) return this.relayed(request, transport, client, facts);
+    }
     let head: ResponseHead & { qtype: number };
     let query: Query | null = null;
     if (cached !== undefined) {
@@ -388,11 +424,9 @@ export class QueryHandler {
         return writeBareResponse(request, query, RCode.REFUSED, advertised);
       }
       const result = router.route(query.qname, query.qtype);
-      const fixed = this.fixedForm(result.answer);
-      // A fixed answer is kept as its bytes alone, as workers keep it: the prepared answer's record
-      // buffers, arrays and layout cost more than those bytes (about 0.4 KiB per answer).
-      cached = { answer: fixed !== null ? bareRcode(fixed.rcode) : result.answer, zone: result.zone, qname: query.qname, fixed, scope: result.scope };
-      if (common !== null && (!forWorker || cached.fixed === null)) this.cache?.set(request, common, cached, result.scope);
+      cached = this.newRoute(request, common, query.qname, result.zone, result.answer, result.scope);
+      // A worker keeps the fixed answers that are not shared itself: cached here too they would be held twice.
+      if (common !== null && (!forWorker || cached.fixed === null || cached.shared !== null)) this.cache?.set(request, common, cached, result.scope);
     }
     facts.qtype = head.qtype;
     facts.qname = cached.qname;
@@ -471,10 +505,37 @@ export class QueryHandler {
     return writeResponse(request, query, answer, null, { limit, advertisedUdpSize: advertised });
   }
 
-  /** An answer every client gets alike, as one run of bytes; null for those that need the query (autopath, forwarding). */
-  private fixedForm(routed: Routed): FixedAnswer | null {
-    if (!('answers' in routed) || (routed.rcode === RCode.NXDOMAIN && this.autopath)) return null;
-    return toFixedAnswer(routed);
+  /**
+   * What to cache for a question just routed. A fixed answer is kept as its bytes alone: the
+   * prepared answer's record buffers, arrays and layout cost more than those bytes (about 0.4 KiB
+   * per answer). Those bytes go into the shared table when it takes them, else into this thread's
+   * kept bytes.
+   */
+  private newRoute(request: Buffer, common: CommonQuery | null, qname: string, zone: string, answer: Routed, scope: AnswerScope): CachedRoute {
+    const table = common !== null ? this.shared : null;
+    // Joined for the moment only when the table is to take a copy.
+    const fixed = 'answers' in answer && !(answer.rcode === RCode.NXDOMAIN && this.autopath) ? toFixedAnswer(answer, table !== null ? joinBriefly : undefined) : null;
+    if (fixed === null) return { answer, zone, qname, fixed: null, shared: null, scope };
+    const shared = table?.put(request, common as CommonQuery, fixed, zone) ?? null;
+    const records = shared !== null ? (table as SharedAnswers).recordsOf(shared) : table !== null ? keepBytes(fixed.records) : fixed.records;
+    return { answer: bareRcode(fixed.rcode), zone, qname, fixed: records === fixed.records ? fixed : { ...fixed, records: records as Buffer }, shared, scope };
+  }
+
+  /** A worker's: a fixed answer read from the shared table, as the primary would write it. */
+  private answerShared(request: Buffer, head: CommonQuery, fixed: FixedAnswer, zone: string, transport: Transport, client: string, facts: QueryFacts): Buffer | null {
+    const advertised = this.settings.maxUdpSize;
+    const rcode = this.ednsReply(request, head, transport, client);
+    if (rcode !== null) return writeBareResponse(request, head, rcode, advertised);
+    facts.qtype = head.qtype;
+    facts.zone = zone;
+    if (this.namesNeeded) facts.qname = nameOf(request);
+    if (this.rateLimiter !== null && transport === 'udp') {
+      const decision = this.rateDecision(client, facts, bareRcode(fixed.rcode));
+      if (decision === 'drop') return null;
+      if (decision === 'slip') return writeBareResponse(request, head, fixed.rcode, advertised, true);
+    }
+    const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(head.edns, advertised);
+    return writeFixedResponse(request, head, fixed, limit, advertised);
   }
 
   /** The response with the answer's balanced records chosen and ordered for this client. */

@@ -27,6 +27,7 @@ import { type UdpListener, type UdpSendErrors, listenUdp, noUdpSendErrors } from
 import { type UdpIo, batchAddon, listenUdpBatch } from './udp-batch.ts';
 import { type TcpCloses, listenTcp, noTcpCloses, tcpAccounting } from './tcp.ts';
 import { RampRefresh } from './ramp-refresh.ts';
+import { SharedAnswers, type SharedAnswersMemory, sharedAnswersMemory } from './shared-answers.ts';
 
 /** Where one listen address is bound, with the ports the kernel gave (they differ when 0 was asked). */
 export interface BoundListen {
@@ -113,6 +114,9 @@ export class ServingThread {
   private readonly dropListeners: Array<(drop: AnswerDrop) => void> = [];
   /** The view's placementGeneration when its last change was dropped. */
   private placementGeneration: number;
+  /** Fixed answers shared by all serving threads (shared-answers.ts): written here on the main thread, read by workers. */
+  private readonly sharedMemory: SharedAnswersMemory | null;
+  private readonly shared: SharedAnswers | null;
 
   /**
    * What the listeners call: a fixed object that passes each query to the handler active now, so
@@ -121,10 +125,13 @@ export class ServingThread {
   readonly currentHandler: Answering = { handle: (request, transport, client) => this.active.handler.handle(request, transport, client) };
 
   /** Throws when the settings cannot be served (an upstream that is not an address). */
-  constructor(source: ClusterView | CountedRelay, settings: Settings, log: Logger, state: HandlerState, threads = 1) {
+  constructor(source: ClusterView | CountedRelay, settings: Settings, log: Logger, state: HandlerState, threads = 1, shared: SharedAnswersMemory | null = null) {
     const relaying = 'relay' in source;
     this.view = relaying ? null : source;
     this.relay = relaying ? source : null;
+    // The main thread makes the table its handlers write; a worker opens the one it was given.
+    this.sharedMemory = relaying ? shared : settings.answerCacheSize > 0 ? sharedAnswersMemory(settings.answerCacheSize) : null;
+    this.shared = this.sharedMemory !== null ? new SharedAnswers(this.sharedMemory) : null;
     this.log = log;
     this.state = state;
     this.threads = threads;
@@ -140,8 +147,13 @@ export class ServingThread {
   }
 
   /** A serving worker's: answers from what `relay` brings back from the main thread. */
-  static relaying(relay: CountedRelay, settings: Settings, log: Logger, state: HandlerState, threads: number): ServingThread {
-    return new ServingThread(relay, settings, log, state, threads);
+  static relaying(relay: CountedRelay, settings: Settings, log: Logger, state: HandlerState, threads: number, shared: SharedAnswersMemory | null): ServingThread {
+    return new ServingThread(relay, settings, log, state, threads, shared);
+  }
+
+  /** The fixed answers' table the main thread's handlers write, for the workers to read (null: answers are not cached). */
+  get sharedAnswers(): SharedAnswersMemory | null {
+    return this.sharedMemory;
   }
 
   /** Drops what the handler holds that `drop` names; the main thread tells its listeners too (the serving workers, which drop the same). */
@@ -169,7 +181,7 @@ export class ServingThread {
   }
 
   private buildHandler(settings: Settings, previous: HandlerBuild | null): HandlerBuild {
-    if (this.relay !== null) return { settings, forwarder: null, handler: new QueryHandler({ relay: this.relay, settings, state: this.state, log: this.log, queryStats: this.queries }) };
+    if (this.relay !== null) return { settings, forwarder: null, handler: new QueryHandler({ relay: this.relay, settings, state: this.state, log: this.log, queryStats: this.queries, shared: this.shared }) };
     const view = this.view as ClusterView;
     const serverIps = ownAddresses(settings.listen.map(parseListenAddress));
     const router = new ZoneRouter(
@@ -184,7 +196,7 @@ export class ServingThread {
     );
     const forwarder = previous?.forwarder && forwardingKey(previous.settings) === forwardingKey(settings) ? previous.forwarder : new Forwarder(settings, this.log);
     const autopath = settings.autopath ? new Autopath(view, router, forwarder, settings.ttl) : null;
-    return { settings, forwarder, handler: new QueryHandler({ router, settings, state: this.state, log: this.log, forwarder, queryStats: this.queries, autopath, view }) };
+    return { settings, forwarder, handler: new QueryHandler({ router, settings, state: this.state, log: this.log, forwarder, queryStats: this.queries, autopath, view, shared: this.shared }) };
   }
 
   /** The hosts entries and files, read again with every settings version; null when there are none. */

@@ -131,13 +131,29 @@ export interface CommonQuery extends ReplyOptions {
   key: number;
 }
 
+/** Where a query's question is: what `readCommonQuery` found. */
+export type QuestionAt = Pick<CommonQuery, 'key' | 'questionEnd'>;
+
 /** An ASCII letter's lowercase; any other byte as it is (what DNS compares case-insensitively). */
 function lowerAscii(byte: number): number {
   return byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
 }
 
-/** Per-process, so nobody can pick names whose keys collide with a popular one's. */
-const KEY_SEED = randomBytes(4).readUInt32BE(0);
+/**
+ * Per process, so nobody can pick names whose keys collide with a popular one's; the same in
+ * every serving thread (adoptQuestionKeySeed), since they look answers up in one shared table.
+ */
+let keySeed = randomBytes(4).readUInt32BE(0);
+
+/** This process's seed for question keys, for a serving worker to adopt. */
+export function questionKeySeed(): number {
+  return keySeed;
+}
+
+/** A serving worker takes the primary's seed before it reads any query. */
+export function adoptQuestionKeySeed(seed: number): void {
+  keySeed = seed >>> 0;
+}
 const FNV_PRIME = 16777619;
 
 /**
@@ -151,7 +167,7 @@ export function readCommonQuery(msg: Buffer): CommonQuery | null {
   // QR clear and opcode QUERY; QDCOUNT 1, ANCOUNT and NSCOUNT 0, ARCOUNT 0 or 1.
   if (length < HEADER_SIZE + 5 || ((msg[2] as number) & 0xf8) !== 0) return null;
   if (msg[4] !== 0 || msg[5] !== 1 || msg[6] !== 0 || msg[7] !== 0 || msg[8] !== 0 || msg[9] !== 0 || msg[10] !== 0 || (msg[11] as number) > 1) return null;
-  let key = KEY_SEED;
+  let key = keySeed;
   let at = HEADER_SIZE;
   for (;;) {
     const label = msg[at] as number;
@@ -193,7 +209,7 @@ export function readCommonQuery(msg: Buffer): CommonQuery | null {
  */
 export function sameQuestion(msg: Buffer, questionEnd: number, stored: string): boolean {
   const nameEnd = questionEnd - 4;
-  if (stored.length !== nameEnd + 2 - HEADER_SIZE) return false;
+  if (stored.length !== questionKeyLength(questionEnd)) return false;
   let i = 0;
   for (let at = HEADER_SIZE; at < nameEnd; at++, i++) if (lowerAscii(msg[at] as number) !== stored.charCodeAt(i)) return false;
   // The type's bytes are compared as they are: 0x41 in a type is no letter.
@@ -203,16 +219,33 @@ export function sameQuestion(msg: Buffer, questionEnd: number, stored: string): 
 /** Room for the longest question: a 255-byte name and the type. */
 const keyScratch = Buffer.alloc(257);
 
+/** The length of a common query's question key: its name and type, as `writeQuestionKey` writes them. */
+export function questionKeyLength(questionEnd: number): number {
+  return questionEnd - 2 - HEADER_SIZE;
+}
+
+/** Writes the lowercased question name and the type of a common query at `into[at]`. */
+export function writeQuestionKey(msg: Buffer, questionEnd: number, into: Uint8Array, at: number): void {
+  const nameEnd = questionEnd - 4;
+  for (let i = HEADER_SIZE; i < nameEnd; i++) into[at++] = lowerAscii(msg[i] as number);
+  into[at] = msg[nameEnd] as number;
+  into[at + 1] = msg[nameEnd + 1] as number;
+}
+
+/** Whether the question of `msg` is the one `writeQuestionKey` wrote at `stored[at]`, `length` bytes. */
+export function sameQuestionBytes(msg: Buffer, questionEnd: number, stored: Uint8Array, at: number, length: number): boolean {
+  const nameEnd = questionEnd - 4;
+  if (length !== questionKeyLength(questionEnd)) return false;
+  for (let i = HEADER_SIZE; i < nameEnd; i++, at++) if (lowerAscii(msg[i] as number) !== stored[at]) return false;
+  return msg[nameEnd] === stored[at] && msg[nameEnd + 1] === stored[at + 1];
+}
+
 /**
  * The lowercased question name and the type of a common query, for `sameQuestion`, one byte per
  * character. A string rather than a Buffer: an answer cache keeps one per entry, and a Buffer's
  * object alone is about 100 bytes, the string 16 more than its bytes.
  */
 export function questionKey(msg: Buffer, questionEnd: number): string {
-  const nameEnd = questionEnd - 4;
-  const length = nameEnd + 2 - HEADER_SIZE;
-  for (let i = 0; i < nameEnd - HEADER_SIZE; i++) keyScratch[i] = lowerAscii(msg[HEADER_SIZE + i] as number);
-  keyScratch[length - 2] = msg[nameEnd] as number;
-  keyScratch[length - 1] = msg[nameEnd + 1] as number;
-  return keyScratch.toString('latin1', 0, length);
+  writeQuestionKey(msg, questionEnd, keyScratch, 0);
+  return keyScratch.toString('latin1', 0, questionKeyLength(questionEnd));
 }

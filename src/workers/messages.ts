@@ -4,6 +4,7 @@ import type { Settings } from '../settings/schema.ts';
 import type { AnswerDrop, BoundListen, ServingStats } from '../server/serving.ts';
 import type { LearnedRoute, RelayReply, Transport } from '../server/handler.ts';
 import type { UdpIo } from '../server/udp-batch.ts';
+import type { SharedAnswersMemory } from '../server/shared-answers.ts';
 import type { FixedAnswer } from '../wire/message.ts';
 import { type AnswerScope, GLOBAL_SCOPE, type RoutedData, bareRcode, reviveRoute, routeData } from '../resolve/answer.ts';
 import { sharedNames } from '../view/interner.ts';
@@ -19,6 +20,10 @@ export interface WorkerStart {
   udpIo: UdpIo;
   /** The primary's DNS cookie secret: a cookie any worker minted is good at every other. */
   cookieSecret: Uint8Array;
+  /** The primary's seed for question keys: the shared table is looked up by them. */
+  questionKeySeed: number;
+  /** The fixed answers the primary writes and every thread reads (null: answers are not cached). */
+  sharedAnswers: SharedAnswersMemory | null;
 }
 
 /**

@@ -2,9 +2,11 @@
  * The serving workers, seen from the primary thread, which keeps the one source (API watch or
  * objects file), the cluster view, the one forwarder, the settings and the ops listener, and
  * serves its own share of the port as serving thread 0. Workers are threads 1 and up. A worker
- * holds no view: it answers from the routes the primary taught it, and relays the rest here,
- * where the primary's serving thread answers them (ServingThread.answerRelayed); what that
- * thread's handler drops (a view change, a slow-start step, placements), the workers drop too.
+ * holds no view: it answers from the fixed answers the primary writes into the table all threads
+ * share (server/shared-answers.ts) and from the balanced routes the primary taught it, and relays
+ * the rest here, where the primary's serving thread answers them (ServingThread.answerRelayed);
+ * what that thread's handler drops (a view change, a slow-start step, placements), the workers
+ * drop too. A fixed answer leaves the shared table in the turn of the change that drops it.
  *
  * Why the primary serves too, rather than only answering relays: a worker is a whole V8 isolate
  * with Node's bootstrap, about 15 MiB before it holds anything, and the primary holds the view
@@ -34,6 +36,7 @@ import type { UdpIo } from '../server/udp-batch.ts';
 import { type FromWorker, type ToWorker, type WorkerStart, asBuffer, postedReply } from './messages.ts';
 import { backoffDelay } from '../util/backoff.ts';
 import { cookieSecret } from '../server/edns-reply.ts';
+import { questionKeySeed } from '../wire/query.ts';
 
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './serving-worker.ts' : './serving-worker.js', import.meta.url);
 /** How long a scrape waits for a worker's numbers before using the last ones it sent. */
@@ -186,7 +189,7 @@ export class WorkerPool {
   /** Starts worker `index` (again) with the settings and readiness as they are now; `listening` resolves once it listens where it is told to. */
   private spawn(index: number): Spawned {
     const { threads, log } = this.options;
-    const start: WorkerStart = { index, threads, settings: this.settings, ready: this.ready, udpIo: this.options.udpIo, cookieSecret: cookieSecret() };
+    const start: WorkerStart = { index, threads, settings: this.settings, ready: this.ready, udpIo: this.options.udpIo, cookieSecret: cookieSecret(), questionKeySeed: questionKeySeed(), sharedAnswers: this.options.primary.sharedAnswers };
     const worker = new Worker(WORKER_URL, { workerData: start, name: `lbdns-worker-${index}`, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: WORKER_OLD_GENERATION_MB } });
     const entry: ServingWorker = { worker, stopping: false, alive: true, lastStats: null };
     this.workers[index - 1] = entry;

@@ -1,12 +1,14 @@
 /**
  * A serving worker thread: its own UDP and TCP sockets on the shared ports, and a handler that
- * answers from the routes and client placements the primary taught it, relaying the rest to the
- * primary (which holds the view and the one forwarder). It holds no cluster view.
+ * answers from the fixed answers the primary shares with every thread and from the routes and
+ * client placements it taught it, relaying the rest to the primary (which holds the view and the
+ * one forwarder). It holds no cluster view.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.ts';
 import { ServingThread } from '../server/serving.ts';
 import { adoptCookieSecret } from '../server/edns-reply.ts';
+import { adoptQuestionKeySeed } from '../wire/query.ts';
 import { RelayClient } from './relay-client.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 
@@ -17,8 +19,9 @@ const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.p
 const log = createLogger(start.settings.logLevel).child({ worker: start.index });
 const state = { ready: start.ready };
 adoptCookieSecret(start.cookieSecret);
+adoptQuestionKeySeed(start.questionKeySeed);
 const relay = new RelayClient(send, start.settings.relay);
-const serving = ServingThread.relaying(relay, start.settings, log, state, start.threads);
+const serving = ServingThread.relaying(relay, start.settings, log, state, start.threads, start.sharedAnswers);
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {

@@ -1,6 +1,6 @@
 /**
  * Serving workers share the main thread's one view and one forwarder: a worker answers from the
- * routes the main thread taught it and relays the rest. Through the real CLI with two serving
+ * fixed answers the main thread shares and the routes it taught it, and relays the rest. Through the real CLI with two serving
  * threads (the main thread and one worker), each query from a fresh socket (a new source port),
  * so the kernel spreads them over both.
  */
@@ -32,7 +32,10 @@ async function addressesOf(port: number, name: string): Promise<string> {
   return (answerData(await query(port, name, 'A'), 'A') as string[]).sort().join(',');
 }
 
-/** Asks for `name` (always answered `addresses`) until both threads have answered it: the worker relayed it once, and holds its route now. */
+/**
+ * Asks for `name` (always answered `addresses`) until both threads have answered it: the worker
+ * relayed it once and holds its route now, or found it in the shared table of fixed answers.
+ */
 async function untilBothThreadsAnswered(server: RunningServer, name: string, addresses: string): Promise<void> {
   await within(5000, async () => {
     assert.equal(await addressesOf(server.port, name), addresses);
@@ -77,7 +80,9 @@ describe('two workers, one view', () => {
     const name = 'front.team.svc.cluster.local';
     await untilBothThreadsAnswered(server, name, '10.96.7.7');
     const relayed = await relays(server, 'answered');
-    assert.ok(relayed >= 1, `the worker relayed the name: ${relayed} relays`);
+    // Once at most: when the worker had it first. A ClusterIP's address is a fixed answer, so once
+    // the main thread has made it, the worker reads it from the table they share.
+    assert.ok(relayed <= 1, `the worker relayed the name once at most: ${relayed} relays`);
     for (let i = 0; i < 40; i++) assert.equal(await addressesOf(server.port, name), '10.96.7.7');
     assert.equal(await relays(server, 'answered'), relayed, 'no query of the name went to the main thread again');
   });

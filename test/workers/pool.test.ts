@@ -14,7 +14,7 @@ import { parseSettings } from '../../src/settings/schema.ts';
 import { ServingThread, listenAddresses } from '../../src/server/serving.ts';
 import { demoObjects } from '../helpers/lbdns-process.ts';
 import { asList, headlessService } from '../helpers/objects.ts';
-import { answerData, query } from '../helpers/dns-client.ts';
+import { answerData, buildQuery, query } from '../helpers/dns-client.ts';
 import { within } from '../helpers/wait.ts';
 import { availableUdpIo } from '../../src/server/udp-batch.ts';
 
@@ -116,9 +116,52 @@ describe('serving workers that keep dying', () => {
   });
 });
 
+describe('a fixed answer, shared by every serving thread', () => {
+  /** Headless Service team/solo at version k: one endpoint, 10.40.0.<k>, an answer every client gets alike. */
+  const solo = (version: number) => parseObjectsText(asList(headlessService('team', 'solo', [`10.40.0.${version}`])), 'test').objects;
+  const name = 'solo.team.svc.cluster.local';
+
+  it('is answered by the worker from the primary\'s table, without a relay, and leaves every thread in the turn of a change', async () => {
+    const view = demoView();
+    const { services, endpointSlices } = solo(1);
+    view.applyBatch([{ op: 'upsert', kind: 'Service', record: services[0]! }, { op: 'upsert', kind: 'EndpointSlice', record: endpointSlices[0]! }]);
+    const { pool, primary, start, stop } = demoPool({ maxRestarts: 5, backoffMs: 50 }, view);
+    let relayed = 0;
+    const answerRelayed = primary.answerRelayed.bind(primary);
+    primary.answerRelayed = (request, transport, client) => {
+      relayed++;
+      return answerRelayed(request, transport, client);
+    };
+    try {
+      const port = await start();
+      pool.setReady();
+      // The primary answers it first (straight to its handler): it is in the shared table before any worker sees it.
+      const answered = primary.currentHandler.handle(buildQuery(name, 'A'), 'udp', '127.0.0.1');
+      assert.ok(answered instanceof Buffer);
+      for (let i = 0; i < 40; i++) assert.deepEqual(answerData(await query(port, name, 'A'), 'A'), ['10.40.0.1'], `query ${i + 1}`);
+      await pool.collect();
+      const [worker] = pool.stats();
+      const workerQueries = worker!.queries.requests.filter(([labels]) => labels.startsWith('cluster.local')).reduce((sum, [, count]) => sum + count, 0);
+      assert.ok(workerQueries > 0, 'the kernel gave the worker some of 40 fresh sockets');
+      assert.equal(relayed, 0, 'the worker found the answer in the shared table');
+      assert.equal(worker!.relays.answered, 0);
+      // In the turn of the change: no thread, the worker included, has the old answer any more.
+      view.apply({ op: 'upsert', kind: 'EndpointSlice', record: solo(2).endpointSlices[0]! });
+      for (let i = 0; i < 40; i++) assert.deepEqual(answerData(await query(port, name, 'A'), 'A'), ['10.40.0.2'], `after the change, query ${i + 1}`);
+    } finally {
+      await stop();
+    }
+  });
+});
+
 describe('a view change right after a relay was answered', () => {
-  /** Headless Service team/app-<n>, at version k: one endpoint, 10.30.<n>.<k>. */
-  const service = (n: number, version: number) => parseObjectsText(asList(headlessService('team', `app-${n}`, [`10.30.${n}.${version}`])), 'test').objects;
+  /**
+   * Headless Service team/app-<n>, at version k: endpoints 10.30.<n>.<k> and 10.31.<n>.<k>. Two,
+   * so that its answer is shuffled: a route the primary teaches the worker (fixed answers it
+   * shares instead, and those leave the shared table in the turn of the change).
+   */
+  const service = (n: number, version: number) => parseObjectsText(asList(headlessService('team', `app-${n}`, [`10.30.${n}.${version}`, `10.31.${n}.${version}`])), 'test').objects;
+  const addresses = (n: number, version: number) => `10.30.${n}.${version},10.31.${n}.${version}`;
 
   it('leaves no worker with the route answered before it: the reply reaches the worker before the drop', async () => {
     const view = demoView();
@@ -140,17 +183,17 @@ describe('a view change right after a relay was answered', () => {
     try {
       const port = await start();
       pool.setReady();
-      const ask = async (n: number) => String(answerData(await query(port, `app-${n}.team.svc.cluster.local`, 'A'), 'A'));
+      const ask = async (n: number) => answerData(await query(port, `app-${n}.team.svc.cluster.local`, 'A'), 'A').sort().join(',');
       for (const n of rounds) {
         changeService = n;
         // Asked until the worker gets it (the kernel spreads fresh sockets over it and the primary,
         // which answers alone): relayed, answered from version 1, then the change.
-        for (let asked = 0; changeService !== null && asked < 64; asked++) assert.equal(await ask(n), `10.30.${n}.1`);
+        for (let asked = 0; changeService !== null && asked < 64; asked++) assert.equal(await ask(n), addresses(n, 1));
         assert.equal(changeService, null, 'the worker relayed the name, and the change was made after');
-        await within(5000, async () => (await ask(n)) === `10.30.${n}.2`);
+        await within(5000, async () => (await ask(n)) === addresses(n, 2));
         const answers = new Set<string>();
         for (let i = 0; i < 30; i++) answers.add(await ask(n));
-        assert.deepEqual([...answers], [`10.30.${n}.2`], `app-${n}`);
+        assert.deepEqual([...answers], [addresses(n, 2)], `app-${n}`);
       }
     } finally {
       await stop();
