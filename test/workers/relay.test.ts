@@ -115,6 +115,36 @@ describe("a worker's handler, answering through the primary's", () => {
     }
   });
 
+  it('logs a relayed query with its own name, though the worker answered others while it waited', async () => {
+    const view = new ClusterView();
+    view.replaceAll(parseObjectsText(JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), 'test').objects);
+    const logged = { ...settings, queryLogSampleRate: 1 };
+    const primary = new QueryHandler({ router: new ZoneRouter({ view, settings, serverAddresses: () => ['127.0.0.1'] }), settings, state, log, view });
+    let open = (): void => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let gated = false;
+    const relay: Relay = {
+      async relay(request, transport, client) {
+        if (gated) await gate;
+        return receivedReply(structuredClone(postedReply(await primary.answerRelayed(request, transport, client)).posted));
+      },
+    };
+    const lines: Array<{ msg: string; name: string; type: string }> = [];
+    const worker = new QueryHandler({ relay, settings: logged, state, log: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }) });
+    const plain = 'plain.shop.svc.cluster.local';
+    await worker.handle(buildQuery(plain, 'A'), 'udp', '10.80.0.9');
+    gated = true;
+    const waiting = worker.handle(buildQuery('front.shop.svc.cluster.local', 'AAAA'), 'udp', '10.80.0.9');
+    assert.ok(waiting instanceof Promise, 'relayed');
+    assert.ok(worker.handle(buildQuery(plain, 'A'), 'udp', '10.80.0.9') instanceof Buffer, 'answered from its route meanwhile');
+    open();
+    await waiting;
+    assert.deepEqual(
+      lines.filter((line) => line.msg === 'query').map((line) => `${line.name} ${line.type}`),
+      [`${plain} A`, `${plain} A`, 'front.shop.svc.cluster.local AAAA'],
+    );
+  });
+
   it('keeps no route for a forwarded name: it needs the one forwarder', async () => {
     const { worker, relay } = primaryAndWorker();
     for (let i = 0; i < 3; i++) await answers(worker, 'www.example.test', 'A', '10.80.0.9');
