@@ -28,6 +28,8 @@ const WAY_INTS = 2;
 const SEGMENT = 64 * 1024;
 /** Arena bytes planned per answer the cache may hold: a typical fixed answer's entry is 100–300. */
 const BYTES_PER_ANSWER = 320;
+/** At most 256 MiB of arena, whatever answerCacheSize says: beyond it the oldest answers leave first. */
+const MAX_SEGMENTS = 4096;
 /** Entries larger than this are not shared: a few would empty a segment. */
 const LARGEST_ENTRY = SEGMENT / 16;
 const MAX_ZONES = 255;
@@ -62,9 +64,11 @@ function align8(n: number): number {
 
 /** Memory for a table sized for `capacity` cached answers (settings.answerCacheSize). */
 export function sharedAnswersMemory(capacity: number): SharedAnswersMemory {
+  const segments = Math.min(MAX_SEGMENTS, Math.max(4, Math.ceil((capacity * BYTES_PER_ANSWER) / SEGMENT)));
+  // Sets for the answers the arena can hold at all.
+  const answers = Math.min(capacity, (segments * SEGMENT) / BYTES_PER_ANSWER);
   let sets = 1;
-  while (sets * WAYS < capacity) sets *= 2;
-  const segments = Math.max(4, Math.ceil((capacity * BYTES_PER_ANSWER) / SEGMENT));
+  while (sets * WAYS < answers) sets *= 2;
   // Only the pages written to become resident: the arena fills segment by segment.
   const buffer = new SharedArrayBuffer(4 + sets * WAYS * WAY_INTS * 4 + ZONES_BYTES + segments * SEGMENT);
   return { buffer, sets, segments };
@@ -75,7 +79,6 @@ export class SharedAnswers {
   private readonly zoneCount: Int32Array;
   private readonly zoneBytes: Uint8Array;
   private readonly arena: Buffer;
-  private readonly arenaStart: number;
   private readonly setMask: number;
   private readonly segments: number;
   /** Zone names by index, as far as this thread has read them. */
@@ -95,8 +98,7 @@ export class SharedAnswers {
     this.zoneCount = new Int32Array(buffer, 0, 1);
     this.ways = new Int32Array(buffer, 4, wayInts);
     this.zoneBytes = new Uint8Array(buffer, 4 + wayInts * 4, ZONES_BYTES);
-    this.arenaStart = 4 + wayInts * 4 + ZONES_BYTES;
-    this.arena = Buffer.from(buffer, this.arenaStart, segments * SEGMENT);
+    this.arena = Buffer.from(buffer, 4 + wayInts * 4 + ZONES_BYTES, segments * SEGMENT);
     this.setMask = sets - 1;
     this.segments = segments;
     this.victims = new Uint8Array(sets);

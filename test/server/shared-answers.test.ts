@@ -94,6 +94,8 @@ describe('shared answers', () => {
     assert.ok(held > 0 && held < 20_000, `${held} held`);
     assert.equal(table.holds(refs[0]!), false, 'the first entry left');
     assert.equal(table.holds(refs.at(-1)!), true, 'the last entry is there');
+    // However large the cache asked for, the table reserves at most 256 MiB of arena.
+    assert.ok(sharedAnswersMemory(100_000_000).buffer.byteLength < 300 * 2 ** 20);
     const big = question('big.ns.svc.cluster.local');
     assert.equal(table.put(big.msg, big.at, answer(9, 8192), 'cluster.local'), null);
     assert.equal(table.read(big.msg, big.at), null);
