@@ -11,8 +11,6 @@ import { type QuestionAt, questionKey, sameQuestion } from '../wire/query.ts';
 import type { ViewChange } from '../view/cluster-view.ts';
 import { type AnswerScope, GLOBAL_SCOPE_KEY, scopeKey } from '../resolve/answer.ts';
 
-export type { QuestionAt };
-
 /**
  * The entries built in one scope, linked through the entries themselves. Each entry points at
  * its group rather than holding the scope's text, and a group holds no set of its own: names

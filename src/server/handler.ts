@@ -9,7 +9,7 @@ import { type Choice, chooseRecords } from '../resolve/balanced-answers.ts';
 import { type Client, type ClientPlacements, ClientClassifier, LearnedPlacements } from '../balance/client.ts';
 import { CLASS_ANY, CLASS_CH, CLASS_IN, RCode, RRType, rcodeName, typeName } from '../wire/constants.ts';
 import { type FixedAnswer, type ResponseHead, type ResponseOptions, balancedBudget, layoutAnswer, udpLimit, writeBareResponse, writeFixedResponse, writeResponse } from '../wire/message.ts';
-import { type AnswerScope, type ExplanationLines, type PreparedAnswer, type Routed, type Router, answerLayout, bareRcode, toFixedAnswer } from '../resolve/answer.ts';
+import { type AnswerScope, type ExplanationLines, type PreparedAnswer, type Routed, type Router, GLOBAL_SCOPE, answerLayout, bareRcode, toFixedAnswer } from '../resolve/answer.ts';
 import { keepBytes } from '../util/kept-bytes.ts';
 import { type CommonQuery, type Query, parseQuery, readCommonQuery } from '../wire/query.ts';
 import { type Cidr, cidrContains, clientAddressBytes, parseCidr } from '../net/cidr.ts';
@@ -340,9 +340,9 @@ export class QueryHandler {
    * A worker's: the primary answers the request; its route and the client's placement are kept,
    * so the next such query is answered here. Not answered (relays full, no reply in time): SERVFAIL.
    */
-  private relayed(request: Buffer, transport: Transport, client: string, shared: QueryFacts): Promise<Buffer | null> {
-    // The reply's facts are filled in later, when `shared` serves other queries: these are its own.
-    const facts: QueryFacts = { zone: shared.zone, qtype: shared.qtype, qname: shared.qname, route: null };
+  private relayed(request: Buffer, transport: Transport, client: string, current: QueryFacts): Promise<Buffer | null> {
+    // The reply's facts are filled in later, when `current` serves other queries: these are its own.
+    const facts: QueryFacts = { zone: current.zone, qtype: current.qtype, qname: current.qname, route: null };
     this.detached = facts;
     return (this.relay as Relay).relay(request, transport, client).then((reply) => {
       if (reply === null) return this.unanswered(request, facts);
@@ -418,13 +418,10 @@ export class QueryHandler {
     const common = this.cache !== null && this.state.ready ? readCommonQuery(request) : null;
     let cached = common !== null ? (this.cache as AnswerCache<CachedRoute>).get(request, common) : undefined;
     // Its bytes left the shared table (their segment was reused): made again below.
-    if (cached?.shared != null && !(this.shared as SharedAnswers).holds(cached.shared)) cached = undefined;
+    if (cached !== undefined && cached.shared !== null && !(this.shared as SharedAnswers).holds(cached.shared)) cached = undefined;
     if (this.relay !== null) {
       // A worker answers what it holds or the shared table holds; the primary answers the rest, whole (parsing included).
-      if (cached === undefined && common !== null && this.shared !== null) {
-        const hit = this.shared.read(request, common);
-        if (hit !== null) return this.answerShared(request, common, hit.fixed, hit.zone, transport, client, facts);
-      }
+      if (cached === undefined && common !== null && this.shared !== null) cached = this.sharedRoute(request, common);
       if (cached === undefined || !this.finishes(cached.answer, client)) return this.relayed(request, transport, client, facts);
     }
     let head: ResponseHead & { qtype: number };
@@ -550,26 +547,21 @@ export class QueryHandler {
     // Joined for the moment only when the table is to take a copy.
     const fixed = 'answers' in answer && !(answer.rcode === RCode.NXDOMAIN && this.autopath) ? toFixedAnswer(answer, table !== null ? joinBriefly : undefined) : null;
     if (fixed === null) return { answer, zone, qname, fixed: null, shared: null, scope };
-    const shared = table?.put(request, common as CommonQuery, fixed, zone) ?? null;
-    const records = shared !== null ? (table as SharedAnswers).recordsOf(shared) : table !== null ? keepBytes(fixed.records) : fixed.records;
-    return { answer: bareRcode(fixed.rcode), zone, qname, fixed: records === fixed.records ? fixed : { ...fixed, records: records as Buffer }, shared, scope };
+    if (table === null) return { answer: bareRcode(fixed.rcode), zone, qname, fixed, shared: null, scope };
+    const shared = table.put(request, common as CommonQuery, fixed, zone);
+    const records = shared !== null ? (table.recordsOf(shared) as Buffer) : keepBytes(fixed.records);
+    return { answer: bareRcode(fixed.rcode), zone, qname, fixed: { ...fixed, records }, shared, scope };
   }
 
-  /** A worker's: a fixed answer read from the shared table, as the primary would write it. */
-  private answerShared(request: Buffer, head: CommonQuery, fixed: FixedAnswer, zone: string, transport: Transport, client: string, facts: QueryFacts): Buffer | null {
-    const advertised = this.settings.maxUdpSize;
-    const rcode = this.ednsReply(request, head, transport, client);
-    if (rcode !== null) return writeBareResponse(request, head, rcode, advertised);
-    facts.qtype = head.qtype;
-    facts.zone = zone;
-    if (this.namesNeeded) facts.qname = nameOf(request);
-    if (this.rateLimiter !== null && transport === 'udp') {
-      const decision = this.rateDecision(client, facts, bareRcode(fixed.rcode));
-      if (decision === 'drop') return null;
-      if (decision === 'slip') return writeBareResponse(request, head, fixed.rcode, advertised, true);
-    }
-    const limit = transport === 'tcp' ? TCP_LIMIT : udpLimit(head.edns, advertised);
-    return writeFixedResponse(request, head, fixed, limit, advertised);
+  /**
+   * A worker's: the fixed answer the shared table holds for this question, as a route answered
+   * like any cached one. Its name is read only when something needs it (rate limiting, the query log).
+   */
+  private sharedRoute(request: Buffer, common: CommonQuery): CachedRoute | undefined {
+    const hit = (this.shared as SharedAnswers).read(request, common);
+    if (hit === null) return undefined;
+    const qname = this.namesNeeded ? nameOf(request) : '';
+    return { answer: bareRcode(hit.fixed.rcode), zone: hit.zone, qname, fixed: hit.fixed, shared: null, scope: GLOBAL_SCOPE };
   }
 
   /** The response with the answer's balanced records chosen and ordered for this client. */

@@ -1,7 +1,8 @@
 /** The answer cache: questions found by their bytes, and a change drops only the answers built from what changed. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AnswerCache, type QuestionAt } from '../../src/server/answer-cache.ts';
+import { AnswerCache } from '../../src/server/answer-cache.ts';
+import type { QuestionAt } from '../../src/wire/query.ts';
 import { type AnswerScope, GLOBAL_SCOPE } from '../../src/resolve/answer.ts';
 import { readCommonQuery } from '../../src/wire/query.ts';
 import { buildQuery } from '../helpers/dns-client.ts';
