@@ -18,6 +18,8 @@ let built: string | undefined;
 /**
  * The bin/lbdns.js to run: by default that of the image's layout, made once per bench in a temp
  * folder (package.json, bin/, the bundle in dist/, this checkout's node_modules and build/ linked).
+ * The first call builds it (about 1.5 s of esbuild): make it before any clock starts, or the
+ * build counts as lbdns's startup.
  * Why not the source: Node strips the types of every module in every thread, a per-thread cost
  * the image does not pay (bench:footprint), and modules the bundle leaves out load too: at
  * 10,000 Services with 2 workers, 201 MiB RSS after load from src/ against 183 MiB from the bundle

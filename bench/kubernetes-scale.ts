@@ -27,6 +27,8 @@ const updateSeconds = Number(process.env.SCALE_UPDATE_SECONDS ?? 20);
 const updatesPerSecond = 100;
 const tls = process.env.SCALE_TLS === '1';
 const nodeFlags = lbdnsNodeFlags();
+/** Built before any clock starts: the build is not lbdns's startup. */
+const cli = lbdnsCli();
 
 const ip = (n: number) => `10.${64 + Math.floor(n / 65536)}.${Math.floor(n / 256) % 256}.${n % 256}`;
 const namespaceOf = (i: number) => `ns${i % 50}`;
@@ -59,7 +61,7 @@ writeFileSync(join(dir, 'lbdns.yaml'), 'answerCacheSize: 100000\n');
 const dnsPort = await freePort();
 const opsPort = await freePort();
 const started = performance.now();
-const child = spawn(process.execPath, [...nodeFlags, lbdnsCli(), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'], env: lbdnsEnv() });
+const child = spawn(process.execPath, [...nodeFlags, cli, '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${dnsPort}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'], env: lbdnsEnv() });
 
 try {
   for (;;) {

@@ -29,6 +29,8 @@ import { lbdnsCli, lbdnsEnv, lbdnsNodeFlags } from './as-image.ts';
 import { StubUpstream, reply } from '../test/helpers/stub-upstream.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** Built before any clock starts: the build is not lbdns's startup. */
+const cli = lbdnsCli();
 const list = (text: string) => text.split(',').map(Number);
 const sizes = list(process.env.MEMORY_SERVICES ?? '100,1000,10000');
 const workerCounts = list(process.env.MEMORY_WORKERS ?? '1,2');
@@ -115,7 +117,7 @@ async function measure(services: number, workers: number, upstream: StubUpstream
   const started = performance.now();
   const child: ChildProcess = spawn(
     process.execPath,
-    [...lbdnsNodeFlags(), lbdnsCli(), '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)],
+    [...lbdnsNodeFlags(), cli, '--config', join(dir, 'lbdns.yaml'), '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)],
     { stdio: ['ignore', 'ignore', 'inherit'], env: lbdnsEnv() },
   );
   const pid = child.pid!;

@@ -27,6 +27,8 @@ import { ClusterView } from '../src/view/cluster-view.ts';
 
 const workerCounts = (process.env.STARTUP_WORKERS ?? '1,2').split(',').map(Number);
 const nodeFlags = lbdnsNodeFlags();
+/** Built before any clock starts: the build is not lbdns's startup. */
+const cli = lbdnsCli();
 /** How long after the parser thread ended RSS is read again. */
 const SETTLE_MS = 15_000;
 
@@ -73,7 +75,7 @@ async function start(workers: number): Promise<Row> {
   const port = await freePort();
   const opsPort = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [...nodeFlags, lbdnsCli(), '--objects', path, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'], env: lbdnsEnv() });
+  const child = spawn(process.execPath, [...nodeFlags, cli, '--objects', path, '--listen', `127.0.0.1:${port}`, '--ops-listen', `127.0.0.1:${opsPort}`, '--log-level', 'warn', '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'inherit'], env: lbdnsEnv() });
   const pid = child.pid!;
   try {
     for (;;) {
