@@ -7,7 +7,8 @@
 
 namespace lbdns {
 
-// native/udp_batch.cc: the class UdpBatch, batched UDP I/O (src/server/udp-batch.ts).
+// native/udp_batch.cc: the class UdpBatch, batched UDP I/O (src/server/udp-batch.ts), answering
+// repeat queries from the shared table of fixed answers itself (native/fixed_answers.h).
 Napi::Function DefineUdpBatch(Napi::Env env);
 
 // native/release_memory.cc: releaseFreedMemory(), glibc's malloc_trim(0) (src/app.ts calls it

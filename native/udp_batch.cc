@@ -1,6 +1,11 @@
 // Batched UDP I/O for lbdns, the class UdpBatch of the addon lbdns_native (src/server/udp-batch.ts
 // is its only user).
 //
+// With answerFrom(), a batch's repeat queries whose answers the shared table holds are answered
+// here (native/fixed_answers.h) before the batch goes to JavaScript: their replies come first in
+// `replies`, and onBatch(count, answered, answeredBytes, nanosEach) says how many and how many bytes
+// of `output` they took, so JavaScript only counts them and answers the rest after them.
+//
 // Node's dgram receives and sends one datagram per call, and its send path costs more than the
 // DNS answer it carries. A UdpBatch owns one UDP socket: recvmmsg fills a buffer JavaScript
 // shares, one JavaScript call handles the whole batch, and the replies JavaScript writes into an
@@ -8,9 +13,10 @@
 // the datagrams past its first batch without saying so (libuv#5245).
 //
 // The memory layout is written once more in src/server/udp-batch.ts (RECEIVED_BYTES, REPLY_INTS):
-//   received datagram i, at meta + i*32: u32 length, u32 source port, u32 family (4 or 6),
-//     u32 flags (1: truncated, the datagram was longer than its slot), 16 bytes source address
-//     (IPv4: the first 4); its bytes at input + i*slot.
+//   received datagram i, at meta + i*48: u32 length, u32 source port, u32 family (4 or 6),
+//     u32 flags (1: truncated, the datagram was longer than its slot; 2: answered here), 16 bytes
+//     source address (IPv4: the first 4), then for one answered here u32 qtype, u32 zone (the
+//     shared table's index), u32 rcode, u32 response length; its bytes at input + i*slot.
 //   reply j, at replies + j*12: i32 index of the datagram it answers, i32 offset and i32 length
 //     of its bytes in output.
 // A send that fails (source port 0, no route) is counted and returned, never thrown: a client
@@ -18,6 +24,7 @@
 // cannot take yet (its send buffer is full: EAGAIN, ENOBUFS) waits in a bounded queue until the
 // socket is writable, as libuv queues dgram's sends; only past the bound is a reply dropped.
 #include "lbdns_native.h"
+#include "fixed_answers.h"
 
 #include <uv.h>
 
@@ -26,6 +33,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <deque>
@@ -35,9 +43,10 @@
 
 namespace {
 
-constexpr size_t kReceivedBytes = 32;
+constexpr size_t kReceivedBytes = 48;
 constexpr size_t kReplyInts = 3;
 constexpr uint32_t kTruncated = 1;
+constexpr uint32_t kAnswered = 2;
 // Batches read per wakeup: enough to amortise the wakeup, few enough that TCP and timers get
 // their turn under a flood.
 constexpr int kBatchesPerWakeup = 4;
@@ -73,6 +82,7 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
                            InstanceMethod<&UdpBatch::Send>("send"),
                            InstanceMethod<&UdpBatch::SendTo>("sendTo"),
                            InstanceMethod<&UdpBatch::Close>("close"),
+                           InstanceMethod<&UdpBatch::AnswerFrom>("answerFrom"),
                        });
   }
 
@@ -322,6 +332,33 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
     return info.Env().Undefined();
   }
 
+  // answerFrom(ways, arena, control, seed): answer repeat queries from the shared table of fixed
+  // answers (Int32Array ways, Uint8Array arena, over the table's SharedArrayBuffer), while
+  // control[0] is 1; control[1] is the UDP size to advertise; seed the question keys' seed.
+  Napi::Value AnswerFrom(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() || !info[3].IsNumber()) {
+      Napi::TypeError::New(env, "answerFrom(ways, arena, control, seed)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::TypedArray ways = info[0].As<Napi::TypedArray>(), arena = info[1].As<Napi::TypedArray>(), control = info[2].As<Napi::TypedArray>();
+    size_t wayInts = ways.ElementLength();
+    if (ways.TypedArrayType() != napi_int32_array || arena.TypedArrayType() != napi_uint8_array || control.TypedArrayType() != napi_int32_array || control.ElementLength() < 2 ||
+        wayInts < 8 || (wayInts & (wayInts - 1)) != 0) {
+      Napi::TypeError::New(env, "answerFrom: ways (Int32Array, a power of two long), arena (Uint8Array), control (Int32Array of 2)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    answerBuffers_ = Napi::Persistent(Napi::Array::New(env, 3));
+    answerBuffers_.Value().Set(uint32_t(0), ways);
+    answerBuffers_.Value().Set(uint32_t(1), arena);
+    answerBuffers_.Value().Set(uint32_t(2), control);
+    auto* wayData = reinterpret_cast<const int32_t*>(static_cast<const uint8_t*>(ways.ArrayBuffer().Data()) + ways.ByteOffset());
+    auto* arenaData = static_cast<const uint8_t*>(arena.ArrayBuffer().Data()) + arena.ByteOffset();
+    auto* controlData = reinterpret_cast<const int32_t*>(static_cast<const uint8_t*>(control.ArrayBuffer().Data()) + control.ByteOffset());
+    answers_ = std::make_unique<lbdns::FixedAnswers>(wayData, wayInts, arenaData, arena.ByteLength(), controlData, info[3].As<Napi::Number>().Uint32Value());
+    return env.Undefined();
+  }
+
   static void OnEvents(uv_poll_t* handle, int status, int events) {
     auto* self = static_cast<UdpBatch*>(handle->data);
     if (status < 0 || self->fd_ < 0) return;
@@ -360,13 +397,15 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
       }
       if (n == 0) return;
       for (int i = 0; i < n; i++) Describe(size_t(i));
+      Answered answered = AnswerFixed(size_t(n));
       // The receiver must be an object (napi_make_callback converts it); onBatch is an arrow function, so which does not matter.
-      napi_value count, receiver, onBatch, result;
-      if (napi_create_uint32(env, uint32_t(n), &count) != napi_ok || napi_get_global(env, &receiver) != napi_ok ||
-          napi_get_reference_value(env, onBatch_, &onBatch) != napi_ok || onBatch == nullptr) {
+      napi_value args[4], receiver, onBatch, result;
+      if (napi_create_uint32(env, uint32_t(n), &args[0]) != napi_ok || napi_create_uint32(env, answered.count, &args[1]) != napi_ok ||
+          napi_create_uint32(env, answered.bytes, &args[2]) != napi_ok || napi_create_uint32(env, answered.nanosEach, &args[3]) != napi_ok ||
+          napi_get_global(env, &receiver) != napi_ok || napi_get_reference_value(env, onBatch_, &onBatch) != napi_ok || onBatch == nullptr) {
         return StopReading();
       }
-      napi_status status = napi_make_callback(env, *context_, receiver, onBatch, 1, &count, &result);
+      napi_status status = napi_make_callback(env, *context_, receiver, onBatch, 4, args, &result);
       bool pending = false;
       napi_is_exception_pending(env, &pending);
       if (pending) {
@@ -379,6 +418,46 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
       if (status != napi_ok) return StopReading();
       if (size_t(n) < batch_) return;
     }
+  }
+
+  struct Answered {
+    uint32_t count = 0;
+    uint32_t bytes = 0;
+    uint32_t nanosEach = 0;
+  };
+
+  static uint64_t Nanos() {
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return uint64_t(now.tv_sec) * 1000000000u + uint64_t(now.tv_nsec);
+  }
+
+  // Answers what the shared table can of datagrams 0..n-1: replies 0..count-1, output 0..bytes-1.
+  // Not a datagram cut short, nor one from port 0 (JavaScript counts those).
+  Answered AnswerFixed(size_t n) {
+    Answered answered;
+    if (!answers_ || !answers_->enabled()) return answered;
+    uint64_t started = Nanos();
+    size_t used = 0;
+    for (size_t i = 0; i < n && answered.count < replyCapacity_; i++) {
+      uint32_t* fields = reinterpret_cast<uint32_t*>(meta_ + i * kReceivedBytes);
+      if ((fields[3] & kTruncated) != 0 || fields[1] == 0) continue;
+      lbdns::FixedAnswerFacts facts;
+      size_t length = answers_->Answer(input_ + i * slot_, fields[0], output_ + used, outputLength_ - used, &facts);
+      if (length == 0) continue;
+      int32_t entry[kReplyInts] = {int32_t(i), int32_t(used), int32_t(length)};
+      memcpy(replies_ + answered.count * kReplyInts * sizeof(int32_t), entry, sizeof entry);
+      fields[3] |= kAnswered;
+      fields[8] = facts.qtype;
+      fields[9] = facts.zone;
+      fields[10] = facts.rcode;
+      fields[11] = uint32_t(length);
+      used += length;
+      answered.count++;
+    }
+    answered.bytes = uint32_t(used);
+    if (answered.count > 0) answered.nanosEach = uint32_t((Nanos() - started) / answered.count);
+    return answered;
   }
 
   void Describe(size_t i) {
@@ -438,6 +517,9 @@ class UdpBatch : public Napi::ObjectWrap<UdpBatch> {
   size_t batch_ = 0, slot_ = 0, replyCapacity_ = 0, outputLength_ = 0;
   uint8_t *input_ = nullptr, *meta_ = nullptr, *output_ = nullptr, *replies_ = nullptr;
   Napi::Reference<Napi::Array> buffers_;
+  // The shared table's arrays answers_ reads, kept alive with the socket.
+  Napi::Reference<Napi::Array> answerBuffers_;
+  std::unique_ptr<lbdns::FixedAnswers> answers_;
   Napi::FunctionReference onBatch_;
   std::unique_ptr<Napi::AsyncContext> context_;
   std::vector<mmsghdr> received_, sent_;

@@ -147,4 +147,9 @@ export function registerCorednsQueryMetrics(registry: Registry, read: () => Quer
     ),
   );
   registry.registerMetric(liveCounter('coredns_panics_total', 'A metrics that counts the number of panics.', () => [{ labels: {}, value: read().reduce((total, c) => total + c.failures, 0) }]));
+  registry.registerMetric(
+    liveCounter('lbdns_native_answers_total', 'UDP queries the native addon answered from the shared table of fixed answers, without JavaScript (counted in the request metrics too).', () => [
+      { labels: {}, value: read().reduce((total, c) => total + c.native, 0) },
+    ]),
+  );
 }

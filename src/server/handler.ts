@@ -33,6 +33,9 @@ export type Transport = 'udp' | 'tcp';
 /** Whatever answers queries: the current handler, swapped on a settings reload. */
 export type Answering = Pick<QueryHandler, 'handle'>;
 
+/** What the addon's UDP listener calls: the handler, and the counting of the answers the addon made itself. */
+export type BatchAnswering = Pick<QueryHandler, 'handle' | 'countNative'>;
+
 /** What the handler learned about a query, for its metrics and the query log. */
 interface QueryFacts {
   zone: string;
@@ -378,9 +381,30 @@ export class QueryHandler {
    * by name, type and rcode (forwarded ones by name and type: their rcode is not known yet).
    */
   private rateDecision(client: string, facts: QueryFacts, routed: Routed): RateDecision {
-    if (this.clusterZones.has(facts.zone) && !this.settings.rateLimit.clusterZones) return 'send';
+    if (!this.limits(facts.zone)) return 'send';
     const rcode = 'forward' in routed ? 'forward' : routed.rcode;
     return (this.rateLimiter as ResponseRateLimiter).decide(client, `${facts.qtype} ${facts.qname} ${rcode}`);
+  }
+
+  /** Whether responses rate limiting applies to answers from `zone`. */
+  private limits(zone: string): boolean {
+    return this.rateLimiter !== null && !(this.clusterZones.has(zone) && !this.settings.rateLimit.clusterZones);
+  }
+
+  /** Whether the addon may answer from the shared table itself: no answer of it is logged then (it counts them, through countNative). */
+  get answersNatively(): boolean {
+    return this.shared !== null && this.queryLogRate === 0;
+  }
+
+  /**
+   * A UDP query the addon answered from the shared table (udp-batch.ts): counted as answer()
+   * and observe() count one. `zoneIndex` is the table's number for the answer's zone.
+   */
+  countNative(zoneIndex: number, family: number, qtype: number, requestSize: number, rcode: number, responseSize: number, seconds: number): void {
+    const stats = this.queryStats;
+    if (stats === null) return;
+    stats.count((this.shared as SharedAnswers).zoneAt(zoneIndex) ?? '.', 'udp', family, qtype, requestSize, rcode, responseSize, seconds);
+    stats.answeredNatively();
   }
 
   /** Counts of limited responses, for metrics. */
@@ -548,7 +572,7 @@ export class QueryHandler {
     const fixed = 'answers' in answer && !(answer.rcode === RCode.NXDOMAIN && this.autopath) ? toFixedAnswer(answer, table !== null ? joinBriefly : undefined) : null;
     if (fixed === null) return { answer, zone, qname, fixed: null, shared: null, scope };
     if (table === null) return { answer: bareRcode(fixed.rcode), zone, qname, fixed, shared: null, scope };
-    const shared = table.put(request, common as CommonQuery, fixed, zone);
+    const shared = table.put(request, common as CommonQuery, fixed, zone, !this.limits(zone));
     const records = shared !== null ? (table.recordsOf(shared) as Buffer) : keepBytes(fixed.records);
     return { answer: bareRcode(fixed.rcode), zone, qname, fixed: { ...fixed, records }, shared, scope };
   }

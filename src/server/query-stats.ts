@@ -58,6 +58,8 @@ export interface QueryCounts {
   responseSize: Keyed<BucketCounts>;
   /** Queries whose handling threw (CoreDNS's panics). */
   failures: number;
+  /** Queries the addon answered from the shared table of fixed answers, without JavaScript (counted in the others too). */
+  native: number;
 }
 
 function snapshotBuckets(out: Keyed<BucketCounts>, zone: string, labels: string[], list: Array<Buckets | undefined>): void {
@@ -71,9 +73,10 @@ export class QueryStats {
   private readonly zones = new Map<string, ZoneCounts>();
   private readonly policies = new Map<string, number>();
   private failures = 0;
+  private native = 0;
 
   snapshot(): QueryCounts {
-    const counts: QueryCounts = { requests: [], responses: [], policies: [...this.policies], duration: [], requestSize: [], responseSize: [], failures: this.failures };
+    const counts: QueryCounts = { requests: [], responses: [], policies: [...this.policies], duration: [], requestSize: [], responseSize: [], failures: this.failures, native: this.native };
     for (const [zone, z] of this.zones) {
       z.requests.forEach((value, i) => {
         if (value === 0) return;
@@ -94,21 +97,35 @@ export class QueryStats {
 
   /** One query from `client` (its address) of `requestSize` bytes, and its response (null: none sent). */
   record(zone: string, proto: string, client: string, qtype: number, requestSize: number, response: Buffer | null, seconds: number): void {
+    // IPv4 addresses, IPv4-mapped ones too, have dots; other IPv6 addresses have none.
+    const family = client.includes('.') ? 4 : 6;
+    if (response === null || response.length < 4) this.count(zone, proto, family, qtype, requestSize, -1, 0, seconds);
+    else this.count(zone, proto, family, qtype, requestSize, headerRcode(response), response.length, seconds);
+  }
+
+  /**
+   * One query from a client of address `family` (4 or 6), and its response's header rcode and
+   * length (rcode -1: no response was sent).
+   */
+  count(zone: string, proto: string, family: number, qtype: number, requestSize: number, rcode: number, responseSize: number, seconds: number): void {
     let z = this.zones.get(zone);
     if (z === undefined) this.zones.set(zone, (z = new ZoneCounts()));
     const type = TYPE_SLOTS[qtype] as number;
     const protoSlot = proto === 'tcp' ? 1 : 0;
-    // IPv4 addresses, IPv4-mapped ones too, have dots; other IPv6 addresses have none.
-    const family = client.includes('.') ? 0 : 1;
-    z.requests[(protoSlot * FAMILIES.length + family) * TYPE_LABELS.length + type]!++;
+    z.requests[(protoSlot * FAMILIES.length + (family === 4 ? 0 : 1)) * TYPE_LABELS.length + type]!++;
     observeInto(z.requestSize, protoSlot, SIZE_BUCKETS, requestSize);
-    if (response === null || response.length < 4) {
+    if (rcode < 0) {
       z.responses[DROPPED_SLOT]!++;
       return;
     }
-    z.responses[headerRcode(response)]!++;
+    z.responses[rcode & 0xf]!++;
     observeInto(z.duration, type, DURATION_BUCKETS, seconds);
-    observeInto(z.responseSize, protoSlot, SIZE_BUCKETS, response.length);
+    observeInto(z.responseSize, protoSlot, SIZE_BUCKETS, responseSize);
+  }
+
+  /** A query the addon answered from the shared table (counted with count() too). */
+  answeredNatively(): void {
+    this.native++;
   }
 
   balanced(policy: string): void {

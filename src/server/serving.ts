@@ -14,17 +14,18 @@ import type { Service } from '../view/types.ts';
 import { type ForwardStats, Forwarder } from '../forward/forwarder.ts';
 import { ZoneRouter } from '../resolve/router.ts';
 import { rcodeName } from '../wire/constants.ts';
+import { questionKeySeed } from '../wire/query.ts';
 import type { BucketCounts } from '../util/histogram.ts';
 import { type Keyed, QueryStats, type QueryCounts } from './query-stats.ts';
 import { HostsAnswers } from '../resolve/hosts.ts';
 import { parseHostsText } from '../settings/hosts-file.ts';
 import { readFileSync } from 'node:fs';
 import { Autopath } from '../resolve/autopath.ts';
-import { type Answering, type HandlerState, type Relay, type RelayReply, type Transport, QueryHandler } from './handler.ts';
+import { type BatchAnswering, type HandlerState, type Relay, type RelayReply, type Transport, QueryHandler } from './handler.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { ownAddresses } from './own-addresses.ts';
 import { type UdpListener, type UdpSendErrors, listenUdp, noUdpSendErrors } from './udp.ts';
-import { type UdpIo, batchAddon, listenUdpBatch } from './udp-batch.ts';
+import { type NativeAnswering, type UdpIo, batchAddon, listenUdpBatch } from './udp-batch.ts';
 import { type TcpCloses, listenTcp, noTcpCloses, tcpAccounting } from './tcp.ts';
 import { RampRefresh } from './ramp-refresh.ts';
 import { SharedAnswers, type SharedAnswersMemory, sharedAnswersMemory } from './shared-answers.ts';
@@ -122,7 +123,15 @@ export class ServingThread {
    * What the listeners call: a fixed object that passes each query to the handler active now, so
    * a reload swaps the handler without touching the sockets.
    */
-  readonly currentHandler: Answering = { handle: (request, transport, client) => this.active.handler.handle(request, transport, client) };
+  readonly currentHandler: BatchAnswering = {
+    handle: (request, transport, client) => this.active.handler.handle(request, transport, client),
+    countNative: (zoneIndex, family, qtype, requestSize, rcode, responseSize, seconds) => this.active.handler.countNative(zoneIndex, family, qtype, requestSize, rcode, responseSize, seconds),
+  };
+  /**
+   * What the addon's listeners read before answering from the shared table themselves
+   * (NativeAnswering): [0] 1 while the active handler lets them, [1] the UDP size it advertises.
+   */
+  private readonly nativeControl = new Int32Array(2);
 
   /** Throws when the settings cannot be served (an upstream that is not an address). */
   constructor(source: ClusterView | CountedRelay, settings: Settings, log: Logger, state: HandlerState, threads = 1, shared: SharedAnswersMemory | null = null) {
@@ -137,6 +146,7 @@ export class ServingThread {
     this.threads = threads;
     this.placementGeneration = this.view?.placementGeneration ?? 0;
     this.active = this.buildHandler(settings, null);
+    this.steerNative();
     this.view?.onChange((change) => {
       this.drop({ kind: 'change', change });
       const generation = (this.view as ClusterView).placementGeneration;
@@ -178,6 +188,13 @@ export class ServingThread {
   /** Swaps in handlers built from new settings; the sockets stay. */
   reload(settings: Settings): void {
     this.active = this.buildHandler(settings, this.active);
+    this.steerNative();
+  }
+
+  /** Tells the addon's listeners what the active handler allows them. */
+  private steerNative(): void {
+    this.nativeControl[0] = this.active.handler.answersNatively ? 1 : 0;
+    this.nativeControl[1] = this.active.settings.maxUdpSize;
   }
 
   private buildHandler(settings: Settings, previous: HandlerBuild | null): HandlerBuild {
@@ -238,7 +255,7 @@ export class ServingThread {
     for (const address of addresses) {
       const socket =
         addon !== null
-          ? listenUdpBatch(addon, address.udp, this.currentHandler, this.log, reusePort, this.udpSendErrors)
+          ? listenUdpBatch(addon, address.udp, this.currentHandler, this.log, reusePort, this.udpSendErrors, this.nativeAnswering())
           : await listenUdp(address.udp, this.currentHandler, this.log, reusePort, this.udpSendErrors);
       this.sockets.push(socket);
       const server = await listenTcp(address.tcp, this.currentHandler, this.log, limits, reusePort, accounting);
@@ -246,6 +263,11 @@ export class ServingThread {
       bound.push({ udp: { ...address.udp, port: socket.port }, tcp: { ...address.tcp, port: (server.address() as { port: number }).port } });
     }
     return bound;
+  }
+
+  /** What the addon needs to answer from the shared table itself; null without one. */
+  private nativeAnswering(): NativeAnswering | null {
+    return this.shared === null ? null : { table: this.shared.views, control: this.nativeControl, seed: questionKeySeed() };
   }
 
   stats(): ServingStats {

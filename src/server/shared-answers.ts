@@ -36,8 +36,11 @@ const MAX_ZONES = 255;
 /** Room for the zones' names, each one length byte then the name (up to 253 bytes). */
 const ZONES_BYTES = MAX_ZONES * 32;
 // The entry header: key u32, question length u16, records length u16, rcode u8, authoritative u8,
-// zone u8, pad u8, answers u16, authority u16, additional u16, additionalAt u16, way u32.
+// zone u8, flags u8, answers u16, authority u16, additional u16, additionalAt u16, way u32.
+// native/fixed_answers.cc reads entries too (and says these offsets once more).
 const ENTRY_HEADER = 24;
+/** Flag: the answer goes to every client as it is, no rate limit applies (the addon may send it itself). */
+const AS_IS = 1;
 
 /** What the writer keeps to find its own entry again: the way, and the offset it pointed at. */
 export interface SharedRef {
@@ -49,6 +52,12 @@ export interface SharedRef {
 export interface SharedHit {
   fixed: FixedAnswer;
   zone: string;
+}
+
+/** What the addon reads to answer from the table itself (native/fixed_answers.h). */
+export interface TableViews {
+  ways: Int32Array;
+  arena: Uint8Array;
 }
 
 /** What a thread needs to open the table: the memory and its shape (posted to workers). */
@@ -107,6 +116,11 @@ export class SharedAnswers {
 
   // ---- readers (any thread) ----
 
+  /** The table's ways and arena, for the addon. */
+  get views(): TableViews {
+    return { ways: this.ways, arena: this.arena };
+  }
+
   /** The fixed answer to the question `msg` asks, when the table holds it; null otherwise or when it changed meanwhile. */
   read(msg: Buffer, at: QuestionAt): SharedHit | null {
     const first = (at.key & this.setMask) * WAYS;
@@ -132,7 +146,7 @@ export class SharedAnswers {
       const additionalAt = arena.readUInt16LE(offset + 18);
       // Changed while it was read (released, replaced): a miss, never a mix of two answers.
       if (Atomics.load(this.ways, way * WAY_INTS) !== seq) return null;
-      const zone = this.zoneName(zoneAt);
+      const zone = this.zoneAt(zoneAt);
       if (zone === null || additionalAt > recordsLength) return null;
       const records = this.scratch.subarray(0, recordsLength);
       return { fixed: { rcode, authoritative, records, answers, authority, additional, additionalAt }, zone };
@@ -140,7 +154,8 @@ export class SharedAnswers {
     return null;
   }
 
-  private zoneName(index: number): string | null {
+  /** The name of the zone the table numbered `index`, as far as the writer has published it. */
+  zoneAt(index: number): string | null {
     if (index >= this.zones.length) {
       const count = Atomics.load(this.zoneCount, 0);
       let at = 0;
@@ -156,10 +171,11 @@ export class SharedAnswers {
   // ---- the writer (the primary's handler) ----
 
   /**
-   * Keeps `fixed` as the answer to the question of `msg`, replacing what the table held for it.
+   * Keeps `fixed` as the answer to the question of `msg`, replacing what the table held for it;
+   * `asIs`: it goes to every client as it is (no rate limit), so the addon may send it itself.
    * Returns where, so the writer can check and release it; null when it is not shared.
    */
-  put(msg: Buffer, at: QuestionAt, fixed: FixedAnswer, zone: string): SharedRef | null {
+  put(msg: Buffer, at: QuestionAt, fixed: FixedAnswer, zone: string, asIs: boolean): SharedRef | null {
     const questionLength = questionKeyLength(at.questionEnd);
     const recordsLength = fixed.records.length;
     const size = align8(ENTRY_HEADER + questionLength + recordsLength);
@@ -177,7 +193,7 @@ export class SharedAnswers {
     arena[offset + 8] = fixed.rcode;
     arena[offset + 9] = fixed.authoritative ? 1 : 0;
     arena[offset + 10] = zoneAt;
-    arena[offset + 11] = 0;
+    arena[offset + 11] = asIs ? AS_IS : 0;
     arena.writeUInt16LE(fixed.answers, offset + 12);
     arena.writeUInt16LE(fixed.authority, offset + 14);
     arena.writeUInt16LE(fixed.additional, offset + 16);

@@ -4,13 +4,19 @@
  * answers each, and the batch's replies leave in one call (sendmmsg). Same contract as udp.ts's
  * dgram listener: one datagram in, at most one out; replies that cannot leave are counted in
  * UdpSendErrors, never thrown.
+ *
+ * Given the shared table of fixed answers (NativeAnswering), the addon answers a batch's repeat
+ * queries whose answers the table holds itself, before JavaScript sees the batch
+ * (native/fixed_answers.h): those replies come first, and JavaScript only counts them, through
+ * the handler, as it counts the answers it makes.
  */
 import type { Logger } from 'pino';
 import { bytesToIp } from '../net/ip.ts';
 import { loadNativeAddon } from '../util/native-addon.ts';
-import type { Answering } from './handler.ts';
+import type { BatchAnswering } from './handler.ts';
 import type { ListenAddress } from './listen-address.ts';
 import type { UdpListener, UdpSendErrors } from './udp.ts';
+import type { TableViews } from './shared-answers.ts';
 
 /** Datagrams per call into JavaScript: enough to amortise the calls, a few hundred microseconds of work. */
 const BATCH = 64;
@@ -23,12 +29,15 @@ const SLOT = 65_536;
 /** Where a batch's replies are written before they leave; a reply that does not fit sends what is there first. */
 const OUTPUT = 256 * 1024;
 // The addon's layout (native/udp_batch.cc says it once more): per datagram 4 uint32 (length,
-// port, family, flags) then 16 address bytes; per reply 3 int32 (datagram, offset, length).
-const RECEIVED_BYTES = 32;
+// port, family, flags), 16 address bytes, then for one the addon answered 4 uint32 (qtype, zone,
+// rcode, response length); per reply 3 int32 (datagram, offset, length).
+const RECEIVED_BYTES = 48;
 const RECEIVED_INTS = RECEIVED_BYTES / 4;
 const ADDRESS_AT = 16;
+const ANSWERED_AT = 8;
 const REPLY_INTS = 3;
 const TRUNCATED = 1;
+const ANSWERED = 2;
 /** IPv4 client texts kept, so that a busy client's address is formatted once, not per query. */
 const IPV4_TEXTS = 4096;
 
@@ -42,6 +51,19 @@ interface UdpBatchSocket {
   /** One reply outside a batch (an answer that waited for an upstream), sent or queued; false when it could not be. */
   sendTo(bytes: Uint8Array, address: string, port: number): boolean;
   close(): void;
+  /** Answers from the shared table from now on (NativeAnswering). */
+  answerFrom(ways: Int32Array, arena: Uint8Array, control: Int32Array, seed: number): void;
+}
+
+/**
+ * What the addon reads to answer from the shared table itself: the table, the serving thread's
+ * control ([0] 1 while the active handler allows it, [1] the UDP size to advertise), and the
+ * question keys' seed.
+ */
+export interface NativeAnswering {
+  table: TableViews;
+  control: Int32Array;
+  seed: number;
 }
 
 interface UdpBatchOptions {
@@ -60,7 +82,7 @@ export type UdpIo = 'batch' | 'dgram';
 
 /** The part of the addon that native/udp_batch.cc makes. */
 export interface UdpBatchAddon {
-  UdpBatch: new (options: UdpBatchOptions, onBatch: (count: number) => void) => UdpBatchSocket;
+  UdpBatch: new (options: UdpBatchOptions, onBatch: (count: number, answered: number, answeredBytes: number, nanosEach: number) => void) => UdpBatchSocket;
 }
 
 /** The addon's UdpBatch, or why this thread cannot have it. */
@@ -107,7 +129,7 @@ class ClientTexts {
 }
 
 /** Binds `address` through the addon; throws the bind's error (EADDRINUSE, EACCES…), as dgram's listener rejects with it. */
-export function listenUdpBatch(addon: UdpBatchAddon, address: ListenAddress, handler: Answering, log: Logger, reusePort: boolean, errors: UdpSendErrors): UdpListener {
+export function listenUdpBatch(addon: UdpBatchAddon, address: ListenAddress, handler: BatchAnswering, log: Logger, reusePort: boolean, errors: UdpSendErrors, native: NativeAnswering | null = null): UdpListener {
   const input = Buffer.alloc(BATCH * SLOT);
   const meta = Buffer.alloc(BATCH * RECEIVED_BYTES);
   const received = new Uint32Array(meta.buffer, meta.byteOffset, BATCH * RECEIVED_INTS);
@@ -141,11 +163,20 @@ export function listenUdpBatch(addon: UdpBatchAddon, address: ListenAddress, han
     if (!socket.sendTo(bytes, client, port)) errors.failed++;
   };
 
-  const onBatch = (count: number): void => {
+  const onBatch = (count: number, answered: number, answeredBytes: number, nanosEach: number): void => {
+    // The addon's replies are laid out first; this batch's others follow them.
+    pending = answered;
+    used = answeredBytes;
     for (let index = 0; index < count; index++) {
       const at = index * RECEIVED_INTS;
+      const flags = received[at + 3] as number;
+      if (flags & ANSWERED) {
+        const facts = at + ANSWERED_AT;
+        handler.countNative(received[facts + 1] as number, received[at + 2] as number, received[facts] as number, received[at] as number, received[facts + 2] as number, received[facts + 3] as number, nanosEach / 1e9);
+        continue;
+      }
       // Cannot happen with SLOT above the largest UDP payload; a cut query would be answered for what it does not ask.
-      if ((received[at + 3] as number) & TRUNCATED) continue;
+      if (flags & TRUNCATED) continue;
       const port = received[at + 1] as number;
       const client = clients.text(meta, index * RECEIVED_BYTES + ADDRESS_AT, received[at + 2] as number);
       // A copy: the slot is refilled by the next batch, and an answer that waits for an upstream still reads its query.
@@ -179,6 +210,7 @@ export function listenUdpBatch(addon: UdpBatchAddon, address: ListenAddress, han
 
   const family = address.family === 'udp6' ? 6 : 4;
   const socket = new addon.UdpBatch({ family, host: address.host, port: address.port, reusePort, input, meta, output, replies: replyBytes }, onBatch);
+  if (native !== null) socket.answerFrom(native.table.ways, native.table.arena, native.control, native.seed);
   return {
     port: socket.port() ?? address.port,
     close: () => socket.close(),

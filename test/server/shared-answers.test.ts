@@ -28,7 +28,7 @@ describe('shared answers', () => {
   it('reads back what was put, for the question in any letter case, and nothing for another type', () => {
     const table = new SharedAnswers(sharedAnswersMemory(100));
     const { msg, at } = question('web.default.svc.cluster.local');
-    const ref = table.put(msg, at, answer(7), 'cluster.local');
+    const ref = table.put(msg, at, answer(7), 'cluster.local', true);
     assert.ok(ref !== null);
     const upper = question('WEB.Default.svc.cluster.local');
     const hit = table.read(upper.msg, upper.at);
@@ -44,17 +44,17 @@ describe('shared answers', () => {
     const table = new SharedAnswers(sharedAnswersMemory(100));
     const a = question('a.ns.svc.cluster.local');
     const b = question('10.0.0.10.in-addr.arpa', 'PTR');
-    const refA = table.put(a.msg, a.at, answer(1), 'cluster.local')!;
-    table.put(b.msg, b.at, answer(2), 'in-addr.arpa');
+    const refA = table.put(a.msg, a.at, answer(1), 'cluster.local', true)!;
+    table.put(b.msg, b.at, answer(2), 'in-addr.arpa', true);
     assert.equal(table.read(b.msg, b.at)?.zone, 'in-addr.arpa');
     table.release(refA);
     assert.equal(table.read(a.msg, a.at), null);
     assert.equal(table.holds(refA), false);
-    const refA2 = table.put(a.msg, a.at, answer(3), 'cluster.local')!;
+    const refA2 = table.put(a.msg, a.at, answer(3), 'cluster.local', true)!;
     // Releasing a reference the entry has since left does not touch its successor.
     table.release(refA);
     assert.equal(table.read(a.msg, a.at)?.fixed.records[0], 3);
-    const refA3 = table.put(a.msg, a.at, answer(4), 'cluster.local')!;
+    const refA3 = table.put(a.msg, a.at, answer(4), 'cluster.local', true)!;
     assert.equal(table.holds(refA2), false, 'replaced');
     assert.equal(table.read(a.msg, a.at)?.fixed.records[0], 4);
     table.releaseAll();
@@ -68,9 +68,9 @@ describe('shared answers', () => {
     const a = question('a.ns.svc.cluster.local');
     const b = question('b.ns.svc.cluster.local');
     const key = a.at.key;
-    table.put(a.msg, a.at, answer(1), 'cluster.local');
+    table.put(a.msg, a.at, answer(1), 'cluster.local', true);
     assert.equal(table.read(b.msg, { ...b.at, key }), null);
-    table.put(b.msg, { ...b.at, key }, answer(2), 'cluster.local');
+    table.put(b.msg, { ...b.at, key }, answer(2), 'cluster.local', true);
     assert.equal(table.read(a.msg, a.at)?.fixed.records[0], 1);
     assert.equal(table.read(b.msg, { ...b.at, key })?.fixed.records[0], 2);
   });
@@ -81,7 +81,7 @@ describe('shared answers', () => {
     // Far more than the table's segments hold: every read is the right answer or nothing.
     for (let i = 0; i < 20_000; i++) {
       const { msg, at } = question(`s${i}.ns.svc.cluster.local`);
-      refs.push(table.put(msg, at, answer(i % 251, 64), 'cluster.local'));
+      refs.push(table.put(msg, at, answer(i % 251, 64), 'cluster.local', true));
     }
     let held = 0;
     for (let i = 0; i < 20_000; i++) {
@@ -97,7 +97,7 @@ describe('shared answers', () => {
     // However large the cache asked for, the table reserves at most 256 MiB of arena.
     assert.ok(sharedAnswersMemory(100_000_000).buffer.byteLength < 300 * 2 ** 20);
     const big = question('big.ns.svc.cluster.local');
-    assert.equal(table.put(big.msg, big.at, answer(9, 8192), 'cluster.local'), null);
+    assert.equal(table.put(big.msg, big.at, answer(9, 8192), 'cluster.local', true), null);
     assert.equal(table.read(big.msg, big.at), null);
   });
 
@@ -145,7 +145,7 @@ describe('shared answers', () => {
       },
     );
     const questions = names.map((n) => question(n));
-    table.put(questions[0]!.msg, questions[0]!.at, answer(0, 1024), 'cluster.local');
+    table.put(questions[0]!.msg, questions[0]!.at, answer(0, 1024), 'cluster.local', true);
     const result = new Promise<{ reads: number; hits: number; mixed: number }>((resolve, reject) => {
       reader.on('message', (message) => message !== 'reading' && resolve(message));
       reader.once('error', reject);
@@ -157,7 +157,7 @@ describe('shared answers', () => {
       const which = round % 2;
       const fill = ((round >> 1) * 2 + which) % 250;
       const { msg, at } = questions[which]!;
-      const ref = table.put(msg, at, { ...answer(fill, 1024 + (fill % 5) * 512) }, 'cluster.local');
+      const ref = table.put(msg, at, { ...answer(fill, 1024 + (fill % 5) * 512) }, 'cluster.local', true);
       if (round % 7 === 0 && ref !== null) table.release(ref);
       if (round % 50_000 === 0) await new Promise((r) => setImmediate(r));
     }
