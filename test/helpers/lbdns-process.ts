@@ -3,7 +3,7 @@
  * and collects its JSON log lines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
@@ -78,8 +78,15 @@ export async function freePort(): Promise<number> {
   throw new Error('no free port');
 }
 
+/** The folders tempFile made, removed when this process exits: none ever was, and 10,691 had piled up in this machine's /tmp. */
+const tempFolders: string[] = [];
+process.once('exit', () => {
+  for (const folder of tempFolders) rmSync(folder, { recursive: true, force: true });
+});
+
 export function tempFile(name: string, content: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'lbdns-test-'));
+  tempFolders.push(dir);
   const path = join(dir, name);
   writeFileSync(path, content);
   return path;
