@@ -89,6 +89,15 @@ describe('two serving workers on one port', () => {
     assert.equal(await metricValue(server, `coredns_dns_response_size_bytes_bucket{${at},proto="tcp",le="+Inf"}`), 10);
   });
 
+  it('logs every query while a query log is asked for: the addon answers none of them itself', async () => {
+    const name = 'front.team.svc.cluster.local';
+    const before = queryLines(server).filter((l) => l.name === name).length;
+    for (let i = 0; i < 20; i++) assert.deepEqual(answerData(await query(server.port, name, 'A'), 'A'), ['10.96.7.7']);
+    await within(3000, async () => queryLines(server).filter((l) => l.name === name).length >= before + 20);
+    assert.equal(queryLines(server).filter((l) => l.name === name).length, before + 20);
+    assert.equal(await metricValue(server, 'lbdns_native_answers_total'), 0);
+  });
+
   it('ships an objects-file change to every worker', async () => {
     writeFileSync(objectsPath, objects(['10.20.0.1', '10.20.0.2', '10.20.0.3', '10.20.0.4']));
     // Each thread takes the change on its own: the worker drops its route when the main thread's
