@@ -81,6 +81,9 @@ bool Fitting(const uint8_t* records, size_t length, size_t at, uint32_t count, s
 
 }  // namespace
 
+FixedAnswers::FixedAnswers(const int32_t* ways, size_t wayInts, const uint8_t* arena, size_t arenaLength, const int32_t* control, uint32_t seed)
+    : ways_(ways), setMask_(wayInts / (kWays * kWayInts) - 1), arena_(arena), arenaLength_(arenaLength), control_(control), seed_(seed) {}
+
 size_t FixedAnswers::Answer(const uint8_t* msg, size_t length, uint8_t* out, size_t room, FixedAnswerFacts* facts) const {
   // query.ts readCommonQuery: QR clear and opcode QUERY; QDCOUNT 1, ANCOUNT and NSCOUNT 0, ARCOUNT 0 or 1.
   if (length < kHeader + 5 || (msg[2] & 0xf8) != 0) return 0;
@@ -118,8 +121,7 @@ size_t FixedAnswers::Answer(const uint8_t* msg, size_t length, uint8_t* out, siz
   }
 
   // shared-answers.ts read: the question's set, each way a seqlock.
-  size_t sets = wayInts_ / (kWays * kWayInts);
-  size_t first = (key & (sets - 1)) * kWays;
+  size_t first = (key & setMask_) * kWays;
   size_t questionLength = questionEnd - 2 - kHeader;
   size_t fixedLength = questionEnd + (edns ? kOptSize : 0);
   for (size_t way = first; way < first + kWays; way++) {

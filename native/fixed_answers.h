@@ -28,8 +28,7 @@ class FixedAnswers {
   // ways: the table's ways, 2 int32 each ([seq, entry offset + 1]), `wayInts` of them;
   // arena: its entries. control[0]: 1 when this thread's handler lets these answers be sent from
   // here; control[1]: the UDP payload size the server advertises (settings.maxUdpSize).
-  FixedAnswers(const int32_t* ways, size_t wayInts, const uint8_t* arena, size_t arenaLength, const int32_t* control, uint32_t seed)
-      : ways_(ways), wayInts_(wayInts), arena_(arena), arenaLength_(arenaLength), control_(control), seed_(seed) {}
+  FixedAnswers(const int32_t* ways, size_t wayInts, const uint8_t* arena, size_t arenaLength, const int32_t* control, uint32_t seed);
 
   bool enabled() const { return control_[0] == 1; }
 
@@ -39,7 +38,8 @@ class FixedAnswers {
 
  private:
   const int32_t* ways_;
-  size_t wayInts_;
+  // The number of sets (a power of two) less one.
+  size_t setMask_;
   const uint8_t* arena_;
   size_t arenaLength_;
   const int32_t* control_;

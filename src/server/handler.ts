@@ -386,7 +386,7 @@ export class QueryHandler {
     return (this.rateLimiter as ResponseRateLimiter).decide(client, `${facts.qtype} ${facts.qname} ${rcode}`);
   }
 
-  /** Whether responses rate limiting applies to answers from `zone`. */
+  /** Whether response rate limiting applies to answers from `zone`. */
   private limits(zone: string): boolean {
     return this.rateLimiter !== null && !(this.clusterZones.has(zone) && !this.settings.rateLimit.clusterZones);
   }

@@ -12,7 +12,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { SharedAnswers, sharedAnswersMemory } from '../../src/server/shared-answers.ts';
 import { batchAddon, listenUdpBatch } from '../../src/server/udp-batch.ts';
@@ -22,6 +21,7 @@ import { questionKeySeed, readCommonQuery } from '../../src/wire/query.ts';
 import { type FixedAnswer, udpLimit, writeFixedResponse } from '../../src/wire/message.ts';
 import { buildQuery } from '../helpers/dns-client.ts';
 import { skipWithoutNativeAddon } from '../helpers/lbdns-process.ts';
+import { tableThread } from '../helpers/table-thread.ts';
 import { seededRandom } from '../../src/util/seeded-random.ts';
 
 const ADVERTISED = 1232;
@@ -188,38 +188,20 @@ describe('answers from the shared table, in the addon', { skip: skipWithoutNativ
     // Two answers of different lengths and bytes: any mix of them is neither.
     const answers = [fixedAnswer(records(30, 4, 1), [], records(2, 4, 3)), fixedAnswer(records(50, 20, 2), [], [])];
     const done = new Int32Array(new SharedArrayBuffer(4));
-    const writer = new Worker(
+    const writer = tableThread(
+      memory,
       `
-      const { workerData, parentPort } = require('node:worker_threads');
-      (async () => {
-        const { SharedAnswers } = await import(workerData.module);
-        const { readCommonQuery, adoptQuestionKeySeed } = await import(workerData.query);
-        adoptQuestionKeySeed(workerData.seed);
-        const table = new SharedAnswers(workerData.memory);
-        const msg = Buffer.from(workerData.question);
-        const at = readCommonQuery(msg);
-        const answers = workerData.answers.map((a) => ({ ...a, records: Buffer.from(a.records) }));
-        parentPort.postMessage('writing');
-        for (let round = 0; Atomics.load(workerData.done, 0) === 0 && round < 50_000_000; round++) {
-          const ref = table.put(msg, at, answers[round % 2], 'cluster.local', true);
-          if (round % 5 === 0 && ref !== null) table.release(ref);
-        }
-        parentPort.postMessage('done');
-      })();
+      const msg = Buffer.from(workerData.question);
+      const at = readCommonQuery(msg);
+      const answers = workerData.answers.map((a) => ({ ...a, records: Buffer.from(a.records) }));
+      parentPort.postMessage('writing');
+      for (let round = 0; Atomics.load(workerData.done, 0) === 0 && round < 50_000_000; round++) {
+        const ref = table.put(msg, at, answers[round % 2], 'cluster.local', true);
+        if (round % 5 === 0 && ref !== null) table.release(ref);
+      }
+      parentPort.postMessage('done');
       `,
-      {
-        eval: true,
-        execArgv: ['--import', 'tsx'],
-        workerData: {
-          module: new URL('../../src/server/shared-answers.ts', import.meta.url).href,
-          query: new URL('../../src/wire/query.ts', import.meta.url).href,
-          seed: questionKeySeed(),
-          memory,
-          done,
-          question: buildQuery(name, 'A'),
-          answers,
-        },
-      },
+      { done, question: buildQuery(name, 'A'), answers },
     );
     await new Promise<void>((resolve, reject) => {
       writer.once('message', () => resolve());

@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker } from 'node:worker_threads';
+import { tableThread } from '../helpers/table-thread.ts';
 import { SharedAnswers, sharedAnswersMemory } from '../../src/server/shared-answers.ts';
 import { readCommonQuery } from '../../src/wire/query.ts';
 import type { FixedAnswer } from '../../src/wire/message.ts';
@@ -107,42 +107,25 @@ describe('shared answers', () => {
     const names = ['x.ns.svc.cluster.local', 'y.ns.svc.cluster.local'];
     const done = new Int32Array(new SharedArrayBuffer(4));
     // The reader: the real module in a worker thread, checking each answer it reads is whole.
-    const reader = new Worker(
+    const reader = tableThread(
+      memory,
       `
-      const { workerData, parentPort } = require('node:worker_threads');
-      (async () => {
-        const { SharedAnswers } = await import(workerData.module);
-        const { readCommonQuery, adoptQuestionKeySeed } = await import(workerData.query);
-        adoptQuestionKeySeed(workerData.seed);
-        const table = new SharedAnswers(workerData.memory);
-        const questions = workerData.queries.map((q) => { const msg = Buffer.from(q); return { msg, at: readCommonQuery(msg) }; });
-        let reads = 0, hits = 0, mixed = 0;
-        parentPort.postMessage('reading');
-        // Until the writer is done and 20,000 reads were made, whatever the machine's load.
-        for (let i = 0; (Atomics.load(workerData.done, 0) === 0 || reads < 20_000) && i < 5_000_000; i++) {
-          const { msg, at } = questions[i % 2];
-          const hit = table.read(msg, at);
-          reads++;
-          if (hit === null) continue;
-          hits++;
-          const fill = hit.fixed.records[0];
-          if (!hit.fixed.records.every((b) => b === fill) || hit.fixed.rcode !== fill % 6 || hit.fixed.records.length !== 1024 + (fill % 5) * 512 || (fill & 1) !== i % 2) mixed++;
-        }
-        parentPort.postMessage({ reads, hits, mixed });
-      })();
+      const questions = workerData.queries.map((q) => { const msg = Buffer.from(q); return { msg, at: readCommonQuery(msg) }; });
+      let reads = 0, hits = 0, mixed = 0;
+      parentPort.postMessage('reading');
+      // Until the writer is done and 20,000 reads were made, whatever the machine's load.
+      for (let i = 0; (Atomics.load(workerData.done, 0) === 0 || reads < 20_000) && i < 5_000_000; i++) {
+        const { msg, at } = questions[i % 2];
+        const hit = table.read(msg, at);
+        reads++;
+        if (hit === null) continue;
+        hits++;
+        const fill = hit.fixed.records[0];
+        if (!hit.fixed.records.every((b) => b === fill) || hit.fixed.rcode !== fill % 6 || hit.fixed.records.length !== 1024 + (fill % 5) * 512 || (fill & 1) !== i % 2) mixed++;
+      }
+      parentPort.postMessage({ reads, hits, mixed });
       `,
-      {
-        eval: true,
-        execArgv: ['--import', 'tsx'],
-        workerData: {
-          module: new URL('../../src/server/shared-answers.ts', import.meta.url).href,
-          query: new URL('../../src/wire/query.ts', import.meta.url).href,
-          seed: (await import('../../src/wire/query.ts')).questionKeySeed(),
-          memory,
-          done,
-          queries: names.map((n) => buildQuery(n, 'A')),
-        },
-      },
+      { done, queries: names.map((n) => buildQuery(n, 'A')) },
     );
     const questions = names.map((n) => question(n));
     table.put(questions[0]!.msg, questions[0]!.at, answer(0, 1024), 'cluster.local', true);
